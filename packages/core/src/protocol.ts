@@ -1,0 +1,190 @@
+/**
+ * The wshub wire protocol: close codes, reserved event names and the rules
+ * for client frames. This module is browser-safe (no Node.js imports) so that
+ * `@wshub/client` can share it through `@wshub/core/protocol`.
+ *
+ * The prose version of everything here is `docs/PROTOCOL.md`.
+ */
+
+/** Default path the hub serves, as in the module wshub replaces. */
+export const DEFAULT_PATH = '/api/v1/ws';
+
+/**
+ * The subprotocol the hub selects when a client offers it. A client that
+ * passes a token in `Sec-WebSocket-Protocol` offers `['wshub', token]`; the
+ * hub answers `wshub` and never echoes the token back.
+ */
+export const SUBPROTOCOL = 'wshub';
+
+/** Event names with a meaning of their own in the protocol. */
+export const WATCH = 'watch';
+export const UNWATCH = 'unwatch';
+export const EXCEPTION = 'exception';
+
+/** Longest event name accepted in a watch/unwatch body. */
+export const MAX_WATCH_EVENT_LENGTH = 200;
+/** Longest scope (payload) accepted in a watch/unwatch body. */
+export const MAX_WATCH_PAYLOAD_LENGTH = 200;
+
+/**
+ * Every close code the hub sends. The table in `docs/PROTOCOL.md` says which
+ * ones a client should reconnect after.
+ */
+export enum CloseCode {
+  /** The server is shutting down (`hub.close()`); reconnect with backoff. */
+  GoingAway = 1001,
+  /** A binary frame arrived; the protocol is text-only. Do not reconnect as is. */
+  UnsupportedData = 1003,
+  /** A frame was larger than `limits.maxPayload`. */
+  MessageTooBig = 1009,
+  /** `hub.disconnect()`: the server ended this session on purpose. Do not reconnect. */
+  DisconnectedByServer = 4000,
+  /** The client did not read fast enough (`limits.maxBufferedBytes`). */
+  SlowConsumer = 4008,
+  /** A frame was not valid JSON or not `{ "event": string, "data"?: any }`. */
+  BadRequest = 4400,
+  /** `authenticate` refused the connection. Do not reconnect with the same credentials. */
+  Forbidden = 4403,
+  /** `authenticate` did not answer within `authTimeoutMs`. */
+  AuthTimeout = 4408,
+  /** More than `limits.maxPendingMessages` frames arrived before auth settled. */
+  TooManyRequests = 4429,
+}
+
+/**
+ * Close reasons: short fixed tokens (under 123 bytes, as RFC 6455 requires),
+ * never the text of an exception.
+ */
+export const CloseReason = {
+  [CloseCode.GoingAway]: 'server shutting down',
+  [CloseCode.UnsupportedData]: 'binary frames are not supported',
+  [CloseCode.MessageTooBig]: 'message too big',
+  [CloseCode.DisconnectedByServer]: 'disconnected by server: do not reconnect',
+  [CloseCode.SlowConsumer]: 'slow consumer',
+  [CloseCode.BadRequest]: 'invalid message',
+  [CloseCode.Forbidden]: 'unauthorized',
+  [CloseCode.AuthTimeout]: 'authentication timeout',
+  [CloseCode.TooManyRequests]: 'too many messages before authentication',
+} as const satisfies Record<CloseCode, string>;
+
+/** What a client should do after the server closed with `code`. */
+export type ClosePolicy = 'reconnect' | 'stop' | 'bug';
+
+/**
+ * The reconnect policy of `docs/PROTOCOL.md`, in one place. Codes not listed
+ * (e.g. 1006, a dropped connection) are treated as transient.
+ */
+export function closePolicy(code: number): ClosePolicy {
+  switch (code) {
+    case CloseCode.Forbidden:
+    case CloseCode.DisconnectedByServer:
+      return 'stop';
+    case CloseCode.BadRequest:
+    case CloseCode.UnsupportedData:
+    case CloseCode.MessageTooBig:
+      return 'bug';
+    default:
+      return 'reconnect';
+  }
+}
+
+/** A frame the server sends: `{ "event": string, "data": any }`. */
+export interface ServerMessage<E extends string = string, D = unknown> {
+  event: E;
+  data: D;
+}
+
+/** A frame a client sends. */
+export interface ClientMessage<E extends string = string, D = unknown> {
+  event: E;
+  data?: D;
+}
+
+/** Body of `watch` / `unwatch`. */
+export interface WatchBody {
+  event: string;
+  payload?: string | number | null;
+}
+
+/** The reply to a refused watch, sent to the requesting socket only. */
+export interface ForbiddenWatchReply {
+  event: string;
+  payload: string | null;
+  forbidden: true;
+}
+
+/** The reply to an invalid request on an open socket. */
+export interface ExceptionReply {
+  status: 'error';
+  message: string;
+}
+
+/** Result of {@link parseClientMessage}. */
+export type ParsedFrame =
+  | { ok: true; event: string; data: unknown }
+  | { ok: false; reason: string };
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * Parses one text frame. A frame that is not JSON, not an object, or has no
+ * string `event` is refused with a sentence naming what was wrong.
+ */
+export function parseClientMessage(text: string): ParsedFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'message is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'message must be a JSON object' };
+  }
+  // Own properties only: `{"__proto__": {"event": "x"}}` must not pass.
+  const event = hasOwn.call(value, 'event') ? (value as { event: unknown }).event : undefined;
+  if (typeof event !== 'string' || event.length === 0) {
+    return { ok: false, reason: 'message "event" must be a non-empty string' };
+  }
+  const data = hasOwn.call(value, 'data') ? (value as { data: unknown }).data : undefined;
+  return { ok: true, event, data };
+}
+
+/** Result of {@link parseWatchBody}: the scope is normalised to a string or `null`. */
+export type ParsedWatch =
+  | { ok: true; event: string; payload: string | null }
+  | { ok: false; message: string };
+
+/**
+ * Validates the `data` of a watch/unwatch frame. A number payload becomes
+ * its decimal string, so `42` and `"42"` are the same scope.
+ */
+export function parseWatchBody(data: unknown): ParsedWatch {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, message: 'watch "data" must be an object like { "event": "order-status", "payload": "42" }' };
+  }
+  const event = hasOwn.call(data, 'event') ? (data as { event: unknown }).event : undefined;
+  if (typeof event !== 'string' || event.length < 1 || event.length > MAX_WATCH_EVENT_LENGTH) {
+    return {
+      ok: false,
+      message: `watch "data.event" must be a string of 1 to ${MAX_WATCH_EVENT_LENGTH} characters`,
+    };
+  }
+  const raw = hasOwn.call(data, 'payload') ? (data as { payload: unknown }).payload : undefined;
+  if (raw === undefined || raw === null) return { ok: true, event, payload: null };
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw)) {
+      return { ok: false, message: 'watch "data.payload" must be a finite number' };
+    }
+    return { ok: true, event, payload: String(raw) };
+  }
+  if (typeof raw === 'string') {
+    if (raw.length > MAX_WATCH_PAYLOAD_LENGTH) {
+      return {
+        ok: false,
+        message: `watch "data.payload" must be at most ${MAX_WATCH_PAYLOAD_LENGTH} characters`,
+      };
+    }
+    return { ok: true, event, payload: raw };
+  }
+  return { ok: false, message: 'watch "data.payload" must be a string, a number or null' };
+}
