@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode, type HubError, type WsHubSocket } from '../src/index.js';
+import { type Fixture, startHub, type User, userFromRequest, waitFor } from './helpers.js';
+
+let f: Fixture | undefined;
+afterEach(async () => {
+  await f?.close();
+  f = undefined;
+});
+
+describe('handshake: authenticate accepts', () => {
+  it('registers the socket with the seed AuthWebSocket shape and emits connected, then ready', async () => {
+    f = await startHub();
+    const seen: string[] = [];
+    f.hub.on('connected', ({ request }) => seen.push(`connected ${request.url}`));
+    const ready = waitFor<{ socket: WsHubSocket<User>; user: User }>(f.hub, 'ready');
+    f.connect('user=u1&device=phone');
+    const { socket, user } = await ready;
+    seen.push('ready');
+    expect(seen).toEqual(['connected /api/v1/ws?user=u1&device=phone', 'ready']);
+    expect(user).toEqual({ id: 'u1', deviceFingerprint: 'phone', role: 'user' });
+    expect(socket.roomId).toBe('u1');
+    expect(socket.deviceFingerprint).toBe('phone');
+    expect(socket.user).toBe(user);
+    expect(typeof socket.id).toBe('string');
+    expect(socket.watching).toBeInstanceOf(Map);
+    await expect(socket.isAuthorized).resolves.toBe(true);
+    expect(f.hub.connectedUsers()).toEqual(['u1']);
+    expect(f.hub.socketsOf('u1')).toEqual([socket]);
+  });
+
+  it('groups every device of a user in one room', async () => {
+    f = await startHub();
+    await f.ready('user=u1&device=phone');
+    await f.ready('user=u1&device=laptop');
+    await f.ready('user=u2');
+    expect(f.hub.socketsOf('u1').map((s) => s.deviceFingerprint).sort()).toEqual(['laptop', 'phone']);
+    expect(f.hub.stats()).toMatchObject({ connections: 3, users: 2 });
+  });
+
+  it('accepts an async authenticate', async () => {
+    f = await startHub({ authenticate: async (req) => userFromRequest(req) });
+    const client = await f.ready('user=u1');
+    expect(client.ws.readyState).toBe(1);
+  });
+});
+
+describe('handshake: authenticate refuses', () => {
+  it.each([
+    ['throws', () => { throw new Error('bad token: secret'); }],
+    ['rejects', async () => { throw new Error('bad token: secret'); }],
+  ])('closes with 4403 and a fixed reason when authenticate %s', async (_name, authenticate) => {
+    f = await startHub({ authenticate: authenticate as never });
+    const connected = waitFor<{ socket: WsHubSocket<User> }>(f.hub, 'connected');
+    const disconnected = waitFor<{ authorized: boolean; code: number }>(f.hub, 'disconnected');
+    const client = f.connect('user=u1');
+    const { socket } = await connected;
+    expect(await client.waitForClose()).toEqual({ code: 4403, reason: 'unauthorized' });
+    await expect(socket.isAuthorized).resolves.toBe(false);
+    expect(await disconnected).toMatchObject({ authorized: false, code: 4403 });
+    expect(f.hub.stats()).toMatchObject({ authRejected: 1, connections: 0, users: 0 });
+  });
+
+  it.each([
+    ['no id', { deviceFingerprint: 'd' }, '"id"'],
+    ['a numeric id', { id: 7, deviceFingerprint: 'd' }, '"id"'],
+    ['no deviceFingerprint', { id: 'u1' }, '"deviceFingerprint"'],
+    ['null', null, 'null'],
+  ])('closes with 4403 and reports an error for a user with %s', async (_name, user, field) => {
+    f = await startHub({ authenticate: () => user as never });
+    const error = waitFor<HubError>(f.hub, 'error');
+    const client = f.connect('user=u1');
+    expect((await client.waitForClose()).code).toBe(CloseCode.Forbidden);
+    const err = await error;
+    expect(err.source).toBe('authenticate');
+    expect(err.message).toContain(field);
+    expect(f.hub.connectedUsers()).toEqual([]);
+  });
+});
+
+describe('handshake: auth timeout (fix: the seed hangs forever)', () => {
+  it('closes with 4408 when authenticate never settles, and discards a late answer', async () => {
+    let settle: ((u: User) => void) | undefined;
+    f = await startHub({
+      authTimeoutMs: 100,
+      authenticate: () =>
+        new Promise<User>((resolve) => {
+          settle = resolve;
+        }),
+    });
+    const connected = waitFor<{ socket: WsHubSocket<User> }>(f.hub, 'connected');
+    let readies = 0;
+    f.hub.on('ready', () => readies++);
+    const client = f.connect('user=u1');
+    const { socket } = await connected;
+    expect(await client.waitForClose()).toEqual({ code: 4408, reason: 'authentication timeout' });
+    await expect(socket.isAuthorized).resolves.toBe(false);
+    settle?.({ id: 'u1', deviceFingerprint: 'd' });
+    await new Promise((r) => setImmediate(r));
+    expect(readies).toBe(0);
+    expect(f.hub.connectedUsers()).toEqual([]);
+    expect(f.hub.stats().authTimeouts).toBe(1);
+  });
+});
+
+describe('handshake: frames before auth settles', () => {
+  it('queues them and applies them in order once authorized', async () => {
+    let settle: ((u: User) => void) | undefined;
+    f = await startHub({
+      authenticate: () => new Promise<User>((resolve) => { settle = resolve; }),
+    });
+    const events: string[] = [];
+    f.hub.on('message', ({ event }) => events.push(event));
+    const connected = waitFor(f.hub, 'connected');
+    const client = f.connect('user=u1');
+    await client.opened;
+    await connected;
+    client.send({ event: 'first' });
+    client.watch('order-status', '42');
+    client.send({ event: 'second' });
+    // Wait until the hub holds all three frames.
+    await expect.poll(() => f!.hub.stats().messagesIn).toBe(3);
+    expect(events).toEqual([]);
+    settle?.({ id: 'u1', deviceFingerprint: 'd' });
+    await expect.poll(() => events).toEqual(['first', 'second']);
+    expect([...f.hub.socketsOf('u1')[0]!.watching]).toEqual([['order-status', new Set(['42'])]]);
+  });
+
+  it(`closes with 4429 after more than maxPendingMessages frames`, async () => {
+    f = await startHub({
+      limits: { maxPendingMessages: 3 },
+      authenticate: () => new Promise<User>(() => {}),
+    });
+    const connected = waitFor(f.hub, 'connected');
+    const client = f.connect('user=u1');
+    await client.opened;
+    await connected;
+    for (let i = 0; i < 4; i++) client.send({ event: `e${i}` });
+    expect(await client.waitForClose()).toEqual({ code: 4429, reason: 'too many messages before authentication' });
+  });
+
+  it('drops the queued frames when auth fails', async () => {
+    let fail: ((e: Error) => void) | undefined;
+    f = await startHub({ authenticate: () => new Promise<User>((_r, reject) => { fail = reject; }) });
+    const events: string[] = [];
+    f.hub.on('message', ({ event }) => events.push(event));
+    const connected = waitFor(f.hub, 'connected');
+    const client = f.connect('user=u1');
+    await client.opened;
+    await connected;
+    client.send({ event: 'queued' });
+    await expect.poll(() => f!.hub.stats().messagesIn).toBe(1);
+    fail?.(new Error('nope'));
+    expect((await client.waitForClose()).code).toBe(4403);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('handshake: a socket that closes before auth settles (fix)', () => {
+  it('is never registered, gets no ready, and isAuthorized resolves false', async () => {
+    let settle: ((u: User) => void) | undefined;
+    f = await startHub({ authenticate: () => new Promise<User>((resolve) => { settle = resolve; }) });
+    let readies = 0;
+    f.hub.on('ready', () => readies++);
+    const connected = waitFor<{ socket: WsHubSocket<User> }>(f.hub, 'connected');
+    const disconnected = waitFor<{ authorized: boolean }>(f.hub, 'disconnected');
+    const client = f.connect('user=u1');
+    const { socket } = await connected;
+    client.ws.close(1000);
+    expect(await disconnected).toMatchObject({ authorized: false });
+    await expect(socket.isAuthorized).resolves.toBe(false);
+    settle?.({ id: 'u1', deviceFingerprint: 'd' });
+    await new Promise((r) => setImmediate(r));
+    expect(readies).toBe(0);
+    expect(f.hub.connectedUsers()).toEqual([]);
+    expect(f.hub.stats().connections).toBe(0);
+  });
+});
+
+describe('handshake: disconnected event', () => {
+  it('reports userId, deviceFingerprint and the client close code for an authorized socket', async () => {
+    f = await startHub();
+    const client = await f.ready('user=u1&device=phone');
+    const disconnected = waitFor(f.hub, 'disconnected');
+    client.ws.close(4321, 'bye');
+    expect(await disconnected).toMatchObject({
+      userId: 'u1',
+      deviceFingerprint: 'phone',
+      code: 4321,
+      reason: 'bye',
+      authorized: true,
+    });
+    expect(f.hub.connectedUsers()).toEqual([]);
+  });
+});
