@@ -167,11 +167,8 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   protected override stopTransport(): void {
     clearInterval(this.heartbeat);
     for (const detach of this.detachers.splice(0)) detach();
-  }
-
-  override async close(): Promise<void> {
-    await super.close();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // noServer + no client tracking: this only marks the ws server closed.
+    this.wss.close();
   }
 }
 

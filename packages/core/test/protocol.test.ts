@@ -113,7 +113,7 @@ describe('protocol: hostile names never reach prototypes or emitter internals', 
       await f.hub.sendMessage('u1', name, { ok: true }, name);
       expect(await client.next()).toEqual({ event: name, data: { ok: true } });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+      expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false);
       expect(errors).toEqual([]);
       expect(f.hub.socketsOf('u1')[0]!.watching.get(name)).toEqual(new Set([name]));
     },

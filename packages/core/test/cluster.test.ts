@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeEnvelope, InMemoryBroker, InMemoryBus } from '../src/index.js';
+import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
+
+/** Three hubs linked by one in-memory bus: the broker seam without a network. */
+let nodes: Fixture[] = [];
+let bus: InMemoryBus;
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.close()));
+  nodes = [];
+});
+
+async function cluster(n = 3) {
+  bus = new InMemoryBus();
+  for (let i = 0; i < n; i++) nodes.push(await startHub({ broker: new InMemoryBroker(bus) }));
+  return nodes;
+}
+
+/** What `client` received before a marker sent from `origin`: per-user order holds for one origin node. */
+async function received(client: TestSocket, origin: Fixture, user: string): Promise<string[]> {
+  await origin.hub.sendMessage(user, '__end__', null);
+  const got: string[] = [];
+  for (;;) {
+    const m = await client.next();
+    if (m.event === '__end__') return got;
+    got.push(`${m.event}:${JSON.stringify(m.data)}`);
+  }
+}
+
+describe('cluster: sendMessage reaches a user on every node, once per socket', () => {
+  it('from a node that holds none of the user\'s sockets', async () => {
+    const [a, b, c] = await cluster();
+    const phone = await a!.ready('user=u1&device=phone');
+    const laptop = await b!.ready('user=u1&device=laptop');
+    await c!.hub.sendMessage('u1', 'notification', { text: 'hi' });
+    expect(await phone.next()).toEqual({ event: 'notification', data: { text: 'hi' } });
+    expect(await laptop.next()).toEqual({ event: 'notification', data: { text: 'hi' } });
+    // Exactly one copy per socket, also on the sending node.
+    await a!.hub.sendMessage('u1', 'again', 1);
+    expect(await received(phone, a!, 'u1')).toEqual(['again:1']);
+    expect(await received(laptop, a!, 'u1')).toEqual(['again:1']);
+  });
+
+  it('routes per user: a node that holds none of the user\'s sockets receives nothing for them', async () => {
+    const [a, b, c] = await cluster();
+    const client = await a!.ready('user=u1');
+    await b!.ready('user=u2');
+    const before = c!.hub.stats().broker.received;
+    await b!.hub.sendMessage('u1', 'e', 1);
+    expect(await client.next()).toEqual({ event: 'e', data: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(c!.hub.stats().broker.received).toBe(before);
+    expect(a!.hub.stats().broker.received).toBeGreaterThan(0);
+    expect(bus.subscribers('wshub:user:u1')).toBe(1);
+  });
+
+  it('applies the watch filter on the node that holds the socket', async () => {
+    const [a, b] = await cluster(2);
+    const scoped = await a!.ready('user=u1&device=scoped');
+    const plain = await b!.ready('user=u1&device=plain');
+    scoped.watch('order-status', 42);
+    await expect.poll(() => a!.hub.socketsOf('u1')[0]!.watching.size).toBe(1);
+    await b!.hub.sendMessage('u1', 'order-status', { id: 42 }, 42);
+    expect(await received(scoped, b!, 'u1')).toEqual(['order-status:{"id":42}']);
+    expect(await received(plain, b!, 'u1')).toEqual([]);
+  });
+});
+
+describe('cluster: push', () => {
+  it('plain data is one broadcast applied by each node to its own users', async () => {
+    const [a, b, c] = await cluster();
+    const clients = [await a!.ready('user=u1'), await b!.ready('user=u2'), await c!.ready('user=u3')];
+    const published = bus.published;
+    await b!.hub.push('server-update', { version: '2.0.0' });
+    for (const client of clients) expect(await client.next()).toEqual({ event: 'server-update', data: { version: '2.0.0' } });
+    expect(bus.published - published).toBe(1);
+  });
+
+  it('callbacks run once per user on the pushing node, for users on every node, with plain users', async () => {
+    const [a, b, c] = await cluster();
+    const admin = await a!.ready('user=admin&role=admin');
+    const adminLaptop = await b!.ready('user=admin&device=laptop&role=admin');
+    const user = await c!.ready('user=bob');
+    const seen: string[] = [];
+    await b!.hub.push(
+      'admin-alert',
+      (u: User) => ({ hello: u.id }),
+      (u: User) => {
+        seen.push(u.id);
+        return u.role === 'admin';
+      },
+    );
+    expect(seen.sort()).toEqual(['admin', 'bob']);
+    expect(await admin.next()).toEqual({ event: 'admin-alert', data: { hello: 'admin' } });
+    expect(await adminLaptop.next()).toEqual({ event: 'admin-alert', data: { hello: 'admin' } });
+    expect(await received(user, b!, 'bob')).toEqual([]);
+    expect(await received(admin, b!, 'admin')).toEqual([]);
+  });
+});
+
+describe('cluster: disconnect and updateUser', () => {
+  it('disconnect on one node closes the user\'s sockets on the others', async () => {
+    const [a, b, c] = await cluster();
+    const phone = await a!.ready('user=u1&device=phone');
+    const laptop = await b!.ready('user=u1&device=laptop');
+    await c!.hub.disconnect('u1', 'laptop');
+    expect((await laptop.waitForClose()).code).toBe(4000);
+    expect(phone.closed).toBeUndefined();
+    await c!.hub.disconnect('u1');
+    expect((await phone.waitForClose()).code).toBe(4000);
+  });
+
+  it('updateUser replaces the user on every node', async () => {
+    const [a, b] = await cluster(2);
+    await a!.ready('user=u1&device=phone');
+    await b!.hub.updateUser({ id: 'u1', deviceFingerprint: 'phone', role: 'admin' });
+    await expect.poll(() => a!.hub.socketsOf('u1')[0]!.user.role).toBe('admin');
+    expect((await a!.hub.socketsOf('u1'))[0]!.deviceFingerprint).toBe('phone');
+  });
+});
+
+describe('cluster: presence', () => {
+  it('onlineUsers and isOnline are cluster-wide', async () => {
+    const [a, b] = await cluster(2);
+    const c1 = await a!.ready('user=u1');
+    await b!.ready('user=u2');
+    expect((await a!.hub.onlineUsers()).sort()).toEqual(['u1', 'u2']);
+    expect(await b!.hub.isOnline('u1')).toBe(true);
+    const gone = waitFor(a!.hub, 'disconnected');
+    c1.ws.close();
+    await gone;
+    expect(await b!.hub.isOnline('u1')).toBe(false);
+    expect(await b!.hub.onlineUsers()).toEqual(['u2']);
+  });
+});
+
+describe('cluster: what arrives on a channel is checked', () => {
+  it.each([
+    ['not JSON', 'garbage'],
+    ['no origin', JSON.stringify({ e: { kind: 'push', event: 'x', filter: null, message: '{}' } })],
+    ['an unknown kind', JSON.stringify({ o: 'x', e: { kind: 'explode' } })],
+    ['a send without userId', JSON.stringify({ o: 'x', e: { kind: 'send', event: 'e', filter: null, message: '{}' } })],
+  ])('%s is ignored, counted and reported, never thrown', async (_name, data) => {
+    const [a] = await cluster(1);
+    const client = await a!.ready('user=u1');
+    const error = waitFor<Error>(a!.hub, 'error');
+    bus.publish('wshub:all', data);
+    expect((await error).message).toContain('malformed');
+    expect(a!.hub.stats().broker.ignored).toBe(1);
+    await a!.hub.sendMessage('u1', 'ok', 1);
+    expect(await client.next()).toEqual({ event: 'ok', data: 1 });
+    expect(decodeEnvelope(data)).toBeUndefined();
+  });
+});
