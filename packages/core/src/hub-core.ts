@@ -127,8 +127,8 @@ const CLOSE_GRACE_MS = 2000;
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
-/** Push data: a value, or a callback run once per user. */
-export type PushData<User> = unknown | ((user: User) => unknown);
+/** Push data: a value, or a callback run once per user (spelled out so the callback's `user` is typed). */
+export type PushData<User> = ((user: User) => unknown) | string | number | boolean | object | null | undefined;
 export type PushAllow<User> = (user: User) => boolean | Promise<boolean>;
 
 /**
