@@ -255,10 +255,12 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       return socket;
     }
     if (isThenable(result)) {
-      result.then(
-        (user) => this.admit(socket, user),
-        (error) => this.refuse(socket, error),
-      );
+      Promise.resolve(result)
+        .then(
+          (user) => this.admit(socket, user),
+          (error) => this.refuse(socket, error),
+        )
+        .catch((error) => this.report(HubError.from('handshake', error)));
     } else {
       this.admit(socket, result);
     }
@@ -281,7 +283,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     socket.roomId = user.id;
     socket.deviceFingerprint = user.deviceFingerprint;
     if (this.rooms.add(user.id, socket)) {
-      this.broker.userJoined(user.id, this.broker.distributed ? toPlain(user) : user);
+      this.toBroker(() => this.broker.userJoined(user.id, this.broker.distributed ? toPlain(user) : user));
     }
     state.resolveAuth(true);
     this.emit('ready', { socket, user });
@@ -417,7 +419,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     this.sockets.delete(socket);
     if (authorized) {
       this.watches.removeSocket(socket);
-      if (this.rooms.remove(socket.roomId, socket)) this.broker.userLeft(socket.roomId);
+      if (this.rooms.remove(socket.roomId, socket)) this.toBroker(() => this.broker.userLeft(socket.roomId));
     }
     const chosen = state.closeCode;
     this.emit('disconnected', {
@@ -551,7 +553,18 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     if (!message) return;
     this.deliverToUser(userId, filter, message);
     if (this.broker.distributed) {
-      this.broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: message.text });
+      this.toBroker(() =>
+        this.broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: message.text }),
+      );
+    }
+  }
+
+  /** Runs a broker call; a broker that throws is reported, never thrown at the hub's caller. */
+  private toBroker(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.report(HubError.from('broker', error));
     }
   }
 
@@ -578,7 +591,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     if (!perUser && !allow && shared) {
       this.deliverToAll(filter, shared);
       if (this.broker.distributed) {
-        this.broker.publishToAll({ kind: 'push', event, filter, message: shared.text });
+        this.toBroker(() => this.broker.publishToAll({ kind: 'push', event, filter, message: shared.text }));
       }
       return;
     }
@@ -587,7 +600,9 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const deliverTo = (userId: string, message: PreparedMessage) => {
       this.deliverToUser(userId, filter, message);
       if (distributed) {
-        this.broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: message.text });
+        this.toBroker(() =>
+          this.broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: message.text }),
+        );
       }
     };
     const withData = (userId: string, user: User): Promise<void> | undefined => {
@@ -664,7 +679,9 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
     }
     this.disconnectLocal(userId, deviceFingerprint);
-    if (this.broker.distributed) this.broker.publishToUser(userId, { kind: 'disconnect', userId, deviceFingerprint });
+    if (this.broker.distributed) {
+      this.toBroker(() => this.broker.publishToUser(userId, { kind: 'disconnect', userId, deviceFingerprint }));
+    }
   }
 
   private disconnectLocal(userId: string, deviceFingerprint: string | undefined): void {
@@ -685,9 +702,11 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const room = this.rooms.get(user.id);
     if (room) for (const socket of room) socket.user = user;
     if (this.broker.distributed) {
-      const plain = toPlain(user);
-      if (room) this.broker.userUpdated(user.id, plain);
-      this.broker.publishToUser(user.id, { kind: 'update', userId: user.id, user: plain });
+      this.toBroker(() => {
+        const plain = toPlain(user);
+        if (room) this.broker.userUpdated(user.id, plain);
+        this.broker.publishToUser(user.id, { kind: 'update', userId: user.id, user: plain });
+      });
     }
   }
 
@@ -707,7 +726,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
         const room = this.rooms.get(envelope.userId);
         if (!room) return;
         for (const socket of room) socket.user = envelope.user as User;
-        this.broker.userUpdated(envelope.userId, envelope.user);
+        this.toBroker(() => this.broker.userUpdated(envelope.userId, envelope.user));
         return;
       }
     }

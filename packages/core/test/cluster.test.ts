@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope, InMemoryBroker, InMemoryBus } from '../src/index.js';
+import { type Broker, decodeEnvelope, type HubError, InMemoryBroker, InMemoryBus } from '../src/index.js';
 import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
 
 /** Three hubs linked by one in-memory bus: the broker seam without a network. */
@@ -150,5 +150,45 @@ describe('cluster: what arrives on a channel is checked', () => {
     await a!.hub.sendMessage('u1', 'ok', 1);
     expect(await client.next()).toEqual({ event: 'ok', data: 1 });
     expect(decodeEnvelope(data)).toBeUndefined();
+  });
+});
+
+describe('cluster: a failing broker never breaks local delivery', () => {
+  it('reports every broker failure through error; local sockets keep working', async () => {
+    const fail = () => {
+      throw new Error('broker down');
+    };
+    const broken: Broker = {
+      distributed: true,
+      attach: () => {},
+      publishToUser: fail,
+      publishToAll: fail,
+      userJoined: fail,
+      userUpdated: fail,
+      userLeft: fail,
+      users: async () => fail(),
+      onlineUsers: async () => fail(),
+      isOnline: async () => fail(),
+      stats: () => ({}),
+      close: async () => fail(),
+    };
+    const node = await startHub({ broker: broken });
+    nodes.push(node);
+    const errors: HubError[] = [];
+    node.hub.on('error', (e) => errors.push(e));
+    const client = await node.ready('user=u1&role=admin');
+    await node.hub.sendMessage('u1', 'a', 1);
+    await node.hub.push('b', 2);
+    await node.hub.push('c', (u: User) => u.role, () => true);
+    await node.hub.updateUser({ id: 'u1', deviceFingerprint: 'device-1', role: 'admin' });
+    await node.hub.disconnect('nobody');
+    expect([await client.next(), await client.next(), await client.next()]).toEqual([
+      { event: 'a', data: 1 },
+      { event: 'b', data: 2 },
+      { event: 'c', data: 'admin' },
+    ]);
+    await expect(node.hub.onlineUsers()).rejects.toThrow('broker down');
+    expect(errors.length).toBeGreaterThanOrEqual(6);
+    expect(errors.every((e) => e.source === 'broker' && e.message.includes('broker down'))).toBe(true);
   });
 });
