@@ -1,0 +1,49 @@
+type AnyHandler = (data: any) => void;
+
+/**
+ * A small event emitter keyed by name. Handlers live in a `Map`, so event
+ * names such as `__proto__` or `constructor` are plain keys. A handler that
+ * throws does not stop the others: the error goes to `onHandlerError`.
+ */
+export class Emitter {
+  readonly #handlers = new Map<string, AnyHandler[]>();
+  readonly #onHandlerError: (error: unknown, event: string) => void;
+
+  constructor(onHandlerError: (error: unknown, event: string) => void) {
+    this.#onHandlerError = onHandlerError;
+  }
+
+  on(event: string, handler: AnyHandler): void {
+    const list = this.#handlers.get(event);
+    if (list) list.push(handler);
+    else this.#handlers.set(event, [handler]);
+  }
+
+  /** Removes one registration of `handler`, or every handler of `event` when none is given. */
+  off(event: string, handler?: AnyHandler): void {
+    const list = this.#handlers.get(event);
+    if (!list) return;
+    if (handler) {
+      const index = list.indexOf(handler);
+      if (index !== -1) list.splice(index, 1);
+    }
+    if (!handler || list.length === 0) this.#handlers.delete(event);
+  }
+
+  has(event: string): boolean {
+    return this.#handlers.has(event);
+  }
+
+  emit(event: string, data: unknown): void {
+    const list = this.#handlers.get(event);
+    if (!list) return;
+    // A copy, so handlers that add or remove handlers do not skip or repeat any.
+    for (const handler of [...list]) {
+      try {
+        handler(data);
+      } catch (error) {
+        this.#onHandlerError(error, event);
+      }
+    }
+  }
+}

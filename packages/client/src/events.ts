@@ -1,0 +1,66 @@
+import type { ExceptionReply } from '@wshub/core/protocol';
+
+/**
+ * Where the client is:
+ * - `'connecting'`: the first connection is being made;
+ * - `'open'`: connected, watches sent, `send()` writes at once;
+ * - `'reconnecting'`: the connection was lost (or never made) and the client
+ *   is waiting out the backoff or trying again;
+ * - `'closed'`: stopped for good, by `close()`, a stop close code, or
+ *   `maxAttempts`.
+ */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Why a connection ended, and what the client does next. */
+export interface CloseInfo {
+  /** The close code: the server's, or 1006 when the connection dropped or could not be made. */
+  code: number;
+  reason: string;
+  /** Milliseconds until the next attempt, or `null` when the client stopped. */
+  retryInMs: number | null;
+}
+
+/** A watch the server refused (`canWatch` said no). */
+export interface ForbiddenWatch {
+  event: string;
+  /** The scope as the server normalised it: a string, or `null` for a wildcard. */
+  payload: string | null;
+}
+
+/** The client's own events. These names cannot be used for server events. */
+export interface ClientEvents {
+  /** The connection state changed. */
+  state: ConnectionState;
+  /** A connection ended (not emitted for `close()`). */
+  close: CloseInfo;
+  /** The server closed with 4403: `authenticate` refused the client. The client stopped. */
+  unauthorized: CloseInfo;
+  /** The server closed with 4000 (`hub.disconnect()`). The client stopped. */
+  disconnected: CloseInfo;
+  /** The server refused a watch; the matching subscriptions were removed. */
+  forbidden: ForbiddenWatch;
+  /** The server answered an invalid request with an `exception` message; the connection stays open. */
+  exception: ExceptionReply;
+  /**
+   * Something went wrong that the app should know about: the token provider
+   * failed, the server closed with a code that means the client sent
+   * something invalid (a {@link ClientBugError}), reconnection gave up, the
+   * server sent a frame the client could not read, or an event handler threw.
+   */
+  error: Error;
+}
+
+/** Names a server event map may not use: the client's own events, and the protocol's watch replies. */
+export type ReservedEvent = keyof ClientEvents | 'watch' | 'unwatch';
+
+/**
+ * An event map: event name → type of the `data` the server sends with it
+ * (for incoming maps) or the client sends (for outgoing ones). Reserved names
+ * map to `never`, so a map that uses one fails to compile.
+ */
+export type EventMapOf<E> = { [K in keyof E]: K extends ReservedEvent ? never : unknown };
+
+/** Every event `on()` accepts: the server events of `E` and the client's own. */
+export type AllEvents<E> = Omit<E, keyof ClientEvents> & ClientEvents;
+
+export type Handler<T> = (data: T) => void;

@@ -1,0 +1,451 @@
+import {
+  CloseCode,
+  closePolicy,
+  EXCEPTION,
+  type ExceptionReply,
+  MAX_WATCH_EVENT_LENGTH,
+  MAX_WATCH_PAYLOAD_LENGTH,
+  SUBPROTOCOL,
+  UNWATCH,
+  WATCH,
+} from '@wshub/core/protocol';
+import { reconnectDelay } from './backoff.js';
+import { ClientBugError } from './client-bug-error.js';
+import { Emitter } from './emitter.js';
+import type {
+  AllEvents,
+  CloseInfo,
+  ConnectionState,
+  EventMapOf,
+  ForbiddenWatch,
+  Handler,
+  ReservedEvent,
+} from './events.js';
+import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
+import { SendQueue } from './send-queue.js';
+import { show } from './show.js';
+import { Subscription } from './subscription.js';
+import { WatchSet } from './watch-set.js';
+import { OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
+
+const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
+  'state',
+  'close',
+  'unauthorized',
+  'disconnected',
+  'forbidden',
+  'exception',
+  'error',
+  'watch',
+  'unwatch',
+] satisfies ReservedEvent[]);
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * A connection to a wshub server that stays up: it reconnects with
+ * exponential backoff and full jitter, asks for a fresh token each time,
+ * re-sends every active watch after each reconnect, and stops for good when
+ * the server says so (4403 unauthorized, 4000 disconnected).
+ *
+ * @typeParam Events server event name → type of its `data`
+ * @typeParam Outgoing client event name → type of the `data` `send()` takes
+ */
+export class HubClient<
+  Events extends EventMapOf<Events> = Record<string, unknown>,
+  Outgoing extends EventMapOf<Outgoing> = Record<string, unknown>,
+> {
+  readonly #options: ResolvedOptions;
+  readonly #emitter = new Emitter((error, event) => this.#handlerFailed(error, event));
+  readonly #watches = new WatchSet();
+  readonly #queue: SendQueue;
+  #state: ConnectionState = 'connecting';
+  #socket: WebSocketLike | null = null;
+  /** `Date.now()` when the current socket opened; 0 while not open. */
+  #openedAt = 0;
+  /** Reconnection attempts since the last connection that lasted `resetAfterMs`. */
+  #attempts = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set once the client will never connect again. */
+  #stopped = false;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Starts connecting at once. Register handlers right after construction:
+   * no event fires before the current task ends.
+   *
+   * @param url `ws://` or `wss://` URL of the hub; in a page, a relative URL
+   * such as `/api/v1/ws` or an `http(s)://` one is turned into a WebSocket URL.
+   * @throws {TypeError} when the URL or an option is invalid, or there is no
+   * `WebSocket` class to use.
+   */
+  constructor(url: string | URL, options?: HubClientOptions) {
+    this.#options = resolveOptions(url, options);
+    this.#queue = new SendQueue(this.#options.maxQueuedMessages);
+    void this.#connect();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /**
+   * Calls `handler` with the `data` of every `event`: a server event from
+   * `Events`, or one of the client's own ({@link ClientEvents}). Returns a
+   * function that removes the handler. A handler that throws does not stop
+   * the others; its error is emitted as `'error'`.
+   */
+  on<K extends keyof AllEvents<Events> & string>(event: K, handler: Handler<AllEvents<Events>[K]>): () => void {
+    checkEventName('on', event);
+    if (typeof handler !== 'function') {
+      throw new TypeError(`wshub client: on(${JSON.stringify(event)}) "handler" must be a function, got ${typeof handler}`);
+    }
+    this.#emitter.on(event, handler);
+    return () => this.#emitter.off(event, handler);
+  }
+
+  /** Removes `handler` from `event`, or every handler of `event` when none is given. */
+  off<K extends keyof AllEvents<Events> & string>(event: K, handler?: Handler<AllEvents<Events>[K]>): void {
+    this.#emitter.off(event, handler);
+  }
+
+  /**
+   * Asks the server for `event` messages with this `payload` (scope), or with
+   * any payload when it is omitted or `null`. The client keeps the watch and
+   * sends it again after every reconnect until `unwatch()`; if the server
+   * refuses it, the subscription becomes `'forbidden'`, its `onForbidden`
+   * handlers run and `'forbidden'` is emitted. A number payload is sent as
+   * its decimal string, as the server stores it.
+   *
+   * @throws {TypeError} for an invalid event or payload, {Error} after `close()`.
+   */
+  watch<K extends keyof Events & string>(event: K, payload?: string | number | null): Subscription {
+    if (typeof event !== 'string' || event.length === 0 || event.length > MAX_WATCH_EVENT_LENGTH) {
+      throw new TypeError(
+        `wshub client: watch() "event" must be a string of 1 to ${MAX_WATCH_EVENT_LENGTH} characters, got ${show(event)}`,
+      );
+    }
+    const scope = normalisePayload(payload);
+    if (this.#stopped) {
+      throw new Error(`wshub client: watch(${JSON.stringify(event)}) was called after the client closed`);
+    }
+    const subscription = new Subscription(event, scope, (s) => this.#release(s));
+    const socket = this.#openSocket();
+    if (this.#watches.add(subscription) && socket) this.#write(socket, WATCH, { event, payload: scope });
+    return subscription;
+  }
+
+  /**
+   * Sends `{ event, data }` to the server. While the client is not open the
+   * message waits in a queue (`maxQueuedMessages`) and goes out, in order,
+   * right after the next connection opens.
+   *
+   * @returns `true` when the message was written or queued; `false` when the
+   * queue is full or the client is closed, and the message was dropped.
+   * @throws {TypeError} for an invalid event name, `watch`/`unwatch` (use
+   * `watch()`), or data `JSON.stringify` cannot write.
+   */
+  send<K extends keyof Outgoing & string>(event: K, data: Outgoing[K]): boolean {
+    checkEventName('send', event);
+    if (event === WATCH || event === UNWATCH) {
+      throw new TypeError(
+        `wshub client: send() cannot send "${event}"; use watch() and Subscription.unwatch(), which the client repeats after reconnecting`,
+      );
+    }
+    // Serialised now, so a bad value fails in the caller's stack and later
+    // changes to `data` do not alter a queued message.
+    const frame = JSON.stringify({ event, data });
+    if (this.#stopped) return false;
+    const socket = this.#openSocket();
+    if (socket) {
+      this.#writeFrame(socket, frame);
+      return true;
+    }
+    return this.#queue.push(frame);
+  }
+
+  /**
+   * Closes the connection (code 1000) and stops for good: no reconnect, queued
+   * messages are dropped. Resolves once the socket has closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stop();
+      const socket = this.#socket;
+      this.#socket = null;
+      if (socket) this.#closing = closeSocket(socket);
+      this.#setState('closed');
+    }
+    return this.#closing ?? Promise.resolve();
+  }
+
+  async #connect(): Promise<void> {
+    const { token, tokenIn, WebSocket } = this.#options;
+    const url = new URL(this.#options.url);
+    const protocols = [SUBPROTOCOL];
+    if (token) {
+      let value: unknown;
+      try {
+        value = await token();
+      } catch (error) {
+        if (!this.#stopped) this.#attemptFailed(new Error(`wshub client: the "token" function failed: ${messageOf(error)}`, { cause: error }));
+        return;
+      }
+      if (this.#stopped) return;
+      if (typeof value !== 'string' || value.length === 0) {
+        this.#attemptFailed(new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`));
+        return;
+      }
+      if (tokenIn === 'query') {
+        url.searchParams.set('token', value);
+      } else if (isHttpToken(value)) {
+        protocols.push(value);
+      } else {
+        this.#attemptFailed(
+          new Error(
+            "wshub client: the token has characters Sec-WebSocket-Protocol cannot carry (allowed: letters, digits and !#$%&'*+-.^_`|~); encode it (e.g. base64url) or set tokenIn: 'query'",
+          ),
+        );
+        return;
+      }
+    }
+    protocols.push(...this.#options.protocols);
+
+    let socket: WebSocketLike;
+    try {
+      socket = new WebSocket(url.href, protocols);
+    } catch (error) {
+      this.#attemptFailed(new Error(`wshub client: could not create the WebSocket: ${messageOf(error)}`, { cause: error }));
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => this.#onOpen(socket);
+    socket.onmessage = (event: SocketMessageEvent) => this.#onMessage(socket, event.data);
+    socket.onclose = (event: SocketCloseEvent) => this.#onClose(socket, event.code, event.reason);
+    // Browsers give an error event no detail; the close event that follows
+    // (1006) says what happened and what the client does next.
+    socket.onerror = () => {};
+  }
+
+  #onOpen(socket: WebSocketLike): void {
+    if (socket !== this.#socket) return;
+    this.#openedAt = Date.now();
+    // Watches first: the app's queued messages may expect them in place.
+    for (const { event, payload } of this.#watches.keys()) this.#write(socket, WATCH, { event, payload });
+    for (const frame of this.#queue.drain()) this.#writeFrame(socket, frame);
+    this.#setState('open');
+  }
+
+  #onMessage(socket: WebSocketLike, raw: unknown): void {
+    if (socket !== this.#socket) return;
+    if (typeof raw !== 'string') {
+      this.#report(new Error('wshub client: the server sent a binary frame; wshub messages are JSON text'));
+      return;
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(raw);
+    } catch {
+      this.#report(new Error(`wshub client: the server sent a frame that is not JSON: ${clip(raw)}`));
+      return;
+    }
+    const event = isObject(message) && hasOwn.call(message, 'event') ? message.event : undefined;
+    if (typeof event !== 'string') {
+      this.#report(new Error(`wshub client: the server sent a frame without a string "event": ${clip(raw)}`));
+      return;
+    }
+    const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
+    if (event === EXCEPTION) {
+      this.#emitter.emit('exception', data as ExceptionReply);
+    } else if (event === WATCH) {
+      // The only reply to a watch is a refusal; anything else is not for us.
+      if (isObject(data) && data.forbidden === true) this.#onForbidden(data);
+    } else if (RESERVED.has(event)) {
+      this.#report(
+        new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
+      );
+    } else {
+      this.#emitter.emit(event, data);
+    }
+  }
+
+  #onForbidden(data: Record<string, unknown>): void {
+    if (typeof data.event !== 'string') {
+      this.#report(new Error(`wshub client: the server sent a forbidden watch reply without a string "event": ${clip(JSON.stringify(data))}`));
+      return;
+    }
+    const refused: ForbiddenWatch = {
+      event: data.event,
+      payload: data.payload === undefined || data.payload === null ? null : String(data.payload),
+    };
+    for (const subscription of this.#watches.take(refused.event, refused.payload)) {
+      for (const handler of subscription.markForbidden()) {
+        try {
+          handler(refused);
+        } catch (error) {
+          this.#handlerFailed(error, 'forbidden');
+        }
+      }
+    }
+    this.#emitter.emit('forbidden', refused);
+  }
+
+  #onClose(socket: WebSocketLike, code: number, reason: string): void {
+    if (socket !== this.#socket) return;
+    this.#socket = null;
+    if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) {
+      this.#attempts = 0;
+    }
+    this.#openedAt = 0;
+    const policy = closePolicy(code);
+    if (policy === 'reconnect') {
+      this.#retry({ code, reason });
+      return;
+    }
+    this.#stop();
+    const info: CloseInfo = { code, reason, retryInMs: null };
+    this.#emitter.emit('close', info);
+    if (code === CloseCode.Forbidden) this.#emitter.emit('unauthorized', info);
+    else if (code === CloseCode.DisconnectedByServer) this.#emitter.emit('disconnected', info);
+    else this.#report(new ClientBugError(code, reason));
+    this.#setState('closed');
+  }
+
+  /** A connection attempt failed before a socket existed (token, constructor). */
+  #attemptFailed(error: Error): void {
+    this.#report(error);
+    this.#retry(undefined);
+  }
+
+  /** Schedules the next attempt, or gives up after `maxAttempts`. */
+  #retry(closed: { code: number; reason: string } | undefined): void {
+    const settings = this.#options.reconnect;
+    if (this.#attempts >= settings.maxAttempts) {
+      this.#stop();
+      if (closed) this.#emitter.emit('close', { ...closed, retryInMs: null });
+      if (settings.maxAttempts > 0) {
+        this.#report(
+          new Error(`wshub client: gave up after ${this.#attempts} reconnection attempts (reconnect.maxAttempts is ${settings.maxAttempts})`),
+        );
+      }
+      this.#setState('closed');
+      return;
+    }
+    const delay = reconnectDelay(this.#attempts, settings, Math.random());
+    this.#attempts += 1;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#connect();
+    }, delay);
+    if (closed) this.#emitter.emit('close', { ...closed, retryInMs: delay });
+    this.#setState('reconnecting');
+  }
+
+  #release(subscription: Subscription): void {
+    const socket = this.#openSocket();
+    if (this.#watches.remove(subscription) && socket) {
+      this.#write(socket, UNWATCH, { event: subscription.event, payload: subscription.payload });
+    }
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue.drain();
+  }
+
+  #openSocket(): WebSocketLike | null {
+    return this.#state === 'open' && this.#socket?.readyState === OPEN ? this.#socket : null;
+  }
+
+  #write(socket: WebSocketLike, event: string, data: unknown): void {
+    this.#writeFrame(socket, JSON.stringify({ event, data }));
+  }
+
+  #writeFrame(socket: WebSocketLike, frame: string): void {
+    try {
+      socket.send(frame);
+    } catch (error) {
+      // Only possible if the socket is not open, and then its close event follows.
+      this.#report(new Error(`wshub client: a message could not be written: ${messageOf(error)}`, { cause: error }));
+    }
+  }
+
+  #setState(next: ConnectionState): void {
+    // 'closed' is final: a handler that called close() mid-transition wins.
+    if (this.#state === next || this.#state === 'closed') return;
+    this.#state = next;
+    this.#emitter.emit('state', next);
+  }
+
+  /** Emits `'error'`; without a handler the error is dropped, as the client never logs. */
+  #report(error: Error): void {
+    this.#emitter.emit('error', error);
+  }
+
+  /**
+   * A handler threw. It goes to `'error'`; if that handler is the one that
+   * threw, or there is none, it is rethrown outside the client so it is not
+   * lost (the page's or process's uncaught-error handling sees it).
+   */
+  #handlerFailed(error: unknown, event: string): void {
+    if (event !== 'error' && this.#emitter.has('error')) {
+      this.#emitter.emit('error', error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`));
+      return;
+    }
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+function closeSocket(socket: WebSocketLike): Promise<void> {
+  return new Promise((resolve) => {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onerror = () => {};
+    socket.onclose = () => resolve();
+    // 3 = CLOSED: the close event has already fired.
+    if (socket.readyState === 3) resolve();
+    else socket.close(1000, 'client closed');
+  });
+}
+
+function checkEventName(method: string, event: unknown): void {
+  if (typeof event !== 'string' || event.length === 0) {
+    throw new TypeError(`wshub client: ${method}() "event" must be a non-empty string, got ${show(event)}`);
+  }
+}
+
+function normalisePayload(payload: unknown): string | null {
+  if (payload === undefined || payload === null) return null;
+  if (typeof payload === 'number') {
+    if (!Number.isFinite(payload)) {
+      throw new TypeError(`wshub client: watch() "payload" must be a finite number, got ${payload}`);
+    }
+    return String(payload);
+  }
+  if (typeof payload === 'string') {
+    if (payload.length > MAX_WATCH_PAYLOAD_LENGTH) {
+      throw new TypeError(
+        `wshub client: watch() "payload" must be at most ${MAX_WATCH_PAYLOAD_LENGTH} characters, got ${payload.length}`,
+      );
+    }
+    return payload;
+  }
+  throw new TypeError(`wshub client: watch() "payload" must be a string, a number or null, got ${show(payload)}`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function clip(text: string): string {
+  return text.length > 100 ? `${JSON.stringify(text.slice(0, 100))}…` : JSON.stringify(text);
+}
+

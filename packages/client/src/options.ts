@@ -1,0 +1,225 @@
+import { SUBPROTOCOL } from '@wshub/core/protocol';
+import { show } from './show.js';
+import { globalWebSocket, type WebSocketConstructor } from './websocket.js';
+
+/** How the client waits between reconnection attempts. */
+export interface ReconnectOptions {
+  /**
+   * Ceiling of the first delay; later ceilings grow by `factor`.
+   * @default 1000
+   */
+  initialDelayMs?: number;
+  /**
+   * Largest ceiling.
+   * @default 30000
+   */
+  maxDelayMs?: number;
+  /**
+   * Growth of the ceiling per attempt (at least 1).
+   * @default 2
+   */
+  factor?: number;
+  /**
+   * Share of the ceiling that is random, 0 to 1. With 1 ("full jitter") the
+   * delay is uniform between 0 and the ceiling; with 0 it is the ceiling.
+   * @default 1
+   */
+  jitter?: number;
+  /**
+   * Attempts in a row, without a connection that lasted `resetAfterMs`,
+   * before the client gives up and closes. 0 never reconnects.
+   * @default Infinity
+   */
+  maxAttempts?: number;
+  /**
+   * A connection that stays open this long resets the backoff to its first
+   * step. A server that accepts and then drops the client at once is
+   * retried with growing delays instead of in a tight loop.
+   * @default 5000
+   */
+  resetAfterMs?: number;
+}
+
+/** A query string value; numbers and booleans are written as text. */
+export type QueryValue = string | number | boolean;
+
+export interface HubClientOptions {
+  /** Extra subprotocols to offer after `'wshub'` (and the token). */
+  protocols?: string | string[];
+  /** Query parameters added to the URL of every connection. */
+  query?: Record<string, QueryValue>;
+  /**
+   * Returns the credential for the server's `authenticate`. Called before
+   * every connection attempt, so an expired token is replaced on reconnect.
+   * A throw or rejection counts as a failed attempt (reported as `'error'`).
+   */
+  token?: () => string | Promise<string>;
+  /**
+   * Where the token goes: `'protocol'` offers `['wshub', token]` in
+   * `Sec-WebSocket-Protocol` (the hub selects `'wshub'` and never echoes the
+   * token; it stays out of URLs and access logs); `'query'` adds
+   * `?token=<token>` to the URL.
+   * @default 'protocol'
+   */
+  tokenIn?: 'protocol' | 'query';
+  /**
+   * The `WebSocket` class to use. Browsers (and Node >= 22) have a global one;
+   * in Node 20 pass `WebSocket` from the `ws` package.
+   * @default globalThis.WebSocket
+   */
+  WebSocket?: WebSocketConstructor;
+  /** Backoff settings, or `false` never to reconnect. */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * Messages `send()` keeps while the client is not open, sent in order once
+   * it is. When full, `send()` returns `false` and drops the new message.
+   * 0 disables queueing. Keep watches plus this under the hub's
+   * `limits.maxPendingMessages` (32): everything is sent right after the
+   * connection opens, usually before authentication has finished.
+   * @default 16
+   */
+  maxQueuedMessages?: number;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  url: URL;
+  protocols: string[];
+  token: (() => string | Promise<string>) | undefined;
+  tokenIn: 'protocol' | 'query';
+  WebSocket: WebSocketConstructor;
+  reconnect: Required<ReconnectOptions>;
+  maxQueuedMessages: number;
+}
+
+export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 1,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  resetAfterMs: 5000,
+});
+
+export const DEFAULT_MAX_QUEUED_MESSAGES = 16;
+
+/** RFC 7230 `token`: what a `Sec-WebSocket-Protocol` entry may contain. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function isHttpToken(value: string): boolean {
+  return HTTP_TOKEN.test(value);
+}
+
+function fail(message: string): never {
+  throw new TypeError(`wshub client: ${message}`);
+}
+
+function number(name: string, value: unknown, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
+    fail(`option "${name}" must be a number ${range}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Resolves `url` to an absolute `ws:` or `wss:` URL. A relative URL such as
+ * `/api/v1/ws` is resolved against the page, and `http(s):` becomes `ws(s):`.
+ */
+export function resolveUrl(url: unknown): URL {
+  if (typeof url !== 'string' && !(url instanceof URL)) fail(`url must be a string or a URL, got ${show(url)}`);
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url), base);
+  } catch {
+    fail(`url must be an absolute ws:// or wss:// URL (or relative, in a page), got ${show(String(url))}`);
+  }
+  if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
+  else if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    fail(`url must use ws: or wss:, got ${show(String(url))}`);
+  }
+  if (parsed.hash) fail(`url must not have a #fragment, got ${show(String(url))}`);
+  return parsed;
+}
+
+/** Validates options and fills in defaults; misuse fails at once with a TypeError naming the option. */
+export function resolveOptions(url: unknown, options: HubClientOptions | undefined): ResolvedOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    fail(`options must be an object, got ${show(options)}`);
+  }
+  const o = options ?? {};
+  const resolvedUrl = resolveUrl(url);
+
+  const protocols = o.protocols === undefined ? [] : Array.isArray(o.protocols) ? o.protocols : [o.protocols];
+  for (const protocol of protocols) {
+    if (typeof protocol !== 'string' || !isHttpToken(protocol)) {
+      fail(`option "protocols" must hold subprotocol names (letters, digits, -._~ etc.), got ${show(protocol)}`);
+    }
+  }
+
+  if (o.query !== undefined) {
+    if (typeof o.query !== 'object' || o.query === null || Array.isArray(o.query)) {
+      fail(`option "query" must be an object of strings, numbers or booleans, got ${show(o.query)}`);
+    }
+    for (const [name, value] of Object.entries(o.query)) {
+      if (!['string', 'number', 'boolean'].includes(typeof value)) {
+        fail(`option "query.${name}" must be a string, a number or a boolean, got ${show(value)}`);
+      }
+      resolvedUrl.searchParams.set(name, String(value));
+    }
+  }
+
+  if (o.token !== undefined && typeof o.token !== 'function') {
+    fail(`option "token" must be a function that returns the token, got ${show(o.token)}`);
+  }
+  const tokenIn = o.tokenIn ?? 'protocol';
+  if (tokenIn !== 'protocol' && tokenIn !== 'query') {
+    fail(`option "tokenIn" must be 'protocol' or 'query', got ${show(tokenIn)}`);
+  }
+
+  const WebSocket = o.WebSocket ?? globalWebSocket();
+  if (typeof WebSocket !== 'function') {
+    fail(
+      o.WebSocket === undefined
+        ? 'there is no global WebSocket here; pass the "WebSocket" option (in Node 20: WebSocket from the "ws" package)'
+        : `option "WebSocket" must be a WebSocket class, got ${show(o.WebSocket)}`,
+    );
+  }
+
+  const r = o.reconnect === false ? { maxAttempts: 0 } : o.reconnect;
+  if (r !== undefined && (typeof r !== 'object' || r === null)) {
+    fail(`option "reconnect" must be an object or false, got ${show(r)}`);
+  }
+  const d = DEFAULT_RECONNECT;
+  const reconnect: Required<ReconnectOptions> = {
+    initialDelayMs: number('reconnect.initialDelayMs', r?.initialDelayMs, d.initialDelayMs, 0),
+    maxDelayMs: number('reconnect.maxDelayMs', r?.maxDelayMs, d.maxDelayMs, 0),
+    factor: number('reconnect.factor', r?.factor, d.factor, 1),
+    jitter: number('reconnect.jitter', r?.jitter, d.jitter, 0, 1),
+    maxAttempts: number('reconnect.maxAttempts', r?.maxAttempts, d.maxAttempts, 0),
+    resetAfterMs: number('reconnect.resetAfterMs', r?.resetAfterMs, d.resetAfterMs, 0),
+  };
+  if (reconnect.maxDelayMs < reconnect.initialDelayMs) {
+    fail(
+      `option "reconnect.maxDelayMs" (${reconnect.maxDelayMs}) must not be less than "reconnect.initialDelayMs" (${reconnect.initialDelayMs})`,
+    );
+  }
+
+  const maxQueuedMessages = number('maxQueuedMessages', o.maxQueuedMessages, DEFAULT_MAX_QUEUED_MESSAGES, 0);
+  if (!Number.isInteger(maxQueuedMessages)) {
+    fail(`option "maxQueuedMessages" must be a whole number, got ${maxQueuedMessages}`);
+  }
+
+  return {
+    url: resolvedUrl,
+    protocols: protocols.filter((p) => p !== SUBPROTOCOL),
+    token: o.token,
+    tokenIn,
+    WebSocket,
+    reconnect,
+    maxQueuedMessages,
+  };
+}

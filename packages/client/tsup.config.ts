@@ -1,0 +1,16 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  // Runs in browsers and in Node: no platform built-ins.
+  platform: 'neutral',
+  target: 'es2022',
+  // `@wshub/core/protocol` is browser-safe and small; bundling it keeps the
+  // client free of runtime dependencies, so `ws` and core's server code never
+  // reach a browser bundle. test/dist.test.ts checks the output.
+  noExternal: ['@wshub/core'],
+});

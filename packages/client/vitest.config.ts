@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // The same source the build bundles (tsconfig.json "paths"); `@wshub/core`
+    // itself, used by the integration tests, still resolves to core's build.
+    alias: [
+      {
+        find: /^@wshub\/core\/protocol$/,
+        replacement: fileURLToPath(new URL('../core/src/protocol.ts', import.meta.url)),
+      },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 15_000,
+    hookTimeout: 15_000,
+    typecheck: {
+      enabled: true,
+      include: ['test/**/*.test-d.ts'],
+      tsconfig: './tsconfig.json',
+    },
+  },
+});
