@@ -55,11 +55,12 @@ export interface HubClientOptions {
    */
   token?: () => string | Promise<string>;
   /**
-   * Where the token goes: `'protocol'` offers `['wshub', token]` in
-   * `Sec-WebSocket-Protocol` (the hub selects `'wshub'` and never echoes the
-   * token; it stays out of URLs and access logs); `'query'` adds
-   * `?token=<token>` to the URL.
-   * @default 'protocol'
+   * Where the token goes. `'query'` adds `?token=<token>` to the URL, which is
+   * what an `authenticate` reading `searchParams.get('token')` expects.
+   * `'protocol'` offers `['wshub', token]` in `Sec-WebSocket-Protocol`
+   * instead: the hub selects `'wshub'` and never echoes the token, and the
+   * token stays out of URLs and access logs.
+   * @default 'query'
    */
   tokenIn?: 'protocol' | 'query';
   /**
@@ -175,7 +176,7 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
   if (o.token !== undefined && typeof o.token !== 'function') {
     fail(`option "token" must be a function that returns the token, got ${show(o.token)}`);
   }
-  const tokenIn = o.tokenIn ?? 'protocol';
+  const tokenIn = o.tokenIn ?? 'query';
   if (tokenIn !== 'protocol' && tokenIn !== 'query') {
     fail(`option "tokenIn" must be 'protocol' or 'query', got ${show(tokenIn)}`);
   }

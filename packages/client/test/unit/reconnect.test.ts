@@ -235,9 +235,19 @@ describe('close-code policy', () => {
 });
 
 describe('token', () => {
-  it('asks for a token before every attempt and offers it after "wshub"', async () => {
+  it('asks for a token before every attempt and puts it in the URL next to the query option', async () => {
     let n = 0;
-    client({ token: () => `t${++n}`, protocols: ['extra'] });
+    client({ token: async () => `t${++n}`, query: { v: 2, debug: true } });
+    await settle();
+    transport.last().drop();
+    await timeToNextSocket();
+    expect(transport.sockets.map((s) => s.url)).toEqual([`${URL}?v=2&debug=true&token=t1`, `${URL}?v=2&debug=true&token=t2`]);
+    expect(transport.last().protocols).toEqual(['wshub']);
+  });
+
+  it("with tokenIn: 'protocol', offers it after \"wshub\" and keeps it out of the URL", async () => {
+    let n = 0;
+    client({ token: () => `t${++n}`, tokenIn: 'protocol', protocols: ['extra'] });
     await settle();
     transport.last().drop();
     await timeToNextSocket();
@@ -248,11 +258,10 @@ describe('token', () => {
     expect(transport.last().url).toBe(URL);
   });
 
-  it("with tokenIn: 'query', puts it in the URL next to the query option", async () => {
-    client({ token: async () => 'a.b-c', tokenIn: 'query', query: { v: 2, debug: true } });
+  it('URL-encodes a query token', async () => {
+    client({ token: () => 'a b/c+d=' });
     await settle();
-    expect(transport.last().url).toBe(`${URL}?v=2&debug=true&token=a.b-c`);
-    expect(transport.last().protocols).toEqual(['wshub']);
+    expect(new globalThis.URL(transport.last().url).searchParams.get('token')).toBe('a b/c+d=');
   });
 
   it('counts a failing token provider as a failed attempt and reports it', async () => {
@@ -271,13 +280,12 @@ describe('token', () => {
     expect(errors.map((e) => e.message)).toEqual(['wshub client: the "token" function failed: refresh endpoint is down']);
     fail = false;
     expect(await timeToNextSocket()).toBe(100);
-    expect(transport.last().protocols).toEqual(['wshub', 'ok']);
+    expect(transport.last().url).toBe(`${URL}?token=ok`);
   });
 
   it.each([
     ['', 'the "token" function must return a non-empty string, got ""'],
     [42, 'the "token" function must return a non-empty string, got 42'],
-    ['has space', 'the token has characters Sec-WebSocket-Protocol cannot carry'],
   ])('refuses the token %j without opening a socket', async (token, message) => {
     const c = client({ token: () => token as string });
     const errors: Error[] = [];
@@ -285,6 +293,16 @@ describe('token', () => {
     await settle();
     expect(transport.sockets).toHaveLength(0);
     expect(errors[0]?.message).toContain(message);
+  });
+
+  it("with tokenIn: 'protocol', refuses a token a subprotocol cannot carry, saying what to do", async () => {
+    const c = client({ token: () => 'has space', tokenIn: 'protocol' });
+    const errors: Error[] = [];
+    c.on('error', (error) => errors.push(error));
+    await settle();
+    expect(transport.sockets).toHaveLength(0);
+    expect(errors[0]?.message).toContain("the token has characters Sec-WebSocket-Protocol cannot carry");
+    expect(errors[0]?.message).toContain("set tokenIn: 'query'");
   });
 
   it('does not connect if closed while the token provider is pending', async () => {
