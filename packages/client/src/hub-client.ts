@@ -24,7 +24,7 @@ import type {
 import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
 import { SendQueue } from './send-queue.js';
 import { show } from './show.js';
-import { Subscription } from './subscription.js';
+import { markForbidden, Subscription } from './subscription.js';
 import { WatchSet } from './watch-set.js';
 import { OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
 
@@ -188,12 +188,16 @@ export class HubClient<
       try {
         value = await token();
       } catch (error) {
-        if (!this.#stopped) this.#attemptFailed(new Error(`wshub client: the "token" function failed: ${messageOf(error)}`, { cause: error }));
+        if (this.#stopped) return;
+        const message = `wshub client: the "token" function failed: ${messageOf(error)}`;
+        this.#attemptFailed(new Error(message, { cause: error }));
         return;
       }
       if (this.#stopped) return;
       if (typeof value !== 'string' || value.length === 0) {
-        this.#attemptFailed(new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`));
+        this.#attemptFailed(
+          new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`),
+        );
         return;
       }
       if (tokenIn === 'query') {
@@ -271,7 +275,8 @@ export class HubClient<
 
   #onForbidden(data: Record<string, unknown>): void {
     if (typeof data.event !== 'string') {
-      this.#report(new Error(`wshub client: the server sent a forbidden watch reply without a string "event": ${clip(JSON.stringify(data))}`));
+      const frame = clip(JSON.stringify(data));
+      this.#report(new Error(`wshub client: the server sent a forbidden watch reply without a string "event": ${frame}`));
       return;
     }
     const refused: ForbiddenWatch = {
@@ -279,7 +284,7 @@ export class HubClient<
       payload: data.payload === undefined || data.payload === null ? null : String(data.payload),
     };
     for (const subscription of this.#watches.take(refused.event, refused.payload)) {
-      for (const handler of subscription.markForbidden()) {
+      for (const handler of subscription[markForbidden]()) {
         try {
           handler(refused);
         } catch (error) {
@@ -325,7 +330,9 @@ export class HubClient<
       if (closed) this.#emitter.emit('close', { ...closed, retryInMs: null });
       if (settings.maxAttempts > 0) {
         this.#report(
-          new Error(`wshub client: gave up after ${this.#attempts} reconnection attempts (reconnect.maxAttempts is ${settings.maxAttempts})`),
+          new Error(
+            `wshub client: gave up after ${this.#attempts} reconnection attempts (reconnect.maxAttempts is ${settings.maxAttempts})`,
+          ),
         );
       }
       this.#setState('closed');
@@ -391,7 +398,8 @@ export class HubClient<
    */
   #handlerFailed(error: unknown, event: string): void {
     if (event !== 'error' && this.#emitter.has('error')) {
-      this.#emitter.emit('error', error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`));
+      const reported = error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`);
+      this.#emitter.emit('error', reported);
       return;
     }
     queueMicrotask(() => {

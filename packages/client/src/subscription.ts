@@ -5,6 +5,9 @@ import type { ForbiddenWatch, Handler } from './events.js';
  * - `'forbidden'`: the server refused it; it is no longer kept;
  * - `'unwatched'`: `unwatch()` was called.
  */
+/** Key of the method the client calls on a refusal; not exported from the package, so apps cannot call it. */
+export const markForbidden: unique symbol = Symbol('markForbidden');
+
 export type SubscriptionStatus = 'active' | 'forbidden' | 'unwatched';
 
 /** One `watch(event, payload)` call. Returned by `HubClient.watch()`. */
@@ -50,10 +53,10 @@ export class Subscription {
   }
 
   /**
-   * @internal the server refused the watch. Returns the handlers to call, so
-   * the client runs them with its error reporting.
+   * The server refused the watch. Returns the handlers to call, so the
+   * client runs them with its error reporting.
    */
-  markForbidden(): Handler<ForbiddenWatch>[] {
+  [markForbidden](): Handler<ForbiddenWatch>[] {
     if (this.#status !== 'active') return [];
     this.#status = 'forbidden';
     const handlers = this.#forbiddenHandlers;
