@@ -104,6 +104,8 @@ type Phase = 'pending' | 'ready' | 'closing' | 'closed';
 interface SocketState {
   phase: Phase;
   pending: string[];
+  /** How many of `pending` are small watch/unwatch frames (budgeted apart, see `receive`). */
+  pendingWatches: number;
   /** Tail of the frames being processed in order (watch checks may be async). */
   chain: Promise<void> | null;
   authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -121,6 +123,14 @@ type Internal<S> = S & { [kState]: SocketState };
 
 const OPEN = 1;
 const RESOLVED = Promise.resolve();
+/** Largest watch/unwatch frame that counts against the pre-auth watch budget instead of `maxPendingMessages`. */
+const MAX_PENDING_WATCH_BYTES = 1024;
+
+function isWatchFrame(text: string): boolean {
+  const frame = parseClientMessage(text);
+  return frame.ok && (frame.event === WATCH || frame.event === UNWATCH);
+}
+
 /** How long `close()` waits for clients to answer the close frame before terminating them. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -227,6 +237,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const state: SocketState = {
       phase: 'pending',
       pending: [],
+      pendingWatches: 0,
       chain: null,
       authTimer: undefined,
       resolveAuth,
@@ -321,7 +332,14 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (state.phase === 'pending') {
-      if (state.pending.length >= this.config.limits.maxPendingMessages) {
+      // A reconnecting client re-sends all its watches before it can know it is
+      // authorized; small watch/unwatch frames get their own budget (twice
+      // maxWatchesPerSocket, 1 KiB each) so that never trips 4429.
+      const { maxPendingMessages, maxWatchesPerSocket } = this.config.limits;
+      if (size <= MAX_PENDING_WATCH_BYTES && state.pendingWatches < 2 * maxWatchesPerSocket && isWatchFrame(text)) {
+        state.pendingWatches++;
+        state.pending.push(text);
+      } else if (state.pending.length - state.pendingWatches >= maxPendingMessages) {
         this.closeSocket(socket, CloseCode.TooManyRequests);
       } else {
         state.pending.push(text);

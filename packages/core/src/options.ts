@@ -30,6 +30,8 @@ export interface HubLimits {
   maxPayload?: number;
   /**
    * Frames kept while `authenticate` is pending; one more closes with 4429.
+   * Watch/unwatch frames up to 1 KiB have their own budget (twice
+   * `maxWatchesPerSocket`), so re-sent watches after a reconnect never count here.
    * @default 32
    */
   maxPendingMessages?: number;

@@ -139,6 +139,41 @@ describe('handshake: frames before auth settles', () => {
     expect(await client.waitForClose()).toEqual({ code: 4429, reason: 'too many messages before authentication' });
   });
 
+  it('budgets small watch/unwatch frames apart, so a reconnecting client can re-send all its watches', async () => {
+    let settle: ((u: User) => void) | undefined;
+    f = await startHub({
+      limits: { maxPendingMessages: 2, maxWatchesPerSocket: 5 },
+      authenticate: () => new Promise<User>((resolve) => { settle = resolve; }),
+    });
+    const connected = waitFor(f.hub, 'connected');
+    const client = f.connect('user=u1');
+    await client.opened;
+    await connected;
+    for (let i = 0; i < 5; i++) client.watch('order-status', i);
+    client.send({ event: 'a' });
+    client.send({ event: 'b' });
+    await expect.poll(() => f!.hub.stats().messagesIn).toBe(7);
+    expect(client.closed).toBeUndefined();
+    settle?.({ id: 'u1', deviceFingerprint: 'd' });
+    await expect.poll(() => f!.hub.socketsOf('u1')[0]?.watching.get('order-status')?.size).toBe(5);
+  });
+
+  it('the watch budget is bounded: past it, watch frames count as ordinary pending frames', async () => {
+    f = await startHub({
+      limits: { maxPendingMessages: 2, maxWatchesPerSocket: 2 },
+      authenticate: () => new Promise<User>(() => {}),
+    });
+    const connected = waitFor(f.hub, 'connected');
+    const client = f.connect('user=u1');
+    await client.opened;
+    await connected;
+    for (let i = 0; i < 4 + 2; i++) client.watch('order-status', i);
+    await expect.poll(() => f!.hub.stats().messagesIn).toBe(6);
+    expect(f.hub.stats().connections).toBe(1);
+    client.watch('order-status', 'one-too-many');
+    expect((await client.waitForClose()).code).toBe(4429);
+  });
+
   it('drops the queued frames when auth fails', async () => {
     let fail: ((e: Error) => void) | undefined;
     f = await startHub({ authenticate: () => new Promise<User>((_r, reject) => { fail = reject; }) });
