@@ -74,8 +74,8 @@ export interface HubClientOptions {
   /**
    * Messages `send()` keeps while the client is not open, sent in order once
    * it is. When full, `send()` returns `false` and drops the new message.
-   * 0 disables queueing. Keep watches plus this under the hub's
-   * `limits.maxPendingMessages` (32): everything is sent right after the
+   * 0 disables queueing. Keep this under the hub's
+   * `limits.maxPendingMessages` (32): queued messages are sent right after the
    * connection opens, usually before authentication has finished.
    * @default 16
    */
