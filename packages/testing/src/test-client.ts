@@ -1,0 +1,253 @@
+import { parseWatchBody, UNWATCH, WATCH } from '@wshub/core/protocol';
+import { WebSocket } from 'ws';
+import {
+  type CloseInfo,
+  DEFAULT_NEXT_TIMEOUT_MS,
+  describeClose,
+  MessageQueue,
+  type NextOptions,
+  type ReceivedMessage,
+} from './message-queue.js';
+import { exceptionText, findException, findForbiddenReply, type WatchResult, watchRequest } from './watch-reply.js';
+
+export interface TestClientOptions {
+  /** Query parameters added to the URL (e.g. `{ token: 'bob-token' }`). */
+  query?: Record<string, string | number | boolean>;
+  /** Headers of the upgrade request (e.g. `Cookie`, `Authorization`, `Origin`). */
+  headers?: Record<string, string>;
+  /** Offered in `Sec-WebSocket-Protocol`. */
+  protocols?: string | string[];
+  /**
+   * How long to wait for the connection to open, in ms.
+   * @default 5000
+   */
+  timeout?: number;
+}
+
+/**
+ * A frame the hub answers with an `exception` reply and nothing else: an
+ * invalid watch body. Frames of one socket are handled in order, so that
+ * reply proves every earlier frame was handled.
+ */
+const SYNC_FRAME = JSON.stringify({ event: WATCH, data: null });
+const SYNC_REPLY = (parseWatchBody(null) as { message: string }).message;
+
+interface Barrier {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A real `ws` client for integration tests against a running hub. Messages
+ * queue up as they arrive; {@link next} takes them in order, {@link watch}
+ * resolves to what the hub decided, {@link sync} waits for a round trip.
+ * Create it with {@link connectTestClient}.
+ */
+export class TestClient {
+  /** How the socket closed (`{ code, reason }`), once it did. */
+  closed: CloseInfo | undefined;
+  private readonly queue = new MessageQueue('TestClient');
+  private readonly barriers: Barrier[] = [];
+  private readonly closedPromise: Promise<CloseInfo>;
+
+  /** Use {@link connectTestClient}. */
+  constructor(readonly ws: WebSocket) {
+    this.closedPromise = new Promise((resolve) => {
+      ws.once('close', (code, reason) => {
+        this.closed = { code, reason: reason.toString() };
+        this.queue.close(this.closed);
+        const error = new Error(`TestClient: the socket closed with ${describeClose(code, this.closed.reason)} before the hub answered`);
+        for (const barrier of this.barriers.splice(0)) barrier.reject(error);
+        resolve(this.closed);
+      });
+    });
+    ws.on('message', (data) => this.onMessage(data.toString()));
+  }
+
+  /** Every message the hub sent, in order (except the replies that {@link sync} consumes). */
+  get messages(): readonly ReceivedMessage[] {
+    return this.queue.messages;
+  }
+
+  /** The subprotocol the hub selected ('' when none). */
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+
+  private onMessage(text: string): void {
+    let message: ReceivedMessage;
+    try {
+      message = JSON.parse(text) as ReceivedMessage;
+    } catch {
+      message = { event: '(not JSON)', data: text };
+    }
+    const data = message.data as { message?: unknown } | null;
+    if (this.barriers.length > 0 && message.event === 'exception' && data?.message === SYNC_REPLY) {
+      this.barriers.shift()!.resolve();
+      return;
+    }
+    this.queue.push(message);
+  }
+
+  /**
+   * The first message not taken yet (of `event`, when given); others stay
+   * unread. Rejects after `timeout` ms, or as soon as the socket closes,
+   * with a message naming the event and what did arrive.
+   */
+  next<D = unknown>(event?: string, options?: NextOptions): Promise<ReceivedMessage<D>> {
+    return this.queue.next<D>(event, options);
+  }
+
+  /** Sends `{ event, data }` to the hub. */
+  emit(event: string, data?: unknown): void {
+    this.sendText(JSON.stringify(data === undefined ? { event } : { event, data }));
+  }
+
+  /** Sends a raw text frame. */
+  sendText(text: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      throw new Error(`TestClient: cannot send, the socket ${this.describeState()}`);
+    }
+    this.ws.send(text);
+  }
+
+  /**
+   * Resolves once the hub has handled every frame this client sent before —
+   * which also means the socket is authorized, as frames wait for the
+   * handshake. Rejects with the close code when the socket closes first
+   * (e.g. 4403). Costs one round trip with an invalid watch the hub answers
+   * with an `exception` reply; that reply is consumed, not listed in `messages`.
+   */
+  sync(options: NextOptions = {}): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return this.notOpen('sync');
+    const timeout = options.timeout ?? DEFAULT_NEXT_TIMEOUT_MS;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.barriers.splice(this.barriers.indexOf(barrier), 1);
+        reject(new Error(`TestClient: the hub did not answer within ${timeout} ms (is the socket still authenticating?)`));
+      }, timeout);
+      const barrier: Barrier = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.barriers.push(barrier);
+      this.ws.send(SYNC_FRAME);
+    });
+  }
+
+  /**
+   * Watches `event` (scoped to `payload`; every payload when omitted).
+   * Resolves `'allowed'` once the hub registered it, `'forbidden'` when
+   * `canWatch` refused (that reply is taken, so `next()` skips it); rejects
+   * with the hub's sentence when the request is invalid or over the limit.
+   */
+  async watch(event: string, payload?: string | number | null, options?: NextOptions): Promise<WatchResult> {
+    const { frame, body, scope } = watchRequest(WATCH, event, payload);
+    const replies = await this.request(frame, options);
+    const forbidden = findForbiddenReply(replies, scope);
+    if (forbidden) {
+      this.queue.take(forbidden);
+      return 'forbidden';
+    }
+    this.throwOnException(WATCH, body, replies);
+    return 'allowed';
+  }
+
+  /** Removes exactly that watch; resolves once the hub handled it. */
+  async unwatch(event: string, payload?: string | number | null, options?: NextOptions): Promise<void> {
+    const { frame, body } = watchRequest(UNWATCH, event, payload);
+    this.throwOnException(UNWATCH, body, await this.request(frame, options));
+  }
+
+  private async request(frame: string, options: NextOptions | undefined): Promise<ReceivedMessage[]> {
+    if (this.ws.readyState !== WebSocket.OPEN) return this.notOpen(JSON.parse(frame).event);
+    const before = this.queue.messages.length;
+    this.sendText(frame);
+    await this.sync(options);
+    return this.queue.messages.slice(before);
+  }
+
+  private throwOnException(kind: string, body: object, replies: ReceivedMessage[]): void {
+    const exception = findException(replies);
+    if (!exception) return;
+    this.queue.take(exception);
+    throw new Error(`TestClient: ${kind} ${JSON.stringify(body)} was rejected: ${exceptionText(exception)}`);
+  }
+
+  /** Resolves with `{ code, reason }` once the socket closed. */
+  waitForClose(): Promise<CloseInfo> {
+    return this.closedPromise;
+  }
+
+  /** Closes the socket (1000 when no code is given) and waits until it is closed. */
+  close(code = 1000, reason?: string): Promise<CloseInfo> {
+    if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    return this.closedPromise;
+  }
+
+  /** `await using client = await connectTestClient(…)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Rejects for a socket that is not open; a closing one is awaited first, so the error names its close code. */
+  private async notOpen(action: string): Promise<never> {
+    if (this.ws.readyState === WebSocket.CLOSING) await this.closedPromise;
+    throw new Error(`TestClient: cannot ${action}, the socket ${this.describeState()}`);
+  }
+
+  private describeState(): string {
+    if (this.closed) return `closed with ${describeClose(this.closed.code, this.closed.reason)}`;
+    return this.ws.readyState === WebSocket.CONNECTING ? 'is connecting' : 'is closing';
+  }
+}
+
+/**
+ * Connects a {@link TestClient} and resolves once the WebSocket is open —
+ * before the hub's `authenticate` has decided; use `client.sync()` or
+ * `client.waitForClose()` to see the outcome. Rejects when the server answers
+ * the upgrade with an HTTP status instead (e.g. 403 for a refused origin), or
+ * cannot be reached.
+ *
+ * ```ts
+ * await using client = await connectTestClient(`${baseUrl}/api/v1/ws`, { query: { token: 'bob-token' } });
+ * expect(await client.watch('order-status', 42)).toBe('allowed');
+ * ```
+ */
+export function connectTestClient(url: string, options: TestClientOptions = {}): Promise<TestClient> {
+  const target = new URL(url);
+  for (const [key, value] of Object.entries(options.query ?? {})) target.searchParams.append(key, String(value));
+  const timeout = options.timeout ?? 5000;
+  return new Promise<TestClient>((resolve, reject) => {
+    const ws = new WebSocket(target, options.protocols, { headers: options.headers, handshakeTimeout: timeout });
+    // The client is created before 'open' so no frame sent right after the handshake is missed.
+    const client = new TestClient(ws);
+    const fail = (reason: string) => {
+      ws.off('open', onOpen);
+      ws.off('error', onError);
+      ws.off('unexpected-response', onResponse);
+      ws.terminate();
+      reject(new Error(`TestClient: could not connect to ${target.href}: ${reason}`));
+    };
+    const onOpen = () => {
+      ws.off('error', onError);
+      ws.off('unexpected-response', onResponse);
+      resolve(client);
+    };
+    const onError = (error: Error) => fail(error.message);
+    const onResponse = (_request: unknown, response: { statusCode?: number }) =>
+      fail(`the server answered the upgrade with HTTP ${response.statusCode} instead of switching protocols`);
+    ws.once('open', onOpen);
+    ws.once('error', onError);
+    ws.once('unexpected-response', onResponse);
+    // Errors after the handshake end in 'close'; without a listener they would be thrown.
+    ws.on('error', () => {});
+  });
+}
