@@ -46,8 +46,14 @@ const NORMAL_CLOSURE = 1000;
  * ```
  */
 export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeSocket<User>> {
-  /** Every message written to a socket, in order: deliveries, forbidden-watch and exception replies. */
+  /**
+   * Every message the hub delivered (`sendMessage`, `push`, and deliveries
+   * from other nodes through a broker), per socket, in order. The hub's own
+   * replies — forbidden watch, exception — are not deliveries; they are in
+   * the socket's `received`.
+   */
   readonly deliveries: Delivery[] = [];
+  private readonly replies = new WeakSet<PreparedMessage>();
   private readonly hasAuthenticate: boolean;
   private readonly link: FakeSocketLink = {
     receive: (socket, text) => this.receive(socket as FakeHubSocket<User>, text, false),
@@ -120,7 +126,16 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
     this.deliveries.length = 0;
   }
 
+  protected override prepare(event: string, data: unknown, serialize = true): PreparedMessage | undefined {
+    const message = super.prepare(event, data, serialize);
+    // The hub's replies to a socket (forbidden watch, exception) are the messages it does not serialize.
+    if (message && !serialize) this.replies.add(message);
+    return message;
+  }
+
   protected override writeFrame(socket: FakeHubSocket<User>, message: PreparedMessage): void {
+    socket[kDeliver](JSON.parse(message.text) as ReceivedMessage);
+    if (this.replies.has(message)) return;
     const { event, data } = JSON.parse(message.text) as ReceivedMessage;
     this.deliveries.push({
       userId: socket.roomId,
@@ -129,7 +144,6 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
       event,
       data,
     });
-    socket[kDeliver](JSON.parse(message.text) as ReceivedMessage);
   }
 
   protected override stopTransport(): void {

@@ -15,12 +15,12 @@ export interface CloseInfo {
 export interface NextOptions {
   /**
    * How long to wait for the message, in ms.
-   * @default 2000
+   * @default 5000
    */
   timeout?: number;
 }
 
-export const DEFAULT_NEXT_TIMEOUT_MS = 2000;
+export const DEFAULT_NEXT_TIMEOUT_MS = 5000;
 
 interface Waiter {
   event: string | undefined;

@@ -96,6 +96,7 @@ describe('watch goes through canWatch and resolves to what the hub decided', () 
     ]);
     expect(laptop.received).toEqual([]);
     expect([...phone.watching.get('order-status')!]).toEqual(['bob-1']);
+    expect(hub.deliveries).toEqual([]); // a reply of the hub, not a delivery
   });
 
   it('waits for an async canWatch', async () => {
