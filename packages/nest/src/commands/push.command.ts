@@ -1,0 +1,15 @@
+import type { WatchFilterArg } from '@wshub/core';
+
+/**
+ * Sends `event` to every connected user, or to those `allow` accepts. `data`
+ * is a value, or a function run once per user for per-user data. A callback
+ * that throws skips that user (logged); everyone else still gets the message.
+ */
+export class PushCommand<T = any> {
+  constructor(
+    readonly event: string,
+    readonly data: any | ((user: T) => any | Promise<any>),
+    readonly allow?: (user: T) => boolean | Promise<boolean>,
+    readonly isWatchingOrPayload?: WatchFilterArg,
+  ) {}
+}

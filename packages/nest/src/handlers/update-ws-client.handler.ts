@@ -1,0 +1,13 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { type HubUser, WsHub } from '@wshub/core';
+import { UpdateWsClientCommand } from '../commands/update-ws-client.command.js';
+
+@CommandHandler(UpdateWsClientCommand)
+export class UpdateWsClientHandler implements ICommandHandler<UpdateWsClientCommand> {
+  constructor(@Inject(WsHub) private readonly hub: WsHub<HubUser>) {}
+
+  execute({ user }: UpdateWsClientCommand): Promise<void> {
+    return this.hub.updateUser(user as HubUser);
+  }
+}

@@ -1,0 +1,25 @@
+import type { Logger } from '@nestjs/common';
+import type { EventBus } from '@nestjs/cqrs';
+import type { HubUser, WsHub } from '@wshub/core';
+import { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
+import { ClientMessageEvent } from './events/client-message.event.js';
+import { ClientReadyEvent } from './events/client-ready.event.js';
+import { markPublishedByModule } from './own-events.js';
+
+/** Publishes the hub's notifications as CQRS events; its errors go to Nest's `Logger`. */
+export function publishHubNotifications(hub: WsHub<HubUser>, eventBus: EventBus, logger: Logger): void {
+  hub.on('ready', ({ socket, user }) => {
+    eventBus.publish(new ClientReadyEvent(user.id, user.deviceFingerprint, socket.id));
+  });
+  hub.on('disconnected', ({ authorized, userId, deviceFingerprint }) => {
+    if (!authorized || userId === undefined) return;
+    eventBus.publish(markPublishedByModule(new ClientDisconnectedEvent(userId, deviceFingerprint)));
+  });
+  hub.on('message', ({ socket, event, data }) => {
+    eventBus.publish(new ClientMessageEvent(socket.roomId, socket.deviceFingerprint, socket, event, data));
+  });
+  hub.on('error', (error) => {
+    const cause = error.cause instanceof Error ? error.cause : error;
+    logger.error(error.message, cause.stack);
+  });
+}

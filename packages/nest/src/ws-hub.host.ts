@@ -1,0 +1,39 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { type HubUser, WsHub } from '@wshub/core';
+
+/**
+ * Serves the hub on the app's own HTTP server (Express or Fastify) — no
+ * `useWebSocketAdapter()` — and closes it with the app: clients get 1001.
+ */
+@Injectable()
+export class WsHubHost implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('WsModule');
+
+  constructor(
+    @Inject(WsHub) private readonly hub: WsHub<HubUser>,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer();
+    if (!server) {
+      this.logger.warn(
+        `The app has no HTTP server, so ${this.hub.path} is not served; ` +
+          'inject WsHub and call hub.attach(server) or hub.handleUpgrade(req, socket, head) yourself.',
+      );
+      return;
+    }
+    // Core routes its own path ahead of other 'upgrade' listeners, so gateways on other paths keep working.
+    this.hub.attach(server);
+  }
+
+  /**
+   * Closing here, before the EventBus drops its handlers in its own
+   * `onModuleDestroy`, lets the app's handlers see the `ClientDisconnectedEvent`
+   * of every socket open at shutdown; `WsLifecycleModule` makes the order hold.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.hub.close();
+  }
+}

@@ -1,0 +1,52 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { WsHub } from '@wshub/core';
+import { ClientDisconnectedHandler } from './handlers/client-disconnected.handler.js';
+import { DisconnectWsClientHandler } from './handlers/disconnect-ws-client.handler.js';
+import { PushHandler } from './handlers/push.handler.js';
+import { SendMessageHandler } from './handlers/send-message.handler.js';
+import { UpdateWsClientHandler } from './handlers/update-ws-client.handler.js';
+import { WS_MODULE_OPTIONS, type WsModuleAsyncOptions, type WsModuleOptions } from './ws-module-options.js';
+import { wsHubProvider } from './ws-hub.provider.js';
+import { WsLifecycleModule } from './ws-lifecycle.module.js';
+
+/**
+ * The WebSocket module. `imports: [WsModule]` serves `/api/v1/ws` (or the
+ * path set through `@wshub/nest/dist/path`) on the app's HTTP server;
+ * `WsModule.forRoot(options)` / `forRootAsync(...)` configure the hub.
+ *
+ * Global, so the one `WsHub` is injectable everywhere; it re-exports
+ * `CqrsModule`, so `CommandBus` and `EventBus` are available to the
+ * importing module as the seed module's README shows. Import it once.
+ */
+@Global()
+@Module({
+  imports: [CqrsModule, WsLifecycleModule],
+  providers: [
+    wsHubProvider,
+    SendMessageHandler,
+    PushHandler,
+    DisconnectWsClientHandler,
+    UpdateWsClientHandler,
+    ClientDisconnectedHandler,
+  ],
+  exports: [WsHub, CqrsModule],
+})
+export class WsModule {
+  /** Configures the hub; `options.path` wins over `@wshub/nest/dist/path`. */
+  static forRoot(options: WsModuleOptions = {}): DynamicModule {
+    return {
+      module: WsModule,
+      providers: [{ provide: WS_MODULE_OPTIONS, useValue: options }],
+    };
+  }
+
+  /** Configures the hub from other providers, e.g. `ConfigService`. */
+  static forRootAsync(options: WsModuleAsyncOptions): DynamicModule {
+    return {
+      module: WsModule,
+      imports: options.imports ?? [],
+      providers: [{ provide: WS_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }],
+    };
+  }
+}

@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { ClientDisconnectedEvent, ClientMessageEvent, ClientReadyEvent } from '@wshub/nest';
+
+type Observed = ClientReadyEvent | ClientDisconnectedEvent | ClientMessageEvent;
+
+/**
+ * Records the module's lifecycle events so tests can await them instead of
+ * sleeping: `await probe.next(ClientReadyEvent, (e) => e.userId === 'bob')`.
+ */
+@Injectable()
+@EventsHandler(ClientReadyEvent, ClientDisconnectedEvent, ClientMessageEvent)
+export class EventProbe implements IEventHandler<Observed> {
+  readonly seen: Observed[] = [];
+  private readonly waiters: Array<{ accepts: (event: Observed) => boolean; resolve: (event: Observed) => void }> = [];
+
+  handle(event: Observed): void {
+    const index = this.waiters.findIndex((waiter) => waiter.accepts(event));
+    if (index >= 0) this.waiters.splice(index, 1)[0]!.resolve(event);
+    else this.seen.push(event);
+  }
+
+  /** The first event of `type` matching `where`, already seen or still to come. */
+  next<E extends Observed>(
+    type: new (...args: any[]) => E,
+    where: (event: E) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<E> {
+    const accepts = (event: Observed): boolean => event instanceof type && where(event as E);
+    const index = this.seen.findIndex(accepts);
+    if (index >= 0) return Promise.resolve(this.seen.splice(index, 1)[0] as E);
+    return new Promise<E>((resolve, reject) => {
+      const waiter = {
+        accepts,
+        resolve: (event: Observed) => {
+          clearTimeout(timer);
+          resolve(event as E);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${type.name} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Events of `type` seen and not taken by `next()`. */
+  unclaimed<E extends Observed>(type: new (...args: any[]) => E): E[] {
+    return this.seen.filter((event): event is E => event instanceof type);
+  }
+}
