@@ -1,0 +1,172 @@
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** Options of {@link RedisBroker}. Times are in milliseconds. */
+export interface RedisBrokerOptions {
+  /**
+   * Where Redis is, e.g. `redis://:password@10.0.0.5:6379/0`. Give this or `client`, not both.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  url?: string;
+  /**
+   * Your own ioredis client. The broker publishes and keeps presence on it,
+   * and subscribes on `client.duplicate()`. `close()` leaves it open: it is yours.
+   */
+  client?: Redis;
+  /**
+   * Extra ioredis options for the connections the broker creates from `url`
+   * (TLS, `connectTimeout`, …). The broker sets `enableOfflineQueue`,
+   * `autoResubscribe`, `autoResendUnfulfilledCommands` and `retryStrategy` itself.
+   */
+  redisOptions?: RedisOptions;
+  /**
+   * First part of every channel and key name, so several hubs can share one Redis.
+   * @default 'wshub'
+   */
+  prefix?: string;
+  /**
+   * How often a node refreshes its presence records (heartbeat).
+   * @default 3000
+   */
+  heartbeatMs?: number;
+  /**
+   * How long a node's presence records live without a heartbeat: a node that
+   * dies without cleaning up leaves presence within this time. Must be at
+   * least twice `heartbeatMs`.
+   * @default 10000
+   */
+  nodeTtlMs?: number;
+  /**
+   * Longest wait for a Redis answer before a presence query rejects.
+   * @default 2000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * How often the subscriber connection is checked with a self-addressed probe.
+   * @default 2000
+   */
+  probeIntervalMs?: number;
+  /**
+   * How long a probe may take to come back before the subscriber connection is replaced.
+   * @default 2000
+   */
+  probeTimeoutMs?: number;
+  /**
+   * Cross-node publishes held while Redis is unreachable, at most this many;
+   * the oldest are dropped first.
+   * @default 1000
+   */
+  bufferMaxMessages?: number;
+  /**
+   * …and at most this many bytes of message text.
+   * @default 8388608 (8 MiB)
+   */
+  bufferMaxBytes?: number;
+  /**
+   * …and none older than this when Redis is back: stale notifications are dropped, not sent late.
+   * @default 10000
+   */
+  bufferMaxAgeMs?: number;
+  /**
+   * How long after reconnecting the held publishes wait before they are sent,
+   * so that the other nodes have re-subscribed too. Keep it above
+   * `reconnectMaxDelayMs` of every node.
+   * @default 1500
+   */
+  bufferFlushDelayMs?: number;
+  /**
+   * Longest pause between reconnect attempts of the connections the broker
+   * creates (the delay grows by 100 ms per attempt up to this).
+   * @default 1000
+   */
+  reconnectMaxDelayMs?: number;
+}
+
+export interface ResolvedRedisBrokerOptions {
+  prefix: string;
+  heartbeatMs: number;
+  nodeTtlMs: number;
+  commandTimeoutMs: number;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  bufferMaxMessages: number;
+  bufferMaxBytes: number;
+  bufferMaxAgeMs: number;
+  bufferFlushDelayMs: number;
+  reconnectMaxDelayMs: number;
+}
+
+export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> = Object.freeze({
+  prefix: 'wshub',
+  heartbeatMs: 3000,
+  nodeTtlMs: 10_000,
+  commandTimeoutMs: 2000,
+  probeIntervalMs: 2000,
+  probeTimeoutMs: 2000,
+  bufferMaxMessages: 1000,
+  bufferMaxBytes: 8 * 1024 * 1024,
+  bufferMaxAgeMs: 10_000,
+  bufferFlushDelayMs: 1500,
+  reconnectMaxDelayMs: 1000,
+});
+
+function positive(name: string, value: unknown, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(
+      `wshub: RedisBroker option "${name}" must be an integer of at least ${min}, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Checks the options and fills in defaults; throws a `TypeError` naming the wrong option. */
+export function resolveRedisBrokerOptions(options: RedisBrokerOptions): ResolvedRedisBrokerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('wshub: new RedisBroker(options) needs an options object, e.g. { url: "redis://127.0.0.1:6379" }');
+  }
+  const d = DEFAULT_REDIS_BROKER_OPTIONS;
+  const resolved: ResolvedRedisBrokerOptions = {
+    prefix: options.prefix ?? d.prefix,
+    heartbeatMs: positive('heartbeatMs', options.heartbeatMs, d.heartbeatMs, 10),
+    nodeTtlMs: positive('nodeTtlMs', options.nodeTtlMs, d.nodeTtlMs, 20),
+    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, d.commandTimeoutMs),
+    probeIntervalMs: positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs, 10),
+    probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, d.probeTimeoutMs, 10),
+    bufferMaxMessages: positive('bufferMaxMessages', options.bufferMaxMessages, d.bufferMaxMessages, 0),
+    bufferMaxBytes: positive('bufferMaxBytes', options.bufferMaxBytes, d.bufferMaxBytes, 0),
+    bufferMaxAgeMs: positive('bufferMaxAgeMs', options.bufferMaxAgeMs, d.bufferMaxAgeMs),
+    bufferFlushDelayMs: positive('bufferFlushDelayMs', options.bufferFlushDelayMs, d.bufferFlushDelayMs, 0),
+    reconnectMaxDelayMs: positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, 10),
+  };
+  if (resolved.nodeTtlMs < 2 * resolved.heartbeatMs) {
+    throw new TypeError(
+      `wshub: RedisBroker option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "heartbeatMs" (${resolved.heartbeatMs}), or a live node would drop out of presence between heartbeats`,
+    );
+  }
+  if (options.url !== undefined && options.client !== undefined) {
+    throw new TypeError('wshub: RedisBroker takes "url" or "client", not both');
+  }
+  if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
+    throw new TypeError(
+      `wshub: RedisBroker option "url" must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url) ?? String(options.url)}`,
+    );
+  }
+  if (options.client !== undefined && !isIoredisClient(options.client)) {
+    throw new TypeError(
+      'wshub: RedisBroker option "client" must be an ioredis client (new Redis(...) from the "ioredis" package); other clients are not supported',
+    );
+  }
+  return resolved;
+}
+
+function isIoredisClient(client: unknown): client is Redis {
+  const c = client as Partial<Redis> | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.status === 'string' &&
+    typeof c.duplicate === 'function' &&
+    typeof c.publish === 'function' &&
+    typeof c.multi === 'function'
+  );
+}
