@@ -1,0 +1,127 @@
+/**
+ * The contenders, in table order. `file` is a module exporting
+ * `start(ctx)` (see contract.mjs); `null` marks a slot whose contender lands
+ * with another package. `baseline: true` contenders get a ratio column.
+ * `dialect` is the client protocol the load generator speaks.
+ */
+export const CONTENDERS = [
+  {
+    id: 'wshub',
+    label: 'wshub (core)',
+    file: 'wshub-core.mjs',
+    dialect: 'ws',
+    scenarios: ['A', 'B', 'C', 'D', 'E'],
+  },
+  {
+    id: 'wshub-nest',
+    label: 'wshub via @wshub/nest SendMessageCommand',
+    // Slot: a module driving `SendMessageCommand` / `PushCommand` through the
+    // CommandBus of a small Nest app, same contract as wshub-core.mjs.
+    file: null,
+    pending: 'lands with @wshub/nest',
+    dialect: 'ws',
+    scenarios: ['A', 'B'],
+  },
+  {
+    id: 'wshub-redis',
+    label: 'wshub + RedisBroker',
+    // Slot: wshub-core.mjs with `broker: new RedisBroker(...)` from ctx.cluster.redisUrl.
+    file: null,
+    pending: 'lands with @wshub/redis',
+    dialect: 'ws',
+    scenarios: ['F'],
+  },
+  {
+    id: 'naive',
+    label: 'per-socket stringify (original)',
+    labels: { D: 'sequential loop (original)', E: 'scan all sockets (original)' },
+    file: 'naive-stringify.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['A', 'B', 'D', 'E'],
+  },
+  {
+    id: 'naive-ct',
+    label: 'per-socket instanceToPlain + stringify',
+    file: 'naive-class-transformer.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['A', 'B'],
+  },
+  {
+    id: 'ws-once',
+    label: 'ws serialize-once',
+    labels: { C: 'raw ws', D: 'ws, 128 callbacks at a time', E: 'ws + scope index' },
+    file: 'ws-serialize-once.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['A', 'B', 'C', 'D', 'E'],
+  },
+  {
+    id: 'ws-frame',
+    label: 'ws frame-once, one write',
+    file: 'ws-frame-once.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['A', 'B'],
+  },
+  {
+    id: 'ws-coalesced',
+    label: 'ws frame-once, coalesced writes',
+    file: 'ws-coalesced.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['A', 'B'],
+  },
+  {
+    id: 'socketio',
+    label: 'Socket.IO',
+    labels: { F: 'Socket.IO + redis-adapter' },
+    file: 'socketio.mjs',
+    dialect: 'socket.io',
+    baseline: true,
+    scenarios: ['A', 'B', 'C', 'E', 'F'],
+  },
+  {
+    id: 'ws-redis',
+    label: 'ws + Redis pub/sub (hand-rolled)',
+    file: 'ws-redis-pubsub.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['F'],
+  },
+];
+
+/** Absolute URL of a contender module. */
+export function contenderUrl(file) {
+  return new URL(file, import.meta.url).href;
+}
+
+/** The label a contender shows in a scenario. */
+export function labelIn(contender, scenario) {
+  return contender.labels?.[scenario] ?? contender.label;
+}
+
+/**
+ * Loads each contender module once to learn whether it can run here (a
+ * wshub package that is not built, a missing client library). Returns the
+ * contenders with `available` and, when not, `reason`.
+ */
+export async function probeContenders(list = CONTENDERS) {
+  return Promise.all(
+    list.map(async (c) => {
+      if (!c.file) return { ...c, available: false, reason: c.pending };
+      try {
+        const mod = await import(contenderUrl(c.file));
+        if (typeof mod.start !== 'function') throw new Error('does not export start(ctx)');
+        return { ...c, available: true };
+      } catch (error) {
+        return { ...c, available: false, reason: firstLine(error) };
+      }
+    }),
+  );
+}
+
+function firstLine(error) {
+  return String(error?.message ?? error).split('\n')[0];
+}

@@ -1,0 +1,34 @@
+/**
+ * Sizes of each scenario per profile. `full` is `npm run bench`, `quick`
+ * is `--quick` (about a minute), `smoke` is what the test runs (tiny N,
+ * one repetition: it proves the harness works, not how fast anything is).
+ */
+export const PROFILES = {
+  full: {
+    reps: 3,
+    A: { clients: [1000, 5000, 10000], burst: 10, warmupMs: 300, roundMs: 700, timeoutMs: 30_000 },
+    B: { users: 1000, devices: 2, perTurn: 16, rates: [5000, 10000], warmupMs: 300, roundMs: 700, latencyMs: 1500, timeoutMs: 30_000 },
+    C: { clients: 5000, window: 256, settleMs: 200 },
+    D: { users: 10000, delayMs: 1, timeoutMs: 60_000 },
+    E: { sockets: [1000, 10000], perScope: 10, perTurn: 16, warmupMs: 300, roundMs: 700, timeoutMs: 30_000 },
+    F: { users: 1000, devices: 2, perTurn: 16, rate: 5000, settleMs: 200, warmupMs: 300, roundMs: 700, latencyMs: 1500, timeoutMs: 30_000 },
+  },
+  quick: {
+    reps: 2,
+    A: { clients: [1000, 5000], burst: 10, warmupMs: 200, roundMs: 400, timeoutMs: 20_000 },
+    B: { users: 1000, devices: 2, perTurn: 16, rates: [5000, 10000], warmupMs: 200, roundMs: 400, latencyMs: 800, timeoutMs: 20_000 },
+    C: { clients: 2000, window: 256, settleMs: 100 },
+    D: { users: 2000, delayMs: 1, timeoutMs: 30_000 },
+    E: { sockets: [10000], perScope: 10, perTurn: 16, warmupMs: 200, roundMs: 400, timeoutMs: 20_000 },
+    F: { users: 1000, devices: 2, perTurn: 16, rate: 5000, settleMs: 100, warmupMs: 200, roundMs: 400, latencyMs: 800, timeoutMs: 20_000 },
+  },
+  smoke: {
+    reps: 1,
+    A: { clients: [20], burst: 5, warmupMs: 30, roundMs: 60, timeoutMs: 5000 },
+    B: { users: 10, devices: 2, perTurn: 4, rates: [500], warmupMs: 30, roundMs: 60, latencyMs: 100, timeoutMs: 5000 },
+    C: { clients: 20, window: 8, settleMs: 10 },
+    D: { users: 20, delayMs: 1, timeoutMs: 5000 },
+    E: { sockets: [20], perScope: 2, perTurn: 4, warmupMs: 30, roundMs: 60, timeoutMs: 5000 },
+    F: { users: 10, devices: 2, perTurn: 4, rate: 500, settleMs: 50, warmupMs: 30, roundMs: 60, latencyMs: 100, timeoutMs: 5000 },
+  },
+};

@@ -1,0 +1,182 @@
+/**
+ * Turns the samples of a run into the result document (JSON) and the
+ * markdown tables.
+ */
+import { summarize } from './lib/stats.mjs';
+
+/**
+ * The issue's targets, each a ratio of medians in the same run. `ratio` is
+ * contender ÷ baseline; `atLeast` / `atMost` bound it. `flat` compares a
+ * contender's largest case with its smallest (scenario E).
+ */
+export const TARGETS = [
+  { scenario: 'A', metric: 'single', contender: 'wshub', baseline: 'socketio', atLeast: 1.5 },
+  { scenario: 'A', metric: 'single', contender: 'wshub', baseline: 'naive', atLeast: 2 },
+  { scenario: 'A', metric: 'single', contender: 'wshub', baseline: 'ws-frame', atLeast: 0.9 },
+  { scenario: 'A', metric: 'burst', contender: 'wshub', baseline: 'socketio', atLeast: 5 },
+  { scenario: 'A', metric: 'burst', contender: 'wshub', baseline: 'ws-coalesced', atLeast: null },
+  { scenario: 'A', metric: 'single', contender: 'wshub-nest', baseline: 'wshub', atLeast: 1 / 1.2 },
+  { scenario: 'B', metric: 'throughput', contender: 'wshub', baseline: 'socketio', atLeast: 1.5 },
+  { scenario: 'B', metric: 'p99@10000', contender: 'wshub', baseline: 'ws-once', atMost: 1.2 },
+  { scenario: 'B', metric: 'throughput', contender: 'wshub-nest', baseline: 'wshub', atLeast: 1 / 1.2 },
+  { scenario: 'C', metric: 'heap', contender: 'wshub', baseline: 'ws-once', atMost: 1.3 },
+  { scenario: 'C', metric: 'rss', contender: 'wshub', baseline: 'ws-once', atMost: 1.3 },
+  { scenario: 'C', metric: 'rate', contender: 'wshub', baseline: 'ws-once', atLeast: 0.8 },
+  { scenario: 'D', metric: 'time', contender: 'wshub', baseline: 'naive', atMost: 1 / 50 },
+  { scenario: 'E', metric: 'rate', contender: 'wshub', flat: true, atLeast: 0.7 },
+  { scenario: 'F', metric: 'throughput', contender: 'wshub-redis', baseline: 'socketio', atLeast: 1.5 },
+];
+
+/** Adds median/min/max and ratios to every metric's results. */
+export function summarizeMetric(metric, baselines) {
+  for (const r of metric.results) {
+    const values = r.samples.map((s) => s.value).filter((v) => typeof v === 'number' && Number.isFinite(v));
+    Object.assign(r, summarize(values));
+    r.failures = r.samples.length - values.length;
+    const loads = r.samples.map((s) => s.loadCpu).filter((v) => typeof v === 'number');
+    const sys = r.samples.map((s) => s.serverSys).filter((v) => typeof v === 'number');
+    r.loadCpuMax = loads.length ? Math.max(...loads) : null;
+    r.serverSysMedian = sys.length ? summarize(sys).median : null;
+  }
+  for (const r of metric.results) {
+    r.ratios = {};
+    for (const b of baselines) {
+      const base = metric.results.find((x) => x.contender === b);
+      r.ratios[b] = base && r.median && base.median ? r.median / base.median : null;
+    }
+  }
+}
+
+/** Evaluates TARGETS against the summarized scenarios. */
+export function evaluateTargets(scenarios) {
+  const rows = [];
+  for (const t of TARGETS) {
+    const scenario = scenarios.find((s) => s.id === t.scenario);
+    const cases = scenario?.cases ?? [];
+    const find = (c, id) => c.metrics.find((m) => m.key === t.metric)?.results.find((r) => r.contender === id);
+    const text = describeTarget(t);
+    if (t.flat) {
+      if (cases.length < 2) continue;
+      const first = find(cases[0], t.contender);
+      const last = find(cases[cases.length - 1], t.contender);
+      const ratio = first?.median && last?.median ? last.median / first.median : null;
+      rows.push({ ...t, text, case: `${cases[cases.length - 1].id} vs ${cases[0].id}`, ratio, met: judge(t, ratio) });
+      continue;
+    }
+    for (const c of cases) {
+      const r = find(c, t.contender);
+      const base = find(c, t.baseline);
+      const ratio = r?.median && base?.median ? r.median / base.median : null;
+      rows.push({ ...t, text, case: c.id, ratio, met: judge(t, ratio) });
+    }
+  }
+  return rows;
+}
+
+function judge(t, ratio) {
+  if (ratio === null) return null;
+  if (t.atLeast != null) return ratio >= t.atLeast;
+  if (t.atMost != null) return ratio <= t.atMost;
+  return null;
+}
+
+function describeTarget(t) {
+  const bound = t.atLeast != null ? `≥ ${round(t.atLeast)}×` : t.atMost != null ? `≤ ${round(t.atMost)}×` : '(reference)';
+  if (t.flat) return `${t.scenario} ${t.metric}: ${t.contender} largest N ÷ smallest N ${bound}`;
+  return `${t.scenario} ${t.metric}: ${t.contender} ÷ ${t.baseline} ${bound}`;
+}
+
+function round(x) {
+  return Number(x.toPrecision(3));
+}
+
+// ------------------------------------------------------------ formatting
+
+export function formatValue(value, unit) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '–';
+  if (unit === 'ms') return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  if (unit === 'bytes') return value >= 1024 ? `${(value / 1024).toFixed(1)} KiB` : `${value.toFixed(0)} B`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(value >= 1e5 ? 0 : 1)}k`;
+  return value.toFixed(0);
+}
+
+function pct(x) {
+  return x === null || x === undefined ? '–' : `${Math.round(x * 100)}%`;
+}
+
+function ratioText(x) {
+  if (x === null || x === undefined) return '–';
+  return `${x >= 10 ? x.toFixed(1) : x.toFixed(2)}×`;
+}
+
+/** The markdown report of a result document. */
+export function toMarkdown(doc) {
+  const m = doc.machine;
+  const lines = [];
+  lines.push(`Run ${doc.startedAt} · profile \`${doc.profile}\` · ${doc.reps} repetition(s), contenders interleaved · ${(doc.durationMs / 1000).toFixed(0)} s`);
+  lines.push('');
+  lines.push(
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.platform} ${m.release}; Node ${m.node}, ws ${m.ws}, socket.io ${m.socketio}. ` +
+      `One server process, one load process (raw \`ws\` clients); message ${doc.message.bytes} bytes of JSON.`,
+  );
+  lines.push('');
+  lines.push(
+    'Values are the median [min–max] of the repetitions. `× X` = this row\'s median ÷ baseline X\'s median (for "lower is better" metrics a ratio below 1 is better). ' +
+      '`load CPU`: peak CPU of the load process during the measurement (100% = one core; near 100% the load side may be the limit). ' +
+      '`srv sys`: share of the server\'s CPU spent in the kernel.',
+  );
+  const unavailable = doc.contenders.filter((c) => !c.available);
+  if (unavailable.length) {
+    lines.push('');
+    lines.push(`Not measured: ${unavailable.map((c) => `${c.label} (${c.reason})`).join('; ')}.`);
+  }
+  if (doc.targets.length) {
+    lines.push('', '## Targets', '', '| target | case | measured | met |', '|---|---|---|---|');
+    for (const t of doc.targets) {
+      const met = t.met === null ? '–' : t.met ? 'yes' : '**no**';
+      lines.push(`| ${t.text} | ${t.case} | ${ratioText(t.ratio)} | ${met} |`);
+    }
+  }
+  for (const s of doc.scenarios) {
+    lines.push('', `## ${s.id}. ${s.title}`, '');
+    if (s.skipped) {
+      lines.push(`Skipped: ${s.skipped}`);
+      continue;
+    }
+    lines.push(s.description);
+    for (const c of s.cases) {
+      for (const metric of c.metrics) {
+        const better = metric.better === 'higher' ? 'higher is better' : 'lower is better';
+        lines.push('', `**${c.label} — ${metric.label}** (${metric.unit}, ${better})`, '');
+        const header = ['contender', 'median [min–max]', ...s.baselines.map((b) => `× ${shortLabel(doc, b, s.id)}`), 'load CPU', 'srv sys'];
+        lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+        for (const r of metric.results) {
+          const value =
+            r.median === null
+              ? `failed${r.samples[0]?.error ? ` (${r.samples.find((x) => x.error)?.error})` : ''}`
+              : `${formatValue(r.median, metric.unit)} [${formatValue(r.min, metric.unit)}–${formatValue(r.max, metric.unit)}]` +
+                (r.failures ? ` (${r.failures} failed)` : '');
+          const cells = [
+            r.label,
+            value,
+            ...s.baselines.map((b) => (b === r.contender ? '1' : ratioText(r.ratios[b]))),
+            pct(r.loadCpuMax),
+            pct(r.serverSysMedian),
+          ];
+          lines.push(`| ${cells.join(' | ')} |`);
+        }
+      }
+    }
+  }
+  if (doc.warnings.length) {
+    lines.push('', '## Warnings', '');
+    for (const w of doc.warnings) lines.push(`- ${w}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function shortLabel(doc, id, scenario) {
+  const c = doc.contenders.find((x) => x.id === id);
+  return c?.labels?.[scenario] ?? c?.label ?? id;
+}

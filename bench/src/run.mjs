@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+/**
+ * The benchmark runner.
+ *
+ *   npm run bench                      full profile (a few minutes)
+ *   npm run bench -- --quick           about a minute
+ *   npm run bench -- --scenarios A,B --contenders wshub,socketio --reps 5
+ *
+ * Each scenario case runs its contenders interleaved (rep 1: A B C, rep 2:
+ * B C A, …), every contender in a fresh server process, clients in one
+ * shared load process. Writes `<out>/<timestamp>.json` and
+ * `<out>/latest.md` and prints the markdown.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { labelIn, probeContenders } from './contenders/index.mjs';
+import { Child } from './lib/ipc.mjs';
+import { messageBytes } from './lib/payload.mjs';
+import { startRedis } from './lib/redis.mjs';
+import { PROFILES } from './profiles.mjs';
+import { evaluateTargets, formatValue, summarizeMetric, toMarkdown } from './report.mjs';
+import { SCENARIOS } from './scenarios/index.mjs';
+import { Session } from './session.mjs';
+
+const LOAD_PROCESS = fileURLToPath(new URL('./load-process.mjs', import.meta.url));
+const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    contenders: { type: 'string' },
+    reps: { type: 'string' },
+    'out-dir': { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+const profileName = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
+const profile = PROFILES[profileName];
+const reps = args.reps ? Number(args.reps) : profile.reps;
+const onlyScenarios = args.scenarios?.toUpperCase().split(',');
+const onlyContenders = args.contenders?.split(',');
+const outDir = args['out-dir'] ?? DEFAULT_OUT;
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+async function main() {
+  const started = new Date();
+  const warnings = [];
+  const contenders = (await probeContenders()).filter((c) => !onlyContenders || onlyContenders.includes(c.id));
+  for (const c of contenders) if (!c.available) log(`- ${c.id}: not measured (${c.reason})`);
+  const scenarios = SCENARIOS.filter((s) => !onlyScenarios || onlyScenarios.includes(s.id));
+
+  let load;
+  const loadProcess = () => {
+    if (!load || load.exited) load = new Child(LOAD_PROCESS, { name: 'load' });
+    return load;
+  };
+  let redis;
+  const results = [];
+  try {
+    for (const scenario of scenarios) {
+      const params = profile[scenario.id];
+      const entrants = contenders.filter((c) => c.available && c.scenarios.includes(scenario.id));
+      const doc = {
+        id: scenario.id,
+        title: scenario.title,
+        description: scenario.description,
+        params,
+        baselines: entrants.filter((c) => c.baseline).map((c) => c.id),
+        cases: [],
+      };
+      results.push(doc);
+      if (entrants.length === 0) {
+        doc.skipped = 'no contender available';
+        continue;
+      }
+      if (scenario.needsRedis && !redis) {
+        try {
+          redis = await startRedis();
+        } catch (error) {
+          doc.skipped = `no redis-server (${error.message})`;
+          warnings.push(`${scenario.id}: ${doc.skipped}`);
+          continue;
+        }
+      }
+      const metrics = typeof scenario.metrics === 'function' ? scenario.metrics(params) : scenario.metrics;
+      for (const c of scenario.cases(params)) {
+        const caseDoc = {
+          id: c.id,
+          label: c.label,
+          params: c.params,
+          metrics: metrics.map((m) => ({
+            ...m,
+            results: entrants.map((e) => ({ contender: e.id, label: labelIn(e, scenario.id), baseline: !!e.baseline, samples: [] })),
+          })),
+        };
+        doc.cases.push(caseDoc);
+        for (let rep = 0; rep < reps; rep++) {
+          // Rotate the order every repetition so no contender always runs first.
+          const order = entrants.map((_, i) => entrants[(i + rep) % entrants.length]);
+          for (const contender of order) {
+            const session = new Session({ contender, load: loadProcess(), redisUrl: redis?.url });
+            let out;
+            try {
+              out = await scenario.run(session, c.params, params);
+            } catch (error) {
+              const message = String(error?.message ?? error).split('\n')[0];
+              warnings.push(`${scenario.id} ${c.id} rep ${rep + 1} ${contender.id}: ${message}`);
+              out = Object.fromEntries(metrics.map((m) => [m.key, { value: null, error: message }]));
+            } finally {
+              await session.close().catch((error) => warnings.push(`cleanup after ${contender.id}: ${error.message}`));
+            }
+            for (const m of caseDoc.metrics) {
+              const target = m.results.find((r) => r.contender === contender.id);
+              target.samples.push({ rep: rep + 1, ...(out[m.key] ?? { value: null, error: 'not reported' }) });
+            }
+            log(
+              `${scenario.id} ${c.id} rep ${rep + 1}/${reps} ${contender.id}: ` +
+                caseDoc.metrics.map((m) => `${m.key}=${formatValue(out[m.key]?.value, m.unit)}`).join(' '),
+            );
+          }
+        }
+        for (const m of caseDoc.metrics) summarizeMetric(m, doc.baselines);
+        for (const m of caseDoc.metrics) {
+          for (const r of m.results) {
+            if (r.loadCpuMax !== null && r.loadCpuMax > 0.9) {
+              warnings.push(`${scenario.id} ${c.id} ${m.key} ${r.contender}: load process at ${Math.round(r.loadCpuMax * 100)}% CPU; the load side may be the limit`);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await load?.stop();
+    redis?.stop();
+  }
+
+  const finished = new Date();
+  const doc = {
+    schema: 'wshub-bench/1',
+    profile: profileName,
+    reps,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished - started,
+    command: `npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: machine(),
+    message: { bytes: messageBytes() },
+    contenders: contenders.map(({ id, label, labels, available, reason, baseline, scenarios: s }) => ({
+      id,
+      label,
+      labels,
+      available,
+      ...(reason ? { reason } : {}),
+      baseline: !!baseline,
+      scenarios: s,
+    })),
+    scenarios: results,
+    targets: evaluateTargets(results),
+    warnings,
+  };
+  const markdown = toMarkdown(doc);
+  await mkdir(outDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const jsonPath = join(outDir, `${stamp}.json`);
+  await writeFile(jsonPath, `${JSON.stringify(doc, null, 2)}\n`);
+  await writeFile(join(outDir, 'latest.md'), markdown);
+  if (!args.quiet) process.stdout.write(markdown);
+  log(`results: ${jsonPath}`);
+}
+
+function machine() {
+  const require = createRequire(import.meta.url);
+  const version = (name) => {
+    try {
+      return require(`${name}/package.json`).version;
+    } catch {
+      return 'n/a';
+    }
+  };
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    platform: os.platform(),
+    release: os.release(),
+    node: process.version,
+    ws: version('ws'),
+    socketio: version('socket.io'),
+  };
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,85 @@
+/**
+ * The harness runs end to end with tiny N and writes a well-formed result.
+ * Timings are never asserted: this proves the benchmark works, not how
+ * fast anything is.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const RUN = fileURLToPath(new URL('../src/run.mjs', import.meta.url));
+
+describe('npm run bench -- --smoke', () => {
+  let dir;
+  let doc;
+  let markdown;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wshub-bench-'));
+    await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--out-dir', dir], { timeout: 55_000 });
+    const json = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    expect(json).toHaveLength(1);
+    doc = JSON.parse(await readFile(join(dir, json[0]), 'utf8'));
+    markdown = await readFile(join(dir, 'latest.md'), 'utf8');
+  }, 60_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('describes the run and the machine', () => {
+    expect(doc).toMatchObject({ schema: 'wshub-bench/1', profile: 'smoke', reps: 1 });
+    expect(doc.machine).toMatchObject({ cpus: expect.any(Number), node: process.version });
+    expect(doc.message.bytes).toBeGreaterThan(150);
+    expect(Array.isArray(doc.warnings)).toBe(true);
+    expect(Array.isArray(doc.targets)).toBe(true);
+  });
+
+  it('lists every contender, with a reason for those not measured', () => {
+    const ids = doc.contenders.map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining(['naive', 'ws-once', 'ws-frame', 'ws-coalesced', 'socketio', 'wshub']));
+    for (const c of doc.contenders) {
+      if (!c.available) expect(c.reason).toEqual(expect.any(String));
+    }
+  });
+
+  it('runs scenarios A to F', () => {
+    expect(doc.scenarios.map((s) => s.id)).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+  });
+
+  it('gives every metric one sample per repetition and a summary with ratios', () => {
+    for (const s of doc.scenarios) {
+      if (s.skipped) {
+        // Only the cluster scenario may be skipped, when no redis-server exists.
+        expect(s.id).toBe('F');
+        continue;
+      }
+      expect(s.cases.length).toBeGreaterThan(0);
+      for (const c of s.cases) {
+        for (const m of c.metrics) {
+          expect(['higher', 'lower']).toContain(m.better);
+          expect(m.results.length).toBeGreaterThan(0);
+          for (const r of m.results) {
+            expect(r.samples).toHaveLength(doc.reps);
+            for (const sample of r.samples) {
+              if (sample.value === null) expect(sample.error).toEqual(expect.any(String));
+              else expect(Number.isFinite(sample.value)).toBe(true);
+            }
+            expect(Object.keys(r.ratios).sort()).toEqual([...s.baselines].sort());
+          }
+          // The harness delivered something: at least one contender has a result.
+          expect(m.results.some((r) => typeof r.median === 'number')).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('writes the markdown table', () => {
+    for (const id of ['A', 'B', 'C', 'D', 'E', 'F']) expect(markdown).toContain(`## ${id}. `);
+    expect(markdown).toMatch(/\| contender \| median \[min–max\] \|/);
+  });
+});
