@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 15_000,
-    hookTimeout: 15_000,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Each file starts its own redis-server and hub processes; one file at a time keeps 2 cores responsive.
+    fileParallelism: false,
   },
 });

@@ -26,6 +26,7 @@ interface Reply {
   error?: string;
   name?: string;
   message?: string;
+  ms?: number;
   port?: number;
   nodeId?: string;
 }
@@ -54,7 +55,7 @@ export class HubProcess {
       if (!call) return;
       this.pending.delete(m.id);
       if (m.ok) call.resolve(m.result);
-      else call.reject(Object.assign(new Error(m.error), { name: m.name ?? 'Error' }));
+      else call.reject(Object.assign(new Error(m.error), { name: m.name ?? 'Error', ms: m.ms }));
     });
     child.on('exit', (code, signal) => {
       for (const call of this.pending.values()) call.reject(new Error(`${name} exited (${code ?? signal})`));

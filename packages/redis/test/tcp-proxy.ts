@@ -1,0 +1,76 @@
+import { once } from 'node:events';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  subscriber: boolean;
+  frozen: boolean;
+}
+
+/**
+ * A TCP proxy in front of redis-server that can make a subscriber connection
+ * go silent: the connection stays open, but nothing Redis sends reaches the
+ * client any more, as with a network path that drops packets without a reset.
+ */
+export class TcpProxy {
+  private readonly links = new Set<Link>();
+  private readonly server: Server;
+
+  private constructor(targetPort: number) {
+    this.server = createServer((client) => {
+      const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
+      const link: Link = { client, upstream, subscriber: false, frozen: false };
+      this.links.add(link);
+      const end = () => {
+        this.links.delete(link);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.on('data', (data) => {
+        if (/subscribe/i.test(data.toString('latin1'))) link.subscriber = true;
+        upstream.write(data);
+      });
+      upstream.on('data', (data) => {
+        if (!link.frozen) client.write(data);
+      });
+    });
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort);
+    proxy.server.listen(0, '127.0.0.1');
+    await once(proxy.server, 'listening');
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Silences every open subscriber connection; returns how many. */
+  freezeSubscribers(): number {
+    let n = 0;
+    for (const link of this.links) {
+      if (link.subscriber && !link.frozen) {
+        link.frozen = true;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links) {
+      link.client.destroy();
+      link.upstream.destroy();
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
