@@ -5,7 +5,11 @@ import type { Redis } from 'ioredis';
 import type { RedisBrokerOptions } from '../src/index.js';
 import { TestSocket } from './test-socket.js';
 
-const script = fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url));
+/** The node programs: a plain WsHub, or a NestJS app with WsModule. */
+const scripts = {
+  hub: fileURLToPath(new URL('./fixtures/hub-node.mjs', import.meta.url)),
+  nest: fileURLToPath(new URL('./fixtures/nest-node.mjs', import.meta.url)),
+};
 
 /** Options the test nodes use: short timings so faults show within seconds. */
 export const FAST: RedisBrokerOptions = {
@@ -31,7 +35,7 @@ interface Reply {
   nodeId?: string;
 }
 
-/** A hub with a RedisBroker in its own process (`fixtures/hub-node.mjs`), driven over IPC. */
+/** A hub with a RedisBroker in its own process (`fixtures/*-node.mjs`), driven over IPC. */
 export class HubProcess {
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
@@ -63,8 +67,8 @@ export class HubProcess {
     });
   }
 
-  static async start(name: string, options: RedisBrokerOptions): Promise<HubProcess> {
-    const child = fork(script, [], {
+  static async start(name: string, options: RedisBrokerOptions, kind: keyof typeof scripts = 'hub'): Promise<HubProcess> {
+    const child = fork(scripts[kind], [], {
       env: { ...process.env, WSHUB_BROKER_OPTIONS: JSON.stringify(options) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

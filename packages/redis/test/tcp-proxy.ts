@@ -56,9 +56,18 @@ export class TcpProxy {
 
   /** Silences every open subscriber connection; returns how many. */
   freezeSubscribers(): number {
+    return this.freeze(true);
+  }
+
+  /** Silences every open connection that is not a subscriber (publishes and queries); returns how many. */
+  freezeCommands(): number {
+    return this.freeze(false);
+  }
+
+  private freeze(subscribers: boolean): number {
     let n = 0;
     for (const link of this.links) {
-      if (link.subscriber && !link.frozen) {
+      if (link.subscriber === subscribers && !link.frozen) {
         link.frozen = true;
         n++;
       }

@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import { WsHub } from '@wshub/core';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
+import { waitUntil } from './hub-process.js';
+import { RedisServer, redisSkipReason } from './redis-server.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+/** One hub in this process, for what is about the broker's own connections. */
+const skip = redisSkipReason();
+
+function authenticate(req: IncomingMessage) {
+  const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('user') ?? 'anonymous';
+  return { id, deviceFingerprint: 'device-1' };
+}
+
+describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
+  let redis: RedisServer;
+  let r: Redis;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    r = new Redis(redis.url, { connectionName: 'test' });
+  });
+
+  afterAll(async () => {
+    r?.disconnect();
+    await redis?.kill();
+  });
+
+  const clientNames = async () =>
+    ((await r.client('LIST')) as string)
+      .split('\n')
+      .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1])
+      .filter((name): name is string => name !== undefined && name !== 'test')
+      .sort();
+
+  async function startHub(options: RedisBrokerOptions) {
+    const broker = new RedisBroker(options);
+    const hub = new WsHub({ authenticate, broker });
+    const errors: string[] = [];
+    hub.on('error', (error) => errors.push(error.message));
+    await waitUntil(() => hub.stats().broker.subscribed! >= 2, 'the broker to subscribe');
+    return { hub, broker, errors };
+  }
+
+  describe('a client you pass in stays yours', () => {
+    it('publishes on it, subscribes on a duplicate, and close() leaves it open', async () => {
+      const client = new Redis(redis.url, { connectionName: 'app' });
+      const { hub } = await startHub({ client });
+      expect(await clientNames()).toEqual(['app', 'wshub-sub']);
+      const subscriber = new Redis(redis.url);
+      await subscriber.subscribe('wshub:all');
+      const got = new Promise<string>((resolve) => subscriber.on('message', (_c, m) => resolve(m)));
+      await hub.push('news', 1);
+      expect(JSON.parse(await got)).toMatchObject({ o: hub.nodeId, e: { kind: 'push', event: 'news' } });
+      subscriber.disconnect();
+      await hub.close();
+      expect(client.status).toBe('ready');
+      expect(await client.ping()).toBe('PONG');
+      await waitUntil(async () => (await clientNames()).join() === 'app', 'the duplicate to close');
+      client.disconnect();
+    });
+  });
+
+  describe('close() closes what the broker created and removes its presence', () => {
+    it('from a url', async () => {
+      const { hub } = await startHub({ url: redis.url });
+      expect(await clientNames()).toEqual(['wshub-pub', 'wshub-sub']);
+      expect(await r.sismember('wshub:nodes', hub.nodeId)).toBe(1);
+      await hub.close();
+      await hub.close(); // idempotent
+      expect(await r.sismember('wshub:nodes', hub.nodeId)).toBe(0);
+      expect(await r.exists(`wshub:node:${hub.nodeId}`)).toBe(0);
+      await waitUntil(async () => (await clientNames()).length === 0, 'both connections to close');
+    });
+  });
+
+  describe('presence queries never hang', () => {
+    it('reject after commandTimeoutMs when Redis stops answering, and the broker replaces that connection', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      const { hub, errors } = await startHub({
+        url: proxy.url,
+        commandTimeoutMs: 300,
+        heartbeatMs: 100,
+        nodeTtlMs: 1000,
+        reconnectMaxDelayMs: 100,
+      });
+      try {
+        expect(await hub.onlineUsers()).toEqual([]);
+        expect(proxy.freezeCommands()).toBe(1);
+        await expect(hub.onlineUsers()).rejects.toMatchObject({
+          name: 'RedisUnavailableError',
+          message: 'wshub: Redis did not answer a presence query within 300 ms',
+        });
+        // Heartbeats time out too; the broker drops the silent connection and connects again.
+        await waitUntil(() => hub.onlineUsers().then(() => true, () => false), 'presence to answer again');
+        expect(hub.stats().broker.reconnects).toBeGreaterThanOrEqual(1);
+        expect(errors.join('\n')).toContain('did not answer the heartbeat');
+      } finally {
+        await hub.close();
+        await proxy.close();
+      }
+    });
+  });
+});
