@@ -21,7 +21,7 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
  */
 @Global()
 @Module({
-  imports: [CqrsModule, WsLifecycleModule],
+  imports: [WsLifecycleModule, CqrsModule],
   providers: [
     wsHubProvider,
     SendMessageHandler,

@@ -1,4 +1,4 @@
-import type { WatchFilterArg } from '@wshub/core';
+import type { PushData, WatchFilterArg } from '@wshub/core';
 
 /**
  * Sends `event` to every connected user, or to those `allow` accepts. `data`
@@ -8,7 +8,7 @@ import type { WatchFilterArg } from '@wshub/core';
 export class PushCommand<T = any> {
   constructor(
     readonly event: string,
-    readonly data: any | ((user: T) => any | Promise<any>),
+    readonly data: PushData<T>,
     readonly allow?: (user: T) => boolean | Promise<boolean>,
     readonly isWatchingOrPayload?: WatchFilterArg,
   ) {}

@@ -14,10 +14,17 @@ export class EventProbe implements IEventHandler<Observed> {
   readonly seen: Observed[] = [];
   private readonly waiters: Array<{ accepts: (event: Observed) => boolean; resolve: (event: Observed) => void }> = [];
 
+  /** Hands the event to every waiter that wants it; keeps it when none does. */
   handle(event: Observed): void {
-    const index = this.waiters.findIndex((waiter) => waiter.accepts(event));
-    if (index >= 0) this.waiters.splice(index, 1)[0]!.resolve(event);
-    else this.seen.push(event);
+    const takers = this.waiters.filter((waiter) => waiter.accepts(event));
+    if (takers.length === 0) {
+      this.seen.push(event);
+      return;
+    }
+    for (const taker of takers) {
+      this.waiters.splice(this.waiters.indexOf(taker), 1);
+      taker.resolve(event);
+    }
   }
 
   /** The first event of `type` matching `where`, already seen or still to come. */

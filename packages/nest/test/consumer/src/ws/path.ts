@@ -1,0 +1,3 @@
+import p from '@wshub/nest/dist/path';
+
+p.path = '/consumer/ws';
