@@ -126,6 +126,11 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
     this.deliveries.length = 0;
   }
 
+  /** `await using hub = new FakeHub(…)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   protected override prepare(event: string, data: unknown, serialize = true): PreparedMessage | undefined {
     const message = super.prepare(event, data, serialize);
     // The hub's replies to a socket (forbidden watch, exception) are the messages it does not serialize.

@@ -1,6 +1,6 @@
 import type { HubRequest } from '@wshub/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionRefusedError, FakeHub } from '../src/index.js';
+import { ConnectionRefusedError, FakeHub, type FakeSocket } from '../src/index.js';
 
 interface User {
   id: string;
@@ -179,6 +179,15 @@ describe('closing: from the client, by disconnect, by close()', () => {
     await hub.disconnect('bob', 'phone');
     expect(await phone.waitForClose()).toEqual({ code: 4000, reason: 'disconnected by server: do not reconnect' });
     expect(laptop.closed).toBeUndefined();
+  });
+
+  it('await using closes the hub at the end of the scope', async () => {
+    let socket: FakeSocket<User>;
+    {
+      await using scoped = new FakeHub<User>();
+      socket = await scoped.connect(bob);
+    }
+    expect(socket.closed?.code).toBe(1001);
   });
 
   it('close() ends every socket with 1001 and refuses new connects', async () => {
