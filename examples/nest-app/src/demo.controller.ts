@@ -1,0 +1,34 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { WsHub } from '@wshub/nest';
+import { DEMO_ACCOUNTS } from './demo-users.js';
+import { type Order, OrderStore } from './orders/order-store.js';
+
+export interface DemoConfig {
+  wsPath: string;
+  accounts: Array<{ token: string; id: string; name: string; role: string }>;
+  orders: Order[];
+}
+
+/** What the page needs to draw itself: the hub's path, the demo accounts and the orders. */
+@Controller('demo')
+export class DemoController {
+  constructor(
+    @Inject(WsHub) private readonly hub: WsHub,
+    private readonly orders: OrderStore,
+  ) {}
+
+  @Get('config')
+  config(): DemoConfig {
+    return {
+      wsPath: this.hub.path,
+      accounts: Object.entries(DEMO_ACCOUNTS).map(([token, account]) => ({ token, ...account })),
+      orders: this.orders.list(),
+    };
+  }
+
+  /** The hub's counters and who is online on this node. */
+  @Get('stats')
+  stats(): { online: string[]; stats: ReturnType<WsHub['stats']> } {
+    return { online: this.hub.connectedUsers(), stats: this.hub.stats() };
+  }
+}

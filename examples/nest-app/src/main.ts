@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsHub } from '@wshub/nest';
+import { AppModule } from './app.module.js';
+
+const DEFAULT_PORT = 3000;
+
+function portFromEnv(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+async function main(): Promise<void> {
+  const port = portFromEnv(process.env.PORT);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule);
+  // The page: plain HTML and a script, no build step.
+  app.useStaticAssets(fileURLToPath(new URL('../public', import.meta.url)));
+  app.enableShutdownHooks();
+  await app.listen(port);
+  const base = `http://localhost:${(app.getHttpServer().address() as AddressInfo).port}`;
+  const wsPath = app.get(WsHub).path;
+  process.stdout.write(
+    [
+      `wshub NestJS demo: ${base}`,
+      '',
+      `  Open ${base} in a browser, pick a user (alice is an admin, bob and carol are users),`,
+      '  watch an order (bob owns 42 and 43, carol owns 7, alice owns 1), then change its status:',
+      '',
+      `    curl -X POST ${base}/orders/42/status -H 'content-type: application/json' -d '{"status":"shipped"}'`,
+      `    curl -X POST ${base}/announcements -H 'content-type: application/json' -d '{"text":"Maintenance in 10 minutes"}'`,
+      '',
+      `  WebSocket: ${base.replace('http', 'ws')}${wsPath}?token=bob-token`,
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,136 @@
+/**
+ * The demo exactly as `npm start` runs it: the compiled app in its own
+ * process (on PORT=0), its page, its HTTP endpoints and the hub.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DemoClient } from './demo-client.js';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+let child: ChildProcess;
+let base: string;
+let output = '';
+let clients: DemoClient[] = [];
+
+beforeAll(async () => {
+  child = spawn(process.execPath, [main], {
+    env: { ...process.env, PORT: '0', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  base = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /wshub NestJS demo: (http:\/\/localhost:\d+)/.exec(output)?.[1];
+      if (url) resolve(url.replace('localhost', '127.0.0.1'));
+    });
+    child.once('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${output}`)));
+  });
+});
+
+afterEach(() => {
+  for (const client of clients) client.ws.terminate();
+  clients = [];
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+async function login(token: string, device = 'test'): Promise<DemoClient> {
+  const client = new DemoClient(`${base.replace('http', 'ws')}/api/v1/ws?token=${token}&device=${device}`);
+  clients.push(client);
+  await client.opened;
+  return client;
+}
+
+function post(path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('npm start', () => {
+  it('prints the URL and how to try it', () => {
+    expect(output).toContain('pick a user');
+    expect(output).toMatch(/curl -X POST http:\/\/localhost:\d+\/orders\/42\/status/);
+    expect(output).toMatch(/ws:\/\/localhost:\d+\/api\/v1\/ws\?token=bob-token/);
+  });
+
+  it('serves the page, its script, and the page config', async () => {
+    const html = await (await fetch(`${base}/`)).text();
+    for (const testId of ['user-picker', 'connection-state', 'order-input', 'watch-button', 'notification-list']) {
+      expect(html).toContain(`data-testid="${testId}"`);
+    }
+    const script = await fetch(`${base}/app.js`);
+    expect(script.headers.get('content-type')).toContain('javascript');
+    expect(await script.text()).toContain('new WebSocket(');
+    const config = (await (await fetch(`${base}/demo/config`)).json()) as { wsPath: string; accounts: Array<{ id: string }> };
+    expect(config.wsPath).toBe('/api/v1/ws');
+    expect(config.accounts.map((a) => a.id)).toEqual(['alice', 'bob', 'carol']);
+  });
+});
+
+describe('watching an order and changing its status', () => {
+  it('notifies the owner that watches it', async () => {
+    const bob = await login('bob-token');
+    bob.send('watch', { event: 'order-status', payload: '42' });
+    await bob.synced('watch-42');
+    const response = await post('/orders/42/status', { status: 'shipped' });
+    expect(response.status).toBe(202);
+    expect(await bob.next()).toEqual({ event: 'order-status', data: { orderId: 42, status: 'shipped' } });
+  });
+
+  it('refuses a user who watches someone else’s order', async () => {
+    const carol = await login('carol-token');
+    carol.send('watch', { event: 'order-status', payload: '42' });
+    expect(await carol.next()).toEqual({
+      event: 'watch',
+      data: { event: 'order-status', payload: '42', forbidden: true },
+    });
+  });
+
+  it('lets an admin watch every order', async () => {
+    const alice = await login('alice-token');
+    alice.send('watch', { event: 'order-status' });
+    await alice.synced('watch-all');
+    await post('/orders/7/status', { status: 'packed' });
+    expect(await alice.next()).toEqual({ event: 'order-status', data: { orderId: 7, status: 'packed' } });
+  });
+
+  it('answers 404 for an unknown order and 400 for a bad status', async () => {
+    expect((await post('/orders/999/status', { status: 'lost' })).status).toBe(404);
+    expect((await post('/orders/42/status', { status: 5 })).status).toBe(400);
+  });
+});
+
+describe('announcements', () => {
+  it('reach everyone connected, or only admins', async () => {
+    const alice = await login('alice-token');
+    const bob = await login('bob-token');
+    expect((await post('/announcements', { text: 'hello all' })).status).toBe(202);
+    expect(await alice.next()).toEqual({ event: 'announcement', data: { text: 'hello all', adminsOnly: false } });
+    expect(await bob.next()).toEqual({ event: 'announcement', data: { text: 'hello all', adminsOnly: false } });
+    await post('/announcements', { text: 'admins only', adminsOnly: true });
+    expect(await alice.next()).toEqual({ event: 'announcement', data: { text: 'admins only', adminsOnly: true } });
+    await bob.synced('after-admin-announcement'); // bob's next message is the pong: he got nothing
+  });
+});
+
+describe('demo auth', () => {
+  it('refuses an unknown token with 4403', async () => {
+    const stranger = new DemoClient(`${base.replace('http', 'ws')}/api/v1/ws?token=nope`);
+    clients.push(stranger);
+    expect(await stranger.closed).toBe(4403);
+  });
+});
