@@ -65,9 +65,10 @@ describe('WsModule.forRootAsync({ imports, inject, useFactory })', () => {
 });
 
 describe('the WsHub is injectable anywhere (WsModule is global)', () => {
+  // As the README's section 9: injected by type.
   @Injectable()
   class PresenceService {
-    constructor(@Inject(WsHub) private readonly hub: WsHub) {}
+    constructor(private readonly hub: WsHub) {}
     online(): string[] {
       return this.hub.connectedUsers();
     }
