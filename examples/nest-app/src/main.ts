@@ -22,8 +22,13 @@ async function main(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule);
   // The page: plain HTML and a script, no build step.
   app.useStaticAssets(fileURLToPath(new URL('../public', import.meta.url)));
-  app.enableShutdownHooks();
   await app.listen(port);
+  // Close the app on Ctrl-C / SIGTERM (clients get 1001) and exit 0, so npm does not report a failure.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void app.close().then(() => process.exit(0));
+    });
+  }
   const base = `http://localhost:${(app.getHttpServer().address() as AddressInfo).port}`;
   const wsPath = app.get(WsHub).path;
   process.stdout.write(

@@ -134,3 +134,15 @@ describe('demo auth', () => {
     expect(await stranger.closed).toBe(4403);
   });
 });
+
+describe('stopping the demo', () => {
+  it('closes clients with 1001 and exits 0 on SIGTERM', async () => {
+    const bob = await login('bob-token');
+    await bob.synced('before-stop');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    expect(await bob.closed).toBe(1001);
+    const [code] = await exited;
+    expect(code, output).toBe(0);
+  });
+});
