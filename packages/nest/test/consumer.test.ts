@@ -1,7 +1,8 @@
 /**
  * The built package from an app compiled the way Nest apps are compiled:
- * `tsc` with `experimentalDecorators` + `emitDecoratorMetadata`, once as
- * CommonJS and once as ESM (NodeNext), run in a child process. Covers the
+ * `tsc` with `experimentalDecorators` + `emitDecoratorMetadata`, as CommonJS
+ * and as ESM (NodeNext), and as CommonJS with the older `node10` resolution,
+ * each run in a child process. Covers the
  * `exports` map (`@wshub/nest` and `@wshub/nest/dist/path`), the path object
  * shared with the module in each format, and constructor injection by type.
  */
@@ -20,9 +21,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoNodeModules = resolve(here, '../../../node_modules');
 const tsc = join(repoNodeModules, 'typescript/bin/tsc');
 
+/** Nest 11's starter (NodeNext) as CommonJS and as ESM, and the older starter's CommonJS without `exports` maps. */
 const FORMATS = {
-  commonjs: { type: 'commonjs', compiledMarker: 'require("@wshub/nest")' },
-  esm: { type: 'module', compiledMarker: "from '@wshub/nest'" },
+  commonjs: {
+    type: 'commonjs',
+    compiledMarker: 'require("@wshub/nest")',
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', esModuleInterop: true, strict: true },
+  },
+  esm: {
+    type: 'module',
+    compiledMarker: "from '@wshub/nest'",
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', esModuleInterop: true, strict: true },
+  },
+  'commonjs-node10': {
+    type: 'commonjs',
+    compiledMarker: 'require("@wshub/nest")',
+    compilerOptions: { module: 'commonjs', moduleResolution: 'node10', allowSyntheticDefaultImports: true },
+  },
 } as const;
 
 interface Consumer {
@@ -42,13 +57,10 @@ async function compile(format: keyof typeof FORMATS): Promise<string> {
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       compilerOptions: {
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
+        ...FORMATS[format].compilerOptions,
         target: 'ES2022',
-        strict: true,
         experimentalDecorators: true,
         emitDecoratorMetadata: true,
-        esModuleInterop: true,
         skipLibCheck: true,
         types: ['node'],
         rootDir: 'src',
