@@ -54,6 +54,8 @@ export interface PreparedMessage {
   readonly text: string;
   /** UTF-8 length of `text`. */
   readonly byteLength: number;
+  /** True for the hub's own reply to one socket (forbidden watch, exception), false for deliveries. */
+  readonly reply: boolean;
   /** Transports cache their encoded form here (e.g. a WebSocket frame), built on first write. */
   encoded?: unknown;
 }
@@ -477,17 +479,20 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
 
   // -------------------------------------------------------------- delivery
 
-  /** Serializes and encodes a message once; `undefined` (and an `'error'`) when that fails. */
-  protected prepare(event: string, data: unknown, serialize = true): PreparedMessage | undefined {
+  /**
+   * Serializes and encodes a message once; `undefined` (and an `'error'`)
+   * when that fails. Replies are the hub's own data and skip `serialize`.
+   */
+  protected prepare(event: string, data: unknown, reply = false): PreparedMessage | undefined {
     let text: string;
     try {
-      const plain = serialize && this.hooks.serialize ? this.hooks.serialize(data) : data;
+      const plain = !reply && this.hooks.serialize ? this.hooks.serialize(data) : data;
       text = JSON.stringify({ event, data: plain });
     } catch (error) {
       this.report(HubError.from('serialize', error, `event "${event}"`));
       return undefined;
     }
-    return { event, text, byteLength: Buffer.byteLength(text) };
+    return { event, text, byteLength: Buffer.byteLength(text), reply };
   }
 
   /**
@@ -533,7 +538,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   }
 
   private sendDirect(socket: HubSocket<User, T>, event: string, data: unknown): void {
-    const message = this.prepare(event, data, false);
+    const message = this.prepare(event, data, true);
     if (message) this.deliver(socket, message);
   }
 
@@ -751,7 +756,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   }
 
   private wrap(event: string, text: string): PreparedMessage {
-    return { event, text, byteLength: Buffer.byteLength(text) };
+    return { event, text, byteLength: Buffer.byteLength(text), reply: false };
   }
 
   // ---------------------------------------------------------------- queries

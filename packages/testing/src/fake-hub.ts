@@ -53,7 +53,6 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
    * the socket's `received`.
    */
   readonly deliveries: Delivery[] = [];
-  private readonly replies = new WeakSet<PreparedMessage>();
   private readonly hasAuthenticate: boolean;
   private readonly link: FakeSocketLink = {
     receive: (socket, text) => this.receive(socket as FakeHubSocket<User>, text, false),
@@ -131,16 +130,10 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
     await this.close();
   }
 
-  protected override prepare(event: string, data: unknown, serialize = true): PreparedMessage | undefined {
-    const message = super.prepare(event, data, serialize);
-    // The hub's replies to a socket (forbidden watch, exception) are the messages it does not serialize.
-    if (message && !serialize) this.replies.add(message);
-    return message;
-  }
-
   protected override writeFrame(socket: FakeHubSocket<User>, message: PreparedMessage): void {
     socket[kDeliver](JSON.parse(message.text) as ReceivedMessage);
-    if (this.replies.has(message)) return;
+    // The hub's replies to one socket (forbidden watch, exception) are not deliveries.
+    if (message.reply) return;
     const { event, data } = JSON.parse(message.text) as ReceivedMessage;
     this.deliveries.push({
       userId: socket.roomId,
