@@ -5,11 +5,13 @@
  * packets) is spoken directly over `ws`: open → `40{auth}` → counted `42`
  * events, pings answered.
  *
- * The client counts messages; in latency mode it also reads the `"t":`
- * send stamp of each message (µs on the shared monotonic clock).
+ * Clients count messages (see `countFrames`); in latency mode they also
+ * read the `"t":` send stamp of each message (µs on the shared monotonic
+ * clock).
  */
 import { WebSocket } from 'ws';
 import { cpuSince, nowUs } from './lib/clock.mjs';
+import { FrameCounter } from './lib/frame-counter.mjs';
 import { serve } from './lib/ipc.mjs';
 import { SCOPED_EVENT, scopeOf, tokenFor } from './lib/payload.mjs';
 
@@ -33,6 +35,31 @@ function finishIfDone() {
     round.tDone = nowUs();
     round.resolve?.();
   }
+}
+
+/**
+ * Once a client is ready, its socket's bytes go to a FrameCounter instead
+ * of ws's Receiver (see frame-counter.mjs): the load side then costs a
+ * fraction of the server's work per message. ws still does the handshake,
+ * sends, pongs and close handling. Nothing is delivered before a client is
+ * ready, so no frame is split between the two readers.
+ */
+function countFrames(ws, dialect) {
+  const socket = ws._socket;
+  const io = dialect === 'socket.io';
+  const counter = new FrameCounter(
+    (opcode, head) => {
+      if (opcode === 0x1 || opcode === 0x2) {
+        if (!io) onDelivery(head);
+        else if (head[0] === 0x34 && head[1] === 0x32) onDelivery(head); // 42: event
+        else if (head[0] === 0x32 && head.length === 1) ws.send('3'); // 2: ping
+      } else if (opcode === 0x9) ws.pong(head);
+      else if (opcode === 0x8) ws.terminate();
+    },
+    () => (latencyMode ? 160 : io ? 2 : 0),
+  );
+  socket.removeAllListeners('data');
+  socket.on('data', (chunk) => counter.push(chunk));
 }
 
 function onDelivery(data) {
@@ -76,15 +103,16 @@ function openClient({ base, path, dialect, token, watch }) {
     const ready = () => {
       settled = true;
       sockets.add(ws);
+      countFrames(ws, dialect);
       resolve();
     };
     if (dialect === 'socket.io') {
+      // The handshake goes through ws's Receiver; deliveries through countFrames.
       ws.on('message', (data) => {
         const c0 = data[0];
         if (c0 === 0x34 /* 4 */) {
           const c1 = data[1];
-          if (c1 === 0x32 /* 2: EVENT */) onDelivery(data);
-          else if (c1 === 0x30 /* 0: CONNECT ack */) {
+          if (c1 === 0x30 /* 0: CONNECT ack */) {
             if (watch) ws.send(`42${JSON.stringify(['watch', watch])}`);
             ready();
           } else if (c1 === 0x34 /* 4: CONNECT_ERROR */) fail(new Error(`refused: ${data}`));
@@ -92,7 +120,6 @@ function openClient({ base, path, dialect, token, watch }) {
         else if (c0 === 0x30 /* 0: open */) ws.send(`40${JSON.stringify({ token })}`);
       });
     } else {
-      ws.on('message', onDelivery);
       ws.on('open', () => {
         if (watch) ws.send(JSON.stringify({ event: 'watch', data: watch }));
         ready();

@@ -37,6 +37,8 @@ export function summarizeMetric(metric, baselines) {
     const sys = r.samples.map((s) => s.serverSys).filter((v) => typeof v === 'number');
     r.loadCpuMax = loads.length ? Math.max(...loads) : null;
     r.serverSysMedian = sys.length ? summarize(sys).median : null;
+    const perDelivery = r.samples.map((s) => s.serverUsPerDelivery).filter((v) => typeof v === 'number');
+    r.serverUsPerDeliveryMedian = perDelivery.length ? summarize(perDelivery).median : null;
   }
   for (const r of metric.results) {
     r.ratios = {};
@@ -124,6 +126,7 @@ export function toMarkdown(doc) {
   lines.push(
     'Values are the median [min–max] of the repetitions. `× X` = this row\'s median ÷ baseline X\'s median (for "lower is better" metrics a ratio below 1 is better). ' +
       '`load CPU`: peak CPU of the load process during the measurement (100% = one core; near 100% the load side may be the limit). ' +
+      '`srv µs/msg`: server CPU per delivery, first call → last receipt (holds up better than rates when other processes take CPU; in F both nodes). ' +
       '`srv sys`: share of the server\'s CPU spent in the kernel.',
   );
   const unavailable = doc.contenders.filter((c) => !c.available);
@@ -149,7 +152,14 @@ export function toMarkdown(doc) {
       for (const metric of c.metrics) {
         const better = metric.better === 'higher' ? 'higher is better' : 'lower is better';
         lines.push('', `**${c.label} — ${metric.label}** (${metric.unit}, ${better})`, '');
-        const header = ['contender', 'median [min–max]', ...s.baselines.map((b) => `× ${shortLabel(doc, b, s.id)}`), 'load CPU', 'srv sys'];
+        const header = [
+          'contender',
+          'median [min–max]',
+          ...s.baselines.map((b) => `× ${shortLabel(doc, b, s.id)}`),
+          'load CPU',
+          'srv µs/msg',
+          'srv sys',
+        ];
         lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
         for (const r of metric.results) {
           const value =
@@ -162,6 +172,7 @@ export function toMarkdown(doc) {
             value,
             ...s.baselines.map((b) => (b === r.contender ? '1' : ratioText(r.ratios[b]))),
             pct(r.loadCpuMax),
+            r.serverUsPerDeliveryMedian === null ? '–' : r.serverUsPerDeliveryMedian.toFixed(2),
             pct(r.serverSysMedian),
           ];
           lines.push(`| ${cells.join(' | ')} |`);

@@ -53,7 +53,9 @@ const log = (line) => process.stderr.write(`${line}\n`);
 async function main() {
   const started = new Date();
   const warnings = [];
-  const contenders = (await probeContenders()).filter((c) => !onlyContenders || onlyContenders.includes(c.id));
+  const contenders = (await probeContenders()).filter((c) =>
+    onlyContenders ? onlyContenders.includes(c.id) : !profile.skip?.includes(c.id),
+  );
   for (const c of contenders) if (!c.available) log(`- ${c.id}: not measured (${c.reason})`);
   const scenarios = SCENARIOS.filter((s) => !onlyScenarios || onlyScenarios.includes(s.id));
 
@@ -107,6 +109,7 @@ async function main() {
           const order = entrants.map((_, i) => entrants[(i + rep) % entrants.length]);
           for (const contender of order) {
             const session = new Session({ contender, load: loadProcess(), redisUrl: redis?.url });
+            const sessionStart = Date.now();
             let out;
             try {
               out = await scenario.run(session, c.params, params);
@@ -115,7 +118,13 @@ async function main() {
               warnings.push(`${scenario.id} ${c.id} rep ${rep + 1} ${contender.id}: ${message}`);
               out = Object.fromEntries(metrics.map((m) => [m.key, { value: null, error: message }]));
             } finally {
-              await session.close().catch((error) => warnings.push(`cleanup after ${contender.id}: ${error.message}`));
+              const counters = await session
+                .close()
+                .catch((error) => warnings.push(`cleanup after ${contender.id}: ${error.message}`));
+              for (const stat of Array.isArray(counters) ? counters : []) {
+                const lost = (stat.dropped ?? 0) + (stat.slowConsumers ?? 0) + (stat.deliveryErrors ?? 0) + (stat.errors ?? 0);
+                if (lost) warnings.push(`${scenario.id} ${c.id} rep ${rep + 1} ${contender.id}: server counters ${JSON.stringify(stat)}`);
+              }
             }
             for (const m of caseDoc.metrics) {
               const target = m.results.find((r) => r.contender === contender.id);
@@ -123,7 +132,8 @@ async function main() {
             }
             log(
               `${scenario.id} ${c.id} rep ${rep + 1}/${reps} ${contender.id}: ` +
-                caseDoc.metrics.map((m) => `${m.key}=${formatValue(out[m.key]?.value, m.unit)}`).join(' '),
+                caseDoc.metrics.map((m) => `${m.key}=${formatValue(out[m.key]?.value, m.unit)}`).join(' ') +
+                ` (${((Date.now() - sessionStart) / 1000).toFixed(1)} s)`,
             );
           }
         }

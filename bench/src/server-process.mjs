@@ -18,6 +18,7 @@ let watches = 0;
 /** Pending `awaitReady` calls. */
 const waiters = [];
 let deliveryErrors = 0;
+let cpuMark = process.cpuUsage();
 
 function checkWaiters() {
   for (let i = waiters.length - 1; i >= 0; i--) {
@@ -152,6 +153,17 @@ serve({
     return timeBoxed(durationMs, perTurn, (i) =>
       scoped(SCOPED_EVENT, `s${Math.floor(random() * scopes)}`, makeData(i)),
     );
+  },
+
+  /** Starts a CPU measurement (see `cpuRead`). */
+  cpuMark() {
+    cpuMark = process.cpuUsage();
+    return {};
+  },
+
+  /** CPU used since `cpuMark`: covers a whole round, including writes that complete after the driver returns. */
+  cpuRead() {
+    return cpuSince(cpuMark);
   },
 
   /** Heap and RSS after a full GC. */

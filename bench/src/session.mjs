@@ -8,6 +8,8 @@ import { contenderUrl } from './contenders/index.mjs';
 import { Child } from './lib/ipc.mjs';
 
 const SERVER_PROCESS = fileURLToPath(new URL('./server-process.mjs', import.meta.url));
+/** Extra Node flags for server processes, e.g. `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export class Session {
   /**
@@ -24,7 +26,7 @@ export class Session {
   /** Starts the contender in a fresh server process; `cluster` role for scenario F. */
   async startServer(role) {
     const name = `server ${this.contender.id}${role ? ` (${role})` : ''}`;
-    const server = new Child(SERVER_PROCESS, { name, execArgv: ['--expose-gc'] });
+    const server = new Child(SERVER_PROCESS, { name, execArgv: ['--expose-gc', ...SERVER_NODE_ARGS] });
     this.servers.push(server);
     const cluster = role ? { redisUrl: this.redisUrl, role } : undefined;
     const { port, path } = await server.call('start', { file: contenderUrl(this.contender.file), cluster }, 30_000);
@@ -50,12 +52,19 @@ export class Session {
     return { t0: opened.t0, tOpen: opened.t1, tReady: done.t, loadCpu: opened.cpu };
   }
 
+  /**
+   * Stops everything the session started. Returns the server counters
+   * (`deliveryErrors`, and for wshub `dropped` / `slowConsumers`) so the
+   * run can flag a session that lost messages.
+   */
   async close() {
+    const stats = await Promise.all(this.servers.map((s) => s.call('stats', {}, 5000).catch(() => null)));
     try {
       await this.load.call('closeAll', {}, 30_000);
     } finally {
       await Promise.all(this.servers.map((s) => s.stop()));
     }
+    return stats.filter(Boolean);
   }
 }
 
@@ -74,15 +83,22 @@ export class Session {
  * @property {number} elapsedUs first call → last delivery
  * @property {number} perSecond expected deliveries / elapsed
  * @property {number} loadCpu load process CPU over the round (1 = one core)
+ * @property {number} loadSys share of that CPU spent in the kernel
+ * @property {number | null} serverUsPerDelivery CPU µs the server process(es) in `servers` spent per
+ *   expected delivery, first call → last receipt; unlike rates, this holds
+ *   when other processes take CPU from the server
  * @property {number} serverCpu server CPU while driving (1 = one core)
  * @property {number} serverSys share of that CPU spent in the kernel
  * @property {object} [latency] `{ n, p50, p99, max }` in ms
  */
-export async function measureRound(load, { drive, expected, latency = false, timeoutMs = 30_000, count }) {
+export async function measureRound(load, { drive, expected, servers = [], latency = false, timeoutMs = 30_000, count }) {
+  await Promise.all(servers.map((s) => s.call('cpuMark')));
   await load.call('arm', { count, latency });
   const server = await drive();
   const want = expected(server);
   const got = await load.call('wait', { count: want, timeoutMs }, timeoutMs + 10_000);
+  const used = await Promise.all(servers.map((s) => s.call('cpuRead')));
+  const serverCpuUs = used.reduce((sum, u) => sum + u.totalUs, 0);
   const elapsedUs = Math.max(1, got.tDone - server.t0);
   const driveUs = Math.max(1, server.t1 - server.t0);
   return {
@@ -93,6 +109,8 @@ export async function measureRound(load, { drive, expected, latency = false, tim
     elapsedUs,
     perSecond: (want / elapsedUs) * 1e6,
     loadCpu: got.cpu.totalUs / Math.max(1, got.wallUs),
+    loadSys: got.cpu.totalUs ? got.cpu.systemUs / got.cpu.totalUs : 0,
+    serverUsPerDelivery: servers.length && want ? serverCpuUs / want : null,
     serverCpu: server.cpu.totalUs / driveUs,
     serverSys: server.cpu.totalUs ? server.cpu.systemUs / server.cpu.totalUs : 0,
     latency: got.latency,
@@ -104,7 +122,9 @@ export function sample(round, value) {
   return {
     value: round.complete ? value : null,
     loadCpu: round.loadCpu,
+    loadSys: round.loadSys,
     serverCpu: round.serverCpu,
+    serverUsPerDelivery: round.serverUsPerDelivery,
     serverSys: round.serverSys,
     ...(round.complete ? {} : { error: `incomplete: ${round.received} of ${round.expected} deliveries arrived` }),
   };

@@ -73,13 +73,20 @@ export class Child {
     });
   }
 
-  /** Stops the child; resolves once it has exited. */
-  async stop() {
+  /**
+   * Stops the child; resolves once it has exited. Closing the IPC channel
+   * lets it exit normally (so `--cpu-prof` can write its profile); one that
+   * does not within `graceMs` is killed.
+   */
+  async stop(graceMs = 2000) {
     live.delete(this);
     if (this.exited) return;
     const gone = new Promise((resolve) => this.proc.once('exit', resolve));
-    this.proc.kill('SIGKILL');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    if (this.proc.connected) this.proc.disconnect();
+    else this.proc.kill('SIGKILL');
     await gone;
+    clearTimeout(timer);
   }
 }
 

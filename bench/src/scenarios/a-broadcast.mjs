@@ -20,6 +20,7 @@ export default {
     await session.connect(node, { users: clients });
     const round = (durationMs, burst) =>
       measureRound(session.load, {
+        servers: [node.server],
         drive: () => node.server.call('broadcast', { durationMs, burst }),
         expected: (s) => s.calls * clients,
         timeoutMs: p.timeoutMs,

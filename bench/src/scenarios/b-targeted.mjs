@@ -29,6 +29,7 @@ export default {
     await session.connect(node, { users, devices });
     const unthrottled = (durationMs) =>
       measureRound(session.load, {
+        servers: [node.server],
         drive: () => node.server.call('targeted', { users, durationMs, perTurn: p.perTurn }),
         expected: (s) => s.calls * devices,
         timeoutMs: p.timeoutMs,
@@ -39,6 +40,7 @@ export default {
     for (const rate of p.rates) {
       const count = Math.round((rate * p.latencyMs) / 1000) * devices;
       const paced = await measureRound(session.load, {
+        servers: [node.server],
         drive: () => node.server.call('targeted', { users, durationMs: p.latencyMs, rate, seed: rate }),
         expected: () => count,
         count,

@@ -18,6 +18,7 @@ export default {
     const node = await session.startServer();
     await session.connect(node, { users });
     const r = await measureRound(session.load, {
+        servers: [node.server],
       drive: () => node.server.call('pushAllow', { delayMs }, p.timeoutMs + 10_000),
       expected: () => users,
       count: users,

@@ -25,6 +25,7 @@ export default {
     const perScope = sockets / scopes;
     const round = (durationMs) =>
       measureRound(session.load, {
+        servers: [node.server],
         drive: () => node.server.call('scoped', { scopes, durationMs, perTurn: p.perTurn }),
         expected: (s) => s.calls * perScope,
         timeoutMs: p.timeoutMs,

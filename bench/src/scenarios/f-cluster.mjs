@@ -32,6 +32,7 @@ export default {
     await sleep(p.settleMs);
     const unthrottled = (durationMs) =>
       measureRound(session.load, {
+        servers: [sender.server, receiver.server],
         drive: () => sender.server.call('targeted', { users, durationMs, perTurn: p.perTurn }),
         expected: (s) => s.calls * devices,
         timeoutMs: p.timeoutMs,
@@ -40,6 +41,7 @@ export default {
     const max = await unthrottled(p.roundMs);
     const count = Math.round((p.rate * p.latencyMs) / 1000) * devices;
     const paced = await measureRound(session.load, {
+        servers: [sender.server, receiver.server],
       drive: () => sender.server.call('targeted', { users, durationMs: p.latencyMs, rate: p.rate, seed: 7 }),
       expected: () => count,
       count,
