@@ -1,6 +1,8 @@
 export { WsModule } from './ws.module.js';
 export { WS_MODULE_OPTIONS } from './ws-module-options.js';
 export type { WsModuleAsyncOptions, WsModuleOptions } from './ws-module-options.js';
+export { WS_HUB_FACTORY } from './ws-hub-factory.js';
+export type { WsHubFactory } from './ws-hub-factory.js';
 export { ClientConnectedEvent } from './events/client-connected.event.js';
 export { ClientReadyEvent } from './events/client-ready.event.js';
 export { ClientDisconnectedEvent } from './events/client-disconnected.event.js';

@@ -16,6 +16,8 @@ export class WsHubHost implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
+    // A hub from WS_HUB_FACTORY (a test fake) serves no HTTP path.
+    if (!(this.hub instanceof WsHub)) return;
     const server = this.adapterHost.httpAdapter?.getHttpServer();
     if (!server) {
       this.logger.warn(

@@ -4,6 +4,7 @@ import { EventBus } from '@nestjs/cqrs';
 import { type HubUser, WsHub } from '@wshub/core';
 import { createHubHooks } from './hub-hooks.js';
 import { publishHubNotifications } from './hub-notifications.js';
+import { WS_HUB_FACTORY, type WsHubFactory } from './ws-hub-factory.js';
 import { wsPath } from './path.js';
 import { WS_MODULE_OPTIONS, type WsModuleOptions } from './ws-module-options.js';
 
@@ -13,14 +14,22 @@ import { WS_MODULE_OPTIONS, type WsModuleOptions } from './ws-module-options.js'
  */
 export const wsHubProvider: FactoryProvider<WsHub<HubUser>> = {
   provide: WsHub,
-  inject: [EventBus, ModulesContainer, { token: WS_MODULE_OPTIONS, optional: true }],
-  useFactory(eventBus: EventBus, modules: ModulesContainer, options: WsModuleOptions | undefined) {
+  inject: [
+    EventBus,
+    ModulesContainer,
+    { token: WS_MODULE_OPTIONS, optional: true },
+    { token: WS_HUB_FACTORY, optional: true },
+  ],
+  useFactory(
+    eventBus: EventBus,
+    modules: ModulesContainer,
+    options: WsModuleOptions | undefined,
+    factory: WsHubFactory | undefined,
+  ) {
     const logger = new Logger('WsModule');
-    const hub = new WsHub<HubUser>({
-      ...options,
-      path: options?.path ?? wsPath.path,
-      ...createHubHooks(eventBus, modules, logger),
-    });
+    const hubOptions = { ...options, path: options?.path ?? wsPath.path, ...createHubHooks(eventBus, modules, logger) };
+    // Another HubCore (a test fake) has the same rules and events, not the HTTP side.
+    const hub = (factory ? factory(hubOptions) : new WsHub<HubUser>(hubOptions)) as WsHub<HubUser>;
     publishHubNotifications(hub, eventBus, logger);
     return hub;
   },
