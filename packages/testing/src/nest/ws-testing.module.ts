@@ -1,21 +1,17 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { WS_HUB_FACTORY, WsHub, WsModule, type WsModuleAsyncOptions, type WsModuleOptions } from '@wshub/nest';
 import { FakeHub } from '../fake-hub.js';
 
-/**
- * `@wshub/nest`'s own module, with its hub built as a `FakeHub`: the same
- * command handlers, the same CQRS events for the hooks, the same options —
- * only the hub has no network. `FakeHub` is injectable (the same instance
- * as `WsHub`).
- */
+/** `@wshub/nest` builds its hub with this factory when one is provided; `FakeHub` names that same instance. */
+const fakeHubProviders: Provider[] = [
+  { provide: WS_HUB_FACTORY, useValue: (options: ConstructorParameters<typeof FakeHub>[0]) => new FakeHub(options) },
+  { provide: FakeHub, useExisting: WsHub },
+];
+
 function withFakeHub(module: DynamicModule): DynamicModule {
-  const providers: Provider[] = [
-    { provide: WS_HUB_FACTORY, useValue: (options: ConstructorParameters<typeof FakeHub>[0]) => new FakeHub(options) },
-    { provide: FakeHub, useExisting: WsHub },
-  ];
   return {
     ...module,
-    providers: [...(module.providers ?? []), ...providers],
+    providers: [...(module.providers ?? []), ...fakeHubProviders],
     exports: [...(module.exports ?? []), FakeHub],
   };
 }
@@ -23,15 +19,15 @@ function withFakeHub(module: DynamicModule): DynamicModule {
 /**
  * A drop-in for `WsModule` in `Test.createTestingModule({ imports: [...] })`:
  * `WsTestingModule` for `WsModule`, `WsTestingModule.forRoot(options)` and
- * `forRootAsync(...)` for theirs. The app's `ClientConnectedEvent`,
- * `IsAllowedToWatchEvent`, `ClientReadyEvent` and `ClientDisconnectedEvent`
- * handlers run for real; `SendMessageCommand`, `PushCommand`,
- * `DisconnectWsClientCommand` and `UpdateWsClientCommand` reach the `FakeHub`.
+ * `forRootAsync(...)` for theirs. It is `@wshub/nest`'s own module — the same
+ * command handlers, the same CQRS events for the hooks, the same options —
+ * with its hub built as a `FakeHub`, injectable as `FakeHub` (the same
+ * instance as `WsHub`).
  *
  * ```ts
  * const moduleRef = await Test.createTestingModule({ imports: [OrdersModule, WsTestingModule] }).compile();
- * const hub = moduleRef.get(FakeHub);
- * const phone = await hub.connect({ query: { token: 'bob-token' } }); // your ClientConnectedEvent handler decides
+ * await moduleRef.init();
+ * const phone = await moduleRef.get(FakeHub).connect({ query: { token: 'bob-token' } }); // your ClientConnectedEvent handler decides
  * ```
  */
 @Module({ imports: [withFakeHub({ module: WsModule })] })
@@ -46,3 +42,15 @@ export class WsTestingModule {
     return withFakeHub(WsModule.forRootAsync(options));
   }
 }
+
+/**
+ * For a whole app: import it next to an app module that imports `WsModule`
+ * in any form, and that `WsModule` builds its hub as a `FakeHub`.
+ *
+ * ```ts
+ * Test.createTestingModule({ imports: [AppModule, FakeHubModule] })
+ * ```
+ */
+@Global()
+@Module({ providers: fakeHubProviders, exports: [WS_HUB_FACTORY, FakeHub] })
+export class FakeHubModule {}

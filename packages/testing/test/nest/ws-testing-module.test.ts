@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import type { DynamicModule, Type } from '@nestjs/common';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { WsHub } from '@wshub/nest';
+import { WsHub, WsModule } from '@wshub/nest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionRefusedError, FakeHub, WsTestingModule } from '../../src/nest/index.js';
+import { ConnectionRefusedError, FakeHub, FakeHubModule, WsTestingModule } from '../../src/nest/index.js';
 import { Journal, OrdersModule, OrdersService, type User } from './orders-app.js';
 
 let moduleRef: TestingModule;
@@ -114,5 +114,22 @@ describe('client events and the module’s lifecycle', () => {
     const hub = app.get<FakeHub<User>>(FakeHub);
     expect((await hub.connect({ query: { token: 'alice-token' } })).user.id).toBe('alice');
     await app.close();
+  });
+});
+
+describe('FakeHubModule runs an app’s own WsModule on a FakeHub', () => {
+  @Module({ imports: [WsModule.forRootAsync({ useFactory: () => ({ authTimeoutMs: 30 }) }), OrdersModule] })
+  class AppModule {}
+
+  it('the app’s handlers and commands run against the fake', async () => {
+    moduleRef = await Test.createTestingModule({ imports: [AppModule, FakeHubModule] }).compile();
+    await moduleRef.init();
+    const hub = moduleRef.get<FakeHub<User>>(FakeHub);
+    expect(moduleRef.get(WsHub)).toBe(hub);
+    const phone = await hub.connect({ query: { token: 'bob-token', device: 'phone' } });
+    await phone.watch('order-status', 42);
+    await moduleRef.get(OrdersService).ship(42);
+    expect(phone.received).toEqual([{ event: 'order-status', data: { orderId: 42, status: 'shipped' } }]);
+    await expect(hub.connect({ query: { token: 'hang' } })).rejects.toMatchObject({ code: 4408 }); // the app's options apply
   });
 });
