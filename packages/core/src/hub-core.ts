@@ -420,9 +420,25 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       finish(verdict);
       return undefined;
     }
-    return Promise.resolve(verdict).then(finish, (error) => {
-      this.report(HubError.from('canWatch', error));
-      finish(false);
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const settle = (allowed: unknown, error?: HubError) => {
+        if (done) return; // a late answer after the timeout is ignored
+        done = true;
+        clearTimeout(timer);
+        if (error) this.report(error);
+        finish(allowed);
+        resolve();
+      };
+      const timeoutMs = this.config.watchTimeoutMs;
+      const timer = setTimeout(() => {
+        const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
+        settle(false, new HubError('canWatch', message));
+      }, timeoutMs);
+      Promise.resolve(verdict).then(
+        (allowed) => settle(allowed),
+        (error) => settle(false, HubError.from('canWatch', error)),
+      );
     });
   }
 

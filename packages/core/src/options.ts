@@ -94,6 +94,13 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   authTimeoutMs?: number;
   /**
+   * Time an async `canWatch` has to settle; no answer counts as a refusal
+   * (and is reported through `'error'`), so one stuck check cannot hold up
+   * the socket's later frames.
+   * @default 10000
+   */
+  watchTimeoutMs?: number;
+  /**
    * Interval between pings; a socket that has not answered the previous one
    * is terminated. 0 turns the heartbeat off.
    * @default 30000
@@ -106,6 +113,7 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
 export interface ResolvedOptions {
   path: string;
   authTimeoutMs: number;
+  watchTimeoutMs: number;
   heartbeatMs: number;
   limits: Required<HubLimits>;
 }
@@ -119,6 +127,7 @@ export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
 });
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+export const DEFAULT_WATCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -160,6 +169,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
   return {
     path,
     authTimeoutMs: positiveInteger('authTimeoutMs', options.authTimeoutMs, DEFAULT_AUTH_TIMEOUT_MS),
+    watchTimeoutMs: positiveInteger('watchTimeoutMs', options.watchTimeoutMs, DEFAULT_WATCH_TIMEOUT_MS),
     heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS, true),
     limits: {
       maxPayload: positiveInteger('limits.maxPayload', limits.maxPayload, DEFAULT_LIMITS.maxPayload),

@@ -165,3 +165,20 @@ describe('watch: async canWatch keeps frame order', () => {
     expect(await watchingOf(f, 'u1')).toEqual({ news: [null] });
   });
 });
+
+describe('watch: an async canWatch that never answers (watchTimeoutMs)', () => {
+  it('counts as a refusal, is reported, and does not hold up later frames', async () => {
+    f = await startHub({
+      watchTimeoutMs: 100,
+      canWatch: ({ event }) => (event === 'stuck' ? new Promise<boolean>(() => {}) : true),
+    });
+    const c = await f.ready('user=u1');
+    const error = waitFor<HubError>(f.hub, 'error');
+    c.watch('stuck');
+    c.watch('news');
+    expect(await c.next()).toEqual({ event: 'watch', data: { event: 'stuck', payload: null, forbidden: true } });
+    expect((await error).message).toContain('did not answer within 100 ms');
+    await flush(f, c, 'u1');
+    expect(await watchingOf(f, 'u1')).toEqual({ news: [null] });
+  });
+});
