@@ -7,7 +7,7 @@ import type { HubOptions, HubUser } from '@wshub/core';
  */
 export type WsModuleOptions = Pick<
   HubOptions<HubUser>,
-  'path' | 'broker' | 'allowedOrigins' | 'authTimeoutMs' | 'heartbeatMs' | 'limits'
+  'path' | 'broker' | 'allowedOrigins' | 'authTimeoutMs' | 'watchTimeoutMs' | 'heartbeatMs' | 'limits'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
