@@ -89,7 +89,10 @@ export class LocalBroker implements Broker {
   async close(): Promise<void> {}
 }
 
-/** Largest envelope a cluster broker accepts from the wire, in bytes. */
+/** Malformed messages are reported at most once per this interval (all are counted). */
+export const IGNORED_REPORT_INTERVAL_MS = 10_000;
+
+/** Largest envelope a cluster broker accepts from the wire, in bytes (characters for strings). */
 export const MAX_ENVELOPE_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -180,6 +183,30 @@ export abstract class ClusterBroker implements Broker {
     return { ...this.counters };
   }
 
+  private lastIgnoredReport = 0;
+  private ignoredSinceReport = 0;
+
+  /**
+   * Reports malformed messages without turning a flood of garbage into a
+   * flood of `'error'`s: the first at once, then at most one report (with
+   * the count) every {@link IGNORED_REPORT_INTERVAL_MS}. `stats().ignored` counts all.
+   */
+  private reportIgnored(node: BrokerNode, channel: string): void {
+    this.ignoredSinceReport++;
+    const now = Date.now();
+    if (this.lastIgnoredReport !== 0 && now - this.lastIgnoredReport < IGNORED_REPORT_INTERVAL_MS) return;
+    const count = this.ignoredSinceReport;
+    this.lastIgnoredReport = now;
+    this.ignoredSinceReport = 0;
+    node.reportError(
+      new Error(
+        count === 1
+          ? `wshub: ignored a malformed message on channel "${channel}"`
+          : `wshub: ignored ${count} malformed messages (latest on channel "${channel}")`,
+      ),
+    );
+  }
+
   private send(channel: string, envelope: Envelope): void {
     if (!this.node) throw new Error('wshub: broker used before a hub attached it');
     this.counters.published++;
@@ -194,11 +221,14 @@ export abstract class ClusterBroker implements Broker {
   protected onMessage(channel: string, data: string | Buffer): void {
     const node = this.node;
     if (!node) return;
-    const text = typeof data === 'string' ? data : data.toString('utf8');
-    const envelope = text.length > MAX_ENVELOPE_BYTES ? undefined : decodeEnvelope(text);
+    // Size first: an oversized buffer is never decoded.
+    const envelope =
+      data.length > MAX_ENVELOPE_BYTES
+        ? undefined
+        : decodeEnvelope(typeof data === 'string' ? data : data.toString('utf8'));
     if (!envelope) {
       this.counters.ignored++;
-      node.reportError(new Error(`wshub: ignored a malformed message on channel "${channel}"`));
+      this.reportIgnored(node, channel);
       return;
     }
     if (envelope.origin === node.nodeId) return;

@@ -153,6 +153,17 @@ describe('cluster: what arrives on a channel is checked', () => {
   });
 });
 
+describe('cluster: a flood of garbage is counted, not turned into a flood of errors', () => {
+  it('reports the first malformed message, then at most one report per interval', async () => {
+    const [a] = await cluster(1);
+    const errors: Error[] = [];
+    a!.hub.on('error', (e) => errors.push(e));
+    for (let i = 0; i < 50; i++) bus.publish('wshub:all', `garbage ${i}`);
+    await expect.poll(() => a!.hub.stats().broker.ignored).toBe(50);
+    expect(errors).toHaveLength(1);
+  });
+});
+
 describe('cluster: a failing broker never breaks local delivery', () => {
   it('reports every broker failure through error; local sockets keep working', async () => {
     const fail = () => {
