@@ -6,7 +6,15 @@
 export const PROFILES = {
   full: {
     reps: 3,
-    A: { clients: [1000, 5000, 10000], burst: 10, warmupMs: 250, roundMs: 500, timeoutMs: 30_000 },
+    A: {
+      clients: [1000, 5000, 10000],
+      burst: 10,
+      warmupMs: 250,
+      roundMs: 500,
+      timeoutMs: 30_000,
+      // The class-transformer loop restates the original's cost; N=1k and 5k show it (as in the issue).
+      skipCases: { 'naive-ct': ['N=10000'] },
+    },
     B: { users: 1000, devices: 2, perTurn: 16, rates: [5000, 10000], warmupMs: 250, roundMs: 500, latencyMs: 1000, timeoutMs: 30_000 },
     C: { clients: 5000, window: 256, settleMs: 200 },
     D: { users: 10000, delayMs: 1, timeoutMs: 60_000 },

@@ -23,7 +23,9 @@ export const TARGETS = [
   { scenario: 'C', metric: 'rss', contender: 'wshub', baseline: 'ws-once', atMost: 1.3 },
   { scenario: 'C', metric: 'rate', contender: 'wshub', baseline: 'ws-once', atLeast: 0.8 },
   { scenario: 'D', metric: 'time', contender: 'wshub', baseline: 'naive', atMost: 1 / 50 },
-  { scenario: 'E', metric: 'rate', contender: 'wshub', flat: true, atLeast: 0.7 },
+  // Scoped cost must follow the matching sockets, not all sockets: as N grows 10× (matches per send
+  // fixed), wshub's rate must hold up like the scope-index baseline's (a scan falls ~10×).
+  { scenario: 'E', metric: 'rate', contender: 'wshub', flat: true, baseline: 'ws-once', atLeast: 0.8 },
   { scenario: 'F', metric: 'throughput', contender: 'wshub-redis', baseline: 'socketio', atLeast: 1.5 },
 ];
 
@@ -59,9 +61,14 @@ export function evaluateTargets(scenarios) {
     const text = describeTarget(t);
     if (t.flat) {
       if (cases.length < 2) continue;
-      const first = find(cases[0], t.contender);
-      const last = find(cases[cases.length - 1], t.contender);
-      const ratio = first?.median && last?.median ? last.median / first.median : null;
+      const growth = (id) => {
+        const first = find(cases[0], id);
+        const last = find(cases[cases.length - 1], id);
+        return first?.median && last?.median ? last.median / first.median : null;
+      };
+      const own = growth(t.contender);
+      const base = t.baseline ? growth(t.baseline) : 1;
+      const ratio = own !== null && base ? own / base : null;
       rows.push({ ...t, text, case: `${cases[cases.length - 1].id} vs ${cases[0].id}`, ratio, met: judge(t, ratio) });
       continue;
     }
@@ -84,7 +91,10 @@ function judge(t, ratio) {
 
 function describeTarget(t) {
   const bound = t.atLeast != null ? `≥ ${round(t.atLeast)}×` : t.atMost != null ? `≤ ${round(t.atMost)}×` : '(reference)';
-  if (t.flat) return `${t.scenario} ${t.metric}: ${t.contender} largest N ÷ smallest N ${bound}`;
+  if (t.flat) {
+    const of = (id) => `${id} (largest N ÷ smallest N)`;
+    return `${t.scenario} ${t.metric}: ${of(t.contender)}${t.baseline ? ` ÷ ${of(t.baseline)}` : ''} ${bound}`;
+  }
   return `${t.scenario} ${t.metric}: ${t.contender} ÷ ${t.baseline} ${bound}`;
 }
 

@@ -100,13 +100,17 @@ async function main() {
           params: c.params,
           metrics: metrics.map((m) => ({
             ...m,
-            results: entrants.map((e) => ({ contender: e.id, label: labelIn(e, scenario.id), baseline: !!e.baseline, samples: [] })),
+            results: entrants
+              .filter((e) => !params.skipCases?.[e.id]?.includes(c.id))
+              .map((e) => ({ contender: e.id, label: labelIn(e, scenario.id), baseline: !!e.baseline, samples: [] })),
           })),
         };
         doc.cases.push(caseDoc);
+        // A profile may leave a contender out of some cases (`skipCases: { id: [caseId] }`).
+        const inCase = entrants.filter((e) => !params.skipCases?.[e.id]?.includes(c.id));
         for (let rep = 0; rep < reps; rep++) {
           // Rotate the order every repetition so no contender always runs first.
-          const order = entrants.map((_, i) => entrants[(i + rep) % entrants.length]);
+          const order = inCase.map((_, i) => inCase[(i + rep) % inCase.length]);
           for (const contender of order) {
             const session = new Session({ contender, load: loadProcess(), redisUrl: redis?.url });
             const sessionStart = Date.now();

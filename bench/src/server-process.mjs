@@ -10,6 +10,35 @@ import { EVENT, makeData, SCOPED_EVENT, userFromRequest, userFromToken } from '.
 
 const PATH = '/api/v1/ws';
 
+/**
+ * `BENCH_PROFILE_DIR=/tmp/prof npm run bench -- …` writes a CPU profile of
+ * every measured round (not the connection setup) as
+ * `<dir>/<contender>-<pid>-<n>.cpuprofile`, for finding where the time goes.
+ */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const profiler = {
+  session: undefined,
+  rounds: 0,
+  contender: 'server',
+  async start() {
+    if (!this.session) {
+      const { Session } = await import('node:inspector/promises');
+      this.session = new Session();
+      this.session.connect();
+      await this.session.post('Profiler.enable');
+      await this.session.post('Profiler.setSamplingInterval', { interval: 100 });
+    }
+    await this.session.post('Profiler.start');
+  },
+  async stop() {
+    const { profile } = await this.session.post('Profiler.stop');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(PROFILE_DIR, { recursive: true });
+    const file = `${PROFILE_DIR}/${this.contender}-${process.pid}-${++this.rounds}.cpuprofile`;
+    await writeFile(file, JSON.stringify(profile));
+  },
+};
+
 /** @type {import('./contenders/contract.mjs').Instance} */
 let instance;
 let server;
@@ -71,6 +100,7 @@ async function timeBoxed(durationMs, perTurn, step, limit = Number.POSITIVE_INFI
 
 serve({
   async start({ file, cluster }) {
+    profiler.contender = file.split('/').pop().replace(/\.mjs$/, '');
     const mod = await import(file);
     server = createServer((_req, res) => {
       res.statusCode = 404;
@@ -155,15 +185,18 @@ serve({
     );
   },
 
-  /** Starts a CPU measurement (see `cpuRead`). */
-  cpuMark() {
+  /** Starts a CPU measurement (see `cpuRead`); with BENCH_PROFILE_DIR set, also a CPU profile of the round. */
+  async cpuMark() {
+    if (PROFILE_DIR) await profiler.start();
     cpuMark = process.cpuUsage();
     return {};
   },
 
   /** CPU used since `cpuMark`: covers a whole round, including writes that complete after the driver returns. */
-  cpuRead() {
-    return cpuSince(cpuMark);
+  async cpuRead() {
+    const used = cpuSince(cpuMark);
+    if (PROFILE_DIR) await profiler.stop();
+    return used;
   },
 
   /** Heap and RSS after a full GC. */
