@@ -1,9 +1,13 @@
-// The demo page: a plain browser WebSocket, no build step.
-// Protocol: JSON frames { event, data } both ways (see docs/PROTOCOL.md).
+// The demo page, on @wshub/client (the import map in index.html points the
+// bare name at the package's build, served by the app). The client reconnects
+// with backoff and sends the page's watches again after every reconnect, so a
+// server restart needs no reload.
+import { HubClient } from '@wshub/client';
 
 const $ = (id) => document.getElementById(id);
 const userPicker = $('user');
-const state = $('connection-state');
+const stateView = $('connection-state');
+const detailView = $('connection-detail');
 const orderInput = $('order-id');
 const watchingView = $('watching');
 const notifications = $('notifications');
@@ -11,14 +15,27 @@ const ordersTable = $('orders');
 
 /** One id per tab, so two tabs of one user are two devices. */
 const device = `tab-${Math.random().toString(36).slice(2, 8)}`;
-const watching = new Set();
-let config;
-let socket;
 
-function setState(text, kind) {
-  state.textContent = text;
-  state.dataset.state = kind;
-}
+/** What the close codes a person may see here mean (docs/PROTOCOL.md has them all). */
+const CLOSE_REASONS = {
+  1001: 'the server went away',
+  1006: 'no connection',
+  4000: 'the server ended the session',
+  4403: 'unauthorized',
+};
+
+/** @type {{ wsPath: string, accounts: Array<{ token: string, name: string, role: string }> }} */
+let config;
+/** The connection of the picked user; undefined before a user is picked. */
+let client;
+/**
+ * Watched order id → `{ subscription, confirmed, ping }`. The server answers
+ * only a refused watch, so after watching the page sends a `ping`: the server
+ * handles a socket's frames in order, so its `pong` means every watch sent
+ * before is in place (`confirmed`). `ping` is the number of that ping.
+ */
+const watches = new Map();
+let pings = 0;
 
 function notify(text, problem = false) {
   const item = document.createElement('li');
@@ -28,100 +45,175 @@ function notify(text, problem = false) {
   notifications.prepend(item);
 }
 
-function showWatching() {
-  watchingView.textContent = watching.size ? [...watching].map((id) => `order ${id}`).join(', ') : 'nothing';
+function showState(state, text = state) {
+  stateView.textContent = text;
+  stateView.dataset.state = state;
 }
 
-async function refreshOrders() {
-  const orders = await (await fetch('/orders')).json();
-  ordersTable.replaceChildren(
-    ...orders.map((order) => {
-      const row = document.createElement('tr');
-      row.dataset.orderId = String(order.id);
-      for (const value of [order.id, order.owner, order.status]) {
-        const cell = document.createElement('td');
-        cell.textContent = String(value);
-        row.append(cell);
-      }
-      return row;
+function showWatching() {
+  if (watches.size === 0) {
+    watchingView.textContent = 'nothing';
+    return;
+  }
+  watchingView.replaceChildren(
+    ...[...watches].map(([id, watch]) => {
+      const chip = document.createElement('span');
+      chip.className = 'watch';
+      chip.dataset.testid = 'watch';
+      chip.dataset.orderId = id;
+      chip.dataset.confirmed = String(watch.confirmed);
+      chip.title = watch.confirmed ? 'the server sends this order’s updates' : 'sent, waiting for the server';
+      const label = document.createElement('small');
+      label.textContent = watch.confirmed ? 'active' : 'pending';
+      chip.append(`order ${id} `, label);
+      return chip;
     }),
   );
 }
 
-function send(event, data) {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ event, data }));
-  else notify('not connected: pick a user first', true);
+/** Sends a ping whose pong confirms every watch sent before it (see `watches`). */
+function confirmWatches() {
+  pings += 1;
+  for (const watch of watches.values()) if (!watch.confirmed) watch.ping = pings;
+  client.send('ping', { device, ping: pings });
 }
 
-function onMessage({ event, data }) {
-  switch (event) {
-    case 'order-status':
-      notify(`order ${data.orderId} is now "${data.status}"`);
-      void refreshOrders();
-      break;
-    case 'announcement':
-      notify(`announcement${data.adminsOnly ? ' (admins)' : ''}: ${data.text}`);
-      break;
-    case 'watch':
-      // The only reply to a watch is a refusal.
-      if (data.forbidden) {
-        watching.delete(String(data.payload));
-        showWatching();
-        notify(`not allowed to watch order ${data.payload}`, true);
-      }
-      break;
-    case 'exception':
-      notify(`server: ${data.message}`, true);
-      break;
-    default:
-      break;
+function onPong(data) {
+  if (data?.device !== device) return; // another tab of the same user
+  for (const watch of watches.values()) {
+    if (!watch.confirmed && watch.ping > 0 && watch.ping <= data.ping) watch.confirmed = true;
+  }
+  showWatching();
+}
+
+async function refreshOrders() {
+  try {
+    const orders = await (await fetch('/orders')).json();
+    ordersTable.replaceChildren(
+      ...orders.map((order) => {
+        const row = document.createElement('tr');
+        row.dataset.orderId = String(order.id);
+        for (const value of [order.id, order.owner, order.status]) {
+          const cell = document.createElement('td');
+          cell.textContent = String(value);
+          row.append(cell);
+        }
+        return row;
+      }),
+    );
+  } catch {
+    // The server is down: keep the last table; it is refreshed on reconnect.
   }
 }
 
+/** Connects as the user with `token` (none: disconnects), dropping the previous user's watches. */
 function connect(token) {
-  socket?.close(1000, 'switching user');
-  watching.clear();
+  void client?.close();
+  client = undefined;
+  watches.clear();
   showWatching();
+  detailView.textContent = '';
   if (!token) {
-    setState('disconnected', 'closed');
+    showState('none', 'not connected');
     return;
   }
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}${config.wsPath}?token=${encodeURIComponent(token)}&device=${device}`);
-  socket = ws;
-  setState('connecting', 'connecting');
-  ws.onopen = () => setState('open', 'open');
-  ws.onmessage = (message) => onMessage(JSON.parse(message.data));
-  ws.onclose = (close) => {
-    if (socket === ws) setState(`closed (${close.code}${close.reason ? ` ${close.reason}` : ''})`, 'closed');
-  };
+  const account = config.accounts.find((a) => a.token === token);
+  const hub = new HubClient(config.wsPath, {
+    token: () => token,
+    query: { device },
+    // One server on one machine: try at least every 5 s, so a restart is
+    // picked up quickly. The default ceiling (30 s) is for many clients,
+    // whose reconnects it spreads out.
+    reconnect: { maxDelayMs: 5000 },
+  });
+  client = hub;
+  // Events of a client the page has since replaced are ignored.
+  const on = (event, handler) => hub.on(event, (data) => client === hub && handler(data));
+  let everOpen = false;
+  let lost = false;
+
+  showState(hub.state);
+  on('state', (state) => {
+    showState(state);
+    if (state === 'reconnecting') {
+      // Re-sent on reconnect; unconfirmed until the new server answers.
+      for (const watch of watches.values()) Object.assign(watch, { confirmed: false, ping: 0 });
+      showWatching();
+    } else if (state === 'open') {
+      detailView.textContent = `as ${account.name} (${device})`;
+      if (everOpen) notify(`reconnected; watching again: ${[...watches.keys()].map((id) => `order ${id}`).join(', ') || 'nothing'}`);
+      everOpen = true;
+      lost = false;
+      if (watches.size > 0) confirmWatches();
+      void refreshOrders();
+    }
+  });
+  on('close', ({ code, reason, retryInMs }) => {
+    const why = `${CLOSE_REASONS[code] ?? (reason || 'closed')} (${code})`;
+    detailView.textContent = retryInMs === null ? why : `${why}; next try in ${(retryInMs / 1000).toFixed(1)} s`;
+    if (everOpen && !lost) notify(`connection lost: ${why}; reconnecting`, true);
+    lost = true;
+  });
+  on('order-status', ({ orderId, status }) => {
+    notify(`order ${orderId} is now "${status}"`);
+    void refreshOrders();
+  });
+  on('announcement', ({ text, adminsOnly }) => notify(`announcement${adminsOnly ? ' (admins)' : ''}: ${text}`));
+  on('pong', onPong);
+  on('exception', ({ message }) => notify(`server: ${message}`, true));
+  on('unauthorized', () => notify('the server refused this user (4403)', true));
+  on('disconnected', () => notify('the server ended this session (4000)', true));
+  on('error', (error) => notify(error.message, true));
+}
+
+function orderId() {
+  const id = Number(orderInput.value);
+  if (Number.isInteger(id) && id > 0) return String(id);
+  notify(`"${orderInput.value}" is not an order id`, true);
+  return undefined;
 }
 
 async function post(path, body) {
-  const response = await fetch(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) notify(`${path}: ${(await response.json()).message ?? response.status}`, true);
+  try {
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) notify(`${path}: ${(await response.json()).message ?? response.status}`, true);
+  } catch {
+    notify(`${path}: the server is not reachable`, true);
+  }
 }
 
 userPicker.addEventListener('change', () => connect(userPicker.value));
 $('watch-button').addEventListener('click', () => {
-  const id = orderInput.value.trim();
-  if (!id) return;
-  send('watch', { event: 'order-status', payload: id });
-  watching.add(id);
+  const id = orderId();
+  if (!id || watches.has(id)) return;
+  if (!client) {
+    notify('pick a user first', true);
+    return;
+  }
+  const watch = { subscription: client.watch('order-status', id), confirmed: false, ping: 0 };
+  watches.set(id, watch);
+  watch.subscription.onForbidden(() => {
+    if (watches.get(id) === watch) watches.delete(id);
+    showWatching();
+    notify(`not allowed to watch order ${id}`, true);
+  });
+  confirmWatches();
   showWatching();
 });
 $('unwatch-button').addEventListener('click', () => {
-  const id = orderInput.value.trim();
-  send('unwatch', { event: 'order-status', payload: id });
-  watching.delete(id);
+  const id = orderId();
+  watches.get(id)?.subscription.unwatch();
+  watches.delete(id);
   showWatching();
 });
 $('status-button').addEventListener('click', async () => {
-  await post(`/orders/${encodeURIComponent(orderInput.value.trim())}/status`, { status: $('status').value });
+  const id = orderId();
+  if (!id) return;
+  await post(`/orders/${id}/status`, { status: $('status').value });
   await refreshOrders();
 });
 $('announce-button').addEventListener('click', () => post('/announcements', { text: 'Hello from the demo page' }));

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsHub } from '@wshub/nest';
 import { AppModule } from './app.module.js';
+import { servePage } from './serve-page.js';
 
 const DEFAULT_PORT = 3000;
 
@@ -20,8 +20,8 @@ function portFromEnv(value: string | undefined): number {
 async function main(): Promise<void> {
   const port = portFromEnv(process.env.PORT);
   const app = await NestFactory.create<NestExpressApplication>(AppModule);
-  // The page: plain HTML and a script, no build step.
-  app.useStaticAssets(fileURLToPath(new URL('../public', import.meta.url)));
+  // The page: plain HTML and a script on @wshub/client, no build step.
+  servePage(app);
   await app.listen(port);
   // Close the app on Ctrl-C / SIGTERM (clients get 1001) and exit 0, so npm does not report a failure.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

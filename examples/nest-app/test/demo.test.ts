@@ -2,34 +2,19 @@
  * The demo exactly as `npm start` runs it: the compiled app in its own
  * process (on PORT=0), its page, its HTTP endpoints and the hub.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DemoClient } from './demo-client.js';
+import { DemoProcess } from './demo-process.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-let child: ChildProcess;
+let demo: DemoProcess;
 let base: string;
-let output = '';
 let clients: DemoClient[] = [];
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [main], {
-    env: { ...process.env, PORT: '0', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  base = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /wshub NestJS demo: (http:\/\/localhost:\d+)/.exec(output)?.[1];
-      if (url) resolve(url.replace('localhost', '127.0.0.1'));
-    });
-    child.once('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${output}`)));
-  });
+  demo = await DemoProcess.start();
+  base = demo.base;
 });
 
 afterEach(() => {
@@ -37,13 +22,7 @@ afterEach(() => {
   clients = [];
 });
 
-afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(() => demo?.stop());
 
 async function login(token: string, device = 'test'): Promise<DemoClient> {
   const client = new DemoClient(`${base.replace('http', 'ws')}/api/v1/ws?token=${token}&device=${device}`);
@@ -62,9 +41,9 @@ function post(path: string, body: unknown): Promise<Response> {
 
 describe('npm start', () => {
   it('prints the URL and how to try it', () => {
-    expect(output).toContain('pick a user');
-    expect(output).toMatch(/curl -X POST http:\/\/localhost:\d+\/orders\/42\/status/);
-    expect(output).toMatch(/ws:\/\/localhost:\d+\/api\/v1\/ws\?token=bob-token/);
+    expect(demo.output).toContain('pick a user');
+    expect(demo.output).toMatch(/curl -X POST http:\/\/localhost:\d+\/orders\/42\/status/);
+    expect(demo.output).toMatch(/ws:\/\/localhost:\d+\/api\/v1\/ws\?token=bob-token/);
   });
 
   it('serves the page, its script, and the page config', async () => {
@@ -74,10 +53,22 @@ describe('npm start', () => {
     }
     const script = await fetch(`${base}/app.js`);
     expect(script.headers.get('content-type')).toContain('javascript');
-    expect(await script.text()).toContain('new WebSocket(');
+    expect(await script.text()).toContain("import { HubClient } from '@wshub/client';");
     const config = (await (await fetch(`${base}/demo/config`)).json()) as { wsPath: string; accounts: Array<{ id: string }> };
     expect(config.wsPath).toBe('/api/v1/ws');
     expect(config.accounts.map((a) => a.id)).toEqual(['alice', 'bob', 'carol']);
+  });
+
+  it('serves @wshub/client as installed, where the page’s import map points', async () => {
+    const html = await (await fetch(`${base}/`)).text();
+    const importMap = /<script type="importmap">(.*?)<\/script>/s.exec(html)?.[1];
+    const url = (JSON.parse(importMap ?? '{}') as { imports?: Record<string, string> }).imports?.['@wshub/client'];
+    expect(url).toBe('/vendor/wshub-client/index.js');
+    const bundle = await fetch(`${base}${url}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toContain('javascript');
+    const installed = readFileSync(fileURLToPath(import.meta.resolve('@wshub/client')), 'utf8');
+    expect(await bundle.text()).toBe(installed);
   });
 });
 
@@ -139,10 +130,8 @@ describe('stopping the demo', () => {
   it('closes clients with 1001 and exits 0 on SIGTERM', async () => {
     const bob = await login('bob-token');
     await bob.synced('before-stop');
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
+    const exited = demo.stop('SIGTERM');
     expect(await bob.closed).toBe(1001);
-    const [code] = await exited;
-    expect(code, output).toBe(0);
+    expect(await exited, demo.output).toBe(0);
   });
 });

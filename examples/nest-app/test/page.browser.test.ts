@@ -1,0 +1,143 @@
+/**
+ * The demo page in a real browser: Debian's headless Chromium, driven by
+ * playwright-core, on the compiled demo in its own process (as `npm start`
+ * runs it), which the test stops and starts again on the same port.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DemoProcess } from './demo-process.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** For one thing to show on the page; generous, as other suites may be loading the machine. */
+const WAIT_MS = 30_000;
+const screenshots = fileURLToPath(new URL('../test-results/', import.meta.url));
+
+const skip =
+  existsSync(CHROMIUM) || process.env.CI
+    ? undefined
+    : `${CHROMIUM} is missing (apt-get install chromium): the demo page's browser test is skipped`;
+if (skip) process.stderr.write(`@wshub/example-nest-app: ${skip}\n`);
+
+describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
+  let browser: Browser;
+  let demo: DemoProcess;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  let pageErrors: string[];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing; under CI the browser test must run (.ci/run installs chromium)`);
+    }
+    [browser, demo] = await Promise.all([
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 }),
+      DemoProcess.start(),
+    ]);
+  }, 90_000);
+
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail' && context) {
+      mkdirSync(screenshots, { recursive: true });
+      const file = `${screenshots}${task.name.replace(/[^\w-]+/g, '-')}.png`;
+      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 }).then(
+        () => process.stderr.write(`screenshot of the failed page: ${file}\n`),
+        (error: Error) => process.stderr.write(`no screenshot of the failed page: ${error.message}\n`),
+      );
+    }
+    await context?.close();
+    context = undefined;
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all([browser?.close(), demo?.stop()]);
+  }, 30_000);
+
+  /** Opens the page in a fresh browser context, once its user picker is filled. */
+  async function openPage(): Promise<void> {
+    context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(demo.base);
+    await page.locator('[data-testid="user-picker"] option[value="bob-token"]').waitFor({ state: 'attached' });
+  }
+
+  async function signIn(token: string): Promise<void> {
+    await page.getByTestId('user-picker').selectOption(token);
+    await connectionState('open');
+  }
+
+  async function watchOrder(id: number): Promise<void> {
+    await page.getByTestId('order-input').fill(String(id));
+    await page.getByTestId('watch-button').click();
+  }
+
+  const connectionState = (state: string) =>
+    page.locator(`[data-testid="connection-state"][data-state="${state}"]`).waitFor();
+  /** The watch chip once the server has applied the watch (the page pings after watching). */
+  const activeWatch = (id: number) =>
+    page.locator(`[data-testid="watch"][data-order-id="${id}"][data-confirmed="true"]`).waitFor();
+  const notification = (text: string) => page.getByTestId('notification').filter({ hasText: text }).waitFor();
+
+  async function setStatus(id: number, status: string): Promise<void> {
+    const response = await fetch(`${demo.base}/orders/${id}/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status }),
+    });
+    expect(response.status).toBe(202);
+  }
+
+  describe('a watched order', () => {
+    it('shows its status updates, and keeps them coming across a server restart without a reload', async () => {
+      await openPage();
+      await page.evaluate(() => {
+        (globalThis as { loadedOnce?: boolean }).loadedOnce = true;
+      });
+      await signIn('bob-token');
+      await watchOrder(42);
+      await activeWatch(42);
+      await setStatus(42, 'shipped');
+      await notification('order 42 is now "shipped"');
+
+      const { port } = demo;
+      expect(await demo.stop('SIGTERM'), demo.output).toBe(0);
+      await connectionState('reconnecting');
+      demo = await DemoProcess.start(port);
+      await connectionState('open');
+      await notification('reconnected; watching again: order 42');
+      await activeWatch(42);
+      await setStatus(42, 'delivered');
+      await notification('order 42 is now "delivered"');
+
+      expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+      expect(pageErrors).toEqual([]);
+    }, 120_000);
+  });
+
+  describe('a watch the server refuses', () => {
+    it('is reported on the page and dropped from the list', async () => {
+      await openPage();
+      await signIn('carol-token');
+      await watchOrder(42);
+      await notification('not allowed to watch order 42');
+      await watchOrder(7);
+      await activeWatch(7);
+      expect(await page.getByTestId('watch').allTextContents()).toEqual(['order 7 active']);
+      expect(pageErrors).toEqual([]);
+    }, 60_000);
+  });
+});
