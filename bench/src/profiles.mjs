@@ -1,6 +1,6 @@
 /**
  * Sizes of each scenario per profile. `full` is `npm run bench`, `quick`
- * is `--quick` (about a minute), `smoke` is what the test runs (tiny N,
+ * is `--quick` (about 1.5 minutes), `smoke` is what the test runs (tiny N,
  * one repetition: it proves the harness works, not how fast anything is).
  */
 export const PROFILES = {
