@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import mitt, { type Emitter, type Handler } from 'mitt';
 import { type Broker, type BrokerNode, type Envelope, LocalBroker } from './broker.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
@@ -230,7 +230,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   /** A transport accepted a socket: decorate it, emit `'connected'`, run `authenticate`. */
   protected accept(raw: T, request: HubRequest): HubSocket<User, T> {
     const socket = raw as Internal<HubSocket<User, T>>;
-    socket.id = randomUUID();
+    // Hex from bytes is one flat string (~60 B); a UUID string is kept in pieces (~490 B per socket).
+    socket.id = randomBytes(16).toString('hex');
     socket.watching = new Map();
     let resolveAuth!: (value: boolean) => void;
     socket.isAuthorized = new Promise<boolean>((resolve) => {
@@ -290,6 +291,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       return;
     }
     clearTimeout(state.authTimer);
+    state.authTimer = undefined;
     state.phase = 'ready';
     state.authorized = true;
     socket.user = user;
