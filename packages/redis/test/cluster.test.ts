@@ -1,8 +1,8 @@
+import type { TestClient } from '@wshub/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAST, HubProcess, waitUntil } from './hub-process.js';
 import { RedisServer, redisSkipReason } from './redis-server.js';
-import type { TestSocket } from './test-socket.js';
 
 /**
  * Three hubs, each in its own process, one real redis-server: they must
@@ -48,7 +48,7 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
    * after `origin`'s publishes reached Redis: a duplicate (such as a node's
    * own publish coming back) would show up in the list.
    */
-  async function receivedBefore(client: TestSocket, user: string, origin: HubProcess, via: HubProcess) {
+  async function receivedBefore(client: TestClient, user: string, origin: HubProcess, via: HubProcess) {
     await origin.call('onlineUsers'); // a round trip on origin's command connection, after its publishes
     await via.call('sendMessage', user, '__marker__', null);
     const got: string[] = [];
@@ -107,10 +107,10 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
       const first = await connect(a, 'user=r2&device=1');
       const second = await connect(a, 'user=r2&device=2');
       expect(await numsub()).toBe(1);
-      second.ws.close();
+      await second.close();
       await waitUntil(async () => (await a.call<unknown[]>('userOf', 'r2')).length === 1, 'one socket left');
       expect(await numsub()).toBe(1);
-      first.ws.close();
+      await first.close();
       await waitUntil(async () => (await numsub()) === 0, 'the channel to be unsubscribed');
     });
   });
@@ -120,10 +120,8 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
       const onA = await connect(a, 'user=p1');
       const onB = await connect(b, 'user=p2');
       const onC = await connect(c, 'user=p3');
-      onB.watch('order', '42');
-      onC.watch('order');
-      await waitUntil(async () => (await b.call('watching', 'p2'))[0]?.order !== undefined, 'the watch on B');
-      await waitUntil(async () => (await c.call('watching', 'p3'))[0]?.order !== undefined, 'the watch on C');
+      expect(await onB.watch('order', '42')).toBe('allowed');
+      expect(await onC.watch('order')).toBe('allowed');
       const published = (await a.stats()).broker.published!;
       await a.call('push', 'news', { v: 1 });
       expect((await a.stats()).broker.published).toBe(published + 1);
@@ -162,8 +160,7 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
     it('applies the watch filter to callback pushes on the node that holds the socket', async () => {
       const watching = await connect(a, 'user=c4&role=admin&device=w');
       const notWatching = await connect(b, 'user=c4&role=admin&device=n');
-      watching.watch('report');
-      await waitUntil(async () => (await a.call('watching', 'c4'))[0]?.report !== undefined, 'the watch on A');
+      expect(await watching.watch('report')).toBe('allowed');
       await c.call('push', 'report', { n: 1 }, { allow: 'asyncAdmins', filter: true });
       expect(await receivedBefore(watching, 'c4', c, b)).toEqual(['report:{"n":1}']);
       expect(await receivedBefore(notWatching, 'c4', c, a)).toEqual([]);
@@ -186,11 +183,11 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
       const laptop = await connect(b, 'user=d1&device=laptop');
       const tablet = await connect(b, 'user=d1&device=tablet');
       await c.call('disconnect', 'd1', 'laptop');
-      expect((await laptop.closed).code).toBe(4000);
+      expect((await laptop.waitForClose()).code).toBe(4000);
       expect(await receivedBefore(phone, 'd1', c, c)).toEqual([]);
       await c.call('disconnect', 'd1');
-      expect((await phone.closed).code).toBe(4000);
-      expect((await tablet.closed).code).toBe(4000);
+      expect((await phone.waitForClose()).code).toBe(4000);
+      expect((await tablet.waitForClose()).code).toBe(4000);
       await waitUntil(async () => !(await c.call('isOnline', 'd1')), 'd1 to leave presence');
     });
   });
@@ -222,7 +219,7 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
         expect(await node.call('isOnline', 'nobody')).toBe(false);
       }
       expect((await c.call('users')).o2).toEqual({ id: 'o2', deviceFingerprint: 'device-1', role: 'user', name: 'Bo' });
-      for (const client of b.clients) client.ws.close();
+      await Promise.all(b.clients.map((client) => client.close()));
       await waitUntil(async () => (await c.call('onlineUsers')).join() === 'o1', 'o2 to leave presence');
       expect(await c.call('isOnline', 'o1')).toBe(true);
     });

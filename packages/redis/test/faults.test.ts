@@ -1,9 +1,9 @@
+import type { TestClient } from '@wshub/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAST, HubProcess, waitUntil } from './hub-process.js';
 import { RedisServer, redisSkipReason } from './redis-server.js';
 import { TcpProxy } from './tcp-proxy.js';
-import type { TestSocket } from './test-socket.js';
 
 /**
  * Faults against a real redis-server that the tests kill and restart on the
@@ -60,12 +60,12 @@ describe.skipIf(skip)(skip ?? 'Redis faults', () => {
     );
 
   /** Collects what `client` receives until a marker from each node in `origins` (nodes whose publishes reached Redis). */
-  async function drain(client: TestSocket, user: string, origins: HubProcess[]): Promise<string[]> {
+  async function drain(client: TestClient, user: string, origins: HubProcess[]): Promise<string[]> {
     for (const origin of origins) await origin.call('sendMessage', user, '__marker__', origin.name);
     const got: string[] = [];
     let markers = 0;
     while (markers < origins.length) {
-      const m = await client.next(10_000);
+      const m = await client.next(undefined, { timeout: 10_000 });
       if (m.event === '__marker__') markers++;
       else got.push(`${m.event}:${JSON.stringify(m.data)}`);
     }
@@ -73,7 +73,7 @@ describe.skipIf(skip)(skip ?? 'Redis faults', () => {
   }
 
   /** Sends from `from` until one arrives: messages sent while a subscriber reconnects may be lost (at most once). */
-  async function deliveredAgain(from: HubProcess, user: string, client: TestSocket): Promise<void> {
+  async function deliveredAgain(from: HubProcess, user: string, client: TestClient): Promise<void> {
     let n = 0;
     await waitUntil(
       async () => {

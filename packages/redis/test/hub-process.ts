@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { connectTestClient, type TestClient } from '@wshub/testing';
 import type { Redis } from 'ioredis';
 import type { RedisBrokerOptions } from '../src/index.js';
-import { TestSocket } from './test-socket.js';
 
 /** The node programs: a plain WsHub, or a NestJS app with WsModule. */
 const scripts = {
@@ -39,7 +39,7 @@ interface Reply {
 export class HubProcess {
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  readonly clients: TestSocket[] = [];
+  readonly clients: TestClient[] = [];
   /** Set when the child crashed or had an unhandled rejection. */
   fatal: string | undefined;
   port = 0;
@@ -111,10 +111,8 @@ export class HubProcess {
    * in Redis, which it does only after Redis confirmed the user's channel:
    * from then on, sends from any node reach the client.
    */
-  async connect(query: string, redis: Redis, prefix = 'wshub'): Promise<TestSocket> {
-    const client = new TestSocket(`ws://127.0.0.1:${this.port}/api/v1/ws?${query}`);
-    this.clients.push(client);
-    await client.opened;
+  async connect(query: string, redis: Redis, prefix = 'wshub'): Promise<TestClient> {
+    const client = await this.openSocket(query);
     const user = new URLSearchParams(query).get('user')!;
     const key = `${prefix}:presence:${this.nodeId}`;
     await waitUntil(async () => (await redis.hexists(key, user)) === 1, `${user} in presence of ${this.name}`);
@@ -122,12 +120,16 @@ export class HubProcess {
   }
 
   /** Connects a client and resolves once this node has authorized it (works while Redis is down). */
-  async open(query: string): Promise<TestSocket> {
-    const client = new TestSocket(`ws://127.0.0.1:${this.port}/api/v1/ws?${query}`);
+  async open(query: string): Promise<TestClient> {
+    const client = await this.openSocket(query);
+    await client.sync();
+    return client;
+  }
+
+  /** `query`: `user=<id>&device=<fp>&role=<role>&name=<name>`, as the fixtures authenticate. */
+  private async openSocket(query: string): Promise<TestClient> {
+    const client = await connectTestClient(`ws://127.0.0.1:${this.port}/api/v1/ws?${query}`);
     this.clients.push(client);
-    await client.opened;
-    const user = new URLSearchParams(query).get('user')!;
-    await waitUntil(async () => (await this.call<string[]>('connectedUsers')).includes(user), `${user} on ${this.name}`);
     return client;
   }
 

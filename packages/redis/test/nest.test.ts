@@ -30,14 +30,14 @@ describe.skipIf(skip)(skip ?? 'the Nest module over Redis', () => {
       const laptop = await c.connect('user=n1&device=laptop', r);
       const tablet = await c.connect('user=n1&device=tablet', r);
       await a.call('publishDisconnected', 'n1', 'laptop');
-      expect((await laptop.closed).code).toBe(4000);
+      expect((await laptop.waitForClose()).code).toBe(4000);
       // SendMessageCommand crosses nodes too; the phone and the tablet are still there.
       await a.call('sendMessage', 'n1', 'still-here', 1);
       expect(await phone.next()).toEqual({ event: 'still-here', data: 1 });
       expect(await tablet.next()).toEqual({ event: 'still-here', data: 1 });
       await a.call('publishDisconnected', 'n1');
-      expect((await phone.closed).code).toBe(4000);
-      expect((await tablet.closed).code).toBe(4000);
+      expect((await phone.waitForClose()).code).toBe(4000);
+      expect((await tablet.waitForClose()).code).toBe(4000);
       for (const node of nodes) expect(node.fatal).toBeUndefined();
     });
   });
