@@ -4,30 +4,26 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { connectTestClient, type TestClient } from '@wshub/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DemoClient } from './demo-client.js';
 import { DemoProcess } from './demo-process.js';
 
 let demo: DemoProcess;
 let base: string;
-let clients: DemoClient[] = [];
+const clients: TestClient[] = [];
 
 beforeAll(async () => {
   demo = await DemoProcess.start();
   base = demo.base;
 });
 
-afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
-});
+afterEach(() => Promise.all(clients.splice(0).map((client) => client.close())));
 
 afterAll(() => demo?.stop());
 
-async function login(token: string, device = 'test'): Promise<DemoClient> {
-  const client = new DemoClient(`${base.replace('http', 'ws')}/api/v1/ws?token=${token}&device=${device}`);
+async function login(token: string, device = 'test'): Promise<TestClient> {
+  const client = await connectTestClient(`${base.replace('http', 'ws')}/api/v1/ws`, { query: { token, device } });
   clients.push(client);
-  await client.opened;
   return client;
 }
 
@@ -75,8 +71,7 @@ describe('npm start', () => {
 describe('watching an order and changing its status', () => {
   it('notifies the owner that watches it', async () => {
     const bob = await login('bob-token');
-    bob.send('watch', { event: 'order-status', payload: '42' });
-    await bob.synced('watch-42');
+    expect(await bob.watch('order-status', '42')).toBe('allowed');
     const response = await post('/orders/42/status', { status: 'shipped' });
     expect(response.status).toBe(202);
     expect(await bob.next()).toEqual({ event: 'order-status', data: { orderId: 42, status: 'shipped' } });
@@ -84,17 +79,13 @@ describe('watching an order and changing its status', () => {
 
   it('refuses a user who watches someone else’s order', async () => {
     const carol = await login('carol-token');
-    carol.send('watch', { event: 'order-status', payload: '42' });
-    expect(await carol.next()).toEqual({
-      event: 'watch',
-      data: { event: 'order-status', payload: '42', forbidden: true },
-    });
+    expect(await carol.watch('order-status', '42')).toBe('forbidden');
+    expect(carol.messages).toEqual([{ event: 'watch', data: { event: 'order-status', payload: '42', forbidden: true } }]);
   });
 
   it('lets an admin watch every order', async () => {
     const alice = await login('alice-token');
-    alice.send('watch', { event: 'order-status' });
-    await alice.synced('watch-all');
+    expect(await alice.watch('order-status')).toBe('allowed');
     await post('/orders/7/status', { status: 'packed' });
     expect(await alice.next()).toEqual({ event: 'order-status', data: { orderId: 7, status: 'packed' } });
   });
@@ -114,24 +105,32 @@ describe('announcements', () => {
     expect(await bob.next()).toEqual({ event: 'announcement', data: { text: 'hello all', adminsOnly: false } });
     await post('/announcements', { text: 'admins only', adminsOnly: true });
     expect(await alice.next()).toEqual({ event: 'announcement', data: { text: 'admins only', adminsOnly: true } });
-    await bob.synced('after-admin-announcement'); // bob's next message is the pong: he got nothing
+    await bob.sync(); // everything the hub wrote to bob before has arrived: he got the first one only
+    expect(bob.messages).toEqual([{ event: 'announcement', data: { text: 'hello all', adminsOnly: false } }]);
+  });
+});
+
+describe('ping', () => {
+  it('is answered with a pong carrying its data (the page confirms its watches with it)', async () => {
+    const bob = await login('bob-token');
+    bob.emit('ping', { device: 'test', ping: 1 });
+    expect(await bob.next()).toEqual({ event: 'pong', data: { device: 'test', ping: 1 } });
   });
 });
 
 describe('demo auth', () => {
   it('refuses an unknown token with 4403', async () => {
-    const stranger = new DemoClient(`${base.replace('http', 'ws')}/api/v1/ws?token=nope`);
-    clients.push(stranger);
-    expect(await stranger.closed).toBe(4403);
+    const stranger = await login('nope');
+    expect((await stranger.waitForClose()).code).toBe(4403);
   });
 });
 
 describe('stopping the demo', () => {
   it('closes clients with 1001 and exits 0 on SIGTERM', async () => {
     const bob = await login('bob-token');
-    await bob.synced('before-stop');
+    await bob.sync();
     const exited = demo.stop('SIGTERM');
-    expect(await bob.closed).toBe(1001);
+    expect((await bob.waitForClose()).code).toBe(1001);
     expect(await exited, demo.output).toBe(0);
   });
 });
