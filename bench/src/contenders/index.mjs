@@ -1,8 +1,9 @@
 /**
  * The contenders, in table order. `file` is a module exporting
- * `start(ctx)` (see contract.mjs); `null` marks a slot whose contender lands
- * with another package. `baseline: true` contenders get a ratio column.
- * `dialect` is the client protocol the load generator speaks.
+ * `start(ctx)` (see contract.mjs); `file: null` marks a slot whose
+ * contender is not written yet (`pending` says why). `baseline: true`
+ * contenders get a ratio column. `dialect` is the client protocol the load
+ * generator speaks.
  */
 export const CONTENDERS = [
   {
@@ -15,19 +16,15 @@ export const CONTENDERS = [
   {
     id: 'wshub-nest',
     label: 'wshub via @wshub/nest SendMessageCommand',
-    // Slot: a module driving `SendMessageCommand` / `PushCommand` through the
-    // CommandBus of a small Nest app, same contract as wshub-core.mjs.
-    file: null,
-    pending: 'lands with @wshub/nest',
+    labels: { A: 'wshub via @wshub/nest PushCommand' },
+    file: 'wshub-nest.mjs',
     dialect: 'ws',
     scenarios: ['A', 'B'],
   },
   {
     id: 'wshub-redis',
     label: 'wshub + RedisBroker',
-    // Slot: wshub-core.mjs with `broker: new RedisBroker(...)` from ctx.cluster.redisUrl.
-    file: null,
-    pending: 'lands with @wshub/redis',
+    file: 'wshub-redis.mjs',
     dialect: 'ws',
     scenarios: ['F'],
   },
