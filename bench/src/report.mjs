@@ -58,38 +58,52 @@ export function summarizeMetric(metric, baselines) {
 export function evaluateTargets(scenarios) {
   const rows = [];
   for (const t of TARGETS) {
-    const scenario = scenarios.find((s) => s.id === t.scenario);
-    const cases = scenario?.cases ?? [];
-    const find = (c, id) => c.metrics.find((m) => m.key === t.metric)?.results.find((r) => r.contender === id);
-    const text = describeTarget(t);
-    if (t.flat) {
-      if (cases.length < 2) continue;
-      const growth = (id) => {
-        const first = find(cases[0], id);
-        const last = find(cases[cases.length - 1], id);
-        return first?.median && last?.median ? last.median / first.median : null;
-      };
-      const own = growth(t.contender);
-      const base = t.baseline ? growth(t.baseline) : 1;
-      const ratio = own !== null && base ? own / base : null;
-      rows.push({ ...t, text, case: `${cases[cases.length - 1].id} vs ${cases[0].id}`, ratio, met: judge(t, ratio) });
-      continue;
-    }
-    for (const c of cases) {
-      const r = find(c, t.contender);
-      const base = find(c, t.baseline);
-      const ratio = r?.median && base?.median ? r.median / base.median : null;
-      // For rates, the same comparison in server CPU per delivery (baseline ÷ contender, so
-      // higher is better as for the rate): steadier when other processes share the machine.
-      const higher = scenario.cases[0]?.metrics.find((m) => m.key === t.metric)?.better === 'higher';
-      const cpuRatio =
-        higher && r?.serverUsPerDeliveryMedian && base?.serverUsPerDeliveryMedian
-          ? base.serverUsPerDeliveryMedian / r.serverUsPerDeliveryMedian
-          : null;
-      rows.push({ ...t, text, case: c.id, ratio, cpuRatio, met: judge(t, ratio) });
-    }
+    // A merged document (see run.mjs) may hold a scenario from two runs; each is judged on its own.
+    for (const scenario of scenarios.filter((s) => s.id === t.scenario)) rows.push(...targetRows(t, scenario));
   }
   return rows;
+}
+
+function targetRows(t, scenario) {
+  const rows = [];
+  const cases = scenario.cases ?? [];
+  const find = (c, id) => c.metrics.find((m) => m.key === t.metric)?.results.find((r) => r.contender === id);
+  const text = describeTarget(t);
+  const caseText = (id) => (scenario.run ? `${id} (${runName(scenario.run)})` : id);
+  if (t.flat) {
+    if (cases.length < 2) return rows;
+    const growth = (id) => {
+      const first = find(cases[0], id);
+      const last = find(cases[cases.length - 1], id);
+      return first?.median && last?.median ? last.median / first.median : null;
+    };
+    const own = growth(t.contender);
+    const base = t.baseline ? growth(t.baseline) : 1;
+    const ratio = own !== null && base ? own / base : null;
+    rows.push({ ...t, text, case: caseText(`${cases[cases.length - 1].id} vs ${cases[0].id}`), ratio, met: judge(t, ratio) });
+    return rows;
+  }
+  for (const c of cases) {
+    const r = find(c, t.contender);
+    const base = find(c, t.baseline);
+    // In a merged document, a run that did not measure the contender has nothing to say.
+    if (scenario.run && (!r || !base)) continue;
+    const ratio = r?.median && base?.median ? r.median / base.median : null;
+    // For rates, the same comparison in server CPU per delivery (baseline ÷ contender, so
+    // higher is better as for the rate): steadier when other processes share the machine.
+    const higher = scenario.cases[0]?.metrics.find((m) => m.key === t.metric)?.better === 'higher';
+    const cpuRatio =
+      higher && r?.serverUsPerDeliveryMedian && base?.serverUsPerDeliveryMedian
+        ? base.serverUsPerDeliveryMedian / r.serverUsPerDeliveryMedian
+        : null;
+    rows.push({ ...t, text, case: caseText(c.id), ratio, cpuRatio, met: judge(t, ratio) });
+  }
+  return rows;
+}
+
+/** How a merged document names a run: its profile and start time. */
+function runName(run) {
+  return `${run.profile} run ${run.startedAt.slice(0, 16).replace('T', ' ')}`;
 }
 
 function judge(t, ratio) {
@@ -136,7 +150,16 @@ function ratioText(x) {
 export function toMarkdown(doc) {
   const m = doc.machine;
   const lines = [];
-  lines.push(`Run ${doc.startedAt} · profile \`${doc.profile}\` · ${doc.reps} repetition(s), contenders interleaved · ${(doc.durationMs / 1000).toFixed(0)} s`);
+  if (doc.merged) {
+    const runs = [...new Map(doc.scenarios.map((s) => [s.run.startedAt, s.run])).values()];
+    lines.push(
+      `Tables from ${runs.length} runs, each scenario from one run (contenders interleaved within it); the run is named under each scenario and in the targets' case column: ` +
+        runs.map((r) => `${runName(r)} (\`${r.command}\`, ${r.reps} repetition(s))`).join('; ') +
+        '.',
+    );
+  } else {
+    lines.push(`Run ${doc.startedAt} · profile \`${doc.profile}\` · ${doc.reps} repetition(s), contenders interleaved · ${(doc.durationMs / 1000).toFixed(0)} s`);
+  }
   lines.push('');
   lines.push(
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.platform} ${m.release}; Node ${m.node}, ws ${m.ws}, socket.io ${m.socketio}. ` +
@@ -170,7 +193,8 @@ export function toMarkdown(doc) {
     }
   }
   for (const s of doc.scenarios) {
-    lines.push('', `## ${s.id}. ${s.title}`, '');
+    lines.push('', `## ${s.id}. ${s.title}${s.run ? ` (${s.run.profile} run)` : ''}`, '');
+    if (s.run) lines.push(`From the ${runName(s.run)}: \`${s.run.command}\`, ${s.run.reps} repetition(s).`, '');
     if (s.skipped) {
       lines.push(`Skipped: ${s.skipped}`);
       continue;
