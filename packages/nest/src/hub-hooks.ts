@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import type { ModulesContainer } from '@nestjs/core';
 import type { EventBus } from '@nestjs/cqrs';
 import type { HubOptions, HubUser, WsHubSocket } from '@wshub/core';
-import { instanceToPlain } from 'class-transformer';
+import { toPlain } from './to-plain.js';
 import { hasEventsHandler } from './event-handler-registry.js';
 import { ClientConnectedEvent } from './events/client-connected.event.js';
 import { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
@@ -15,7 +15,7 @@ type Hooks = Pick<HubOptions<HubUser, WsHubSocket<HubUser>>, 'authenticate' | 'c
  * - `authenticate` publishes `ClientConnectedEvent` and waits for its
  *   `resolve`/`reject`; core's `authTimeoutMs` bounds the wait (4408);
  * - `canWatch` publishes `IsAllowedToWatchEvent` and waits for `allowed()`;
- * - `serialize` is class-transformer's `instanceToPlain`.
+ * - `serialize` is class-transformer's `instanceToPlain` (skipped for plain data, see to-plain.ts).
  */
 export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, logger: Logger): Hooks {
   let handlerChecked = false;
@@ -42,6 +42,6 @@ export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, lo
       eventBus.publish(question);
       return question.allowed();
     },
-    serialize: (data) => instanceToPlain(data),
+    serialize: toPlain,
   };
 }
