@@ -41,7 +41,7 @@ describe('npm run bench -- --smoke', () => {
 
   it('lists every contender, with a reason for those not measured', () => {
     const ids = doc.contenders.map((c) => c.id);
-    const expected = ['naive', 'ws-once', 'ws-frame', 'ws-coalesced', 'socketio', 'wshub', 'wshub-nest', 'wshub-redis'];
+    const expected = ['naive', 'ws-once', 'ws-frame', 'ws-coalesced', 'socketio', 'wshub', 'wshub-nest', 'wshub-nest-plain', 'wshub-redis'];
     expect(ids).toEqual(expect.arrayContaining(expected));
     for (const c of doc.contenders) {
       if (!c.available) expect(c.reason).toEqual(expect.any(String));

@@ -22,6 +22,14 @@ export const CONTENDERS = [
     scenarios: ['A', 'B'],
   },
   {
+    id: 'wshub-nest-plain',
+    label: 'wshub via @wshub/nest SendMessageCommand, plain data',
+    labels: { A: 'wshub via @wshub/nest PushCommand, plain data' },
+    file: 'wshub-nest-plain.mjs',
+    dialect: 'ws',
+    scenarios: ['A', 'B'],
+  },
+  {
     id: 'wshub-redis',
     label: 'wshub + RedisBroker',
     file: 'wshub-redis.mjs',
