@@ -14,7 +14,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { labelIn, probeContenders } from './contenders/index.mjs';
@@ -49,7 +49,10 @@ const profile = PROFILES[profileName];
 const reps = args.reps ? Number(args.reps) : profile.reps;
 const onlyScenarios = args.scenarios?.toUpperCase().split(',');
 const onlyContenders = args.contenders?.split(',');
-const outDir = args['out-dir'] ?? DEFAULT_OUT;
+// Paths given on the command line are relative to where `npm run bench` was
+// typed (npm runs the script inside bench/ and says where it started in INIT_CWD).
+const fromCaller = (path) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+const outDir = args['out-dir'] ? fromCaller(args['out-dir']) : DEFAULT_OUT;
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
@@ -64,7 +67,7 @@ async function render(file) {
   const read = async (path) => JSON.parse(await readFile(path, 'utf8'));
   let doc = await read(file);
   if (args.merge?.length) {
-    const extras = await Promise.all(args.merge.map(read));
+    const extras = await Promise.all(args.merge.map((path) => read(fromCaller(path))));
     doc = mergeRuns(doc, extras, onlyScenarios);
   }
   doc.targets = evaluateTargets(doc.scenarios);
@@ -72,7 +75,7 @@ async function render(file) {
   await writeFile(join(outDir, 'latest.md'), markdown);
   if (!args.quiet) process.stdout.write(markdown);
   if (args['write-docs']) {
-    await writeDocs(markdown, [file, ...(args.merge ?? [])]);
+    await writeDocs(markdown, [file, ...(args.merge ?? []).map(fromCaller)]);
     log(`updated ${DOCS}`);
   }
 }
@@ -120,7 +123,7 @@ function mergeRuns(base, extras, only) {
 }
 
 async function main() {
-  if (args.render) return render(args.render);
+  if (args.render) return render(fromCaller(args.render));
   const started = new Date();
   const warnings = [];
   const contenders = (await probeContenders()).filter((c) =>
@@ -281,7 +284,6 @@ async function writeDocs(markdown, jsonPaths) {
   const start = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);
   if (start === -1 || end < start) throw new Error(`${DOCS} lacks the bench:begin / bench:end markers`);
-  const { resolve } = await import('node:path');
   const files = jsonPaths.map((p) => `\`${relative(join(DOCS, '..', '..'), resolve(p))}\``);
   const source = `Raw samples: ${files.join(', ')}.\n\n`;
   const generated = `${BEGIN}\n\n${source}${markdown.replace(/^## /gm, '### ')}\n${END}`;
