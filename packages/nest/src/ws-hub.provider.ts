@@ -11,6 +11,7 @@ import { WS_MODULE_OPTIONS, type WsModuleOptions } from './ws-module-options.js'
 /**
  * The app's one `WsHub`, injectable as `WsHub`. Its path is, in order:
  * `forRoot({ path })`, `@wshub/nest/dist/path`, the default `/api/v1/ws`.
+ * Its `serialize` is `forRoot({ serialize })` or class-transformer's.
  */
 export const wsHubProvider: FactoryProvider<WsHub<HubUser>> = {
   provide: WsHub,
@@ -27,7 +28,13 @@ export const wsHubProvider: FactoryProvider<WsHub<HubUser>> = {
     factory: WsHubFactory | undefined,
   ) {
     const logger = new Logger('WsModule');
-    const hubOptions = { ...options, path: options?.path ?? wsPath.path, ...createHubHooks(eventBus, modules, logger) };
+    const hooks = createHubHooks(eventBus, modules, logger);
+    const hubOptions = {
+      ...options,
+      ...hooks,
+      path: options?.path ?? wsPath.path,
+      serialize: options?.serialize ?? hooks.serialize,
+    };
     // Another HubCore (a test fake) has the same rules and events, not the HTTP side.
     const hub = (factory ? factory(hubOptions) : new WsHub<HubUser>(hubOptions)) as WsHub<HubUser>;
     publishHubNotifications(hub, eventBus, logger);

@@ -2,12 +2,14 @@ import type { ModuleMetadata } from '@nestjs/common';
 import type { HubOptions, HubUser } from '@wshub/core';
 
 /**
- * Options of `WsModule.forRoot()`: the `WsHub` options that are not hooks
- * (the hooks are the CQRS events). `path` wins over `@wshub/nest/dist/path`.
+ * Options of `WsModule.forRoot()`: the `WsHub` options other than the
+ * `authenticate` and `canWatch` hooks (those are the CQRS events). `path`
+ * wins over `@wshub/nest/dist/path`; `serialize` replaces the module's
+ * class-transformer conversion.
  */
 export type WsModuleOptions = Pick<
   HubOptions<HubUser>,
-  'path' | 'broker' | 'allowedOrigins' | 'authTimeoutMs' | 'watchTimeoutMs' | 'heartbeatMs' | 'limits'
+  'path' | 'broker' | 'allowedOrigins' | 'authTimeoutMs' | 'watchTimeoutMs' | 'heartbeatMs' | 'limits' | 'serialize'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

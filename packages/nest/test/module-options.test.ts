@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Inject, Injectable, Module } from '@nestjs/common';
 import { CommandBus, CqrsModule, EventBus } from '@nestjs/cqrs';
+import { Exclude } from 'class-transformer';
 import { ClientDisconnectedEvent, SendMessageCommand, WsHub, WsModule } from '@wshub/nest';
 import { describe, expect, it } from 'vitest';
 import { TokenAuthHandler } from './fixtures/token-auth.handler.js';
@@ -28,6 +29,33 @@ describe('WsModule.forRoot(options)', () => {
       expect(await client.next()).toEqual({
         event: 'exception',
         data: { status: 'error', message: expect.stringContaining('at most 1 watches') },
+      });
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('WsModule.forRoot({ serialize })', () => {
+  class Secretive {
+    id = 'o-7';
+    @Exclude() secret = 'kept by the app’s own serializer';
+  }
+
+  @Module({
+    imports: [WsModule.forRoot({ serialize: (data) => ({ wrapped: data }) })],
+    providers: [TokenAuthHandler, EventProbe],
+  })
+  class App {}
+
+  it('replaces class-transformer as the serializer of command data', async () => {
+    const running = await startApp(App);
+    try {
+      const client = await connectReady(running, running.app.get(EventProbe), PATH, 'user=amy', 'amy', 'browser');
+      await running.app.get(CommandBus).execute(new SendMessageCommand('amy', 'order', new Secretive()));
+      expect(await client.next()).toEqual({
+        event: 'order',
+        data: { wrapped: { id: 'o-7', secret: 'kept by the app’s own serializer' } },
       });
     } finally {
       await running.close();
