@@ -26,5 +26,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CommonJS build (to-plain.ts loads class-transformer through createRequire).
+  shims: true,
   esbuildPlugins: [sharedPathEntry],
 });

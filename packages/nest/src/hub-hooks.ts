@@ -3,19 +3,17 @@ import type { Logger } from '@nestjs/common';
 import type { ModulesContainer } from '@nestjs/core';
 import type { EventBus } from '@nestjs/cqrs';
 import type { HubOptions, HubUser, WsHubSocket } from '@wshub/core';
-import { toPlain } from './to-plain.js';
 import { hasEventsHandler } from './event-handler-registry.js';
 import { ClientConnectedEvent } from './events/client-connected.event.js';
 import { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
 
-type Hooks = Pick<HubOptions<HubUser, WsHubSocket<HubUser>>, 'authenticate' | 'canWatch' | 'serialize'>;
+type Hooks = Pick<HubOptions<HubUser, WsHubSocket<HubUser>>, 'authenticate' | 'canWatch'>;
 
 /**
  * The hub's hooks, answered by the app's CQRS handlers:
  * - `authenticate` publishes `ClientConnectedEvent` and waits for its
  *   `resolve`/`reject`; core's `authTimeoutMs` bounds the wait (4408);
- * - `canWatch` publishes `IsAllowedToWatchEvent` and waits for `allowed()`;
- * - `serialize` is class-transformer's `instanceToPlain` (skipped for plain data, see to-plain.ts).
+ * - `canWatch` publishes `IsAllowedToWatchEvent` and waits for `allowed()`.
  */
 export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, logger: Logger): Hooks {
   let handlerChecked = false;
@@ -42,6 +40,5 @@ export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, lo
       eventBus.publish(question);
       return question.allowed();
     },
-    serialize: toPlain,
   };
 }

@@ -1,4 +1,39 @@
-import { instanceToPlain } from 'class-transformer';
+import { createRequire } from 'node:module';
+
+type InstanceToPlain = (data: unknown) => unknown;
+
+/** Loaded on first use: apps that pass `forRoot({ serialize })` need not install class-transformer. */
+let instanceToPlain: InstanceToPlain | undefined;
+
+/**
+ * class-transformer's `instanceToPlain`, loaded with `require` so the ESM and
+ * CommonJS builds share the app's one copy (and its decorator metadata).
+ * A missing package is reported as the setting it is, not as a stack trace.
+ * `load` is for tests.
+ */
+export function loadInstanceToPlain(load: (id: string) => unknown = createRequire(import.meta.url)): InstanceToPlain {
+  try {
+    return (load('class-transformer') as { instanceToPlain: InstanceToPlain }).instanceToPlain;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String(error).includes("'class-transformer'");
+    if (!missing) throw error;
+    throw new Error(
+      "@wshub/nest: WsModule's default serializer needs the package class-transformer, which is not installed. " +
+        'Install it (npm install class-transformer), or pass WsModule.forRoot({ serialize }) your own conversion, ' +
+        'e.g. serialize: (data) => data to send data through JSON.stringify as it is.',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The default `serialize`: {@link toPlain}, with class-transformer loaded now,
+ * so a missing package stops the app at startup rather than at its first message.
+ */
+export function defaultSerializer(): (data: unknown) => unknown {
+  instanceToPlain ??= loadInstanceToPlain();
+  return toPlain;
+}
 
 /** Deeper than this, the value goes to class-transformer (which also owns cycles). */
 const MAX_DEPTH = 32;
@@ -19,7 +54,9 @@ const MAX_DEPTH = 32;
  * class-transformer drops the first and throws on the second.
  */
 export function toPlain(data: unknown): unknown {
-  return isPlain(data, 0) ? data : instanceToPlain(data);
+  if (isPlain(data, 0)) return data;
+  instanceToPlain ??= loadInstanceToPlain();
+  return instanceToPlain(data);
 }
 
 function isPlain(value: unknown, depth: number): boolean {

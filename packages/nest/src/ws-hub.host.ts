@@ -28,6 +28,8 @@ export class WsHubHost implements OnApplicationBootstrap, OnModuleDestroy {
     }
     // Core routes its own path ahead of other 'upgrade' listeners, so gateways on other paths keep working.
     this.hub.attach(server);
+    // Said once, so an app whose path comes from @wshub/nest/dist/path or forRoot() can see which one won.
+    this.logger.log(`Serving WebSocket clients on ${this.hub.path}`);
   }
 
   /**

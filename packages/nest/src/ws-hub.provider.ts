@@ -4,6 +4,7 @@ import { EventBus } from '@nestjs/cqrs';
 import { type HubUser, WsHub } from '@wshub/core';
 import { createHubHooks } from './hub-hooks.js';
 import { publishHubNotifications } from './hub-notifications.js';
+import { defaultSerializer } from './to-plain.js';
 import { WS_HUB_FACTORY, type WsHubFactory } from './ws-hub-factory.js';
 import { wsPath } from './path.js';
 import { WS_MODULE_OPTIONS, type WsModuleOptions } from './ws-module-options.js';
@@ -11,7 +12,7 @@ import { WS_MODULE_OPTIONS, type WsModuleOptions } from './ws-module-options.js'
 /**
  * The app's one `WsHub`, injectable as `WsHub`. Its path is, in order:
  * `forRoot({ path })`, `@wshub/nest/dist/path`, the default `/api/v1/ws`.
- * Its `serialize` is `forRoot({ serialize })` or class-transformer's.
+ * Its `serialize` is `forRoot({ serialize })` or class-transformer's (see to-plain.ts).
  */
 export const wsHubProvider: FactoryProvider<WsHub<HubUser>> = {
   provide: WsHub,
@@ -33,7 +34,8 @@ export const wsHubProvider: FactoryProvider<WsHub<HubUser>> = {
       ...options,
       ...hooks,
       path: options?.path ?? wsPath.path,
-      serialize: options?.serialize ?? hooks.serialize,
+      // class-transformer is loaded only for the default, and then at once.
+      serialize: options?.serialize ?? defaultSerializer(),
     };
     // Another HubCore (a test fake) has the same rules and events, not the HTTP side.
     const hub = (factory ? factory(hubOptions) : new WsHub<HubUser>(hubOptions)) as WsHub<HubUser>;

@@ -32,14 +32,16 @@ describe('without a ClientConnectedEvent handler', () => {
     }
   });
 
-  it('says nothing when a handler is registered', async () => {
+  it('says nothing more than the path it serves when a handler is registered', async () => {
     @Module({ imports: [WsModule.forRoot({ authTimeoutMs: 200 })], providers: [TokenAuthHandler, EventProbe] })
     class AuthApp {}
     const logger = new RecordingLogger();
     const running = await startApp(AuthApp, { logger });
     try {
       await connectReady(running, running.app.get(EventProbe), PATH, 'user=amy', 'amy', 'browser');
-      expect(logger.entries.filter((e) => e.context === 'WsModule')).toEqual([]);
+      expect(logger.entries.filter((e) => e.context === 'WsModule')).toEqual([
+        { level: 'log', message: 'Serving WebSocket clients on /api/v1/ws', context: 'WsModule' },
+      ]);
     } finally {
       await running.close();
     }
