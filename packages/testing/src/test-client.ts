@@ -1,5 +1,6 @@
 import { parseWatchBody, UNWATCH, WATCH } from '@wshub/core/protocol';
 import { WebSocket } from 'ws';
+import { closedError } from './connection-refused-error.js';
 import {
   type CloseInfo,
   DEFAULT_NEXT_TIMEOUT_MS,
@@ -56,7 +57,11 @@ export class TestClient {
       ws.once('close', (code, reason) => {
         this.closed = { code, reason: reason.toString() };
         this.queue.close(this.closed);
-        const error = new Error(`TestClient: the socket closed with ${describeClose(code, this.closed.reason)} before the hub answered`);
+        const error = closedError(
+          `TestClient: the socket closed with ${describeClose(code, this.closed.reason)} before the hub answered`,
+          code,
+          this.closed.reason,
+        );
         for (const barrier of this.barriers.splice(0)) barrier.reject(error);
         resolve(this.closed);
       });
@@ -114,8 +119,10 @@ export class TestClient {
   /**
    * Resolves once the hub has handled every frame this client sent before —
    * which also means the socket is authorized, as frames wait for the
-   * handshake. Rejects with the close code when the socket closes first
-   * (e.g. 4403). Costs one round trip with an invalid watch the hub answers
+   * handshake. When the socket closes first, rejects with a
+   * `ConnectionRefusedError` for the handshake's codes (4403, 4408, 4429) —
+   * as `FakeHub.connect()` does — or a `SocketClosedError` for any other;
+   * both carry `code` and `reason`. Costs one round trip with an invalid watch the hub answers
    * with an `exception` reply; that reply is consumed, not listed in `messages`.
    */
   sync(options: NextOptions = {}): Promise<void> {
@@ -197,10 +204,12 @@ export class TestClient {
     await this.close();
   }
 
-  /** Rejects for a socket that is not open; a closing one is awaited first, so the error names its close code. */
+  /** Rejects for a socket that is not open; a closing one is awaited first, so the error carries its close code. */
   private async notOpen(action: string): Promise<never> {
     if (this.ws.readyState === WebSocket.CLOSING) await this.closedPromise;
-    throw new Error(`TestClient: cannot ${action}, the socket ${this.describeState()}`);
+    const message = `TestClient: cannot ${action}, the socket ${this.describeState()}`;
+    if (this.closed) throw closedError(message, this.closed.code, this.closed.reason);
+    throw new Error(message);
   }
 
   private describeState(): string {

@@ -1,6 +1,6 @@
 import type { HubRequest } from '@wshub/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectTestClient, type TestClient } from '../src/index.js';
+import { ConnectionRefusedError, connectTestClient, FakeHub, SocketClosedError, type TestClient } from '../src/index.js';
 import { type RealHub, startRealHub } from './real-hub.js';
 
 interface User {
@@ -45,6 +45,40 @@ describe('connectTestClient opens a real socket with query, headers and protocol
     const client = await connect({ query: { user: 'bad' } });
     await expect(client.sync()).rejects.toThrow('closed with 4403 (unauthorized)');
     expect(await client.waitForClose()).toEqual({ code: 4403, reason: 'unauthorized' });
+  });
+
+  it('a refusal rejects sync() with the ConnectionRefusedError FakeHub.connect() rejects with: same class, code and reason', async () => {
+    real = await startRealHub<User>({ authenticate });
+    const client = await connect({ query: { user: 'bad' } });
+    const overSocket = client.sync();
+    await expect(overSocket).rejects.toBeInstanceOf(ConnectionRefusedError);
+    await expect(overSocket).rejects.toMatchObject({ name: 'ConnectionRefusedError', code: 4403, reason: 'unauthorized' });
+    await using fake = new FakeHub<User>({ authenticate });
+    const inMemory = fake.connect({ query: { user: 'bad' } });
+    await expect(inMemory).rejects.toBeInstanceOf(ConnectionRefusedError);
+    await expect(inMemory).rejects.toMatchObject({ name: 'ConnectionRefusedError', code: 4403, reason: 'unauthorized' });
+    // Once closed, every later call says the same.
+    await expect(client.sync()).rejects.toMatchObject({ code: 4403 });
+    await expect(client.watch('order-status')).rejects.toBeInstanceOf(ConnectionRefusedError);
+  });
+
+  it('an authentication timeout rejects sync() with ConnectionRefusedError 4408', async () => {
+    real = await startRealHub<User>({ authenticate, authTimeoutMs: 50 });
+    const client = await connect({ query: { user: 'slow' } });
+    await expect(client.sync()).rejects.toMatchObject({ name: 'ConnectionRefusedError', code: 4408 });
+  });
+
+  it('any other close rejects with SocketClosedError, carrying the code too', async () => {
+    real = await startRealHub<User>({ authenticate });
+    const client = await connect({ query: { user: 'bob' } });
+    await client.sync();
+    await real.hub.disconnect('bob');
+    await client.waitForClose();
+    const error = await client.sync().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SocketClosedError);
+    expect(error).not.toBeInstanceOf(ConnectionRefusedError);
+    expect(error).toMatchObject({ name: 'SocketClosedError', code: 4000 });
+    await expect(client.unwatch('order-status')).rejects.toMatchObject({ code: 4000 });
   });
 
   it('rejects when the server answers the upgrade with an HTTP status', async () => {

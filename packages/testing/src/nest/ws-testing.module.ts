@@ -1,10 +1,36 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { WS_HUB_FACTORY, WsHub, WsModule, type WsModuleAsyncOptions, type WsModuleOptions } from '@wshub/nest';
-import { FakeHub } from '../fake-hub.js';
+import type { Broker, HubUser } from '@wshub/core';
+import { FakeHub, type FakeHubOptions } from '../fake-hub.js';
+
+/**
+ * The fake of a Nest app: always on the in-memory single-node broker, whatever
+ * `broker` the app's `WsModule` options name — a unit test must not reach
+ * Redis. The app's own broker, already built by its module code, is closed
+ * unused when the fake closes, so its connections do not outlive the test.
+ */
+class ModuleFakeHub extends FakeHub<HubUser> {
+  constructor(
+    options: FakeHubOptions<HubUser>,
+    private readonly unusedBroker: Broker | undefined,
+  ) {
+    super(options);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    // Never attached, so it has nobody to report to; a failure to close it is not the test's concern.
+    await this.unusedBroker?.close().catch(() => {});
+  }
+}
+
+function createFakeHub({ broker, ...options }: FakeHubOptions<HubUser>): FakeHub<HubUser> {
+  return new ModuleFakeHub(options, broker);
+}
 
 /** `@wshub/nest` builds its hub with this factory when one is provided; `FakeHub` names that same instance. */
 const fakeHubProviders: Provider[] = [
-  { provide: WS_HUB_FACTORY, useValue: (options: ConstructorParameters<typeof FakeHub>[0]) => new FakeHub(options) },
+  { provide: WS_HUB_FACTORY, useValue: createFakeHub },
   { provide: FakeHub, useExisting: WsHub },
 ];
 
@@ -45,7 +71,9 @@ export class WsTestingModule {
 
 /**
  * For a whole app: import it next to an app module that imports `WsModule`
- * in any form, and that `WsModule` builds its hub as a `FakeHub`.
+ * in any form, and that `WsModule` builds its hub as a `FakeHub` on the
+ * in-memory broker (the app's `broker` option is not used, and is closed
+ * with the module).
  *
  * ```ts
  * Test.createTestingModule({ imports: [AppModule, FakeHubModule] })

@@ -133,3 +133,76 @@ describe('FakeHubModule runs an app’s own WsModule on a FakeHub', () => {
     await expect(hub.connect({ query: { token: 'hang' } })).rejects.toMatchObject({ code: 4408 }); // the app's options apply
   });
 });
+
+describe('FakeHubModule runs on the in-memory broker, whatever broker the app configured', () => {
+  /** A broker that records what the hub asks of it, as a RedisBroker would be asked. */
+  class RecordingBroker {
+    readonly distributed = true;
+    readonly calls: string[] = [];
+    attach(): void {
+      this.calls.push('attach');
+    }
+    publishToUser(): void {
+      this.calls.push('publishToUser');
+    }
+    publishToAll(): void {
+      this.calls.push('publishToAll');
+    }
+    userJoined(): void {
+      this.calls.push('userJoined');
+    }
+    userUpdated(): void {
+      this.calls.push('userUpdated');
+    }
+    userLeft(): void {
+      this.calls.push('userLeft');
+    }
+    async users(): Promise<Map<string, unknown>> {
+      this.calls.push('users');
+      return new Map();
+    }
+    async onlineUsers(): Promise<string[]> {
+      this.calls.push('onlineUsers');
+      return [];
+    }
+    async isOnline(): Promise<boolean> {
+      this.calls.push('isOnline');
+      return false;
+    }
+    stats(): Record<string, number> {
+      return {};
+    }
+    async close(): Promise<void> {
+      this.calls.push('close');
+    }
+  }
+
+  it('never attaches or uses the app’s broker, and closes it with the module', async () => {
+    const broker = new RecordingBroker();
+    @Module({ imports: [WsModule.forRoot({ broker }), OrdersModule] })
+    class AppModule {}
+    moduleRef = await Test.createTestingModule({ imports: [AppModule, FakeHubModule] }).compile();
+    await moduleRef.init();
+    const hub = moduleRef.get<FakeHub<User>>(FakeHub);
+    const phone = await hub.connect({ query: { token: 'bob-token', device: 'phone' } });
+    await phone.watch('order-status', 42);
+    await moduleRef.get(OrdersService).ship(42);
+    await hub.push('notice', { text: 'hello' });
+    expect(phone.received.map((m) => m.event)).toEqual(['order-status', 'notice']);
+    expect(await hub.onlineUsers()).toEqual(['bob']); // this process's users: the single-node broker
+    expect(broker.calls).toEqual([]);
+    await moduleRef.close();
+    expect(broker.calls).toEqual(['close']);
+  });
+
+  it('WsTestingModule.forRoot({ broker }) does the same', async () => {
+    const broker = new RecordingBroker();
+    const { hub } = await start(WsTestingModule.forRoot({ broker }));
+    await hub.connect({ query: { token: 'bob-token' } });
+    await hub.sendMessage('bob', 'notice', { text: 'hello' });
+    expect(hub.deliveries).toHaveLength(1);
+    expect(broker.calls).toEqual([]);
+    await moduleRef.close();
+    expect(broker.calls).toEqual(['close']);
+  });
+});
