@@ -285,7 +285,8 @@ async function writeDocs(markdown, jsonPaths) {
   const end = doc.indexOf(END);
   if (start === -1 || end < start) throw new Error(`${DOCS} lacks the bench:begin / bench:end markers`);
   const files = jsonPaths.map((p) => `\`${relative(join(DOCS, '..', '..'), resolve(p))}\``);
-  const source = `Raw samples: ${files.join(', ')}.\n\n`;
+  // bench/results/ is not committed: the names identify the runs for whoever holds the files.
+  const source = `Raw samples (not committed; \`npm run bench\` writes its own): ${files.join(', ')}.\n\n`;
   const generated = `${BEGIN}\n\n${source}${markdown.replace(/^## /gm, '### ')}\n${END}`;
   await writeFile(DOCS, doc.slice(0, start) + generated + doc.slice(end + END.length));
 }
