@@ -61,6 +61,8 @@ interface WriteState {
   tick: number;
   /** Writes in that tick. */
   writes: number;
+  /** Bytes written in that tick. */
+  bytes: number;
   /** Corked by this module and waiting for the flush. */
   corked: boolean;
   /** Got more than one write in its last busy tick: cork from the first write. */
@@ -104,18 +106,35 @@ function write(raw: RawSocket, frame: Buffer): void {
   }
   let state = raw[kWriteState];
   if (state === undefined) {
-    state = { tick: -1, writes: 0, corked: false, burst: false };
+    state = { tick: -1, writes: 0, bytes: 0, corked: false, burst: false };
     raw[kWriteState] = state;
   }
   if (state.tick !== tick) {
     state.tick = tick;
     state.writes = 1;
+    state.bytes = frame.length;
     if (state.burst) cork(raw, state);
   } else {
     state.writes++;
+    state.bytes += frame.length;
     if (!state.corked) cork(raw, state);
   }
   raw.write(frame);
+}
+
+/**
+ * Bytes queued on a socket from earlier ticks and still not taken by the
+ * OS: what the peer has not drained. Bytes written in the current tick are
+ * left out, so a burst (corked until the end of the tick) never looks like
+ * a slow reader; what is left of it next tick does.
+ */
+export function undrainedBytes(socket: HubCoreSocket): number {
+  const buffered = socket.bufferedAmount;
+  if (buffered === 0) return 0;
+  const raw = (socket as unknown as WsInternals)._socket as RawSocket | null | undefined;
+  const state = raw?.[kWriteState];
+  if (state === undefined || state.tick !== tick) return buffered;
+  return Math.max(0, buffered - state.bytes);
 }
 
 function cork(raw: RawSocket, state: WriteState): void {

@@ -10,9 +10,12 @@ import {
   EXCEPTION,
   parseClientMessage,
   parseWatchBody,
+  QUEUE_LIMIT_REASON,
+  RATE_LIMIT_REASON,
   UNWATCH,
   WATCH,
 } from './protocol.js';
+import { TIMED_OUT, withDeadline } from './deadline.js';
 import { runBounded } from './run-bounded.js';
 import { UserRegistry } from './user-registry.js';
 import { WatchRegistry } from './watch-registry.js';
@@ -29,6 +32,13 @@ export interface TransportSocket {
   send(data: string | Buffer): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
+  /**
+   * Stops reading from the peer (TCP backpressure), and starts again. A
+   * transport without them is closed with 4429 when its queue passes the
+   * hard limit instead (see `limits.maxQueuedBytes`).
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** Fields the hub adds to every socket: the seed module's `AuthWebSocket` shape. */
@@ -108,12 +118,28 @@ interface SocketState {
   pending: string[];
   /** How many of `pending` are small watch/unwatch frames (budgeted apart, see `receive`). */
   pendingWatches: number;
+  /** Bytes of `pending`. */
+  pendingBytes: number;
+  /** Frames (and their bytes) waiting behind an unfinished async watch check. */
+  queued: number;
+  queuedBytes: number;
+  /** The hub stopped reading this socket until its queue drains. */
+  paused: boolean;
+  /** Token bucket of `limits.messageRate`: tokens left, and when they were counted. */
+  tokens: number;
+  tokensAt: number;
+  /** Called once the transport reports the socket closed (`close()` waits on it). */
+  onClosed: Array<() => void> | undefined;
   /** Tail of the frames being processed in order (watch checks may be async). */
   chain: Promise<void> | null;
   authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Terminates a socket the hub closed that has not answered within `closeTimeoutMs`. */
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
   resolveAuth: (value: boolean) => void;
   /** Close code the hub chose, reported even when the peer never saw it (e.g. 4008). */
   closeCode: number | undefined;
+  /** Reason sent with `closeCode`, when it is not the code's fixed token. */
+  closeReason: string | undefined;
   /** Answered the last ping. */
   alive: boolean;
   /** Was admitted (`'ready'` emitted). */
@@ -132,9 +158,6 @@ function isWatchFrame(text: string): boolean {
   const frame = parseClientMessage(text);
   return frame.ok && (frame.event === WATCH || frame.event === UNWATCH);
 }
-
-/** How long `close()` waits for clients to answer the close frame before terminating them. */
-const CLOSE_GRACE_MS = 2000;
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
@@ -165,6 +188,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   private readonly emitter: Emitter<HubEvents<User, HubSocket<User, T>>> = mitt();
   private readonly hooks: Pick<HubOptions<User, HubSocket<User, T>>, 'authenticate' | 'canWatch' | 'serialize'>;
   private closing: Promise<void> | undefined;
+  /** Sockets in the 'pending' phase (kept as a count: `maxPendingSockets` is checked per upgrade). */
+  private pendingCount = 0;
   private readonly counters = {
     messagesIn: 0,
     messagesOut: 0,
@@ -207,15 +232,23 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     return this;
   }
 
-  /** Emits without letting a throwing handler reach the hub's own code path. */
+  /**
+   * Calls each handler on its own: one that throws is reported through
+   * `'error'` and the others still run (mitt's `emit` would stop at the first
+   * throw). The list is copied first, so handlers may add or remove handlers.
+   */
   private emit<K extends keyof HubEvents<User, HubSocket<User, T>>>(
     name: K,
     payload: HubEvents<User, HubSocket<User, T>>[K],
   ): void {
-    try {
-      this.emitter.emit(name, payload);
-    } catch (error) {
-      if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
+    const handlers = this.emitter.all.get(name);
+    if (!handlers || handlers.length === 0) return;
+    for (const handler of handlers.slice()) {
+      try {
+        (handler as Handler<HubEvents<User, HubSocket<User, T>>[K]>)(payload);
+      } catch (error) {
+        if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
+      }
     }
   }
 
@@ -241,15 +274,25 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       phase: 'pending',
       pending: [],
       pendingWatches: 0,
+      pendingBytes: 0,
+      queued: 0,
+      queuedBytes: 0,
+      paused: false,
+      tokens: this.config.limits.messageBurst,
+      tokensAt: 0,
+      onClosed: undefined,
       chain: null,
       authTimer: undefined,
+      closeTimer: undefined,
       resolveAuth,
       closeCode: undefined,
+      closeReason: undefined,
       alive: true,
       authorized: false,
     };
     socket[kState] = state;
     this.sockets.add(socket);
+    this.pendingCount++;
     if (this.closing) {
       this.closeSocket(socket, CloseCode.GoingAway);
       return socket;
@@ -292,8 +335,9 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     }
     clearTimeout(state.authTimer);
     state.authTimer = undefined;
-    state.phase = 'ready';
+    this.setPhase(state, 'ready');
     state.authorized = true;
+    state.tokensAt = Date.now();
     socket.user = user;
     socket.roomId = user.id;
     socket.deviceFingerprint = user.deviceFingerprint;
@@ -304,7 +348,23 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     this.emit('ready', { socket, user });
     const queued = state.pending;
     state.pending = [];
-    for (const text of queued) void this.enqueue(socket, text);
+    state.pendingBytes = 0;
+    for (const text of queued) void this.enqueue(socket, text, Buffer.byteLength(text));
+  }
+
+  /** Moves a socket to `next`, keeping the count of pending sockets. */
+  private setPhase(state: SocketState, next: Phase): void {
+    if (state.phase === 'pending' && next !== 'pending') this.pendingCount--;
+    state.phase = next;
+  }
+
+  /**
+   * Whether another socket may start a handshake: fewer than
+   * `limits.maxPendingSockets` are waiting for `authenticate`. Transports
+   * refuse the upgrade otherwise (`WsHub` answers HTTP 503).
+   */
+  protected get acceptsPending(): boolean {
+    return this.pendingCount < this.config.limits.maxPendingSockets;
   }
 
   private refuse(socket: Internal<HubSocket<User, T>>, _reason: unknown): void {
@@ -337,33 +397,101 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (state.phase === 'pending') {
       // A reconnecting client re-sends all its watches before it can know it is
-      // authorized; small watch/unwatch frames get their own budget (twice
+      // authorized; small watch/unwatch frames get their own count budget (twice
       // maxWatchesPerSocket, 1 KiB each) so that never trips 4429.
-      const { maxPendingMessages, maxWatchesPerSocket } = this.config.limits;
-      if (size <= MAX_PENDING_WATCH_BYTES && state.pendingWatches < 2 * maxWatchesPerSocket && isWatchFrame(text)) {
+      const { maxPendingMessages, maxPendingBytes, maxWatchesPerSocket } = this.config.limits;
+      if (state.pendingBytes + size > maxPendingBytes) {
+        this.closeSocket(socket, CloseCode.TooManyRequests);
+      } else if (
+        size <= MAX_PENDING_WATCH_BYTES &&
+        state.pendingWatches < 2 * maxWatchesPerSocket &&
+        isWatchFrame(text)
+      ) {
         state.pendingWatches++;
+        state.pendingBytes += size;
         state.pending.push(text);
       } else if (state.pending.length - state.pendingWatches >= maxPendingMessages) {
         this.closeSocket(socket, CloseCode.TooManyRequests);
       } else {
+        state.pendingBytes += size;
         state.pending.push(text);
       }
       return socket.isAuthorized.then(() => state.chain ?? undefined);
     }
-    return this.enqueue(socket, text);
+    if (!this.takeToken(state)) {
+      this.closeSocket(socket, CloseCode.TooManyRequests, RATE_LIMIT_REASON);
+      return RESOLVED;
+    }
+    return this.enqueue(socket, text, size);
   }
 
-  /** Runs frames of one socket strictly in order, even when a watch check is async. */
-  private enqueue(socket: Internal<HubSocket<User, T>>, text: string): Promise<void> {
+  /** One frame's worth of `limits.messageRate`; false when the bucket is empty. */
+  private takeToken(state: SocketState): boolean {
+    const { messageRate, messageBurst } = this.config.limits;
+    if (messageRate === 0) return true;
+    if (state.tokens < 1) {
+      const now = Date.now();
+      state.tokens = Math.min(messageBurst, state.tokens + ((now - state.tokensAt) * messageRate) / 1000);
+      state.tokensAt = now;
+      if (state.tokens < 1) return false;
+    }
+    state.tokens--;
+    return true;
+  }
+
+  /**
+   * Runs frames of one socket strictly in order, even when a watch check is
+   * async. Frames that wait behind one are counted: past `maxQueuedBytes` or
+   * `maxQueuedMessages` the socket stops being read until half has drained;
+   * past four times either (a transport that cannot pause), it closes with 4429.
+   */
+  private enqueue(socket: Internal<HubSocket<User, T>>, text: string, size: number): Promise<void> {
     const state = socket[kState];
-    const run = () => this.handleFrame(socket, text);
-    const result = state.chain ? state.chain.then(run) : run();
+    let result: Promise<void> | undefined;
+    if (state.chain) {
+      state.queued++;
+      state.queuedBytes += size;
+      this.checkQueue(socket, state);
+      result = state.chain.then(() => {
+        state.queued--;
+        state.queuedBytes -= size;
+        if (state.paused) this.maybeResume(socket, state);
+        return this.handleFrame(socket, text);
+      });
+    } else {
+      result = this.handleFrame(socket, text);
+    }
     if (!result) return RESOLVED;
     const tail: Promise<void> = result.then(() => {
       if (state.chain === tail) state.chain = null;
     });
     state.chain = tail;
     return tail;
+  }
+
+  private checkQueue(socket: Internal<HubSocket<User, T>>, state: SocketState): void {
+    const { maxQueuedBytes, maxQueuedMessages } = this.config.limits;
+    if (state.queuedBytes <= maxQueuedBytes && state.queued <= maxQueuedMessages) return;
+    if (state.queuedBytes > 4 * maxQueuedBytes || state.queued > 4 * maxQueuedMessages) {
+      this.closeSocket(socket, CloseCode.TooManyRequests, QUEUE_LIMIT_REASON);
+      return;
+    }
+    if (!state.paused && typeof socket.pause === 'function') {
+      state.paused = true;
+      socket.pause();
+    }
+  }
+
+  private maybeResume(socket: Internal<HubSocket<User, T>>, state: SocketState): void {
+    const { maxQueuedBytes, maxQueuedMessages } = this.config.limits;
+    if (state.queuedBytes > maxQueuedBytes / 2 || state.queued > maxQueuedMessages / 2) return;
+    state.paused = false;
+    if (state.phase === 'ready') socket.resume?.();
+  }
+
+  /** Whether the hub stopped reading this socket (a transport's heartbeat should not judge it then). */
+  protected isPaused(socket: HubSocket<User, T>): boolean {
+    return (socket as Internal<HubSocket<User, T>>)[kState]?.paused === true;
   }
 
   private handleFrame(socket: Internal<HubSocket<User, T>>, text: string): Promise<void> | undefined {
@@ -422,26 +550,22 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       finish(verdict);
       return undefined;
     }
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const settle = (allowed: unknown, error?: HubError) => {
-        if (done) return; // a late answer after the timeout is ignored
-        done = true;
-        clearTimeout(timer);
-        if (error) this.report(error);
-        finish(allowed);
-        resolve();
-      };
-      const timeoutMs = this.config.watchTimeoutMs;
-      const timer = setTimeout(() => {
-        const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
-        settle(false, new HubError('canWatch', message));
-      }, timeoutMs);
-      Promise.resolve(verdict).then(
-        (allowed) => settle(allowed),
-        (error) => settle(false, HubError.from('canWatch', error)),
-      );
-    });
+    const timeoutMs = this.config.watchTimeoutMs;
+    return withDeadline(verdict, timeoutMs).then(
+      (allowed) => {
+        if (allowed === TIMED_OUT) {
+          const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
+          this.report(new HubError('canWatch', message));
+          finish(false);
+        } else {
+          finish(allowed);
+        }
+      },
+      (error) => {
+        this.report(HubError.from('canWatch', error));
+        finish(false);
+      },
+    );
   }
 
   /** The transport saw the socket close (for any reason). */
@@ -450,9 +574,11 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const state = socket[kState];
     if (!state || state.phase === 'closed') return;
     const authorized = state.authorized;
-    state.phase = 'closed';
+    this.setPhase(state, 'closed');
     clearTimeout(state.authTimer);
+    clearTimeout(state.closeTimer);
     state.pending = [];
+    state.pendingBytes = 0;
     state.resolveAuth(false);
     this.sockets.delete(socket);
     if (authorized) {
@@ -460,13 +586,27 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       if (this.rooms.remove(socket.roomId, socket)) this.toBroker(() => this.broker.userLeft(socket.roomId));
     }
     const chosen = state.closeCode;
+    // Before the handlers: a throwing 'disconnected' handler cannot hold up close().
+    const waiting = state.onClosed;
+    state.onClosed = undefined;
+    if (waiting) for (const resolve of waiting) resolve();
     this.emit('disconnected', {
       socket,
       userId: authorized ? socket.roomId : undefined,
       deviceFingerprint: authorized ? socket.deviceFingerprint : undefined,
       code: chosen ?? code,
-      reason: chosen !== undefined ? CloseReason[chosen as CloseCode] ?? reason : reason,
+      reason: chosen !== undefined ? (state.closeReason ?? CloseReason[chosen as CloseCode] ?? reason) : reason,
       authorized,
+    });
+  }
+
+  /** Resolves once the transport reported the socket closed. */
+  private whenClosed(socket: HubSocket<User, T>): Promise<void> {
+    const state = (socket as Internal<HubSocket<User, T>>)[kState];
+    if (!state || state.phase === 'closed') return RESOLVED;
+    return new Promise<void>((resolve) => {
+      state.onClosed ??= [];
+      state.onClosed.push(resolve);
     });
   }
 
@@ -476,14 +616,24 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const state = socket[kState];
     if (state.phase === 'closed') return;
     if (state.phase === 'pending') state.resolveAuth(false);
-    if (state.phase !== 'closing') state.closeCode = code;
-    state.phase = 'closing';
+    if (state.phase !== 'closing') {
+      state.closeCode = code;
+      state.closeReason = reason;
+    }
+    this.setPhase(state, 'closing');
     clearTimeout(state.authTimer);
     state.pending = [];
+    state.pendingBytes = 0;
     try {
       socket.close(code, reason ?? CloseReason[code]);
     } catch {
       socket.terminate();
+      return;
+    }
+    // A peer that never answers the close frame is not read for long (it could keep sending).
+    if (state.closeTimer === undefined) {
+      state.closeTimer = setTimeout(() => socket.terminate(), this.config.closeTimeoutMs);
+      state.closeTimer.unref?.();
     }
   }
 
@@ -515,15 +665,17 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
 
   /**
    * Writes one prepared message to one socket. Only OPEN sockets are written
-   * to; a socket whose send buffer would pass `maxBufferedBytes` is cut off
-   * (4008) instead, so one slow reader cannot hold the hub's memory. Never throws.
+   * to. A socket that still has more than `maxBufferedBytes` undrained from
+   * earlier turns is not reading: it is cut off (4008) instead, so one slow
+   * reader cannot hold the hub's memory, while a burst to a reader never
+   * trips it. Never throws.
    */
   protected deliver(socket: HubSocket<User, T>, message: PreparedMessage): void {
     if (socket.readyState !== OPEN) {
       this.counters.dropped++;
       return;
     }
-    if (socket.bufferedAmount + message.byteLength > this.config.limits.maxBufferedBytes) {
+    if (this.backlog(socket) > this.config.limits.maxBufferedBytes) {
       this.cutOff(socket);
       this.counters.dropped++;
       return;
@@ -539,6 +691,27 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     this.counters.bytesOut += message.byteLength;
   }
 
+  /**
+   * Bytes the peer has not drained, not counting what was written in the
+   * current event-loop turn. The default is `bufferedAmount`; `WsHub` leaves
+   * out the bytes of the current turn.
+   */
+  protected backlog(socket: HubSocket<User, T>): number {
+    return socket.bufferedAmount;
+  }
+
+  /**
+   * A message larger than `maxBufferedBytes` is not sent at all: the error
+   * names the event and both sizes. Deliveries check it before any socket.
+   */
+  private oversize(message: PreparedMessage): RangeError | undefined {
+    const max = this.config.limits.maxBufferedBytes;
+    if (message.byteLength <= max) return undefined;
+    return new RangeError(
+      `wshub: message "${message.event}" is ${message.byteLength} bytes, more than limits.maxBufferedBytes (${max}); it was not sent`,
+    );
+  }
+
   /** The transport's write. The default sends the frame text; `WsHub` frames once per message. */
   protected writeFrame(socket: HubSocket<User, T>, message: PreparedMessage): void {
     socket.send(message.text);
@@ -551,7 +724,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     if (state.phase === 'closed') return;
     this.counters.slowConsumers++;
     state.closeCode = CloseCode.SlowConsumer;
-    state.phase = 'closing';
+    state.closeReason = undefined;
+    this.setPhase(state, 'closing');
     socket.terminate();
   }
 
@@ -592,6 +766,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const message = this.prepare(event, data);
     if (!message) return;
+    const tooBig = this.oversize(message);
+    if (tooBig) throw tooBig;
     this.deliverToUser(userId, filter, message);
     if (this.broker.distributed) {
       this.toBroker(() =>
@@ -629,6 +805,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
     const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
     const shared = perUser ? undefined : this.prepare(event, data);
     if (!perUser && !shared) return;
+    const tooBig = shared && this.oversize(shared);
+    if (tooBig) throw tooBig;
     if (!perUser && !allow && shared) {
       this.deliverToAll(filter, shared);
       if (this.broker.distributed) {
@@ -646,7 +824,26 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
         );
       }
     };
-    const withData = (userId: string, user: User): Promise<void> | undefined => {
+    const timeoutMs = this.config.pushTimeoutMs;
+    /** Settles a callback's promise within `pushTimeoutMs`; no answer skips the user. */
+    const settle = <V>(source: string, userId: string, value: PromiseLike<V>, then: (v: V) => unknown) =>
+      withDeadline(value, timeoutMs).then(
+        (result) => {
+          if (result !== TIMED_OUT) return then(result);
+          const message = `wshub: ${source} callback did not answer within ${timeoutMs} ms (user "${userId}"); that user was skipped`;
+          this.report(new HubError(source, message));
+          return undefined;
+        },
+        (error) => this.report(HubError.from(source, error, `user "${userId}"`)),
+      );
+    const send = (userId: string, value: unknown) => {
+      const message = this.prepare(event, value);
+      if (!message) return;
+      const tooBig = this.oversize(message);
+      if (tooBig) this.report(HubError.from('push data', tooBig, `user "${userId}"`));
+      else deliverTo(userId, message);
+    };
+    const withData = (userId: string, user: User): Promise<unknown> | undefined => {
       if (!perUser) {
         deliverTo(userId, shared!);
         return undefined;
@@ -658,14 +855,8 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
         this.report(HubError.from('push data', error, `user "${userId}"`));
         return undefined;
       }
-      const send = (resolved: unknown) => {
-        const message = this.prepare(event, resolved);
-        if (message) deliverTo(userId, message);
-      };
-      if (!isThenable(value)) return void send(value);
-      return Promise.resolve(value).then(send, (error) => {
-        this.report(HubError.from('push data', error, `user "${userId}"`));
-      });
+      if (!isThenable(value)) return void send(userId, value);
+      return settle('push data', userId, value, (resolved) => send(userId, resolved));
     };
     await runBounded(users, this.config.limits.pushConcurrency, ([userId, user]) => {
       if (!allow) return withData(userId, user);
@@ -677,12 +868,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
         return undefined;
       }
       if (!isThenable(verdict)) return verdict === true ? withData(userId, user) : undefined;
-      return Promise.resolve(verdict).then(
-        (ok) => (ok === true ? withData(userId, user) : undefined),
-        (error) => {
-          this.report(HubError.from('push allow', error, `user "${userId}"`));
-        },
-      );
+      return settle('push allow', userId, verdict, (ok) => (ok === true ? withData(userId, user) : undefined));
     });
   }
 
@@ -755,11 +941,14 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   private applyEnvelope(envelope: Envelope): void {
     switch (envelope.kind) {
       case 'send':
-        this.deliverToUser(envelope.userId, envelope.filter, this.wrap(envelope.event, envelope.message));
+      case 'push': {
+        const message = this.wrap(envelope.event, envelope.message);
+        const tooBig = this.oversize(message);
+        if (tooBig) this.report(HubError.from('broker', tooBig, 'a message from another node'));
+        else if (envelope.kind === 'send') this.deliverToUser(envelope.userId, envelope.filter, message);
+        else this.deliverToAll(envelope.filter, message);
         return;
-      case 'push':
-        this.deliverToAll(envelope.filter, this.wrap(envelope.event, envelope.message));
-        return;
+      }
       case 'disconnect':
         this.disconnectLocal(envelope.userId, envelope.deviceFingerprint);
         return;
@@ -800,13 +989,9 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   }
 
   stats(): HubStats {
-    let pending = 0;
-    for (const socket of this.sockets) {
-      if ((socket as Internal<HubSocket<User, T>>)[kState].phase === 'pending') pending++;
-    }
     return {
       connections: this.sockets.size,
-      pending,
+      pending: this.pendingCount,
       users: this.rooms.size,
       ...this.counters,
       broker: this.broker.stats(),
@@ -831,7 +1016,9 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
 
   /**
    * Closes every socket with 1001, stops timers and the broker. Clients that
-   * do not answer the close frame within 2 s are terminated. Idempotent.
+   * do not answer the close frame within `closeTimeoutMs` (2 s) are
+   * terminated. Upgrades that arrive while closing and after are refused.
+   * Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -844,22 +1031,12 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
   private async shutdown(): Promise<void> {
     await this.stopTransport();
     const open = [...this.sockets];
-    const gone = open.map(
-      (socket) =>
-        new Promise<void>((resolve) => {
-          if (!this.sockets.has(socket)) return resolve();
-          const onClose = ({ socket: closed }: { socket: HubSocket<User, T> }) => {
-            if (closed !== socket) return;
-            this.off('disconnected', onClose);
-            resolve();
-          };
-          this.on('disconnected', onClose);
-        }),
-    );
+    // Tracked by the hub itself, not through 'disconnected': a handler can neither miss nor block it.
+    const gone = open.map((socket) => this.whenClosed(socket));
     for (const socket of open) this.closeSocket(socket, CloseCode.GoingAway);
     const grace = setTimeout(() => {
       for (const socket of this.sockets) socket.terminate();
-    }, CLOSE_GRACE_MS);
+    }, this.config.closeTimeoutMs);
     await Promise.all(gone);
     clearTimeout(grace);
     try {

@@ -21,13 +21,29 @@ export interface WatchContext<User extends HubUser, Socket> {
   socket: Socket;
 }
 
-/** Limits that protect the hub from misbehaving clients. Each has a default. */
+/**
+ * Limits on everything a client can make the server hold. Each has a
+ * default; the table in `docs/PROTOCOL.md` says what happens past each one.
+ */
 export interface HubLimits {
   /**
-   * Largest frame accepted from a client, in bytes; larger closes with 1009.
+   * Largest message accepted from a client, in bytes; larger closes with 1009.
    * @default 65536 (64 KiB)
    */
   maxPayload?: number;
+  /**
+   * Fragments one client message may arrive in; one more closes with 1008.
+   * Browsers and `ws` send every message in one frame.
+   * @default 16
+   */
+  maxFragments?: number;
+  /**
+   * Sockets whose `authenticate` may be pending at once on this hub; further
+   * upgrades are answered with HTTP 503 (`Retry-After: 1`) before a
+   * WebSocket exists.
+   * @default 1000
+   */
+  maxPendingSockets?: number;
   /**
    * Frames kept while `authenticate` is pending; one more closes with 4429.
    * Watch/unwatch frames up to 1 KiB have their own budget (twice
@@ -36,13 +52,48 @@ export interface HubLimits {
    */
   maxPendingMessages?: number;
   /**
+   * Bytes of frames kept while `authenticate` is pending, watch frames
+   * included; a frame that would pass it closes with 4429.
+   * @default 131072 (128 KiB)
+   */
+  maxPendingBytes?: number;
+  /**
+   * Bytes of frames an authorized socket may have waiting behind an
+   * unfinished async `canWatch`. Past it the hub stops reading the socket
+   * (TCP backpressure) until the queue drains; a transport that cannot stop
+   * reading is closed with 4429 at four times this.
+   * @default 65536 (64 KiB)
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Frames an authorized socket may have waiting, counted like
+   * `maxQueuedBytes` (reads pause past it, 4429 at four times it).
+   * @default 1024
+   */
+  maxQueuedMessages?: number;
+  /**
+   * Frames per second an authorized socket may send on average (a token
+   * bucket of `messageBurst` tokens); over it closes with 4429. 0 turns the
+   * rate limit off.
+   * @default 100
+   */
+  messageRate?: number;
+  /**
+   * Frames an authorized socket may send at once before `messageRate` applies.
+   * @default 256
+   */
+  messageBurst?: number;
+  /**
    * Distinct (event, payload) watches per socket; one more gets an exception reply.
    * @default 128
    */
   maxWatchesPerSocket?: number;
   /**
-   * Bytes a socket may have queued for sending; a write that would pass it
-   * cuts the socket off with 4008.
+   * Bytes a socket may leave undrained: when a message is due and more than
+   * this is still queued from earlier event-loop turns, the client is not
+   * reading and is cut off (reported as 4008). Bytes written in the current
+   * turn do not count, so a burst never cuts a client that reads. No single
+   * message may be larger: `sendMessage`/`push` refuse one with a RangeError.
    * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
@@ -106,6 +157,19 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * @default 30000
    */
   heartbeatMs?: number;
+  /**
+   * Time a `push` `allow` or data callback has to settle for one user; no
+   * answer skips that user (reported through `'error'`), so `push()` always
+   * settles.
+   * @default 10000
+   */
+  pushTimeoutMs?: number;
+  /**
+   * Time a socket the hub closed has to answer the close frame before it is
+   * terminated (what it sends meanwhile is discarded).
+   * @default 2000
+   */
+  closeTimeoutMs?: number;
   limits?: HubLimits;
 }
 
@@ -115,12 +179,21 @@ export interface ResolvedOptions {
   authTimeoutMs: number;
   watchTimeoutMs: number;
   heartbeatMs: number;
+  pushTimeoutMs: number;
+  closeTimeoutMs: number;
   limits: Required<HubLimits>;
 }
 
 export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
   maxPayload: 64 * 1024,
+  maxFragments: 16,
+  maxPendingSockets: 1000,
   maxPendingMessages: 32,
+  maxPendingBytes: 128 * 1024,
+  maxQueuedBytes: 64 * 1024,
+  maxQueuedMessages: 1024,
+  messageRate: 100,
+  messageBurst: 256,
   maxWatchesPerSocket: 128,
   maxBufferedBytes: 1024 * 1024,
   pushConcurrency: 128,
@@ -129,6 +202,11 @@ export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 export const DEFAULT_WATCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
+export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
+export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+
+/** Limits where 0 is a meaningful value (off / none kept). */
+const ZERO_ALLOWED: ReadonlySet<keyof HubLimits> = new Set(['maxPendingMessages', 'messageRate']);
 
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
@@ -166,30 +244,28 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     throw new TypeError('wshub: option "allowedOrigins" must be an array of strings or a function');
   }
   const limits = options.limits ?? {};
+  if (typeof limits !== 'object' || limits === null) {
+    throw new TypeError(`wshub: option "limits" must be an object, got ${limits === null ? 'null' : typeof limits}`);
+  }
   return {
     path,
     authTimeoutMs: positiveInteger('authTimeoutMs', options.authTimeoutMs, DEFAULT_AUTH_TIMEOUT_MS),
     watchTimeoutMs: positiveInteger('watchTimeoutMs', options.watchTimeoutMs, DEFAULT_WATCH_TIMEOUT_MS),
     heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS, true),
-    limits: {
-      maxPayload: positiveInteger('limits.maxPayload', limits.maxPayload, DEFAULT_LIMITS.maxPayload),
-      maxPendingMessages: positiveInteger(
-        'limits.maxPendingMessages',
-        limits.maxPendingMessages,
-        DEFAULT_LIMITS.maxPendingMessages,
-        true,
-      ),
-      maxWatchesPerSocket: positiveInteger(
-        'limits.maxWatchesPerSocket',
-        limits.maxWatchesPerSocket,
-        DEFAULT_LIMITS.maxWatchesPerSocket,
-      ),
-      maxBufferedBytes: positiveInteger(
-        'limits.maxBufferedBytes',
-        limits.maxBufferedBytes,
-        DEFAULT_LIMITS.maxBufferedBytes,
-      ),
-      pushConcurrency: positiveInteger('limits.pushConcurrency', limits.pushConcurrency, DEFAULT_LIMITS.pushConcurrency),
-    },
+    pushTimeoutMs: positiveInteger('pushTimeoutMs', options.pushTimeoutMs, DEFAULT_PUSH_TIMEOUT_MS),
+    closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
+    limits: resolveLimits(limits),
   };
+}
+
+function resolveLimits(limits: HubLimits): Required<HubLimits> {
+  const out = { ...DEFAULT_LIMITS } as Required<HubLimits>;
+  for (const name of Object.keys(limits) as Array<keyof HubLimits>) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, name)) {
+      const known = Object.keys(DEFAULT_LIMITS).join(', ');
+      throw new TypeError(`wshub: unknown option "limits.${String(name)}"; the limits are ${known}`);
+    }
+    out[name] = positiveInteger(`limits.${name}`, limits[name], DEFAULT_LIMITS[name], ZERO_ALLOWED.has(name));
+  }
+  return out;
 }

@@ -33,9 +33,15 @@ export const MAX_WATCH_PAYLOAD_LENGTH = 200;
 export enum CloseCode {
   /** The server is shutting down (`hub.close()`); reconnect with backoff. */
   GoingAway = 1001,
+  /** Sent by `ws`: a frame broke RFC 6455 (bad opcode, unmasked, bad close code). A client bug. */
+  ProtocolError = 1002,
   /** A binary frame arrived; the protocol is text-only. Do not reconnect as is. */
   UnsupportedData = 1003,
-  /** A frame was larger than `limits.maxPayload`. */
+  /** Sent by `ws`: a text frame was not valid UTF-8. A client bug. */
+  InvalidPayload = 1007,
+  /** Sent by `ws`: a message came in more than `limits.maxFragments` fragments. A client bug. */
+  PolicyViolation = 1008,
+  /** A message was larger than `limits.maxPayload`. */
   MessageTooBig = 1009,
   /** `hub.disconnect()`: the server ended this session on purpose. Do not reconnect. */
   DisconnectedByServer = 4000,
@@ -47,7 +53,11 @@ export enum CloseCode {
   Forbidden = 4403,
   /** `authenticate` did not answer within `authTimeoutMs`. */
   AuthTimeout = 4408,
-  /** More than `limits.maxPendingMessages` frames arrived before auth settled. */
+  /**
+   * Too much at once: over `maxPendingMessages`/`maxPendingBytes` before auth
+   * settled, over `messageRate`, or a queue past four times
+   * `maxQueuedMessages`/`maxQueuedBytes`. The reason says which. Reconnect with backoff.
+   */
   TooManyRequests = 4429,
 }
 
@@ -57,7 +67,10 @@ export enum CloseCode {
  */
 export const CloseReason = {
   [CloseCode.GoingAway]: 'server shutting down',
+  [CloseCode.ProtocolError]: 'protocol error',
   [CloseCode.UnsupportedData]: 'binary frames are not supported',
+  [CloseCode.InvalidPayload]: 'invalid UTF-8',
+  [CloseCode.PolicyViolation]: 'too many fragments',
   [CloseCode.MessageTooBig]: 'message too big',
   [CloseCode.DisconnectedByServer]: 'disconnected by server: do not reconnect',
   [CloseCode.SlowConsumer]: 'slow consumer',
@@ -66,6 +79,11 @@ export const CloseReason = {
   [CloseCode.AuthTimeout]: 'authentication timeout',
   [CloseCode.TooManyRequests]: 'too many messages before authentication',
 } as const satisfies Record<CloseCode, string>;
+
+/** The 4429 reason when a socket sends faster than `limits.messageRate`. */
+export const RATE_LIMIT_REASON = 'message rate exceeded';
+/** The 4429 reason when a socket's queue passes four times `maxQueuedMessages`/`maxQueuedBytes`. */
+export const QUEUE_LIMIT_REASON = 'too many queued messages';
 
 /** What a client should do after the server closed with `code`. */
 export type ClosePolicy = 'reconnect' | 'stop' | 'bug';
@@ -80,7 +98,10 @@ export function closePolicy(code: number): ClosePolicy {
     case CloseCode.DisconnectedByServer:
       return 'stop';
     case CloseCode.BadRequest:
+    case CloseCode.ProtocolError:
     case CloseCode.UnsupportedData:
+    case CloseCode.InvalidPayload:
+    case CloseCode.PolicyViolation:
     case CloseCode.MessageTooBig:
       return 'bug';
     default:

@@ -1,9 +1,9 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import { HubError } from './errors.js';
-import { type HubCoreSocket, writePrepared } from './frame-writer.js';
+import { type HubCoreSocket, undrainedBytes, writePrepared } from './frame-writer.js';
 import { HubCore, type HubSocket, type PreparedMessage } from './hub-core.js';
 import type { HubOptions, HubUser } from './options.js';
 import { SUBPROTOCOL } from './protocol.js';
@@ -36,19 +36,24 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   private readonly wss: WebSocketServer;
   private readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
-  private readonly detachers: Array<() => void> = [];
 
   constructor(options: HubOptions<User, WsHubSocket<User>>) {
     super(options);
-    this.wss = new WebSocketServer({
+    const serverOptions: ServerOptions & { closeTimeout?: number } = {
       noServer: true,
       clientTracking: false,
       // ws accepts 100 MiB frames by default; the hub's limit is far lower.
       maxPayload: this.config.limits.maxPayload,
+      // ws keeps up to 16,384 unfinished fragments per message by default (~1.6 MB of heap per socket).
+      maxFragments: this.config.limits.maxFragments,
+      // ws reads a socket it closed for 30 s by default, waiting for the peer's close frame
+      // (the hub's own timer in closeSocket enforces this on any ws version).
+      closeTimeout: this.config.closeTimeoutMs,
       perMessageDeflate: false,
       // ws would echo the first offered protocol, which may be a token; pick ours or none.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-    });
+    };
+    this.wss = new WebSocketServer(serverOptions);
     const origins = options.allowedOrigins;
     if (typeof origins === 'function') this.allowOrigin = origins;
     else if (origins) {
@@ -90,11 +95,8 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
       return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
     } as typeof emit;
     server.emit = patched;
+    // Both stay after close(): upgrades for the path are then refused with 503, not left hanging.
     server.on('upgrade', onUpgrade);
-    this.detachers.push(() => {
-      server.off('upgrade', onUpgrade);
-      if (server.emit === patched) server.emit = emit;
-    });
     return this;
   }
 
@@ -106,13 +108,15 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   }
 
   /**
-   * Completes an upgrade for callers that route upgrades themselves. Checks
-   * the origin (403), then accepts the WebSocket and runs `authenticate`.
+   * Completes an upgrade for callers that route upgrades themselves. Refuses
+   * with 503 while the hub closes or when `limits.maxPendingSockets`
+   * handshakes are pending, checks the origin (403), then accepts the
+   * WebSocket and runs `authenticate`.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // A reset during the handshake must not become an unhandled 'error'.
     socket.on('error', noop);
-    if (this.isClosing) {
+    if (this.isClosing || !this.acceptsPending) {
       abortHandshake(socket, 503);
       return;
     }
@@ -145,9 +149,14 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
     ws.on('close', (code, reason) => this.closed(socket, code, reason.toString()));
   }
 
-  /** Pings every socket; one that did not answer the previous ping is terminated. */
+  /**
+   * Pings every socket; one that did not answer the previous ping is
+   * terminated. A socket the hub stopped reading (its queue is draining)
+   * cannot have read the pong: it is skipped until it is read again.
+   */
   private beat(): void {
     for (const socket of this.sockets) {
+      if (this.isPaused(socket)) continue;
       if (!this.markAlive(socket, false)) {
         socket.terminate();
         continue;
@@ -160,13 +169,16 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
     }
   }
 
+  protected override backlog(socket: WsHubSocket<User>): number {
+    return undrainedBytes(socket as HubCoreSocket);
+  }
+
   protected override writeFrame(socket: WsHubSocket<User>, message: PreparedMessage): void {
     writePrepared(socket as HubCoreSocket, message);
   }
 
   protected override stopTransport(): void {
     clearInterval(this.heartbeat);
-    for (const detach of this.detachers.splice(0)) detach();
     // noServer + no client tracking: this only marks the ws server closed.
     this.wss.close();
   }
@@ -185,8 +197,9 @@ function abortHandshake(socket: Duplex, status: number): void {
     return;
   }
   const body = STATUS_TEXT[status] ?? 'Error';
+  const retry = status === 503 ? 'Retry-After: 1\r\n' : '';
   socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${body}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${body}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

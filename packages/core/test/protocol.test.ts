@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode, closePolicy } from '../src/protocol.js';
 import { type Fixture, startHub, type User, waitFor } from './helpers.js';
 
 let f: Fixture | undefined;
@@ -119,3 +121,36 @@ describe('protocol: hostile names never reach prototypes or emitter internals', 
     },
   );
 });
+
+describe('closePolicy follows the close-code table of docs/PROTOCOL.md', () => {
+  it.each([
+    [CloseCode.GoingAway, 'reconnect'],
+    [CloseCode.ProtocolError, 'bug'],
+    [CloseCode.UnsupportedData, 'bug'],
+    [1006, 'reconnect'],
+    [CloseCode.InvalidPayload, 'bug'],
+    [CloseCode.PolicyViolation, 'bug'],
+    [CloseCode.MessageTooBig, 'bug'],
+    [CloseCode.DisconnectedByServer, 'stop'],
+    [CloseCode.SlowConsumer, 'reconnect'],
+    [CloseCode.BadRequest, 'bug'],
+    [CloseCode.Forbidden, 'stop'],
+    [CloseCode.AuthTimeout, 'reconnect'],
+    [CloseCode.TooManyRequests, 'reconnect'],
+  ])('%i → %s', (code, policy) => {
+    expect(closePolicy(code)).toBe(policy);
+  });
+
+  it('the table in docs/PROTOCOL.md lists every code the hub or ws sends, with the same policy', () => {
+    const doc = readFileSync(new URL('../../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+    const rows = new Map<number, string>();
+    for (const match of doc.matchAll(/^\| (\d{4}) \|.*\| ([^|]+) \|$/gm)) rows.set(Number(match[1]), match[2]!);
+    for (const code of Object.values(CloseCode).filter((v): v is number => typeof v === 'number')) {
+      const row = rows.get(code);
+      expect(row, `docs/PROTOCOL.md has no row for ${code}`).toBeDefined();
+      const expected = { reconnect: /^reconnect/, stop: /^stop(?!: client bug)/, bug: /^stop: client bug/ }[closePolicy(code)];
+      expect(row).toMatch(expected);
+    }
+  });
+});
+

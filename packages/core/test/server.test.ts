@@ -255,6 +255,41 @@ describe('hostile handshakes', () => {
   });
 });
 
+describe('notifications: each handler is called on its own', () => {
+  let f: Fixture | undefined;
+  afterEach(async () => {
+    await f?.close();
+    f = undefined;
+  });
+
+  it('a throwing handler is reported through error and the next handler still runs', async () => {
+    f = await startHub();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    f.hub.on('error', (e) => errors.push(e.source));
+    f.hub.on('ready', () => {
+      throw new Error('first handler fails');
+    });
+    f.hub.on('ready', ({ user }) => seen.push(user.id));
+    await f.ready('user=alice');
+    expect(seen).toEqual(['alice']);
+    expect(errors).toEqual(["'ready' handler"]);
+  });
+
+  it('a handler that removes itself does not make the next one skip', async () => {
+    f = await startHub();
+    const seen: string[] = [];
+    const once = () => {
+      seen.push('once');
+      f!.hub.off('ready', once);
+    };
+    f.hub.on('ready', once);
+    f.hub.on('ready', () => seen.push('always'));
+    await f.ready('user=alice');
+    expect(seen).toEqual(['once', 'always']);
+  });
+});
+
 describe('options are validated at once', () => {
   it.each([
     [{}, /"authenticate" must be a function/],
@@ -263,6 +298,11 @@ describe('options are validated at once', () => {
     [{ authenticate: (): null => null, limits: { maxPayload: -1 } }, /"limits.maxPayload" must be a positive integer, got -1/],
     [{ authenticate: (): null => null, canWatch: 'yes' }, /"canWatch" must be a function/],
     [{ authenticate: (): null => null, allowedOrigins: 'https://x' }, /"allowedOrigins" must be an array of strings or a function/],
+    [{ authenticate: (): null => null, pushTimeoutMs: 1.5 }, /"pushTimeoutMs" must be a positive integer, got 1.5/],
+    [{ authenticate: (): null => null, closeTimeoutMs: -1 }, /"closeTimeoutMs" must be a positive integer, got -1/],
+    [{ authenticate: (): null => null, limits: { maxFragment: 4 } }, /unknown option "limits.maxFragment"; the limits are maxPayload, maxFragments, /],
+    [{ authenticate: (): null => null, limits: { maxPendingSockets: 0 } }, /"limits.maxPendingSockets" must be a positive integer, got 0/],
+    [{ authenticate: (): null => null, limits: 5 }, /"limits" must be an object, got number/],
   ])('%j', (options, message) => {
     expect(() => new WsHub(options as never)).toThrow(TypeError);
     expect(() => new WsHub(options as never)).toThrow(message);
