@@ -116,6 +116,26 @@ describe('ping', () => {
     bob.emit('ping', { device: 'test', ping: 1 });
     expect(await bob.next()).toEqual({ event: 'pong', data: { device: 'test', ping: 1 } });
   });
+
+  it('is answered on the requesting socket only, not on the user’s other sockets', async () => {
+    const phone = await login('bob-token', 'phone');
+    const laptop = await login('bob-token', 'laptop');
+    phone.emit('ping', { device: 'phone', ping: 7 });
+    expect(await phone.next()).toEqual({ event: 'pong', data: { device: 'phone', ping: 7 } });
+    await laptop.sync();
+    expect(laptop.messages).toEqual([]);
+  });
+
+  it('echoes only device and ping: large or deeply nested data is not written back, nor logged', async () => {
+    const bob = await login('bob-token');
+    const logged = demo.output.length;
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    bob.emit('ping', { device: 'x'.repeat(1000), ping: 2, extra: 'y'.repeat(30_000) });
+    expect(await bob.next()).toEqual({ event: 'pong', data: { device: null, ping: 2 } });
+    bob.sendText(`{"event":"ping","data":${deep}}`);
+    expect(await bob.next()).toEqual({ event: 'pong', data: { device: null, ping: null } });
+    expect(demo.output.slice(logged)).not.toMatch(/ERROR/);
+  });
 });
 
 describe('demo auth', () => {
@@ -123,6 +143,16 @@ describe('demo auth', () => {
     const stranger = await login('nope');
     expect((await stranger.waitForClose()).code).toBe(4403);
   });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'refuses a token named like an Object.prototype member (%s) with 4403, without an error in the log',
+    async (token) => {
+      const logged = demo.output.length;
+      const stranger = await login(token);
+      expect((await stranger.waitForClose()).code).toBe(4403);
+      expect(demo.output.slice(logged)).not.toMatch(/ERROR/);
+    },
+  );
 });
 
 describe('stopping the demo', () => {

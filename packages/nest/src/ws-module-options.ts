@@ -9,7 +9,16 @@ import type { HubOptions, HubUser } from '@wshub/core';
  */
 export type WsModuleOptions = Pick<
   HubOptions<HubUser>,
-  'path' | 'broker' | 'allowedOrigins' | 'authTimeoutMs' | 'watchTimeoutMs' | 'heartbeatMs' | 'limits' | 'serialize'
+  | 'path'
+  | 'broker'
+  | 'allowedOrigins'
+  | 'authTimeoutMs'
+  | 'watchTimeoutMs'
+  | 'pushTimeoutMs'
+  | 'closeTimeoutMs'
+  | 'heartbeatMs'
+  | 'limits'
+  | 'serialize'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

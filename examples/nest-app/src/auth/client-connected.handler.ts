@@ -10,7 +10,9 @@ import { DEMO_ACCOUNTS, DemoUser } from '../demo-users.js';
 export class ClientConnectedHandler implements IEventHandler<ClientConnectedEvent<DemoUser>> {
   handle(event: ClientConnectedEvent<DemoUser>): void {
     const query = new URL(event.incomingMessage.url, 'http://localhost').searchParams;
-    const account = DEMO_ACCOUNTS[query.get('token') ?? ''];
+    const token = query.get('token') ?? '';
+    // Own keys only: a token named "constructor" or "__proto__" is just unknown.
+    const account = Object.hasOwn(DEMO_ACCOUNTS, token) ? DEMO_ACCOUNTS[token] : undefined;
     if (!account) {
       event.reject(new Error('unknown token'));
       return;

@@ -1,17 +1,31 @@
-import { CommandBus, EventsHandler, IEventHandler } from '@nestjs/cqrs';
-import { ClientMessageEvent, SendMessageCommand } from '@wshub/nest';
+import { EventsHandler, IEventHandler } from '@nestjs/cqrs';
+import { ClientMessageEvent } from '@wshub/nest';
+
+/** What a `pong` carries back: the two fields the page sends, nothing else. */
+export interface Pong {
+  device: string | null;
+  ping: number | null;
+}
 
 /**
  * A client event the app handles itself: `ping` is answered with `pong` on
- * the user's sockets. Frames of one socket are handled in order, so a `pong`
- * also tells the page that its earlier `watch` frames have been applied.
+ * the socket that sent it, and on no other (one socket must not make the
+ * server write to all of the user's sockets). Frames of one socket are
+ * handled in order, so a `pong` also tells the page that its earlier `watch`
+ * frames have been applied.
+ *
+ * Only `device` (a short string) and `ping` (a number) are echoed: whatever
+ * else a client puts in `data` (large, deeply nested) is never serialized back.
  */
 @EventsHandler(ClientMessageEvent)
 export class PingHandler implements IEventHandler<ClientMessageEvent> {
-  constructor(private readonly commandBus: CommandBus) {}
-
-  async handle({ userId, event, data }: ClientMessageEvent): Promise<void> {
+  handle({ socket, event, data }: ClientMessageEvent): void {
     if (event !== 'ping') return;
-    await this.commandBus.execute(new SendMessageCommand(userId, 'pong', data ?? null));
+    const { device, ping } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
+    const pong: Pong = {
+      device: typeof device === 'string' && device.length <= 100 ? device : null,
+      ping: typeof ping === 'number' && Number.isFinite(ping) ? ping : null,
+    };
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event: 'pong', data: pong }));
   }
 }
