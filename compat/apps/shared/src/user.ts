@@ -1,0 +1,5 @@
+export interface User {
+  id: string;
+  deviceFingerprint: string;
+  role: 'admin' | 'user';
+}
