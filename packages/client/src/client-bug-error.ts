@@ -2,7 +2,8 @@ import { CloseReason } from '@wshub/core/protocol';
 
 /**
  * The server closed the connection because of something this client sent
- * (4400 invalid message, 1003 binary frame, 1009 message too big). Sending
+ * (4400 invalid message, 1002 broken frame, 1003 binary frame, 1007 invalid
+ * UTF-8, 1008 too many fragments, 1009 message too big). Sending
  * the same again would fail the same way, so the client stops instead of
  * reconnecting. Emitted as `'error'`.
  */

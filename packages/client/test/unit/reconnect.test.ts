@@ -206,7 +206,7 @@ describe('close-code policy', () => {
     expect(transport.sockets).toHaveLength(1);
   });
 
-  it.each([4400, 1003, 1009])('%i: stops and reports a client bug', async (code) => {
+  it.each([4400, 1002, 1003, 1007, 1008, 1009])('%i: stops and reports a client bug', async (code) => {
     const c = client();
     const errors: Error[] = [];
     c.on('error', (error) => errors.push(error));
