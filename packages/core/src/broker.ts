@@ -21,6 +21,19 @@ export interface BrokerNode {
   localUsers(): Map<string, unknown>;
   /** Reports a broker failure through the hub's `'error'` event. */
   reportError(error: Error): void;
+  /**
+   * The user's first socket anywhere in the cluster connected (`online`), or
+   * its last one anywhere closed (or its last node died). A broker calls this
+   * once per change in the whole cluster, on one node; the hub emits it as
+   * `'presence'`.
+   */
+  presence(change: PresenceChange): void;
+}
+
+/** Payload of the hub's `'presence'` notification. */
+export interface PresenceChange {
+  userId: string;
+  online: boolean;
 }
 
 /**
@@ -60,7 +73,7 @@ export interface Broker {
 
 /**
  * The default broker: a single node. Nothing is published; presence is the
- * hub's own registry.
+ * hub's own registry, and its changes are this node's.
  */
 export class LocalBroker implements Broker {
   readonly distributed = false;
@@ -71,9 +84,13 @@ export class LocalBroker implements Broker {
   }
   publishToUser(): void {}
   publishToAll(): void {}
-  userJoined(): void {}
+  userJoined(userId: string): void {
+    this.node?.presence({ userId, online: true });
+  }
   userUpdated(): void {}
-  userLeft(): void {}
+  userLeft(userId: string): void {
+    this.node?.presence({ userId, online: false });
+  }
   async users(): Promise<Map<string, unknown>> {
     return this.node?.localUsers() ?? new Map();
   }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import mitt, { type Emitter, type Handler } from 'mitt';
-import { type Broker, type BrokerNode, type Envelope, LocalBroker } from './broker.js';
+import { type Broker, type BrokerNode, type Envelope, LocalBroker, type PresenceChange } from './broker.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
 import { HubError } from './errors.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
@@ -89,6 +89,12 @@ export type HubEvents<User, S> = {
   message: { socket: S; event: string; data: unknown };
   /** Errors from user callbacks and the broker; the hub never throws them at callers. */
   error: HubError;
+  /**
+   * A user came online (first socket anywhere in the cluster) or went
+   * offline (last socket anywhere closed, or its node died). Emitted once
+   * per change in the whole cluster, on one node.
+   */
+  presence: PresenceChange;
 };
 
 export interface HubStats {
@@ -210,6 +216,7 @@ export abstract class HubCore<User extends HubUser, T extends TransportSocket> {
       deliver: (envelope) => this.applyEnvelope(envelope),
       localUsers: () => this.localUsers(true),
       reportError: (error) => this.report(HubError.from('broker', error)),
+      presence: (change) => this.emit('presence', change),
     };
     this.broker.attach(node);
   }

@@ -79,14 +79,18 @@ export class InMemoryBroker extends ClusterBroker {
       nodes = new Map();
       this.bus.presence.set(userId, nodes);
     }
+    const wasOffline = nodes.size === 0;
     nodes.set(this.nodeId, user);
+    // The bus is the cluster: the node that makes the user online tells its hub, once.
+    if (wasOffline) this.node?.presence({ userId, online: true });
   }
 
   protected presenceLeave(userId: string): void {
     const nodes = this.bus.presence.get(userId);
-    if (!nodes) return;
-    nodes.delete(this.nodeId);
-    if (nodes.size === 0) this.bus.presence.delete(userId);
+    if (!nodes?.delete(this.nodeId)) return;
+    if (nodes.size > 0) return;
+    this.bus.presence.delete(userId);
+    this.node?.presence({ userId, online: false });
   }
 
   async users(): Promise<Map<string, unknown>> {

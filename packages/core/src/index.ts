@@ -15,7 +15,7 @@ export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, resolveOptions } from './options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, ResolvedOptions, WatchContext } from './options.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES, decodeEnvelope } from './broker.js';
-export type { Broker, BrokerNode, ClusterBrokerStats, Envelope } from './broker.js';
+export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';
 export { InMemoryBroker, InMemoryBus } from './in-memory-broker.js';
 export { WatchRegistry } from './watch-registry.js';
 export type { Watcher } from './watch-registry.js';

@@ -132,6 +132,25 @@ describe('cluster: presence', () => {
     expect(await b!.hub.isOnline('u1')).toBe(false);
     expect(await b!.hub.onlineUsers()).toEqual(['u2']);
   });
+
+  it("'presence' fires once in the whole cluster: on the first socket anywhere and when the last one anywhere closes", async () => {
+    const [a, b, c] = await cluster(3);
+    const seen: string[] = [];
+    for (const [name, node] of [['a', a!], ['b', b!], ['c', c!]] as const) {
+      node.hub.on('presence', ({ userId, online }) => seen.push(`${name}:${userId}:${online ? 'online' : 'offline'}`));
+    }
+    const phone = await a!.ready('user=u1&device=phone');
+    const laptop = await b!.ready('user=u1&device=laptop');
+    expect(seen).toEqual(['a:u1:online']);
+    let gone = waitFor(a!.hub, 'disconnected');
+    phone.ws.close();
+    await gone;
+    expect(seen).toEqual(['a:u1:online']);
+    gone = waitFor(b!.hub, 'disconnected');
+    laptop.ws.close();
+    await gone;
+    expect(seen).toEqual(['a:u1:online', 'b:u1:offline']);
+  });
 });
 
 describe('cluster: what arrives on a channel is checked', () => {

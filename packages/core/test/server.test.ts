@@ -255,6 +255,31 @@ describe('hostile handshakes', () => {
   });
 });
 
+describe("notifications: 'presence' on a single node", () => {
+  let f: Fixture | undefined;
+  afterEach(async () => {
+    await f?.close();
+    f = undefined;
+  });
+
+  it('fires online for the first socket of a user and offline after the last one', async () => {
+    f = await startHub();
+    const seen: string[] = [];
+    f.hub.on('presence', ({ userId, online }) => seen.push(`${userId}:${online}`));
+    const phone = await f.ready('user=alice&device=phone');
+    await f.ready('user=alice&device=laptop');
+    expect(seen).toEqual(['alice:true']);
+    const gone = waitFor(f.hub, 'disconnected');
+    phone.ws.close();
+    await gone;
+    expect(seen).toEqual(['alice:true']);
+    const all = waitFor(f.hub, 'disconnected');
+    await f.hub.disconnect('alice');
+    await all;
+    expect(seen).toEqual(['alice:true', 'alice:false']);
+  });
+});
+
 describe('notifications: each handler is called on its own', () => {
   let f: Fixture | undefined;
   afterEach(async () => {
