@@ -1,4 +1,5 @@
 import { Test, TestingModule } from '@nestjs/testing';
+import { CloseCode } from '@wshub/core/protocol';
 import { ConnectionRefusedError, FakeHub, FakeHubModule } from '@wshub/testing/nest';
 import { AppModule } from './app.module';
 import { OrdersService } from './orders.service';
@@ -29,6 +30,6 @@ describe('AppModule on a FakeHub', () => {
   it('refuses an unknown token with 4403', async () => {
     const refused = moduleRef.get(FakeHub).connect({ query: { token: 'stolen' } });
     await expect(refused).rejects.toBeInstanceOf(ConnectionRefusedError);
-    await expect(refused).rejects.toMatchObject({ code: 4403 });
+    await expect(refused).rejects.toMatchObject({ code: CloseCode.Forbidden });
   });
 });
