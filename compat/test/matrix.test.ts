@@ -117,6 +117,11 @@ describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($moduleKind, $ru
     const out = await runOk('npm', ['test'], dir);
     expect(out).toMatch(spec.runner === 'jest' ? /Tests:\s+2 passed/ : /Tests\s+2 passed/);
   }, 180_000);
+
+  it('type-checks without the optional @types/ws too (the scaffold skips library checks)', async () => {
+    await runOk('npm', ['uninstall', '@types/ws'], dir);
+    await runOk(join(dir, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json'], dir);
+  }, 120_000);
 });
 
 describe.skipIf(offline)('a plain Node.js app', () => {
