@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { RedisUnavailableError } from './redis-unavailable-error.js';
+
+/** What the command connection tells its owner. */
+export interface CommandConnectionEvents {
+  /** The connection is ready (again); `reconnect` is false the first time. */
+  up(reconnect: boolean): void;
+  /** The connection was lost after it had been ready. */
+  down(status: string): void;
+}
+
+/**
+ * The broker's command connection (publishes, presence): tells whether a
+ * command written now goes straight to Redis, reports ready/lost
+ * transitions, and bounds every wait with a timeout.
+ */
+export class CommandConnection {
+  /** Times the connection came back after it had been ready. */
+  reconnects = 0;
+  private wasReady = false;
+  private started = false;
+  private readonly listeners: Array<[string, (...args: any[]) => void]>;
+
+  constructor(
+    readonly redis: Redis,
+    /** The broker created this connection (and closes it); false for a client the app passed in. */
+    readonly owned: boolean,
+    private readonly timeoutMs: number,
+    private readonly events: CommandConnectionEvents,
+  ) {
+    this.listeners = [
+      ['ready', () => this.onReady()],
+      ['close', () => this.onDown()],
+      ['end', () => this.onDown()],
+    ];
+    for (const [name, listener] of this.listeners) redis.on(name, listener);
+  }
+
+  get status(): string {
+    return this.redis.status;
+  }
+
+  /** True when a command written now goes straight to Redis (the same test ioredis makes). */
+  get writable(): boolean {
+    const stream = this.redis.stream as { writable?: boolean } | undefined;
+    return this.redis.status === 'ready' && stream?.writable === true;
+  }
+
+  /** Reports the current state once a hub attached: `up` if the connection is ready already. */
+  start(): void {
+    this.started = true;
+    this.onReady();
+  }
+
+  private onReady(): void {
+    if (!this.started || !this.writable) return;
+    const reconnect = this.wasReady;
+    if (reconnect) this.reconnects++;
+    this.wasReady = true;
+    this.events.up(reconnect);
+  }
+
+  private onDown(): void {
+    if (this.started && this.wasReady) this.events.down(this.redis.status);
+  }
+
+  /**
+   * Drops a connection that accepts commands but never answers (a silent
+   * network failure would otherwise wait for TCP to give up); ioredis then
+   * connects again. Only for a connection the broker owns.
+   */
+  resetStalled(): void {
+    if (this.owned) (this.redis.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  }
+
+  /** Rejects with a {@link RedisUnavailableError} when Redis does not answer within `commandTimeoutMs`. */
+  timed<T>(promise: Promise<T>, what: string): Promise<T> {
+    const ms = this.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`wshub: Redis did not answer ${what} within ${ms} ms`)), ms);
+    });
+    promise.catch(() => {}); // a late rejection after the timeout is not unhandled
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** A {@link RedisUnavailableError} for a query that cannot be answered now, or `undefined` when it can. */
+  unavailable(): RedisUnavailableError | undefined {
+    if (this.writable) return undefined;
+    return new RedisUnavailableError(
+      `wshub: Redis is unreachable (connection status "${this.redis.status}"); cluster presence is unavailable until it reconnects`,
+    );
+  }
+
+  /** Stops listening; quits and closes the connection if the broker created it. */
+  async close(): Promise<void> {
+    for (const [name, listener] of this.listeners) this.redis.off(name, listener);
+    if (!this.owned) return;
+    if (this.writable) await this.timed(this.redis.quit(), 'QUIT').catch(() => {});
+    this.redis.disconnect();
+  }
+}

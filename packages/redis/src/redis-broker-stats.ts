@@ -1,0 +1,35 @@
+/**
+ * `hub.stats().broker` of a {@link RedisBroker}. Counters only grow; `held`,
+ * `heldBytes`, `connected` and `subscribed` describe the moment.
+ */
+export type RedisBrokerStats = {
+  /** Envelopes this node published (including held ones). */
+  published: number;
+  /** Envelopes from other nodes that reached this node. */
+  received: number;
+  /** Malformed messages on a wshub channel. */
+  ignored: number;
+  /** Publishes waiting for Redis now… */
+  held: number;
+  /** …and their bytes. */
+  heldBytes: number;
+  /** Held publishes sent after a reconnect. */
+  flushed: number;
+  /** Held publishes dropped because the buffer was full. */
+  bufferDropped: number;
+  /** Held publishes dropped for being older than `bufferMaxAgeMs`. */
+  bufferExpired: number;
+  /** Publishes Redis answered with an error (or that failed in flight). */
+  publishFailed: number;
+  /** Subscriber connections replaced after a failed liveness probe. */
+  subscriberRestarts: number;
+  /** Times the command connection came back. */
+  reconnects: number;
+  /** 1 while the command connection is ready, else 0. */
+  connected: number;
+  /** Channels Redis confirmed on the subscriber connections. */
+  subscribed: number;
+};
+
+/** The counters of the outage publisher, a part of {@link RedisBrokerStats}. */
+export type PublisherCounters = Pick<RedisBrokerStats, 'flushed' | 'bufferDropped' | 'bufferExpired' | 'publishFailed'>;

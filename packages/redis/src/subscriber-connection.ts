@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+
+/** Channels per SUBSCRIBE when re-subscribing everything after a reconnect. */
+const SUBSCRIBE_CHUNK = 1000;
+
+/** What a subscriber connection tells its owner. */
+export interface SubscriberEvents {
+  /** A message on one of the subscribed channels. */
+  message(channel: string, data: Buffer): void;
+  /** Redis confirmed `channels` on this connection (each still wanted). */
+  confirmed(channels: string[]): void;
+  /** A command or connection failure, for a throttled report. */
+  failed(kind: 'subscribe' | 'connection', error: Error): void;
+  /** The connection is ready (again). */
+  ready?(): void;
+}
+
+/**
+ * One subscriber connection and the channels it should carry. It subscribes
+ * the wanted channels whenever the connection becomes ready (ioredis's own
+ * re-subscribe is off: the wanted set changes while the connection is down),
+ * remembers what Redis confirmed, and can be replaced by a fresh connection
+ * when it stopped receiving.
+ *
+ * With `sharded`, it uses SSUBSCRIBE / SUNSUBSCRIBE (Redis Cluster sharded
+ * pub/sub): then every channel must belong to a slot of the node it is
+ * connected to.
+ */
+export class SubscriberConnection {
+  /** Channels this connection should carry. */
+  readonly wanted = new Set<string>();
+  /** Channels Redis confirmed on the current connection. */
+  readonly confirmed = new Set<string>();
+  private redis: Redis;
+  private closed = false;
+
+  constructor(
+    private readonly create: () => Redis,
+    private readonly events: SubscriberEvents,
+    private readonly sharded = false,
+  ) {
+    this.redis = this.start();
+  }
+
+  /** The current connection (it changes on `replace()`). */
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  add(channels: string[]): void {
+    if (this.closed) return;
+    const fresh = channels.filter((channel) => !this.wanted.has(channel));
+    for (const channel of fresh) this.wanted.add(channel);
+    if (fresh.length > 0 && this.ready) this.subscribeNow(fresh);
+  }
+
+  remove(channel: string): void {
+    this.wanted.delete(channel);
+    this.confirmed.delete(channel);
+    if (this.closed || !this.ready) return; // a new connection subscribes only `wanted`
+    const done = this.sharded ? this.redis.sunsubscribe(channel) : this.redis.unsubscribe(channel);
+    done.catch((error: Error) => this.events.failed('subscribe', error));
+  }
+
+  /** Drops the connection and starts a new one, which subscribes every wanted channel. */
+  replace(): void {
+    if (this.closed) return;
+    const old = this.redis;
+    this.confirmed.clear();
+    this.redis = this.start();
+    drop(old);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.confirmed.clear();
+    drop(this.redis);
+  }
+
+  private start(): Redis {
+    const redis = this.create();
+    redis.on('error', (error: Error) => {
+      if (redis === this.redis && !this.closed) this.events.failed('connection', error);
+    });
+    redis.on('ready', () => {
+      if (redis !== this.redis || this.closed) return;
+      this.confirmed.clear();
+      this.events.ready?.();
+      const channels = [...this.wanted];
+      for (let i = 0; i < channels.length; i += SUBSCRIBE_CHUNK) this.subscribeNow(channels.slice(i, i + SUBSCRIBE_CHUNK));
+    });
+    redis.on('close', () => {
+      if (redis === this.redis) this.confirmed.clear();
+    });
+    redis.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (redis === this.redis && !this.closed) this.events.message(channel.toString(), message);
+    });
+    return redis;
+  }
+
+  /**
+   * Subscribes `channels` on the current connection and reports those that
+   * Redis confirmed and that are still wanted.
+   */
+  private subscribeNow(channels: string[]): void {
+    const redis = this.redis;
+    const done = this.sharded ? redis.ssubscribe(...channels) : redis.subscribe(...channels);
+    done.then(
+      () => {
+        if (redis !== this.redis || this.closed) return;
+        const confirmed = channels.filter((channel) => this.wanted.has(channel)); // not unsubscribed meanwhile
+        for (const channel of confirmed) this.confirmed.add(channel);
+        if (confirmed.length > 0) this.events.confirmed(confirmed);
+      },
+      (error: Error) => {
+        if (redis === this.redis && !this.closed) {
+          this.events.failed('subscribe', new Error(`wshub: Redis ${this.sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE'} failed: ${error.message}`));
+        }
+      },
+    );
+  }
+}
+
+function drop(redis: Redis): void {
+  redis.removeAllListeners('messageBuffer');
+  redis.removeAllListeners('smessageBuffer');
+  redis.disconnect();
+  // `disconnect()` ends the socket politely; a connection that stopped
+  // answering may never finish that, so destroy it.
+  (redis.stream as { destroy?: () => void } | undefined)?.destroy?.();
+}
