@@ -1,7 +1,7 @@
 import type { BrokerNode } from '@wshub/core';
 import type { ThrottledReporter } from './throttled-reporter.js';
 import type { CommandConnection } from './command-connection.js';
-import type { PresenceStore } from './presence-store.js';
+import type { PresenceStore, PresenceTransition } from './presence-store.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 
 /** Heartbeats that time out in a row before the broker's own command connection is reset. */
@@ -11,8 +11,6 @@ export interface PresenceReplicatorOptions {
   node: BrokerNode;
   store: PresenceStore;
   commands: CommandConnection;
-  heartbeatMs: number;
-  nodeTtlMs: number;
   reporter: ThrottledReporter;
   /** True once Redis confirmed the user's channel: only then is the user written to presence. */
   reachable(userId: string): boolean;
@@ -27,15 +25,18 @@ export interface PresenceReplicatorOptions {
  * holds (userId → user JSON, mirroring the hub's registry), written once
  * their channel is confirmed, removed when they leave, renewed on every
  * heartbeat, written again from the hub's registry after Redis lost them or a
- * write failed. Also answers the cluster-wide presence queries.
+ * write failed. It emits the cluster-wide presence transitions that Redis
+ * assigned to this node (see {@link PresenceStore}), and answers the
+ * cluster-wide presence queries.
  */
 export class PresenceReplicator {
   /** Users this node holds: userId → user JSON. */
   private held = new Map<string, string>();
   /** A write failed or could not be made: the next heartbeat writes everything again. */
   private stale = false;
+  /** Users who left while their removal could not be written; removed by the next re-announce. */
+  private readonly pendingLeaves = new Set<string>();
   private busy = false;
-  private heartbeats = 0;
   private stalledHeartbeats = 0;
   private closed = false;
 
@@ -50,6 +51,7 @@ export class PresenceReplicator {
     if (this.closed) return;
     const json = JSON.stringify(user);
     this.held.set(userId, json);
+    this.pendingLeaves.delete(userId);
     // Not yet subscribed: written when Redis confirms the subscription.
     if (this.o.reachable(userId)) this.write([[userId, json]]);
   }
@@ -58,10 +60,17 @@ export class PresenceReplicator {
     if (this.closed) return;
     this.held.delete(userId);
     if (!this.o.commands.writable) {
+      this.pendingLeaves.add(userId);
       this.stale = true;
       return;
     }
-    this.o.store.remove(userId).catch((error) => this.writeFailed(error));
+    this.o.store.remove(userId).then(
+      (changes) => this.emit(changes),
+      (error) => {
+        this.pendingLeaves.add(userId);
+        this.writeFailed(error);
+      },
+    );
   }
 
   /** Redis confirmed the channels of `userIds`: the users this node still holds go to presence. */
@@ -86,7 +95,21 @@ export class PresenceReplicator {
       this.stale = true;
       return;
     }
-    this.o.store.add(entries).catch((error) => this.writeFailed(error));
+    this.o.store.add(entries).then(
+      (changes) => this.emit(changes),
+      (error) => this.writeFailed(error),
+    );
+  }
+
+  /** Hands the hub the transitions Redis assigned to this node. */
+  private emit(changes: PresenceTransition[]): void {
+    for (const change of changes) {
+      try {
+        this.o.node.presence(change);
+      } catch (error) {
+        this.o.node.reportError(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
 
   private writeFailed(error: unknown): void {
@@ -107,16 +130,22 @@ export class PresenceReplicator {
     this.o.reconcile(users);
     this.held = held;
     const entries = [...held].filter(([userId]) => this.o.reachable(userId));
+    const left = [...this.pendingLeaves];
     this.stale = false;
     try {
-      await this.o.commands.timed(this.o.store.replaceAll(entries), 'writing presence');
+      this.emit(await this.o.commands.timed(this.o.store.replaceAll(entries, left), 'writing presence'));
+      for (const userId of left) this.pendingLeaves.delete(userId);
     } catch (error) {
       this.stale = true;
       throw error;
     }
   }
 
-  /** Renews this node's records, rewrites them if Redis lost them, and sweeps dead nodes now and then. */
+  /**
+   * Renews this node's heartbeat, rewrites its records if Redis lost them,
+   * and settles nodes whose heartbeat expired (so their users go offline
+   * within `nodeTtlMs` plus one heartbeat).
+   */
   async heartbeat(): Promise<void> {
     if (this.closed || this.busy || !this.o.commands.writable) return;
     this.busy = true;
@@ -127,8 +156,7 @@ export class PresenceReplicator {
         const hasRecords = await this.o.commands.timed(this.o.store.heartbeat(), 'the heartbeat');
         if (!hasRecords && this.held.size > 0) await this.reannounce();
       }
-      const sweepEvery = Math.max(1, Math.ceil(this.o.nodeTtlMs / this.o.heartbeatMs));
-      if (++this.heartbeats % sweepEvery === 0) await this.o.commands.timed(this.o.store.sweep(), 'the presence sweep');
+      this.emit(await this.o.commands.timed(this.o.store.sweep(), 'the presence sweep'));
       this.stalledHeartbeats = 0;
     } catch (error) {
       this.o.reporter.report('heartbeat', error);
@@ -172,10 +200,14 @@ export class PresenceReplicator {
     return this.o.commands.timed(this.o.store.has(userId), 'a presence query');
   }
 
-  /** Removes this node's records (a clean shutdown); no further writes. */
+  /** Removes this node's records (a clean shutdown; its users still listed go offline); no further writes. */
   async retire(): Promise<void> {
     this.closed = true;
-    if (this.o.commands.writable) await this.o.commands.timed(this.o.store.retire(), 'removing presence').catch(() => {});
+    if (!this.o.commands.writable) return;
+    await this.o.commands.timed(this.o.store.retire(), 'removing presence').then(
+      (changes) => this.emit(changes),
+      () => {},
+    );
   }
 
   /** Throws a {@link RedisUnavailableError} when a query cannot be answered now. */

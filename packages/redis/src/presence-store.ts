@@ -1,25 +1,46 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** HSET arguments per command, so a re-announce of many users never builds one giant command. */
 const HSET_CHUNK = 1000;
+/** Users settled per batch when a dead node's records are cleared. */
+const SETTLE_CHUNK = 500;
+
+/** A change of a user's cluster-wide presence that this node decided (and must emit). */
+export interface PresenceTransition {
+  userId: string;
+  online: boolean;
+}
 
 /**
- * The cluster's presence records in Redis. Each node owns its own keys, so
- * nodes never contend and a dead node's records expire on their own:
+ * The cluster's presence records in Redis. Every multi-key operation stays
+ * within one hash slot, so the same layout serves one Redis and Redis
+ * Cluster:
  *
- * - `<prefix>:nodes` — set of node ids that wrote presence (cleaned by a sweep);
- * - `<prefix>:node:<nodeId>` — the node's heartbeat, a string with a TTL of `ttlMs`;
- * - `<prefix>:presence:<nodeId>` — hash userId → user JSON of the users the node
- *   holds, with the same TTL, refreshed on each heartbeat.
+ * - `<prefix>:nodes` — set of node ids that wrote presence;
+ * - `<prefix>:node:{<nodeId>}` — the node's heartbeat, a string with a TTL of `ttlMs`;
+ * - `<prefix>:presence:{<nodeId>}` — hash userId → user JSON of the users the
+ *   node holds. The hash tag puts it in the heartbeat's slot, so both are
+ *   written in one transaction;
+ * - `<prefix>:online:<userId>` — hash nodeId → 1 of the nodes that hold the
+ *   user: the one key that decides the user's cluster-wide presence. No
+ *   hash tag: one key per user, spread over the slots by the whole name.
  *
- * Readers count a node only while its heartbeat key exists, so a node that
- * died without cleaning up drops out of presence within `ttlMs`.
+ * Transitions are decided atomically on the user's key: a node that adds
+ * itself to an empty set (`HSET` then `HLEN` in one MULTI) made the user
+ * online; a node that removes the last entry (`HDEL` then `HLEN`) made them
+ * offline. Two nodes can never both see the same transition.
+ *
+ * A node that dies leaves its heartbeat to expire. Every node sweeps on each
+ * heartbeat: a node listed in `<prefix>:nodes` without a heartbeat is
+ * settled — its users are removed from their `online` keys (whoever removes
+ * the last entry emits offline), then its records are deleted. Readers count
+ * a node's users only while its heartbeat exists.
  */
 export class PresenceStore {
   readonly nodesKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly nodeId: string,
     private readonly ttlMs: number,
@@ -28,98 +49,128 @@ export class PresenceStore {
   }
 
   heartbeatKey(nodeId = this.nodeId): string {
-    return `${this.prefix}:node:${nodeId}`;
+    return `${this.prefix}:node:{${nodeId}}`;
   }
 
   presenceKey(nodeId = this.nodeId): string {
-    return `${this.prefix}:presence:${nodeId}`;
+    return `${this.prefix}:presence:{${nodeId}}`;
   }
 
-  /** Records (or refreshes) users this node holds. */
-  async add(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    if (entries.length === 0) return;
+  onlineKey(userId: string): string {
+    return `${this.prefix}:online:${userId}`;
+  }
+
+  /**
+   * Records (or refreshes) users this node holds, and adds the node to each
+   * user's `online` set; returns the users that became online with it.
+   */
+  async add(entries: ReadonlyArray<readonly [string, string]>): Promise<PresenceTransition[]> {
+    if (entries.length === 0) return [];
     const tx = this.redis.multi();
     for (let i = 0; i < entries.length; i += HSET_CHUNK) {
       tx.hset(this.presenceKey(), ...entries.slice(i, i + HSET_CHUNK).flat());
     }
-    tx.pexpire(this.presenceKey(), this.ttlMs);
-    checkExec(await tx.exec());
+    // Both writes leave now, so a user's commands reach Redis in call order.
+    const [written, online] = await Promise.all([tx.exec(), this.join(entries.map(([userId]) => userId))]);
+    checkExec(written);
+    return online;
   }
 
-  async remove(userId: string): Promise<void> {
-    await this.redis.hdel(this.presenceKey(), userId);
+  /** Removes a user this node no longer holds; returns `[offline]` when no node holds them any more. */
+  async remove(userId: string): Promise<PresenceTransition[]> {
+    const [, offline] = await Promise.all([this.redis.hdel(this.presenceKey(), userId), this.leave(this.nodeId, [userId])]);
+    return offline;
   }
 
   /**
    * Replaces this node's records with exactly `entries` and renews its
-   * heartbeat, in one transaction so readers never see a half-written set.
-   * Used after a reconnect, when Redis may have lost everything or kept
-   * users who left meanwhile.
+   * heartbeat (one transaction: readers never see a half-written set), then
+   * brings the `online` sets in line: users in `left` that are not in
+   * `entries` are removed, every user in `entries` is added. Used after a
+   * reconnect, when Redis may have lost everything or kept users who left
+   * meanwhile. Returns the transitions this node decided.
    */
-  async replaceAll(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  async replaceAll(entries: ReadonlyArray<readonly [string, string]>, left: Iterable<string>): Promise<PresenceTransition[]> {
+    const before = (await this.redis.hkeys(this.presenceKey())) as string[];
     const tx = this.redis.multi();
     tx.del(this.presenceKey());
     for (let i = 0; i < entries.length; i += HSET_CHUNK) {
       tx.hset(this.presenceKey(), ...entries.slice(i, i + HSET_CHUNK).flat());
     }
-    tx.pexpire(this.presenceKey(), this.ttlMs);
     tx.set(this.heartbeatKey(), String(Date.now()), 'PX', this.ttlMs);
-    tx.sadd(this.nodesKey, this.nodeId);
     checkExec(await tx.exec());
+    await this.redis.sadd(this.nodesKey, this.nodeId);
+    const now = new Set(entries.map(([userId]) => userId));
+    const kept = new Set(before);
+    const offline = await this.leave(
+      this.nodeId,
+      before.filter((userId) => !now.has(userId)),
+    );
+    // Users who left while Redis could not be written, and whom Redis no
+    // longer lists for this node: Redis lost its data, or a sweep took this
+    // node for dead (and may have reported them offline already).
+    const lost = await this.leave(
+      this.nodeId,
+      [...new Set(left)].filter((userId) => !now.has(userId) && !kept.has(userId)),
+      true,
+    );
+    const online = await this.join([...now]);
+    return [...offline, ...lost, ...online];
   }
 
   /**
-   * Renews this node's heartbeat and records. Resolves `false` when the
-   * presence hash was gone (Redis restarted or was flushed), so the caller
-   * can write it again.
+   * Renews this node's heartbeat. Resolves `false` when its presence hash
+   * is gone (Redis restarted or was flushed, or a sweep took this node for
+   * dead), so the caller can write it again.
    */
   async heartbeat(): Promise<boolean> {
     const tx = this.redis.multi();
     tx.set(this.heartbeatKey(), String(Date.now()), 'PX', this.ttlMs);
-    tx.sadd(this.nodesKey, this.nodeId);
-    tx.pexpire(this.presenceKey(), this.ttlMs);
-    const results = checkExec(await tx.exec());
-    return results[2] === 1;
+    tx.exists(this.presenceKey());
+    const [, exists] = checkExec(await tx.exec());
+    await this.redis.sadd(this.nodesKey, this.nodeId);
+    return exists === 1;
   }
 
-  /** Forgets nodes whose heartbeat expired (their records expire by TTL too); returns how many. */
-  async sweep(): Promise<number> {
-    const nodes = await this.redis.smembers(this.nodesKey);
-    if (nodes.length === 0) return 0;
-    const p = this.redis.pipeline();
-    for (const node of nodes) p.exists(this.heartbeatKey(node));
-    const alive = checkExec(await p.exec());
+  /**
+   * Settles the nodes whose heartbeat expired: removes their users from the
+   * `online` sets and deletes their records. Returns the users that went
+   * offline by this call (another node sweeping at the same time gets the
+   * others: each transition is decided once).
+   */
+  async sweep(): Promise<PresenceTransition[]> {
+    const nodes = ((await this.redis.smembers(this.nodesKey)) as string[]).filter((node) => node !== this.nodeId);
+    if (nodes.length === 0) return [];
+    const alive = await Promise.all(nodes.map((node) => this.redis.exists(this.heartbeatKey(node))));
     const dead = nodes.filter((_, i) => alive[i] === 0);
-    if (dead.length === 0) return 0;
-    const tx = this.redis.multi();
-    tx.srem(this.nodesKey, ...dead);
-    tx.del(...dead.map((node) => this.presenceKey(node)));
-    checkExec(await tx.exec());
-    return dead.length;
+    const out: PresenceTransition[] = [];
+    for (const node of dead) {
+      const users = (await this.redis.hkeys(this.presenceKey(node))) as string[];
+      for (let i = 0; i < users.length; i += SETTLE_CHUNK) {
+        out.push(...(await this.leave(node, users.slice(i, i + SETTLE_CHUNK))));
+      }
+      // Only now: a sweeper that dies half-way leaves the list for the next one.
+      await this.redis.del(this.presenceKey(node));
+      await this.redis.srem(this.nodesKey, node);
+    }
+    return out;
   }
 
-  /** Removes this node's records (a clean shutdown). */
-  async retire(): Promise<void> {
+  /** Removes this node's records (a clean shutdown); returns the users that went offline. */
+  async retire(): Promise<PresenceTransition[]> {
+    const users = (await this.redis.hkeys(this.presenceKey())) as string[];
     const tx = this.redis.multi();
     tx.del(this.presenceKey(), this.heartbeatKey());
-    tx.srem(this.nodesKey, this.nodeId);
     checkExec(await tx.exec());
+    await this.redis.srem(this.nodesKey, this.nodeId);
+    return this.leave(this.nodeId, users);
   }
 
   /** Every user on a live node with its JSON text (one copy when several nodes hold a user). */
   async entries(): Promise<Map<string, string>> {
-    const nodes = await this.redis.smembers(this.nodesKey);
     const out = new Map<string, string>();
-    if (nodes.length === 0) return out;
-    const p = this.redis.pipeline();
-    for (const node of nodes) {
-      p.exists(this.heartbeatKey(node));
-      p.hgetall(this.presenceKey(node));
-    }
-    const results = checkExec(await p.exec());
-    for (let i = 0; i < nodes.length; i++) {
-      if (results[2 * i] !== 1) continue;
-      const hash = results[2 * i + 1] as Record<string, string>;
+    const hashes = await this.liveNodes((node) => this.redis.hgetall(this.presenceKey(node)));
+    for (const hash of hashes) {
       for (const userId of Object.keys(hash)) if (!out.has(userId)) out.set(userId, hash[userId]!);
     }
     return out;
@@ -127,36 +178,61 @@ export class PresenceStore {
 
   /** Ids of the users on live nodes. */
   async userIds(): Promise<string[]> {
-    const nodes = await this.redis.smembers(this.nodesKey);
-    if (nodes.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const node of nodes) {
-      p.exists(this.heartbeatKey(node));
-      p.hkeys(this.presenceKey(node));
-    }
-    const results = checkExec(await p.exec());
     const out = new Set<string>();
-    for (let i = 0; i < nodes.length; i++) {
-      if (results[2 * i] !== 1) continue;
-      for (const userId of results[2 * i + 1] as string[]) out.add(userId);
-    }
+    const lists = await this.liveNodes((node) => this.redis.hkeys(this.presenceKey(node)) as Promise<string[]>);
+    for (const list of lists) for (const userId of list) out.add(userId);
     return [...out];
   }
 
-  /** Whether a live node holds `userId`. */
+  /** Whether a live node holds `userId`: the user's `online` set, less the nodes whose heartbeat expired. */
   async has(userId: string): Promise<boolean> {
-    const nodes = await this.redis.smembers(this.nodesKey);
+    const nodes = (await this.redis.hkeys(this.onlineKey(userId))) as string[];
     if (nodes.length === 0) return false;
-    const p = this.redis.pipeline();
-    for (const node of nodes) {
-      p.exists(this.heartbeatKey(node));
-      p.hexists(this.presenceKey(node), userId);
-    }
-    const results = checkExec(await p.exec());
-    for (let i = 0; i < nodes.length; i++) {
-      if (results[2 * i] === 1 && results[2 * i + 1] === 1) return true;
-    }
-    return false;
+    const alive = await Promise.all(nodes.map((node) => this.redis.exists(this.heartbeatKey(node))));
+    return alive.some((n) => n === 1);
+  }
+
+  /** `read(node)` for every node whose heartbeat exists, in parallel (one command per key: any slot). */
+  private async liveNodes<T>(read: (node: string) => Promise<T>): Promise<T[]> {
+    const nodes = (await this.redis.smembers(this.nodesKey)) as string[];
+    const results = await Promise.all(
+      nodes.map(async (node) => ((await this.redis.exists(this.heartbeatKey(node))) === 1 ? [await read(node)] : [])),
+    );
+    return results.flat();
+  }
+
+  /** Adds this node to each user's `online` set; the users for whom it was the first node went online. */
+  private async join(userIds: string[]): Promise<PresenceTransition[]> {
+    const results = await Promise.all(
+      userIds.map(async (userId) => {
+        const tx = this.redis.multi();
+        tx.hset(this.onlineKey(userId), this.nodeId, '1');
+        tx.hlen(this.onlineKey(userId));
+        const [added, size] = checkExec(await tx.exec());
+        return added === 1 && size === 1;
+      }),
+    );
+    return userIds.filter((_, i) => results[i]).map((userId) => ({ userId, online: true }));
+  }
+
+  /**
+   * Removes `node` from each user's `online` set; the users whose last node
+   * it was went offline. With `emptyMeansLeft`, a user whose set is empty
+   * although `node` was not in it counts as offline too: after Redis lost
+   * its data, so that a user who left during the outage is not left online
+   * forever (that event may repeat one another node sent).
+   */
+  private async leave(node: string, userIds: string[], emptyMeansLeft = false): Promise<PresenceTransition[]> {
+    const results = await Promise.all(
+      userIds.map(async (userId) => {
+        const tx = this.redis.multi();
+        tx.hdel(this.onlineKey(userId), node);
+        tx.hlen(this.onlineKey(userId));
+        const [removed, size] = checkExec(await tx.exec());
+        return size === 0 && (removed === 1 || emptyMeansLeft);
+      }),
+    );
+    return userIds.filter((_, i) => results[i]).map((userId) => ({ userId, online: false }));
   }
 }
 

@@ -117,8 +117,6 @@ export class RedisBroker extends ClusterBroker {
       node,
       store: new PresenceStore(this.commands.redis, this.prefix, node.nodeId, this.options.nodeTtlMs),
       commands: this.commands,
-      heartbeatMs: this.options.heartbeatMs,
-      nodeTtlMs: this.options.nodeTtlMs,
       reporter: this.reporter,
       reachable: (userId) => this.subscriber.confirmed.has(this.userChannel(userId)),
       reconcile: (users) => this.reconcileChannels(users),

@@ -72,7 +72,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       await hub.close();
       await hub.close(); // idempotent
       expect(await r.sismember('wshub:nodes', hub.nodeId)).toBe(0);
-      expect(await r.exists(`wshub:node:${hub.nodeId}`)).toBe(0);
+      expect(await r.exists(`wshub:node:{${hub.nodeId}}`)).toBe(0);
       await waitUntil(async () => (await clientNames()).length === 0, 'both connections to close');
     });
   });

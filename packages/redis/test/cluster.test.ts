@@ -227,9 +227,10 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis', () => {
     it('keeps its records under the documented keys', async () => {
       await connect(a, 'user=k1&name=Kay');
       expect(await r.sismember('wshub:nodes', a.nodeId)).toBe(1);
-      expect(await r.pttl(`wshub:node:${a.nodeId}`)).toBeGreaterThan(0);
-      expect(await r.pttl(`wshub:presence:${a.nodeId}`)).toBeGreaterThan(0);
-      expect(JSON.parse((await r.hget(`wshub:presence:${a.nodeId}`, 'k1'))!)).toMatchObject({ id: 'k1', name: 'Kay' });
+      expect(await r.pttl(`wshub:node:{${a.nodeId}}`)).toBeGreaterThan(0);
+      expect(await r.pttl(`wshub:presence:{${a.nodeId}}`)).toBe(-1); // removed by the node or by the sweep that settles it
+      expect(JSON.parse((await r.hget(`wshub:presence:{${a.nodeId}}`, 'k1'))!)).toMatchObject({ id: 'k1', name: 'Kay' });
+      expect(await r.hgetall('wshub:online:k1')).toEqual({ [a.nodeId]: '1' });
     });
   });
 

@@ -235,7 +235,7 @@ describe.skipIf(skip)(skip ?? 'Redis faults', () => {
       expect(await onA.next()).toEqual({ event: 'still', data: 1 });
       // The sweep forgets the dead node.
       await waitUntil(async () => (await r.sismember('wshub:nodes', c.nodeId)) === 0, 'the sweep', FAST.nodeTtlMs! * 3);
-      expect(await r.exists(`wshub:presence:${c.nodeId}`)).toBe(0);
+      expect(await r.exists(`wshub:presence:{${c.nodeId}}`)).toBe(0);
     });
   });
 });

@@ -114,7 +114,7 @@ export class HubProcess {
   async connect(query: string, redis: Redis, prefix = 'wshub'): Promise<TestClient> {
     const client = await this.openSocket(query);
     const user = new URLSearchParams(query).get('user')!;
-    const key = `${prefix}:presence:${this.nodeId}`;
+    const key = `${prefix}:presence:{${this.nodeId}}`;
     await waitUntil(async () => (await redis.hexists(key, user)) === 1, `${user} in presence of ${this.name}`);
     return client;
   }
