@@ -4,6 +4,7 @@ import type { HubUser, WsHub } from '@wshub/core';
 import { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 import { ClientMessageEvent } from './events/client-message.event.js';
 import { ClientReadyEvent } from './events/client-ready.event.js';
+import { UserPresenceChangedEvent } from './events/user-presence-changed.event.js';
 import { markPublishedByModule } from './own-events.js';
 
 /** Publishes the hub's notifications as CQRS events; its errors go to Nest's `Logger`. */
@@ -17,6 +18,9 @@ export function publishHubNotifications(hub: WsHub<HubUser>, eventBus: EventBus,
   });
   hub.on('message', ({ socket, event, data }) => {
     eventBus.publish(new ClientMessageEvent(socket.roomId, socket.deviceFingerprint, socket, event, data));
+  });
+  hub.on('presence', ({ userId, online }) => {
+    eventBus.publish(new UserPresenceChangedEvent(userId, online));
   });
   hub.on('error', (error) => {
     const cause = error.cause instanceof Error ? error.cause : error;

@@ -8,6 +8,7 @@ export { ClientReadyEvent } from './events/client-ready.event.js';
 export { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 export { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
 export { ClientMessageEvent } from './events/client-message.event.js';
+export { UserPresenceChangedEvent } from './events/user-presence-changed.event.js';
 export { SendMessageCommand } from './commands/send-message.command.js';
 export { PushCommand } from './commands/push.command.js';
 export { DisconnectWsClientCommand } from './commands/disconnect-ws-client.command.js';
