@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { PreparedMessage } from './hub-core.js';
+import type { PreparedMessage } from './connection.js';
 
 /**
  * Writes prepared messages to `ws` sockets: framed once per message, and
@@ -72,6 +72,10 @@ interface WriteState {
 const kWriteState = Symbol('wshub.frameWriter');
 type RawSocket = Duplex & { [kWriteState]?: WriteState };
 
+/** The frame built for a message on its first write, kept on the message for the other recipients. */
+const kFrame = Symbol('wshub.frame');
+type CachedMessage = PreparedMessage & { [kFrame]?: Buffer };
+
 let tick = 0;
 let flushQueued = false;
 const corked: RawSocket[] = [];
@@ -82,10 +86,11 @@ const corked: RawSocket[] = [];
  * Never throws for a socket ws would accept a `send` on.
  */
 export function writePrepared(socket: HubCoreSocket, message: PreparedMessage): void {
-  let frame = message.encoded as Buffer | undefined;
+  const cached = message as CachedMessage;
+  let frame = cached[kFrame];
   if (frame === undefined) {
     frame = textFrame(message.text, message.byteLength);
-    message.encoded = frame;
+    cached[kFrame] = frame;
   }
   const internals = socket as unknown as WsInternals;
   const raw = internals._socket as RawSocket | null | undefined;

@@ -1,48 +1,47 @@
 export { WsHub } from './ws-hub.js';
 export type { WsHubSocket } from './ws-hub.js';
-export { HubCore } from './hub-core.js';
-export type {
-  HubEvents,
-  HubSocket,
-  HubSocketFields,
-  HubStats,
-  PreparedMessage,
-  PushAllow,
-  PushData,
-  TransportSocket,
-} from './hub-core.js';
+export { Hub } from './hub.js';
+export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
+export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
+export type { PushAllow, PushData } from './push.js';
 export { HubError } from './errors.js';
-export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, resolveOptions } from './options.js';
-export type { HubLimits, HubOptions, HubRequest, HubUser, ResolvedOptions, WatchContext } from './options.js';
-export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES, decodeEnvelope } from './broker.js';
+export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS } from './options.js';
+export type { HubLimits, HubOptions, HubRequest, HubUser, WatchContext } from './options.js';
+export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';
 export { InMemoryBroker, InMemoryBus } from './in-memory-broker.js';
-export { WatchRegistry } from './watch-registry.js';
-export type { Watcher } from './watch-registry.js';
-export { UserRegistry } from './user-registry.js';
-export { matchesFilter, toDeliveryFilter } from './delivery-filter.js';
 export type { DeliveryFilter, WatchFilterArg } from './delivery-filter.js';
 export {
+  ACK,
   CloseCode,
   CloseReason,
   DEFAULT_PATH,
   EXCEPTION,
   MAX_WATCH_EVENT_LENGTH,
   MAX_WATCH_PAYLOAD_LENGTH,
+  PROTOCOL_VERSION,
+  QUEUE_LIMIT_REASON,
+  RATE_LIMIT_REASON,
+  RESERVED_PREFIX,
   SUBPROTOCOL,
   UNWATCH,
   WATCH,
+  WELCOME,
   closePolicy,
   parseClientMessage,
+  parseRequestId,
   parseWatchBody,
 } from './protocol.js';
 export type {
+  Ack,
   ClientMessage,
   ClosePolicy,
   ExceptionReply,
   ForbiddenWatchReply,
   ParsedFrame,
   ParsedWatch,
+  RequestId,
   ServerMessage,
   WatchBody,
+  Welcome,
 } from './protocol.js';

@@ -10,11 +10,29 @@
 export const DEFAULT_PATH = '/api/v1/ws';
 
 /**
- * The subprotocol the hub selects when a client offers it. A client that
- * passes a token in `Sec-WebSocket-Protocol` offers `['wshub', token]`; the
- * hub answers `wshub` and never echoes the token back.
+ * The subprotocol the hub selects when a client offers it, and with it
+ * protocol v2 (see {@link PROTOCOL_VERSION}). A client that passes a token in
+ * `Sec-WebSocket-Protocol` offers `['wshub', token]`; the hub answers `wshub`
+ * and never echoes the token back. A client that offers nothing speaks v1:
+ * the frames of `@kovalenko/nestjs-websocket`, unchanged.
  */
 export const SUBPROTOCOL = 'wshub';
+
+/**
+ * Protocol v2 adds, for clients that offered {@link SUBPROTOCOL}: a
+ * {@link WELCOME} once the socket is authorized, and an {@link ACK} for every
+ * watch and unwatch, matched to the request by the `id` the client chose.
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** Event names of the hub's own v2 frames start with this; the hub refuses to send app events that do. */
+export const RESERVED_PREFIX = 'wshub:';
+/** v2: the socket is authorized; `data` is a {@link Welcome}. */
+export const WELCOME = 'wshub:welcome';
+/** v2: the answer to one watch or unwatch; `data` is an {@link Ack}. */
+export const ACK = 'wshub:ack';
+/** Longest string request id a v2 client may choose. */
+export const MAX_REQUEST_ID_LENGTH = 64;
 
 /** Event names with a meaning of their own in the protocol. */
 export const WATCH = 'watch';
@@ -115,10 +133,35 @@ export interface ServerMessage<E extends string = string, D = unknown> {
   data: D;
 }
 
-/** A frame a client sends. */
+/** A frame a client sends. `id` is read on v2 watch/unwatch frames only. */
 export interface ClientMessage<E extends string = string, D = unknown> {
   event: E;
   data?: D;
+  id?: RequestId;
+}
+
+/** What a v2 client may use to match an {@link Ack} to its request. */
+export type RequestId = number | string;
+
+/** `data` of {@link WELCOME}: sent once, when the socket is authorized. */
+export interface Welcome {
+  protocol: typeof PROTOCOL_VERSION;
+}
+
+/**
+ * `data` of {@link ACK}. For `watch`: `allowed` (registered, or already
+ * was), `forbidden` (`canWatch` said no, threw, or did not answer in time),
+ * `invalid` (bad body or over the watch limit; `message` says which). For
+ * `unwatch`: `removed` (whether or not it was watched) or `invalid`. `event`
+ * and `payload` are the normalised scope when the body was valid.
+ */
+export interface Ack {
+  id?: RequestId;
+  op: typeof WATCH | typeof UNWATCH;
+  status: 'allowed' | 'forbidden' | 'invalid' | 'removed';
+  event?: string;
+  payload?: string | null;
+  message?: string;
 }
 
 /** Body of `watch` / `unwatch`. */
@@ -140,9 +183,9 @@ export interface ExceptionReply {
   message: string;
 }
 
-/** Result of {@link parseClientMessage}. */
+/** Result of {@link parseClientMessage}. `id` is the frame's own `id` field, unchecked. */
 export type ParsedFrame =
-  | { ok: true; event: string; data: unknown }
+  | { ok: true; event: string; data: unknown; id: unknown }
   | { ok: false; reason: string };
 
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -167,7 +210,19 @@ export function parseClientMessage(text: string): ParsedFrame {
     return { ok: false, reason: 'message "event" must be a non-empty string' };
   }
   const data = hasOwn.call(value, 'data') ? (value as { data: unknown }).data : undefined;
-  return { ok: true, event, data };
+  const id = hasOwn.call(value, 'id') ? (value as { id: unknown }).id : undefined;
+  return { ok: true, event, data, id };
+}
+
+/**
+ * Checks a v2 request id: absent, a non-negative safe integer, or a string
+ * of at most {@link MAX_REQUEST_ID_LENGTH} characters. `false` when invalid.
+ */
+export function parseRequestId(value: unknown): RequestId | undefined | false {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : false;
+  if (typeof value === 'string') return value.length <= MAX_REQUEST_ID_LENGTH ? value : false;
+  return false;
 }
 
 /** Result of {@link parseWatchBody}: the scope is normalised to a string or `null`. */

@@ -2,13 +2,13 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
-import { HubError } from './errors.js';
-import { type HubCoreSocket, undrainedBytes, writePrepared } from './frame-writer.js';
-import { HubCore, type HubSocket, type PreparedMessage } from './hub-core.js';
-import type { HubOptions, HubUser } from './options.js';
+import type { Connection, PreparedMessage, Session } from './connection.js';
+import { undrainedBytes, writePrepared } from './frame-writer.js';
+import { Hub, type HubSocket } from './hub.js';
+import { type HubOptions, type HubUser, resolveOptions } from './options.js';
 import { SUBPROTOCOL } from './protocol.js';
 
-/** A hub socket over `ws`: the `ws` WebSocket with the hub's fields (the seed's `AuthWebSocket`). */
+/** A hub socket over `ws`: the `ws` WebSocket with the hub's fields (`@kovalenko/nestjs-websocket`'s `AuthWebSocket`). */
 export type WsHubSocket<User = HubUser> = HubSocket<User, WebSocket>;
 
 type AnyServer = HttpServer | HttpsServer;
@@ -21,10 +21,41 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** One `ws` WebSocket as a hub {@link Connection}, with the heartbeat's view of it. */
+class WsConnection implements Connection {
+  /** Answered the last ping. */
+  alive = true;
+  session!: Session;
+
+  constructor(readonly ws: WebSocket) {}
+
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+  backlog(): number {
+    return undrainedBytes(this.ws);
+  }
+  write(message: PreparedMessage): void {
+    writePrepared(this.ws, message);
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
+}
+
 /**
- * The WebSocket hub on `ws`. All rules live in {@link HubCore}; this class
- * does what only a real server does: the HTTP upgrade (path, origin check,
- * subprotocol), the heartbeat, and framing messages for the wire.
+ * The hub on `ws`. All rules live in {@link Hub}; this class is the `ws`
+ * adapter: the HTTP upgrade (path, pending budget, origin check,
+ * subprotocol), the heartbeat, and writing frames built once per message.
  *
  * ```ts
  * const hub = new WsHub({ authenticate: (req) => usersByToken(req) });
@@ -32,44 +63,33 @@ const STATUS_TEXT: Record<number, string> = {
  * await hub.sendMessage('user-1', 'order-status', { id: 42, status: 'shipped' });
  * ```
  */
-export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSocket> {
+export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> {
   private readonly wss: WebSocketServer;
-  private readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined;
+  private readonly connections = new Set<WsConnection>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: HubOptions<User, WsHubSocket<User>>) {
     super(options);
+    const { limits, closeTimeoutMs, heartbeatMs } = resolveOptions(options as HubOptions<HubUser, unknown>);
     const serverOptions: ServerOptions & { closeTimeout?: number } = {
       noServer: true,
       clientTracking: false,
       // ws accepts 100 MiB frames by default; the hub's limit is far lower.
-      maxPayload: this.config.limits.maxPayload,
+      maxPayload: limits.maxPayload,
       // ws keeps up to 16,384 unfinished fragments per message by default (~1.6 MB of heap per socket).
-      maxFragments: this.config.limits.maxFragments,
+      maxFragments: limits.maxFragments,
       // ws reads a socket it closed for 30 s by default, waiting for the peer's close frame
-      // (the hub's own timer in closeSocket enforces this on any ws version).
-      closeTimeout: this.config.closeTimeoutMs,
+      // (the hub's own timer enforces this on any ws version).
+      closeTimeout: closeTimeoutMs,
       perMessageDeflate: false,
       // ws would echo the first offered protocol, which may be a token; pick ours or none.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     };
     this.wss = new WebSocketServer(serverOptions);
-    const origins = options.allowedOrigins;
-    if (typeof origins === 'function') this.allowOrigin = origins;
-    else if (origins) {
-      const list = new Set(origins);
-      // Exact match only: no prefix/suffix tricks. Non-browser clients send no Origin.
-      this.allowOrigin = (origin) => origin === undefined || list.has(origin);
-    }
-    if (this.config.heartbeatMs > 0) {
-      this.heartbeat = setInterval(() => this.beat(), this.config.heartbeatMs);
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
       this.heartbeat.unref();
     }
-  }
-
-  /** The path this hub serves. */
-  get path(): string {
-    return this.config.path;
   }
 
   /**
@@ -77,7 +97,8 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
    * the hub alone — even when other `'upgrade'` listeners exist that would
    * destroy sockets for paths they do not know (Nest's WsAdapter, `ws`
    * servers created with `{ server, path }`). Other paths are left to the
-   * other listeners; with none, they are refused with 400.
+   * other listeners; with none, they are refused with 400. After `close()`
+   * upgrades for the path are refused with 503.
    */
   attach(server: AnyServer): this {
     const onUpgrade: UpgradeListener = (request, socket, head) => {
@@ -104,7 +125,7 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   owns(request: IncomingMessage): boolean {
     const url = request.url ?? '';
     const end = url.indexOf('?');
-    return (end === -1 ? url : url.slice(0, end)) === this.config.path;
+    return (end === -1 ? url : url.slice(0, end)) === this.path;
   }
 
   /**
@@ -116,21 +137,13 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // A reset during the handshake must not become an unhandled 'error'.
     socket.on('error', noop);
-    if (this.isClosing || !this.acceptsPending) {
+    if (!this.acceptsConnections) {
       abortHandshake(socket, 503);
       return;
     }
-    if (this.allowOrigin) {
-      let allowed = false;
-      try {
-        allowed = this.allowOrigin(headerValue(request.headers.origin)) === true;
-      } catch (error) {
-        this.report(HubError.from('allowedOrigins', error));
-      }
-      if (!allowed) {
-        abortHandshake(socket, 403);
-        return;
-      }
+    if (!this.allowsOrigin(headerValue(request.headers.origin))) {
+      abortHandshake(socket, 403);
+      return;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('error', noop);
@@ -141,12 +154,20 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
   private connection(ws: WebSocket, request: IncomingMessage): void {
     // ws emits 'error' (e.g. a frame over maxPayload) and then 'close'; the close does the bookkeeping.
     ws.on('error', noop);
-    const socket = this.accept(ws, request);
+    const connection = new WsConnection(ws);
+    const session = this.open({ socket: ws, connection, request, protocol: ws.protocol });
+    connection.session = session;
+    this.connections.add(connection);
     ws.on('message', (data, isBinary) => {
-      void this.receive(socket, data as Buffer, isBinary);
+      void session.receive(data as Buffer, isBinary);
     });
-    ws.on('pong', () => this.markAlive(socket, true));
-    ws.on('close', (code, reason) => this.closed(socket, code, reason.toString()));
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('close', (code, reason) => {
+      this.connections.delete(connection);
+      session.closed(code, reason.toString());
+    });
   }
 
   /**
@@ -155,32 +176,27 @@ export class WsHub<User extends HubUser = HubUser> extends HubCore<User, WebSock
    * cannot have read the pong: it is skipped until it is read again.
    */
   private beat(): void {
-    for (const socket of this.sockets) {
-      if (this.isPaused(socket)) continue;
-      if (!this.markAlive(socket, false)) {
-        socket.terminate();
+    for (const connection of this.connections) {
+      if (connection.session.paused) continue;
+      if (!connection.alive) {
+        connection.terminate();
         continue;
       }
+      connection.alive = false;
       try {
-        socket.ping();
+        connection.ws.ping();
       } catch {
-        socket.terminate();
+        connection.terminate();
       }
     }
   }
 
-  protected override backlog(socket: WsHubSocket<User>): number {
-    return undrainedBytes(socket as HubCoreSocket);
-  }
-
-  protected override writeFrame(socket: WsHubSocket<User>, message: PreparedMessage): void {
-    writePrepared(socket as HubCoreSocket, message);
-  }
-
-  protected override stopTransport(): void {
+  /** Stops the heartbeat, then closes the hub (see {@link Hub.close}). */
+  override close(): Promise<void> {
     clearInterval(this.heartbeat);
     // noServer + no client tracking: this only marks the ws server closed.
     this.wss.close();
+    return super.close();
   }
 }
 

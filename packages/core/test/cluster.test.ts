@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Broker, decodeEnvelope, type HubError, InMemoryBroker, InMemoryBus } from '../src/index.js';
+import { decodeEnvelope } from '../src/broker.js';
+import { type Broker, type HubError, InMemoryBroker, InMemoryBus } from '../src/index.js';
 import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
 
 /** Three hubs linked by one in-memory bus: the broker seam without a network. */

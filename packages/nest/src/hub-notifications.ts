@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { EventBus } from '@nestjs/cqrs';
-import type { HubUser, WsHub } from '@wshub/core';
+import type { Hub, HubUser } from '@wshub/core';
 import { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 import { ClientMessageEvent } from './events/client-message.event.js';
 import { ClientReadyEvent } from './events/client-ready.event.js';
@@ -8,7 +8,7 @@ import { UserPresenceChangedEvent } from './events/user-presence-changed.event.j
 import { markPublishedByModule } from './own-events.js';
 
 /** Publishes the hub's notifications as CQRS events; its errors go to Nest's `Logger`. */
-export function publishHubNotifications(hub: WsHub<HubUser>, eventBus: EventBus, logger: Logger): void {
+export function publishHubNotifications(hub: Hub<HubUser>, eventBus: EventBus, logger: Logger): void {
   hub.on('ready', ({ socket, user }) => {
     eventBus.publish(new ClientReadyEvent(user.id, user.deviceFingerprint, socket.id));
   });

@@ -17,5 +17,5 @@ export { WatchEventDto } from './watch-event.dto.js';
 export type { AuthWebSocket } from './auth-web-socket.js';
 export type { WsPath } from './path.js';
 // The hub itself, so apps can inject it by the same class without importing core.
-export { CloseCode, WsHub } from '@wshub/core';
+export { CloseCode, Hub, WsHub } from '@wshub/core';
 export type { HubStats, HubUser, WsHubSocket } from '@wshub/core';

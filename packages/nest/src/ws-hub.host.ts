@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { type HubUser, WsHub } from '@wshub/core';
+import { Hub, type HubUser, WsHub } from '@wshub/core';
 
 /**
  * Serves the hub on the app's own HTTP server (Express or Fastify) — no
@@ -11,25 +11,26 @@ export class WsHubHost implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('WsModule');
 
   constructor(
-    @Inject(WsHub) private readonly hub: WsHub<HubUser>,
+    @Inject(Hub) private readonly hub: Hub<HubUser>,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onApplicationBootstrap(): void {
     // A hub from WS_HUB_FACTORY (a test fake) serves no HTTP path.
-    if (!(this.hub instanceof WsHub)) return;
+    const hub = this.hub;
+    if (!(hub instanceof WsHub)) return;
     const server = this.adapterHost.httpAdapter?.getHttpServer();
     if (!server) {
       this.logger.warn(
-        `The app has no HTTP server, so ${this.hub.path} is not served; ` +
+        `The app has no HTTP server, so ${hub.path} is not served; ` +
           'inject WsHub and call hub.attach(server) or hub.handleUpgrade(req, socket, head) yourself.',
       );
       return;
     }
     // Core routes its own path ahead of other 'upgrade' listeners, so gateways on other paths keep working.
-    this.hub.attach(server);
+    hub.attach(server);
     // Said once, so an app whose path comes from @wshub/nest/dist/path or forRoot() can see which one won.
-    this.logger.log(`Serving WebSocket clients on ${this.hub.path}`);
+    this.logger.log(`Serving WebSocket clients on ${hub.path}`);
   }
 
   /**

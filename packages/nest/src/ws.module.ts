@@ -1,13 +1,13 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { WsHub } from '@wshub/core';
+import { Hub, WsHub } from '@wshub/core';
 import { ClientDisconnectedHandler } from './handlers/client-disconnected.handler.js';
 import { DisconnectWsClientHandler } from './handlers/disconnect-ws-client.handler.js';
 import { PushHandler } from './handlers/push.handler.js';
 import { SendMessageHandler } from './handlers/send-message.handler.js';
 import { UpdateWsClientHandler } from './handlers/update-ws-client.handler.js';
 import { WS_MODULE_OPTIONS, type WsModuleAsyncOptions, type WsModuleOptions } from './ws-module-options.js';
-import { wsHubProvider } from './ws-hub.provider.js';
+import { hubProvider, wsHubProvider } from './ws-hub.provider.js';
 import { WsLifecycleModule } from './ws-lifecycle.module.js';
 
 /**
@@ -15,7 +15,8 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
  * path set through `@wshub/nest/dist/path`) on the app's HTTP server;
  * `WsModule.forRoot(options)` / `forRootAsync(...)` configure the hub.
  *
- * Global, so the one `WsHub` is injectable everywhere; it re-exports
+ * Global, so the one hub is injectable everywhere, as `Hub` (and as
+ * `WsHub` when it runs on `ws`, as it does outside tests); it re-exports
  * `CqrsModule`, so `CommandBus` and `EventBus` are available to the
  * importing module as the seed module's README shows. Import it once.
  */
@@ -23,6 +24,7 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
 @Module({
   imports: [WsLifecycleModule, CqrsModule],
   providers: [
+    hubProvider,
     wsHubProvider,
     SendMessageHandler,
     PushHandler,
@@ -30,7 +32,7 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
     UpdateWsClientHandler,
     ClientDisconnectedHandler,
   ],
-  exports: [WsHub, CqrsModule],
+  exports: [Hub, WsHub, CqrsModule],
 })
 export class WsModule {
   /** Configures the hub; `options.path` wins over `@wshub/nest/dist/path`. */

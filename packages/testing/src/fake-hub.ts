@@ -1,7 +1,16 @@
-import { HubCore, type HubOptions, type HubRequest, type HubSocket, type HubUser, type PreparedMessage } from '@wshub/core';
+import {
+  type Connection,
+  Hub,
+  type HubOptions,
+  type HubRequest,
+  type HubSocket,
+  type HubUser,
+  type PreparedMessage,
+} from '@wshub/core';
+import { SUBPROTOCOL } from '@wshub/core/protocol';
 import { ConnectionRefusedError } from './connection-refused-error.js';
 import { type FakeRequestInit, isRequestInit, toRequest } from './fake-request.js';
-import { FakeSocket, type FakeSocketLink, kDeliver } from './fake-socket.js';
+import { FakeSocket, kAttach, kDeliver, kServerClose } from './fake-socket.js';
 import type { ReceivedMessage } from './message-queue.js';
 
 /**
@@ -30,12 +39,16 @@ const usersByRequest = new WeakMap<object, unknown>();
 const refusals = new WeakMap<object, unknown>();
 
 const NORMAL_CLOSURE = 1000;
+const ABNORMAL = 1006;
+/** The WebSocket code for "try again later": a fake's answer where a real hub sends HTTP 503. */
+const TRY_AGAIN_LATER = 1013;
 
 /**
- * A hub with no network and no port, for unit tests. It is `HubCore` — the
- * same handshake, rooms, watch rules, delivery filter and limits as `WsHub` —
- * over in-memory {@link FakeSocket}s, and it records every message it writes
- * in {@link deliveries}.
+ * A hub with no network and no port, for unit tests. It is core's `Hub` —
+ * the same handshake, rooms, watch rules, delivery filter and limits as
+ * `WsHub`, which is the same `Hub` behind the `ws` adapter — behind an
+ * in-memory adapter of {@link FakeSocket}s, and it records every message it
+ * writes in {@link deliveries}.
  *
  * ```ts
  * const hub = new FakeHub<User>({ authenticate, canWatch });
@@ -45,7 +58,7 @@ const NORMAL_CLOSURE = 1000;
  * expect(phone.received).toEqual([{ event: 'order-status', data: { status: 'shipped' } }]);
  * ```
  */
-export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeSocket<User>> {
+export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocket<User>> {
   /**
    * Every message the hub delivered (`sendMessage`, `push`, and deliveries
    * from other nodes through a broker), per socket, in order. The hub's own
@@ -54,10 +67,8 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
    */
   readonly deliveries: Delivery[] = [];
   private readonly hasAuthenticate: boolean;
-  private readonly link: FakeSocketLink = {
-    receive: (socket, text) => this.receive(socket as FakeHubSocket<User>, text, false),
-    closed: (socket, code, reason) => this.closed(socket as FakeHubSocket<User>, code, reason),
-  };
+  /** Open sockets, for `reset()`. */
+  private readonly openSockets = new Set<FakeSocket<User>>();
 
   constructor(options: FakeHubOptions<User> = {}) {
     const appAuthenticate = options.authenticate;
@@ -89,8 +100,9 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
    * checked by the hub's rules (`id` and `deviceFingerprint` must be strings).
    *
    * Resolves once the socket is authorized; rejects with a
-   * {@link ConnectionRefusedError} carrying the close code (4403, 4408, 1001)
-   * and, as `cause`, what `authenticate` threw.
+   * {@link ConnectionRefusedError} carrying the close code (4403, 4408, 1001;
+   * 1013 when `limits.maxPendingSockets` handshakes are pending, where a
+   * real hub answers HTTP 503) and, as `cause`, what `authenticate` threw.
    */
   async connect(userOrRequest: User | FakeRequestInit): Promise<FakeHubSocket<User>> {
     if (typeof userOrRequest !== 'object' || userOrRequest === null) {
@@ -105,14 +117,30 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
           'wshub FakeHub: connect() got a request, but the hub has no "authenticate" option to decide on it; pass one, or connect with a user object',
         );
       }
-      request = toRequest(userOrRequest, this.config.path);
+      request = toRequest(userOrRequest, this.path);
     } else {
-      request = toRequest({}, this.config.path);
+      request = toRequest({}, this.path);
       usersByRequest.set(request, userOrRequest);
     }
-    const socket = this.accept(new FakeSocket<User>(this.link) as FakeHubSocket<User>, request);
-    if (await socket.isAuthorized) return socket;
-    const { code, reason } = socket.closed ?? { code: 1006, reason: '' };
+    if (!this.isClosing && !this.acceptsConnections) {
+      throw new ConnectionRefusedError(TRY_AGAIN_LATER, 'too many pending handshakes');
+    }
+    const socket = new FakeSocket<User>();
+    const connection: Connection = {
+      get readyState() {
+        return socket.readyState;
+      },
+      backlog: () => socket.bufferedAmount,
+      write: (message) => this.record(socket, message),
+      close: (code, reason) => socket[kServerClose](code, reason),
+      terminate: () => socket[kServerClose](ABNORMAL, ''),
+    };
+    this.openSockets.add(socket);
+    void socket.waitForClose().then(() => this.openSockets.delete(socket));
+    socket[kAttach](this.open({ socket, connection, request, protocol: SUBPROTOCOL }));
+    const hubSocket = socket as FakeHubSocket<User>;
+    if (await hubSocket.isAuthorized) return hubSocket;
+    const { code, reason } = socket.closed ?? { code: ABNORMAL, reason: '' };
     throw new ConnectionRefusedError(code, reason, refusals.has(request) ? { cause: refusals.get(request) } : undefined);
   }
 
@@ -121,7 +149,7 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
    * recorded deliveries, so one fake can serve many tests. Stats counters keep counting.
    */
   reset(): void {
-    for (const socket of [...this.sockets]) socket.close(NORMAL_CLOSURE, '');
+    for (const socket of [...this.openSockets]) socket.close(NORMAL_CLOSURE, '');
     this.deliveries.length = 0;
   }
 
@@ -130,22 +158,19 @@ export class FakeHub<User extends HubUser = HubUser> extends HubCore<User, FakeS
     await this.close();
   }
 
-  protected override writeFrame(socket: FakeHubSocket<User>, message: PreparedMessage): void {
-    socket[kDeliver](JSON.parse(message.text) as ReceivedMessage);
-    // The hub's replies to one socket (forbidden watch, exception) are not deliveries.
+  /** The in-memory write: the client side parses the frame; deliveries (not the hub's replies) are recorded. */
+  private record(socket: FakeSocket<User>, message: PreparedMessage): void {
+    const parsed = JSON.parse(message.text) as ReceivedMessage;
+    socket[kDeliver](parsed);
     if (message.reply) return;
-    const { event, data } = JSON.parse(message.text) as ReceivedMessage;
+    const hubSocket = socket as FakeHubSocket<User>;
     this.deliveries.push({
-      userId: socket.roomId,
-      deviceFingerprint: socket.deviceFingerprint,
-      socketId: socket.id,
-      event,
-      data,
+      userId: hubSocket.roomId,
+      deviceFingerprint: hubSocket.deviceFingerprint,
+      socketId: hubSocket.id,
+      event: parsed.event,
+      data: parsed.data,
     });
-  }
-
-  protected override stopTransport(): void {
-    // Nothing to stop: no server, no timers of its own.
   }
 }
 

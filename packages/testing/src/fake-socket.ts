@@ -1,16 +1,13 @@
-import type { HubUser, TransportSocket } from '@wshub/core';
+import type { Ack, HubUser, Session } from '@wshub/core';
 import { UNWATCH, WATCH } from '@wshub/core/protocol';
 import { type CloseInfo, describeClose, MessageQueue, type NextOptions, type ReceivedMessage } from './message-queue.js';
-import { exceptionText, findException, findForbiddenReply, type WatchResult, watchRequest } from './watch-reply.js';
+import { ackOf, isProtocolFrame, settleAck, type WatchResult, watchRequest } from './watch-reply.js';
 
-/** How a fake socket reaches its hub (the hub's transport methods are protected). */
-export interface FakeSocketLink {
-  receive(socket: FakeSocket<any>, text: string): Promise<void>;
-  closed(socket: FakeSocket<any>, code: number, reason: string): void;
-}
-
-/** Hands a frame the hub wrote to the socket; kept off the public surface. */
+/** Hands a frame the hub wrote to the socket, and links the hub's session; kept off the public surface. */
 export const kDeliver = Symbol('wshub.fake.deliver');
+export const kAttach = Symbol('wshub.fake.attach');
+/** The hub's close: the client sees `code`, the hub is told through the session. */
+export const kServerClose = Symbol('wshub.fake.serverClose');
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -21,19 +18,22 @@ const ABNORMAL = 1006;
 
 /**
  * One device session on a {@link FakeHub}, without a network. It is both
- * sides at once: the transport socket the hub writes to (the hub decorates it
- * with `id`, `user`, `watching`, … like a real `HubSocket`), and the client,
- * which sends frames with {@link emit} / {@link watch} and reads what it got
- * in {@link received}.
+ * sides at once: the socket the app sees (the hub adds `id`, `user`,
+ * `watching`, … as on a real `HubSocket`), and the client, which sends
+ * frames with {@link emit} / {@link watch} and reads what it got in
+ * {@link received}. It speaks protocol v2 as `@wshub/client` does: every
+ * watch and unwatch is answered by the hub, and those answers (and the
+ * welcome) are taken by {@link watch}/{@link unwatch}, never listed in
+ * `received`.
  */
-export class FakeSocket<User extends HubUser = HubUser> implements TransportSocket {
-  // Set by the hub when it accepts the socket (see HubSocketFields in @wshub/core).
-  declare id: string;
-  declare roomId: string;
-  declare deviceFingerprint: string;
-  declare user: User;
-  declare watching: Map<string, Set<string | null>>;
-  declare isAuthorized: Promise<boolean>;
+export class FakeSocket<User extends HubUser = HubUser> {
+  // Added by the hub when it opens the session (see HubSocketFields in @wshub/core).
+  declare readonly id: string;
+  declare readonly roomId: string;
+  declare readonly deviceFingerprint: string;
+  declare readonly user: User;
+  declare readonly watching: Map<string, Set<string | null>>;
+  declare readonly isAuthorized: Promise<boolean>;
 
   readyState: number = OPEN;
   /** Always 0: nothing queues in memory. Assign a number to make the hub treat this socket as a slow reader. */
@@ -42,10 +42,13 @@ export class FakeSocket<User extends HubUser = HubUser> implements TransportSock
   closed: CloseInfo | undefined;
 
   private readonly queue = new MessageQueue('FakeSocket');
+  private readonly acks = new Map<number, Ack>();
+  private nextId = 1;
   private readonly closedPromise: Promise<CloseInfo>;
   private resolveClosed!: (info: CloseInfo) => void;
+  private session: Session | undefined;
 
-  constructor(private readonly link: FakeSocketLink) {
+  constructor() {
     this.closedPromise = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -71,53 +74,36 @@ export class FakeSocket<User extends HubUser = HubUser> implements TransportSock
 
   /** Sends a raw text frame, for tests of malformed input; settles once the hub handled it. */
   sendText(text: string): Promise<void> {
-    if (this.readyState !== OPEN) {
+    if (this.readyState !== OPEN || !this.session) {
       return Promise.reject(new Error(`FakeSocket: cannot send, the socket is ${this.describeState()}`));
     }
-    return this.link.receive(this, text);
+    return this.session.receive(text, false);
   }
 
   /**
    * Asks to watch `event` (scoped to `payload`, or every payload when it is
-   * omitted) through the hub's real rules. Resolves `'allowed'` once the watch
-   * is registered, `'forbidden'` when `canWatch` refused; rejects with the
-   * hub's own sentence when the request is invalid or over the watch limit.
-   * The forbidden reply stays in `received` but is not returned by `next()`.
+   * omitted) through the hub's real rules, and resolves with the hub's
+   * answer: `'allowed'` once the watch is registered, `'forbidden'` when
+   * `canWatch` refused. Rejects with the hub's own sentence when the request
+   * is invalid or over the watch limit.
    */
   async watch(event: string, payload?: string | number | null): Promise<WatchResult> {
-    const { frame, body, scope } = watchRequest(WATCH, event, payload);
-    const replies = await this.request(frame);
-    if (scope.ok && this.watching?.get(scope.event)?.has(scope.payload)) return 'allowed';
-    const forbidden = findForbiddenReply(replies, scope);
-    if (forbidden) {
-      this.queue.take(forbidden);
-      return 'forbidden';
-    }
-    throw this.unanswered(WATCH, body, replies);
+    return (await this.request(WATCH, event, payload)) as WatchResult;
   }
 
   /** Removes exactly that watch (no payload: the wildcard watch). Rejects with the hub's sentence when invalid. */
   async unwatch(event: string, payload?: string | number | null): Promise<void> {
-    const { frame, body } = watchRequest(UNWATCH, event, payload);
-    const replies = await this.request(frame);
-    if (findException(replies)) throw this.unanswered(UNWATCH, body, replies);
+    await this.request(UNWATCH, event, payload);
   }
 
-  /** Sends a frame and returns what the hub wrote back while handling it. */
-  private async request(frame: string): Promise<ReceivedMessage[]> {
-    const before = this.queue.messages.length;
+  private async request(kind: typeof WATCH | typeof UNWATCH, event: string, payload: string | number | null | undefined) {
+    const id = this.nextId++;
+    const { frame, body } = watchRequest(kind, event, payload, id);
     await this.sendText(frame);
-    return this.queue.messages.slice(before);
-  }
-
-  private unanswered(kind: string, body: object, replies: ReceivedMessage[]): Error {
-    const request = `${kind} ${JSON.stringify(body)}`;
-    const exception = findException(replies);
-    if (exception) {
-      this.queue.take(exception);
-      return new Error(`FakeSocket: ${request} was rejected: ${exceptionText(exception)}`);
-    }
-    return new Error(`FakeSocket: ${request} got no answer; the socket is ${this.describeState()}`);
+    const ack = this.acks.get(id);
+    this.acks.delete(id);
+    if (!ack) throw new Error(`FakeSocket: ${kind} ${JSON.stringify(body)} got no answer; the socket is ${this.describeState()}`);
+    return settleAck('FakeSocket', kind, body, ack);
   }
 
   /** Resolves with `{ code, reason }` once the socket closed, from either side. */
@@ -126,31 +112,39 @@ export class FakeSocket<User extends HubUser = HubUser> implements TransportSock
   }
 
   /**
-   * Closes the socket. Called by a test, it is the client leaving: the hub
-   * sees `code` (1005, "no status", when omitted). Called by the hub, it is
-   * the server's close frame. Either way the hub's `'disconnected'` follows at once.
+   * The client leaves: the hub sees `code` (1005, "no status", when
+   * omitted), and its `'disconnected'` follows at once.
    */
   close(code: number = NO_STATUS, reason = ''): void {
+    this[kServerClose](code, reason);
+  }
+
+  /** Drops the connection without a close frame: the client sees 1006. */
+  terminate(): void {
+    this[kServerClose](ABNORMAL, '');
+  }
+
+  [kServerClose](code: number, reason: string): void {
     if (this.readyState >= 2) return;
     this.readyState = CLOSED;
     this.closed = { code, reason };
     this.queue.close(this.closed);
     this.resolveClosed(this.closed);
-    this.link.closed(this, code, reason);
+    this.session?.closed(code, reason);
   }
 
-  /** Drops the connection without a close frame: the client sees 1006. */
-  terminate(): void {
-    this.close(ABNORMAL, '');
-  }
-
-  /** Part of the transport contract; the fake hub writes through {@link kDeliver} instead. */
-  send(data: string | Buffer): void {
-    this[kDeliver](JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as ReceivedMessage);
+  /** Links the hub's session; a close that happened while the hub was still opening it (a refusal) is reported now. */
+  [kAttach](session: Session): void {
+    this.session = session;
+    if (this.closed) session.closed(this.closed.code, this.closed.reason);
   }
 
   [kDeliver](message: ReceivedMessage): void {
-    if (this.readyState === OPEN) this.queue.push(message);
+    if (this.readyState !== OPEN) return;
+    const ack = ackOf(message);
+    if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
+    if (isProtocolFrame(message)) return;
+    this.queue.push(message);
   }
 
   private describeState(): string {

@@ -1,4 +1,4 @@
-import { parseWatchBody, UNWATCH, WATCH } from '@wshub/core/protocol';
+import { type Ack, SUBPROTOCOL, UNWATCH, WATCH } from '@wshub/core/protocol';
 import { WebSocket } from 'ws';
 import { closedError } from './connection-refused-error.js';
 import {
@@ -9,14 +9,22 @@ import {
   type NextOptions,
   type ReceivedMessage,
 } from './message-queue.js';
-import { exceptionText, findException, findForbiddenReply, type WatchResult, watchRequest } from './watch-reply.js';
+import { ackOf, isProtocolFrame, settleAck, type WatchResult, watchRequest } from './watch-reply.js';
 
 export interface TestClientOptions {
   /** Query parameters added to the URL (e.g. `{ token: 'bob-token' }`). */
   query?: Record<string, string | number | boolean>;
   /** Headers of the upgrade request (e.g. `Cookie`, `Authorization`, `Origin`). */
   headers?: Record<string, string>;
-  /** Offered in `Sec-WebSocket-Protocol`. */
+  /**
+   * Offered in `Sec-WebSocket-Protocol`. The default, `['wshub']`, speaks
+   * protocol v2 as `@wshub/client` does: watches are answered, and
+   * {@link TestClient.watch}, {@link TestClient.unwatch} and
+   * {@link TestClient.sync} wait for those answers. Pass `[]` for a plain
+   * client that sees exactly the frames of `@kovalenko/nestjs-websocket`
+   * (then read what arrives with `next()`).
+   * @default ['wshub']
+   */
   protocols?: string | string[];
   /**
    * How long to wait for the connection to open, in ms.
@@ -25,30 +33,26 @@ export interface TestClientOptions {
   timeout?: number;
 }
 
-/**
- * A frame the hub answers with an `exception` reply and nothing else: an
- * invalid watch body. Frames of one socket are handled in order, so that
- * reply proves every earlier frame was handled.
- */
-const SYNC_FRAME = JSON.stringify({ event: WATCH, data: null });
-const SYNC_REPLY = (parseWatchBody(null) as { message: string }).message;
+/** An unwatch of this event is the barrier of `sync()`: never watched, always answered, reserved for the protocol. */
+const SYNC_EVENT = 'wshub:sync';
 
-interface Barrier {
-  resolve(): void;
+interface PendingRequest {
+  resolve(ack: Ack): void;
   reject(error: Error): void;
 }
 
 /**
  * A real `ws` client for integration tests against a running hub. Messages
  * queue up as they arrive; {@link next} takes them in order, {@link watch}
- * resolves to what the hub decided, {@link sync} waits for a round trip.
+ * resolves to what the hub answered, {@link sync} waits for a round trip.
  * Create it with {@link connectTestClient}.
  */
 export class TestClient {
   /** How the socket closed (`{ code, reason }`), once it did. */
   closed: CloseInfo | undefined;
   private readonly queue = new MessageQueue('TestClient');
-  private readonly barriers: Barrier[] = [];
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextId = 1;
   private readonly closedPromise: Promise<CloseInfo>;
 
   /** Use {@link connectTestClient}. */
@@ -62,14 +66,16 @@ export class TestClient {
           code,
           this.closed.reason,
         );
-        for (const barrier of this.barriers.splice(0)) barrier.reject(error);
+        const waiting = [...this.pending.values()];
+        this.pending.clear();
+        for (const request of waiting) request.reject(error);
         resolve(this.closed);
       });
     });
     ws.on('message', (data) => this.onMessage(data.toString()));
   }
 
-  /** Every message the hub sent, in order (except the replies that {@link sync} consumes). */
+  /** Every message the hub sent, in order; the protocol's own answers (acks, welcome) are not listed. */
   get messages(): readonly ReceivedMessage[] {
     return this.queue.messages;
   }
@@ -86,9 +92,13 @@ export class TestClient {
     } catch {
       message = { event: '(not JSON)', data: text };
     }
-    const data = message.data as { message?: unknown } | null;
-    if (this.barriers.length > 0 && message.event === 'exception' && data?.message === SYNC_REPLY) {
-      this.barriers.shift()!.resolve();
+    if (this.protocol === SUBPROTOCOL && isProtocolFrame(message)) {
+      const ack = ackOf(message);
+      if (ack && typeof ack.id === 'number') {
+        const request = this.pending.get(ack.id);
+        this.pending.delete(ack.id);
+        request?.resolve(ack);
+      }
       return;
     }
     this.queue.push(message);
@@ -119,72 +129,65 @@ export class TestClient {
   /**
    * Resolves once the hub has handled every frame this client sent before —
    * which also means the socket is authorized, as frames wait for the
-   * handshake. When the socket closes first, rejects with a
+   * handshake. It is one request the hub answers (an unwatch of an event
+   * reserved for this). When the socket closes first, rejects with a
    * `ConnectionRefusedError` for the handshake's codes (4403, 4408, 4429) —
    * as `FakeHub.connect()` does — or a `SocketClosedError` for any other;
-   * both carry `code` and `reason`. Costs one round trip with an invalid watch the hub answers
-   * with an `exception` reply; that reply is consumed, not listed in `messages`.
+   * both carry `code` and `reason`. Needs protocol v2 (the default).
    */
-  sync(options: NextOptions = {}): Promise<void> {
-    if (this.ws.readyState !== WebSocket.OPEN) return this.notOpen('sync');
-    const timeout = options.timeout ?? DEFAULT_NEXT_TIMEOUT_MS;
-    return new Promise<void>((resolve, reject) => {
+  async sync(options: NextOptions = {}): Promise<void> {
+    await this.request(UNWATCH, SYNC_EVENT, undefined, options, 'sync');
+  }
+
+  /**
+   * Watches `event` (scoped to `payload`; every payload when omitted) and
+   * resolves with the hub's answer: `'allowed'` once it is registered,
+   * `'forbidden'` when `canWatch` refused; rejects with the hub's sentence
+   * when the request is invalid or over the limit. Needs protocol v2.
+   */
+  async watch(event: string, payload?: string | number | null, options?: NextOptions): Promise<WatchResult> {
+    return (await this.request(WATCH, event, payload, options)) as WatchResult;
+  }
+
+  /** Removes exactly that watch; resolves once the hub answered. Needs protocol v2. */
+  async unwatch(event: string, payload?: string | number | null, options?: NextOptions): Promise<void> {
+    await this.request(UNWATCH, event, payload, options);
+  }
+
+  private async request(
+    kind: typeof WATCH | typeof UNWATCH,
+    event: string,
+    payload: string | number | null | undefined,
+    options: NextOptions | undefined,
+    action: string = kind,
+  ): Promise<WatchResult | undefined> {
+    if (this.ws.readyState !== WebSocket.OPEN) return this.notOpen(action);
+    if (this.protocol !== SUBPROTOCOL) {
+      throw new Error(
+        `TestClient: ${action}() waits for the hub's answer, which only protocol v2 gives; this client offered no "wshub" subprotocol (protocols: []), so read what arrives with next()`,
+      );
+    }
+    const id = this.nextId++;
+    const { frame, body } = watchRequest(kind, event, payload, id);
+    const timeout = options?.timeout ?? DEFAULT_NEXT_TIMEOUT_MS;
+    const ack = await new Promise<Ack>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.barriers.splice(this.barriers.indexOf(barrier), 1);
-        reject(new Error(`TestClient: the hub did not answer within ${timeout} ms (is the socket still authenticating?)`));
+        this.pending.delete(id);
+        reject(new Error(`TestClient: the hub did not answer ${action} within ${timeout} ms (is the socket still authenticating?)`));
       }, timeout);
-      const barrier: Barrier = {
-        resolve: () => {
+      this.pending.set(id, {
+        resolve: (value) => {
           clearTimeout(timer);
-          resolve();
+          resolve(value);
         },
         reject: (error) => {
           clearTimeout(timer);
           reject(error);
         },
-      };
-      this.barriers.push(barrier);
-      this.ws.send(SYNC_FRAME);
+      });
+      this.ws.send(frame);
     });
-  }
-
-  /**
-   * Watches `event` (scoped to `payload`; every payload when omitted).
-   * Resolves `'allowed'` once the hub registered it, `'forbidden'` when
-   * `canWatch` refused (that reply is taken, so `next()` skips it); rejects
-   * with the hub's sentence when the request is invalid or over the limit.
-   */
-  async watch(event: string, payload?: string | number | null, options?: NextOptions): Promise<WatchResult> {
-    const { frame, body, scope } = watchRequest(WATCH, event, payload);
-    const replies = await this.request(frame, options);
-    const forbidden = findForbiddenReply(replies, scope);
-    if (forbidden) {
-      this.queue.take(forbidden);
-      return 'forbidden';
-    }
-    this.throwOnException(WATCH, body, replies);
-    return 'allowed';
-  }
-
-  /** Removes exactly that watch; resolves once the hub handled it. */
-  async unwatch(event: string, payload?: string | number | null, options?: NextOptions): Promise<void> {
-    const { frame, body } = watchRequest(UNWATCH, event, payload);
-    this.throwOnException(UNWATCH, body, await this.request(frame, options));
-  }
-
-  private async request(frame: string, options: NextOptions | undefined): Promise<ReceivedMessage[]> {
-    if (this.ws.readyState !== WebSocket.OPEN) return this.notOpen(JSON.parse(frame).event);
-    const before = this.queue.messages.length;
-    this.sendText(frame);
-    await this.sync(options);
-    return this.queue.messages.slice(before);
-  }
-
-  private throwOnException(kind: string, body: object, replies: ReceivedMessage[]): void {
-    const exception = findException(replies);
-    if (!exception) return;
-    this.queue.take(exception);
-    throw new Error(`TestClient: ${kind} ${JSON.stringify(body)} was rejected: ${exceptionText(exception)}`);
+    return settleAck('TestClient', kind, body, ack);
   }
 
   /** Resolves with `{ code, reason }` once the socket closed. */
@@ -235,7 +238,7 @@ export function connectTestClient(url: string, options: TestClientOptions = {}):
   for (const [key, value] of Object.entries(options.query ?? {})) target.searchParams.append(key, String(value));
   const timeout = options.timeout ?? 5000;
   return new Promise<TestClient>((resolve, reject) => {
-    const ws = new WebSocket(target, options.protocols, { headers: options.headers, handshakeTimeout: timeout });
+    const ws = new WebSocket(target, options.protocols ?? [SUBPROTOCOL], { headers: options.headers, handshakeTimeout: timeout });
     // The client is created before 'open' so no frame sent right after the handshake is missed.
     const client = new TestClient(ws);
     const fail = (reason: string) => {

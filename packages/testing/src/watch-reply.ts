@@ -1,35 +1,38 @@
-import { EXCEPTION, type ParsedWatch, parseWatchBody, WATCH } from '@wshub/core/protocol';
+import { ACK, type Ack, type ParsedWatch, parseWatchBody, type UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
 import type { ReceivedMessage } from './message-queue.js';
 
 /** What a watch request came to: registered, or refused by `canWatch`. */
 export type WatchResult = 'allowed' | 'forbidden';
 
-/** The frame a client sends to watch or unwatch, and the scope the hub will file it under. */
+/** The frame a client sends to watch or unwatch (with the v2 request `id`), and the scope the hub will file it under. */
 export function watchRequest(
-  kind: typeof WATCH | 'unwatch',
+  kind: typeof WATCH | typeof UNWATCH,
   event: string,
   payload: string | number | null | undefined,
+  id: number,
 ): { frame: string; body: object; scope: ParsedWatch } {
   const body = payload === undefined ? { event } : { event, payload };
-  return { frame: JSON.stringify({ event: kind, data: body }), body, scope: parseWatchBody(body) };
+  return { frame: JSON.stringify({ event: kind, id, data: body }), body, scope: parseWatchBody(body) };
 }
 
-/** The hub's refusal of exactly this watch: `{ event: 'watch', data: { event, payload, forbidden: true } }`. */
-export function findForbiddenReply(replies: readonly ReceivedMessage[], scope: ParsedWatch): ReceivedMessage | undefined {
-  if (!scope.ok) return undefined;
-  return replies.find((message) => {
-    if (message.event !== WATCH) return false;
-    const data = message.data as { event?: unknown; payload?: unknown; forbidden?: unknown } | null;
-    return data?.forbidden === true && data.event === scope.event && data.payload === scope.payload;
-  });
+/** An {@link ACK} frame's data, or `undefined` for any other frame. */
+export function ackOf(message: ReceivedMessage): Ack | undefined {
+  return message.event === ACK ? (message.data as Ack) : undefined;
 }
 
-/** The hub's `exception` reply among `replies`, if any. */
-export function findException(replies: readonly ReceivedMessage[]): ReceivedMessage | undefined {
-  return replies.find((message) => message.event === EXCEPTION);
+/** The protocol's own frames (ack, welcome): consumed by the test clients, never listed as messages. */
+export function isProtocolFrame(message: ReceivedMessage): boolean {
+  return message.event === ACK || message.event === WELCOME;
 }
 
-/** The sentence of an `exception` reply. */
-export function exceptionText(message: ReceivedMessage): string {
-  return String((message.data as { message?: unknown } | null)?.message ?? JSON.stringify(message.data));
+/**
+ * What an ack means for the caller: the result of a watch, nothing for an
+ * unwatch, or an error with the hub's sentence for an invalid request.
+ */
+export function settleAck(owner: string, kind: string, body: object, ack: Ack): WatchResult | undefined {
+  if (ack.status === 'invalid') {
+    throw new Error(`${owner}: ${kind} ${JSON.stringify(body)} was rejected: ${ack.message ?? 'invalid'}`);
+  }
+  if (kind !== WATCH) return undefined;
+  return ack.status === 'allowed' ? 'allowed' : 'forbidden';
 }

@@ -1,11 +1,11 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { type HubUser, type PushAllow, WsHub } from '@wshub/core';
+import { Hub, type HubUser, type PushAllow } from '@wshub/core';
 import { PushCommand } from '../commands/push.command.js';
 
 @CommandHandler(PushCommand)
 export class PushHandler implements ICommandHandler<PushCommand> {
-  constructor(@Inject(WsHub) private readonly hub: WsHub<HubUser>) {}
+  constructor(@Inject(Hub) private readonly hub: Hub<HubUser>) {}
 
   execute({ event, data, allow, isWatchingOrPayload }: PushCommand): Promise<void> {
     return this.hub.push(event, data, allow as PushAllow<HubUser> | undefined, isWatchingOrPayload);

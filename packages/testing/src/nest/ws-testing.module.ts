@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
-import { WS_HUB_FACTORY, WsHub, WsModule, type WsModuleAsyncOptions, type WsModuleOptions } from '@wshub/nest';
+import { Hub, WS_HUB_FACTORY, WsModule, type WsModuleAsyncOptions, type WsModuleOptions } from '@wshub/nest';
 import type { Broker, HubUser } from '@wshub/core';
 import { FakeHub, type FakeHubOptions } from '../fake-hub.js';
 
@@ -31,7 +31,7 @@ function createFakeHub({ broker, ...options }: FakeHubOptions<HubUser>): FakeHub
 /** `@wshub/nest` builds its hub with this factory when one is provided; `FakeHub` names that same instance. */
 const fakeHubProviders: Provider[] = [
   { provide: WS_HUB_FACTORY, useValue: createFakeHub },
-  { provide: FakeHub, useExisting: WsHub },
+  { provide: FakeHub, useExisting: Hub },
 ];
 
 function withFakeHub(module: DynamicModule): DynamicModule {
@@ -48,7 +48,7 @@ function withFakeHub(module: DynamicModule): DynamicModule {
  * `forRootAsync(...)` for theirs. It is `@wshub/nest`'s own module — the same
  * command handlers, the same CQRS events for the hooks, the same options —
  * with its hub built as a `FakeHub`, injectable as `FakeHub` (the same
- * instance as `WsHub`).
+ * instance as `Hub`; injecting `WsHub` fails with a sentence saying to inject `Hub`).
  *
  * ```ts
  * const moduleRef = await Test.createTestingModule({ imports: [OrdersModule, WsTestingModule] }).compile();

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { WsHub, WsModule } from '@wshub/nest';
+import { Hub, WsHub, WsModule } from '@wshub/nest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionRefusedError, FakeHub, FakeHubModule, WsTestingModule } from '../../src/nest/index.js';
 import { Journal, OrdersModule, OrdersService, type User } from './orders-app.js';
@@ -95,9 +95,10 @@ describe('client events and the module’s lifecycle', () => {
     expect(journal.entries).toContain('typing from bob: {"orderId":42}');
   });
 
-  it('WsHub and FakeHub are the same instance', async () => {
+  it('Hub and FakeHub are the same instance; WsHub says to inject Hub', async () => {
     await start();
-    expect(moduleRef.get(WsHub)).toBe(moduleRef.get(FakeHub));
+    expect(moduleRef.get(Hub)).toBe(moduleRef.get(FakeHub));
+    expect(() => moduleRef.get(WsHub).attach).toThrow(/inject Hub, which both are, instead/);
   });
 
   it('closing the module closes the sockets with 1001', async () => {
@@ -125,7 +126,7 @@ describe('FakeHubModule runs an app’s own WsModule on a FakeHub', () => {
     moduleRef = await Test.createTestingModule({ imports: [AppModule, FakeHubModule] }).compile();
     await moduleRef.init();
     const hub = moduleRef.get<FakeHub<User>>(FakeHub);
-    expect(moduleRef.get(WsHub)).toBe(hub);
+    expect(moduleRef.get(Hub)).toBe(hub);
     const phone = await hub.connect({ query: { token: 'bob-token', device: 'phone' } });
     await phone.watch('order-status', 42);
     await moduleRef.get(OrdersService).ship(42);

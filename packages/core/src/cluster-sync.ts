@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker, Envelope, PresenceChange } from './broker.js';
+import type { PreparedMessage } from './connection.js';
+import type { Delivery } from './delivery.js';
+import type { DeliveryFilter } from './delivery-filter.js';
+import { HubError } from './errors.js';
+import type { SocketSession } from './socket-session.js';
+import type { UserRegistry } from './user-registry.js';
+
+/** What cluster sync needs from the hub besides delivery. */
+export interface ClusterHost<User> {
+  /** Closes the user's sockets on this node (one device, or all) with 4000. */
+  disconnectLocal(userId: string, deviceFingerprint: string | undefined): void;
+  presence(change: PresenceChange): void;
+  report(error: HubError): void;
+  /** The user object in the registry's terms. */
+  userOf(session: SocketSession): User;
+}
+
+/**
+ * Everything that makes several nodes one hub, in one place: each effect is
+ * applied to this node's sockets, then handed to the broker for the others
+ * ("deliver locally, then publish" is written once, here), and envelopes
+ * from other nodes are applied. With the default `LocalBroker` nothing is
+ * published and presence is this node's own.
+ */
+export class ClusterSync<User> {
+  /** Unique per hub instance (brokers drop their own publishes by it). */
+  readonly nodeId: string = randomUUID();
+
+  constructor(
+    readonly broker: Broker,
+    private readonly delivery: Delivery,
+    private readonly rooms: UserRegistry<SocketSession>,
+    private readonly host: ClusterHost<User>,
+  ) {
+    broker.attach({
+      nodeId: this.nodeId,
+      deliver: (envelope) => this.apply(envelope),
+      localUsers: () => this.localUsers(true),
+      reportError: (error) => host.report(HubError.from('broker', error)),
+      presence: (change) => host.presence(change),
+    });
+  }
+
+  get distributed(): boolean {
+    return this.broker.distributed;
+  }
+
+  /** A message for one user, wherever their sockets are. */
+  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
+    this.delivery.toUser(userId, filter, message);
+    if (this.broker.distributed) {
+      this.publish(() =>
+        this.broker.publishToUser(userId, { kind: 'send', userId, event: message.event, filter, message: message.text }),
+      );
+    }
+  }
+
+  /** A message for every user, wherever they are. */
+  broadcast(filter: DeliveryFilter, message: PreparedMessage): void {
+    this.delivery.toAll(filter, message);
+    if (this.broker.distributed) {
+      this.publish(() => this.broker.publishToAll({ kind: 'push', event: message.event, filter, message: message.text }));
+    }
+  }
+
+  disconnect(userId: string, deviceFingerprint: string | undefined): void {
+    this.host.disconnectLocal(userId, deviceFingerprint);
+    if (this.broker.distributed) {
+      this.publish(() => this.broker.publishToUser(userId, { kind: 'disconnect', userId, deviceFingerprint }));
+    }
+  }
+
+  updateUser(userId: string, user: User): void {
+    const room = this.rooms.get(userId);
+    if (room) for (const session of room) session.user = user;
+    if (this.broker.distributed) {
+      this.publish(() => {
+        const plain = toPlain(user);
+        if (room) this.broker.userUpdated(userId, plain);
+        this.broker.publishToUser(userId, { kind: 'update', userId, user: plain });
+      });
+    }
+  }
+
+  /** This node now holds its first socket of the user. */
+  joined(userId: string, user: User): void {
+    this.publish(() => this.broker.userJoined(userId, this.broker.distributed ? toPlain(user) : user));
+  }
+
+  /** This node's last socket of the user is gone. */
+  left(userId: string): void {
+    this.publish(() => this.broker.userLeft(userId));
+  }
+
+  /** Cluster-wide users for push callbacks; while the broker cannot answer, this node's users. */
+  async users(): Promise<Array<[string, User]>> {
+    try {
+      return [...(await this.broker.users())] as Array<[string, User]>;
+    } catch (error) {
+      this.host.report(HubError.from('broker', error, 'push callbacks ran for this node only'));
+      return [...this.localUsers(true)] as Array<[string, User]>;
+    }
+  }
+
+  async onlineUsers(): Promise<string[]> {
+    return this.broker.distributed ? this.broker.onlineUsers() : this.rooms.userIds();
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return this.broker.distributed ? this.broker.isOnline(userId) : this.rooms.has(userId);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.broker.close();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
+  }
+
+  /** Applies an envelope from another node. */
+  private apply(envelope: Envelope): void {
+    switch (envelope.kind) {
+      case 'send':
+      case 'push': {
+        const message = this.delivery.wrap(envelope.event, envelope.message);
+        const tooBig = this.delivery.oversize(message);
+        if (tooBig) this.host.report(HubError.from('broker', tooBig, 'a message from another node'));
+        else if (envelope.kind === 'send') this.delivery.toUser(envelope.userId, envelope.filter, message);
+        else this.delivery.toAll(envelope.filter, message);
+        return;
+      }
+      case 'disconnect':
+        this.host.disconnectLocal(envelope.userId, envelope.deviceFingerprint);
+        return;
+      case 'update': {
+        const room = this.rooms.get(envelope.userId);
+        if (!room) return;
+        for (const session of room) session.user = envelope.user;
+        this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
+        return;
+      }
+    }
+  }
+
+  /** This node's users with one user object each; plain JSON copies when `plain`. */
+  private localUsers(plain: boolean): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    for (const [userId, room] of this.rooms.entries()) {
+      const first = room.values().next();
+      if (!first.done) out.set(userId, plain ? toPlain(first.value.user) : first.value.user);
+    }
+    return out;
+  }
+
+  /** Runs a broker call; a broker that throws is reported, never thrown at the hub's caller. */
+  private publish(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
+  }
+}
+
+/** User objects that travel between nodes are JSON. */
+function toPlain(user: unknown): unknown {
+  return JSON.parse(JSON.stringify(user));
+}

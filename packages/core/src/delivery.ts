@@ -1,0 +1,110 @@
+import type { PreparedMessage } from './connection.js';
+import { OPEN } from './connection.js';
+import { type DeliveryFilter, matchesFilter } from './delivery-filter.js';
+import { HubError } from './errors.js';
+import type { HubCounters } from './hub-counters.js';
+import type { SocketSession } from './socket-session.js';
+import type { UserRegistry } from './user-registry.js';
+import type { WatchRegistry } from './watch-registry.js';
+
+/**
+ * Writing messages to this node's sockets: a message is serialized and
+ * encoded once, then written to each recipient under the slow-consumer rule.
+ */
+export class Delivery {
+  constructor(
+    private readonly rooms: UserRegistry<SocketSession>,
+    private readonly watches: WatchRegistry<SocketSession>,
+    private readonly counters: HubCounters,
+    private readonly maxBufferedBytes: number,
+    private readonly serialize: ((data: unknown) => unknown) | undefined,
+    private readonly report: (error: HubError) => void,
+  ) {}
+
+  /**
+   * Serializes and encodes a message once; `undefined` (and an `'error'`)
+   * when that fails. Replies are the hub's own data and skip `serialize`.
+   */
+  prepare(event: string, data: unknown, reply = false): PreparedMessage | undefined {
+    let text: string;
+    try {
+      const plain = !reply && this.serialize ? this.serialize(data) : data;
+      text = JSON.stringify({ event, data: plain });
+    } catch (error) {
+      this.report(HubError.from('serialize', error, `event "${event}"`));
+      return undefined;
+    }
+    return { event, text, byteLength: Buffer.byteLength(text), reply };
+  }
+
+  /** A message that already travelled as text (from another node). */
+  wrap(event: string, text: string): PreparedMessage {
+    return { event, text, byteLength: Buffer.byteLength(text), reply: false };
+  }
+
+  /**
+   * A message larger than `maxBufferedBytes` is not sent at all: the error
+   * names the event and both sizes. Callers check before any socket.
+   */
+  oversize(message: PreparedMessage): RangeError | undefined {
+    const max = this.maxBufferedBytes;
+    if (message.byteLength <= max) return undefined;
+    return new RangeError(
+      `wshub: message "${message.event}" is ${message.byteLength} bytes, more than limits.maxBufferedBytes (${max}); it was not sent`,
+    );
+  }
+
+  /**
+   * Writes one message to one session. Only open connections are written to.
+   * One that still has more than `maxBufferedBytes` undrained from earlier
+   * turns is not reading: it is cut off (4008) instead, so one slow reader
+   * cannot hold the hub's memory, while a burst to a reader never trips it.
+   * Never throws.
+   */
+  write(session: SocketSession, message: PreparedMessage): void {
+    const connection = session.connection;
+    if (connection.readyState !== OPEN) {
+      this.counters.dropped++;
+      return;
+    }
+    if (connection.backlog() > this.maxBufferedBytes) {
+      if (session.phase !== 'closed') this.counters.slowConsumers++;
+      session.cutOff();
+      this.counters.dropped++;
+      return;
+    }
+    try {
+      connection.write(message);
+    } catch (error) {
+      this.counters.dropped++;
+      this.report(HubError.from('write', error));
+      return;
+    }
+    this.counters.messagesOut++;
+    this.counters.bytesOut += message.byteLength;
+  }
+
+  /** The hub's own answer to one session (acks, forbidden watch, exception). */
+  reply(session: SocketSession, event: string, data: unknown): void {
+    const message = this.prepare(event, data, true);
+    if (message) this.write(session, message);
+  }
+
+  /** To the sockets of one user on this node that pass `filter`. */
+  toUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
+    const room = this.rooms.get(userId);
+    if (!room) return;
+    for (const session of room) {
+      if (matchesFilter(session, message.event, filter)) this.write(session, message);
+    }
+  }
+
+  /** To every socket on this node that passes `filter` (through the watch index when there is one). */
+  toAll(filter: DeliveryFilter, message: PreparedMessage): void {
+    if (filter === null) {
+      for (const room of this.rooms.values()) for (const session of room) this.write(session, message);
+      return;
+    }
+    for (const session of this.watches.match(message.event, filter)) this.write(session, message);
+  }
+}

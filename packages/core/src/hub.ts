@@ -1,0 +1,498 @@
+import { LocalBroker, type PresenceChange } from './broker.js';
+import { ClusterSync } from './cluster-sync.js';
+import type { OpenOptions, Session } from './connection.js';
+import { Delivery } from './delivery.js';
+import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
+import { HubError } from './errors.js';
+import { runHandshake, type HandshakeOutcome } from './handshake.js';
+import { type HubCounters, newCounters } from './hub-counters.js';
+import { type Handler, Notifier } from './notifier.js';
+import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
+import { CloseCode, parseClientMessage, RESERVED_PREFIX, UNWATCH, WATCH, WELCOME } from './protocol.js';
+import { type PushAllow, type PushData, runPush } from './push.js';
+import { type SessionHost, SocketSession } from './socket-session.js';
+import { UserRegistry } from './user-registry.js';
+import { type CanWatch, Watches } from './watches.js';
+import { WatchRegistry } from './watch-registry.js';
+
+/**
+ * The fields the hub adds to each socket object apps see: the shape of
+ * `@kovalenko/nestjs-websocket`'s `AuthWebSocket`, read-only. The hub keeps
+ * its own state; these read it.
+ */
+export interface HubSocketFields<User> {
+  /** Unique connection id. */
+  readonly id: string;
+  /** The user's id (`user.id`): the room all that user's sockets share. Set once authorized. */
+  readonly roomId: string;
+  readonly deviceFingerprint: string;
+  readonly user: User;
+  /** The socket's watches (event → scopes, `null` for a wildcard), as a copy: changing it changes nothing. */
+  readonly watching: Map<string, Set<string | null>>;
+  /** Resolves `true` once authorized; `false` if auth fails or the socket closes first. Never hangs. */
+  readonly isAuthorized: Promise<boolean>;
+}
+
+/** A transport's socket object with the hub's fields. */
+export type HubSocket<User = HubUser, S extends object = object> = S & HubSocketFields<User>;
+
+/** Payloads of the hub's notifications (`hub.on(name, handler)`). */
+export type HubEvents<User, S> = {
+  /** A socket was accepted, before `authenticate` ran. */
+  connected: { socket: S; request: HubRequest };
+  /** `authenticate` accepted the socket; it is registered and receives deliveries. */
+  ready: { socket: S; user: User };
+  /** A socket closed. `authorized` tells whether it had been `ready`. */
+  disconnected: {
+    socket: S;
+    userId?: string;
+    deviceFingerprint?: string;
+    code: number;
+    reason: string;
+    authorized: boolean;
+  };
+  /** A valid client event other than watch/unwatch. */
+  message: { socket: S; event: string; data: unknown };
+  /** Errors from user callbacks and the broker; the hub never throws them at callers. */
+  error: HubError;
+  /**
+   * A user came online (first socket anywhere in the cluster) or went
+   * offline (last socket anywhere closed, or its node died). Emitted once
+   * per change in the whole cluster, on one node.
+   */
+  presence: PresenceChange;
+};
+
+export interface HubStats extends HubCounters {
+  /** Open sockets, authorized or not. */
+  connections: number;
+  /** Sockets whose `authenticate` is still pending. */
+  pending: number;
+  /** Distinct users with at least one socket on this node. */
+  users: number;
+  broker: Record<string, number>;
+}
+
+const kSession = Symbol('wshub.session');
+type Decorated = { [kSession]: SocketSession };
+
+/** Getters shared by every decorated socket (no closure per socket). */
+const socketFields: PropertyDescriptorMap = {
+  roomId: {
+    get(this: Decorated) {
+      return this[kSession].userId || undefined;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+  deviceFingerprint: {
+    get(this: Decorated) {
+      return this[kSession].deviceFingerprint || undefined;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+  user: {
+    get(this: Decorated) {
+      return this[kSession].user;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+  watching: {
+    get(this: Decorated) {
+      const copy = new Map<string, Set<string | null>>();
+      for (const [event, scopes] of this[kSession].watching) copy.set(event, new Set(scopes));
+      return copy;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+};
+
+/**
+ * The hub: sessions, per-user rooms, watch rules, delivery, push and cluster
+ * sync, with no transport of its own. A transport hands it each new
+ * connection with {@link open} and gets back a {@link Session} to report
+ * frames and the end; the hub writes through the connection it was given.
+ * `WsHub` is this hub with the `ws` adapter; `FakeHub` (in
+ * `@wshub/testing`) is this hub with an in-memory one.
+ */
+export class Hub<User extends HubUser = HubUser, S extends object = object> {
+  private readonly config: ResolvedOptions;
+  private readonly authenticate: (request: HubRequest) => User | Promise<User>;
+  private readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined;
+  private readonly sessions = new Set<SocketSession<User, S>>();
+  private readonly rooms = new UserRegistry<SocketSession>();
+  private readonly watchRegistry = new WatchRegistry<SocketSession>();
+  private readonly counters = newCounters();
+  private readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;
+  private readonly delivery: Delivery;
+  private readonly watches: Watches;
+  private readonly cluster: ClusterSync<User>;
+  private readonly sessionHost: SessionHost;
+  private pendingCount = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HubOptions<User, HubSocket<User, S>>) {
+    this.config = resolveOptions(options as HubOptions<HubUser, unknown>);
+    this.authenticate = options.authenticate;
+    const origins = options.allowedOrigins;
+    if (typeof origins === 'function') this.allowOrigin = origins;
+    else if (origins) {
+      const list = new Set(origins);
+      // Exact match only: no prefix/suffix tricks. Non-browser clients send no Origin.
+      this.allowOrigin = (origin) => origin === undefined || list.has(origin);
+    }
+    this.notifier = new Notifier((name, error) => {
+      if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
+    });
+    const report = (error: HubError) => this.report(error);
+    this.delivery = new Delivery(
+      this.rooms,
+      this.watchRegistry,
+      this.counters,
+      this.config.limits.maxBufferedBytes,
+      options.serialize,
+      report,
+    );
+    this.watches = new Watches(
+      this.watchRegistry,
+      this.delivery,
+      options.canWatch as CanWatch | undefined,
+      this.config.watchTimeoutMs,
+      this.config.limits.maxWatchesPerSocket,
+      report,
+    );
+    this.cluster = new ClusterSync<User>(options.broker ?? new LocalBroker(), this.delivery, this.rooms, {
+      disconnectLocal: (userId, deviceFingerprint) => this.disconnectLocal(userId, deviceFingerprint),
+      presence: (change) => this.notifier.emit('presence', change),
+      report,
+      userOf: (session) => session.user as User,
+    });
+    this.sessionHost = {
+      limits: this.config.limits,
+      closeTimeoutMs: this.config.closeTimeoutMs,
+      countIn: () => {
+        this.counters.messagesIn++;
+      },
+      handleFrame: (session, text) => this.handleFrame(session as SocketSession<User, S>, text),
+      leftPending: () => {
+        this.pendingCount--;
+      },
+      ended: (session, code, reason) => this.ended(session as SocketSession<User, S>, code, reason),
+    };
+  }
+
+  /** Unique per hub instance (brokers drop their own publishes by it). */
+  get nodeId(): string {
+    return this.cluster.nodeId;
+  }
+
+  /** The path the hub serves. */
+  get path(): string {
+    return this.config.path;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  on<K extends keyof HubEvents<User, HubSocket<User, S>>>(
+    name: K,
+    handler: Handler<HubEvents<User, HubSocket<User, S>>[K]>,
+  ): this {
+    this.notifier.on(name, handler);
+    return this;
+  }
+
+  off<K extends keyof HubEvents<User, HubSocket<User, S>>>(
+    name: K,
+    handler?: Handler<HubEvents<User, HubSocket<User, S>>[K]>,
+  ): this {
+    this.notifier.off(name, handler);
+    return this;
+  }
+
+  /** Reports an error through `'error'`; never throws, never logs by itself. */
+  private report(error: HubError): void {
+    this.counters.errors++;
+    this.notifier.emit('error', error);
+  }
+
+  // ------------------------------------------------------------- transport
+
+  /**
+   * Whether a transport should accept another connection now: the hub is
+   * not closing and fewer than `limits.maxPendingSockets` handshakes are
+   * pending. `WsHub` answers HTTP 503 otherwise, before any WebSocket exists.
+   */
+  get acceptsConnections(): boolean {
+    return this.closing === undefined && this.pendingCount < this.config.limits.maxPendingSockets;
+  }
+
+  /**
+   * The `allowedOrigins` rule for a connection's `Origin` header (`undefined`
+   * when there is none). A function that throws refuses, and is reported.
+   * `WsHub` answers HTTP 403 when this is false.
+   */
+  allowsOrigin(origin: string | undefined): boolean {
+    if (!this.allowOrigin) return true;
+    try {
+      return this.allowOrigin(origin) === true;
+    } catch (error) {
+      this.report(HubError.from('allowedOrigins', error));
+      return false;
+    }
+  }
+
+  /**
+   * A transport accepted a connection: the hub adds its fields to `socket`,
+   * emits `'connected'` and runs `authenticate`. The transport reports the
+   * connection's frames and its end through the returned session.
+   */
+  open(options: OpenOptions<S>): Session {
+    const { socket, connection, request } = options;
+    const session = new SocketSession<User, S>(this.sessionHost, socket, connection, options.protocol === 'wshub');
+    Object.defineProperties(socket, {
+      id: { value: session.id, enumerable: true, configurable: true },
+      isAuthorized: { value: session.isAuthorized, enumerable: true, configurable: true },
+      [kSession]: { value: session, configurable: true },
+      ...socketFields,
+    });
+    this.sessions.add(session);
+    this.pendingCount++;
+    if (this.closing) {
+      session.close(CloseCode.GoingAway);
+      return session;
+    }
+    const view = socket as HubSocket<User, S>;
+    this.notifier.emit('connected', { socket: view, request });
+    if (session.phase !== 'pending') return session; // a 'connected' handler closed it
+    runHandshake(session, this.authenticate, request, this.config.authTimeoutMs, (outcome) =>
+      this.settleHandshake(session, outcome),
+    );
+    return session;
+  }
+
+  private settleHandshake(session: SocketSession<User, S>, outcome: HandshakeOutcome<User>): void {
+    if (outcome.kind === 'timeout') {
+      this.counters.authTimeouts++;
+      session.close(CloseCode.AuthTimeout);
+      return;
+    }
+    if (outcome.kind === 'refused') {
+      if (outcome.problem) {
+        this.report(
+          new HubError('authenticate', `wshub: authenticate resolved ${outcome.problem}; the socket was refused with 4403`),
+        );
+      }
+      this.counters.authRejected++;
+      // The reason is the app's business: the client gets a fixed token, never the error text.
+      session.close(CloseCode.Forbidden);
+      return;
+    }
+    const user = outcome.user;
+    session.admit(user);
+    if (this.rooms.add(user.id, session)) this.cluster.joined(user.id, user);
+    this.notifier.emit('ready', { socket: session.socket as HubSocket<User, S>, user });
+    if (session.v2 && session.phase === 'ready') this.delivery.reply(session, WELCOME, { protocol: 2 });
+    session.flushPending();
+  }
+
+  private handleFrame(session: SocketSession<User, S>, text: string): Promise<void> | undefined {
+    const frame = parseClientMessage(text);
+    if (!frame.ok) {
+      session.close(CloseCode.BadRequest, frame.reason);
+      return undefined;
+    }
+    if (frame.event === WATCH) return this.watches.watch(session, frame.data, frame.id);
+    if (frame.event === UNWATCH) {
+      this.watches.unwatch(session, frame.data, frame.id);
+      return undefined;
+    }
+    this.notifier.emit('message', { socket: session.socket as HubSocket<User, S>, event: frame.event, data: frame.data });
+    return undefined;
+  }
+
+  private ended(session: SocketSession<User, S>, code: number, reason: string): void {
+    this.sessions.delete(session);
+    const authorized = session.authorized;
+    if (authorized) {
+      this.watches.removeAll(session);
+      if (this.rooms.remove(session.userId, session)) this.cluster.left(session.userId);
+    }
+    this.notifier.emit('disconnected', {
+      socket: session.socket as HubSocket<User, S>,
+      userId: authorized ? session.userId : undefined,
+      deviceFingerprint: authorized ? session.deviceFingerprint : undefined,
+      ...session.closeInfo(code, reason),
+      authorized,
+    });
+  }
+
+  // -------------------------------------------------------------- delivery
+
+  /**
+   * Sends `data` as `event` to every socket of `userId` (on every node), or
+   * only to the sockets that watch it when `isWatchingOrPayload` is given:
+   * `true` → watching the event; a string/number → watching that scope or
+   * the wildcard. `serialize` and `JSON.stringify` run once per call. A
+   * message larger than `limits.maxBufferedBytes` rejects with a RangeError.
+   */
+  async sendMessage(userId: string, event: string, data?: unknown, isWatchingOrPayload?: WatchFilterArg): Promise<void> {
+    assertName('userId', userId);
+    assertEvent(event);
+    const filter = toDeliveryFilter(isWatchingOrPayload);
+    const message = this.delivery.prepare(event, data);
+    if (!message) return;
+    const tooBig = this.delivery.oversize(message);
+    if (tooBig) throw tooBig;
+    this.cluster.sendToUser(userId, filter, message);
+  }
+
+  /**
+   * Sends `event` to every connected user, optionally only those `allow`
+   * accepts, with `data` or a per-user `data(user)`. Callbacks run once per
+   * user (not per socket), concurrently up to `limits.pushConcurrency`; one
+   * that throws, rejects or does not settle within `pushTimeoutMs` skips
+   * that user and is reported through `'error'`.
+   */
+  async push(
+    event: string,
+    data?: PushData<User>,
+    allow?: PushAllow<User> | null,
+    isWatchingOrPayload?: WatchFilterArg,
+  ): Promise<void> {
+    assertEvent(event);
+    if (allow !== undefined && allow !== null && typeof allow !== 'function') {
+      throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
+    }
+    const filter = toDeliveryFilter(isWatchingOrPayload);
+    await runPush(
+      {
+        delivery: this.delivery,
+        cluster: this.cluster,
+        timeoutMs: this.config.pushTimeoutMs,
+        concurrency: this.config.limits.pushConcurrency,
+        report: (error) => this.report(error),
+        localRecipients: (e, f) => this.localRecipients(e, f),
+      },
+      event,
+      data,
+      allow,
+      filter,
+    );
+  }
+
+  /** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
+  private *localRecipients(event: string, filter: DeliveryFilter): Iterable<[string, User]> {
+    for (const [userId, room] of this.rooms.entries()) {
+      for (const session of room) {
+        if (matchesFilter(session, event, filter)) {
+          yield [userId, session.user as User];
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Closes the sockets of `userId` with 4000 ("do not reconnect") on every
+   * node: one device when `deviceFingerprint` is given, else all of them.
+   */
+  async disconnect(userId: string, deviceFingerprint?: string): Promise<void> {
+    assertName('userId', userId);
+    if (deviceFingerprint !== undefined && typeof deviceFingerprint !== 'string') {
+      throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
+    }
+    this.cluster.disconnect(userId, deviceFingerprint);
+  }
+
+  private disconnectLocal(userId: string, deviceFingerprint: string | undefined): void {
+    const room = this.rooms.get(userId);
+    if (!room) return;
+    for (const session of [...room]) {
+      if (deviceFingerprint === undefined || session.deviceFingerprint === deviceFingerprint) {
+        session.close(CloseCode.DisconnectedByServer);
+      }
+    }
+  }
+
+  /** Replaces the user object on every socket of `user.id`, on every node. */
+  async updateUser(user: User): Promise<void> {
+    if (typeof user !== 'object' || user === null || typeof user.id !== 'string' || user.id === '') {
+      throw new TypeError('wshub: updateUser(user) needs an object with a non-empty string "id"');
+    }
+    this.cluster.updateUser(user.id, user);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** Ids of the users with at least one authorized socket on this node. */
+  connectedUsers(): string[] {
+    return this.rooms.userIds();
+  }
+
+  /** The authorized sockets of a user on this node. */
+  socketsOf(userId: string): readonly HubSocket<User, S>[] {
+    const room = this.rooms.get(userId);
+    return room ? [...room].map((session) => session.socket as HubSocket<User, S>) : [];
+  }
+
+  /** Online users: cluster-wide with a distributed broker, else this node's. */
+  onlineUsers(): Promise<string[]> {
+    return this.cluster.onlineUsers();
+  }
+
+  isOnline(userId: string): Promise<boolean> {
+    return this.cluster.isOnline(userId);
+  }
+
+  stats(): HubStats {
+    return {
+      connections: this.sessions.size,
+      pending: this.pendingCount,
+      users: this.rooms.size,
+      ...this.counters,
+      broker: this.cluster.broker.stats(),
+    };
+  }
+
+  // -------------------------------------------------------------- shutdown
+
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * Closes every socket with 1001, then the broker. Sockets that do not
+   * answer the close frame within `closeTimeoutMs` (2 s) are terminated.
+   * No connection is accepted from the first call on. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const open = [...this.sessions];
+    // Tracked by the hub itself, not through 'disconnected': a handler can neither miss nor block it.
+    const gone = open.map((session) => session.whenClosed());
+    for (const session of open) session.close(CloseCode.GoingAway);
+    await Promise.all(gone);
+    await this.cluster.close();
+  }
+}
+
+function assertName(name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`wshub: "${name}" must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
+  }
+}
+
+function assertEvent(event: unknown): void {
+  assertName('event', event);
+  if ((event as string).startsWith(RESERVED_PREFIX)) {
+    throw new TypeError(`wshub: event names starting with "${RESERVED_PREFIX}" are the protocol's own, got "${event}"`);
+  }
+}
+

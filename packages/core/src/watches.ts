@@ -1,0 +1,144 @@
+import { TIMED_OUT, withDeadline } from './deadline.js';
+import type { Delivery } from './delivery.js';
+import { HubError } from './errors.js';
+import {
+  ACK,
+  type Ack,
+  EXCEPTION,
+  parseRequestId,
+  parseWatchBody,
+  type RequestId,
+  UNWATCH,
+  WATCH,
+} from './protocol.js';
+import type { SocketSession } from './socket-session.js';
+import type { WatchRegistry } from './watch-registry.js';
+
+/** `canWatch` as the hub calls it: with the app's view of the socket. */
+export type CanWatch = (context: {
+  user: unknown;
+  userId: string;
+  event: string;
+  payload: string | null;
+  socket: object;
+}) => boolean | Promise<boolean>;
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
+/**
+ * The watch/unwatch requests of clients: validation, the per-socket limit,
+ * the app's `canWatch` (bounded by `watchTimeoutMs`), the registry, and the
+ * answer — in v1 only a forbidden reply or an exception; in v2 an ack for
+ * every request.
+ */
+export class Watches {
+  constructor(
+    private readonly registry: WatchRegistry<SocketSession>,
+    private readonly delivery: Delivery,
+    private readonly canWatch: CanWatch | undefined,
+    private readonly timeoutMs: number,
+    private readonly maxWatches: number,
+    private readonly report: (error: HubError) => void,
+  ) {}
+
+  /** A watch frame; the promise settles when an async `canWatch` has answered (later frames wait for it). */
+  watch(session: SocketSession, data: unknown, rawId: unknown): Promise<void> | undefined {
+    const id = session.v2 ? parseRequestId(rawId) : undefined;
+    if (id === false) {
+      this.invalid(session, WATCH, undefined, 'watch "id" must be a non-negative integer or a string of at most 64 characters');
+      return undefined;
+    }
+    const body = parseWatchBody(data);
+    if (!body.ok) {
+      this.invalid(session, WATCH, id, body.message);
+      return undefined;
+    }
+    const { event, payload } = body;
+    if (session.watching.get(event)?.has(payload)) {
+      this.ack(session, { id, op: WATCH, status: 'allowed', event, payload });
+      return undefined;
+    }
+    if (this.registry.countOf(session) >= this.maxWatches) {
+      this.invalid(session, WATCH, id, `watch limit reached: a socket may hold at most ${this.maxWatches} watches`);
+      return undefined;
+    }
+    const finish = (allowed: unknown) => {
+      if (session.phase !== 'ready') return;
+      if (allowed === true) {
+        this.registry.add(session, event, payload);
+        this.ack(session, { id, op: WATCH, status: 'allowed', event, payload });
+      } else if (session.v2) {
+        this.ack(session, { id, op: WATCH, status: 'forbidden', event, payload });
+      } else {
+        this.delivery.reply(session, WATCH, { event, payload, forbidden: true });
+      }
+    };
+    const canWatch = this.canWatch;
+    if (!canWatch) {
+      finish(true);
+      return undefined;
+    }
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = canWatch({ user: session.user, userId: session.userId, event, payload, socket: session.socket });
+    } catch (error) {
+      this.report(HubError.from('canWatch', error));
+      finish(false);
+      return undefined;
+    }
+    if (!isThenable(verdict)) {
+      finish(verdict);
+      return undefined;
+    }
+    const timeoutMs = this.timeoutMs;
+    return withDeadline(verdict, timeoutMs).then(
+      (allowed) => {
+        if (allowed === TIMED_OUT) {
+          const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
+          this.report(new HubError('canWatch', message));
+          finish(false);
+        } else {
+          finish(allowed);
+        }
+      },
+      (error) => {
+        this.report(HubError.from('canWatch', error));
+        finish(false);
+      },
+    );
+  }
+
+  /** An unwatch frame: removes exactly that (event, payload). */
+  unwatch(session: SocketSession, data: unknown, rawId: unknown): void {
+    const id = session.v2 ? parseRequestId(rawId) : undefined;
+    if (id === false) {
+      this.invalid(session, UNWATCH, undefined, 'unwatch "id" must be a non-negative integer or a string of at most 64 characters');
+      return;
+    }
+    const body = parseWatchBody(data);
+    if (!body.ok) {
+      this.invalid(session, UNWATCH, id, body.message.replace(/^watch/, 'unwatch'));
+      return;
+    }
+    this.registry.remove(session, body.event, body.payload);
+    this.ack(session, { id, op: UNWATCH, status: 'removed', event: body.event, payload: body.payload });
+  }
+
+  /** Every watch of a session that ended. */
+  removeAll(session: SocketSession): void {
+    this.registry.removeSocket(session);
+  }
+
+  /** v2 only: v1 clients get no confirmation. */
+  private ack(session: SocketSession, ack: Ack): void {
+    if (!session.v2) return;
+    if (ack.id === undefined) delete ack.id;
+    this.delivery.reply(session, ACK, ack);
+  }
+
+  private invalid(session: SocketSession, op: Ack['op'], id: RequestId | undefined, message: string): void {
+    if (session.v2) this.ack(session, { id, op, status: 'invalid', message });
+    else this.delivery.reply(session, EXCEPTION, { status: 'error', message });
+  }
+}
