@@ -1,13 +1,17 @@
 import {
+  ACK,
+  type Ack,
   CloseCode,
   closePolicy,
   EXCEPTION,
   type ExceptionReply,
   MAX_WATCH_EVENT_LENGTH,
   MAX_WATCH_PAYLOAD_LENGTH,
+  RESERVED_PREFIX,
   SUBPROTOCOL,
   UNWATCH,
   WATCH,
+  WELCOME,
 } from '@wshub/core/protocol';
 import { reconnectDelay } from './backoff.js';
 import { ClientBugError } from './client-bug-error.js';
@@ -24,7 +28,7 @@ import type {
 import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
 import { SendQueue } from './send-queue.js';
 import { show } from './show.js';
-import { markForbidden, Subscription } from './subscription.js';
+import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from './subscription.js';
 import { WatchSet } from './watch-set.js';
 import { OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
 
@@ -69,6 +73,9 @@ export class HubClient<
   /** Set once the client will never connect again. */
   #stopped = false;
   #closing: Promise<void> | undefined;
+  /** Request ids of the current connection; watches in flight by id, to match the server's answers. */
+  #nextId = 1;
+  readonly #inFlight = new Map<number, { event: string; payload: string | null }>();
 
   /**
    * Starts connecting at once. Register handlers right after construction:
@@ -114,8 +121,10 @@ export class HubClient<
    * any payload when it is omitted or `null`. The client keeps the watch and
    * sends it again after every reconnect until `unwatch()`; if the server
    * refuses it, the subscription becomes `'forbidden'`, its `onForbidden`
-   * handlers run and `'forbidden'` is emitted. A number payload is sent as
-   * its decimal string, as the server stores it.
+   * handlers run and `'forbidden'` is emitted. The server answers every
+   * watch (protocol v2): `subscription.confirmed` and
+   * `subscription.whenConfirmed()` tell when it is in place. A number payload
+   * is sent as its decimal string, as the server stores it.
    *
    * @throws {TypeError} for an invalid event or payload, {Error} after `close()`.
    */
@@ -131,7 +140,12 @@ export class HubClient<
     }
     const subscription = new Subscription(event, scope, (s) => this.#release(s));
     const socket = this.#openSocket();
-    if (this.#watches.add(subscription) && socket) this.#write(socket, WATCH, { event, payload: scope });
+    if (this.#watches.add(subscription)) {
+      if (socket) this.#sendWatch(socket, event, scope);
+    } else if (this.#watches.get(event, scope).some((s) => s !== subscription && s.confirmed)) {
+      // Its key is already confirmed on this connection.
+      subscription[markConfirmed]();
+    }
     return subscription;
   }
 
@@ -235,7 +249,7 @@ export class HubClient<
     if (socket !== this.#socket) return;
     this.#openedAt = Date.now();
     // Watches first: the app's queued messages may expect them in place.
-    for (const { event, payload } of this.#watches.keys()) this.#write(socket, WATCH, { event, payload });
+    for (const { event, payload } of this.#watches.keys()) this.#sendWatch(socket, event, payload);
     for (const frame of this.#queue.drain()) this.#writeFrame(socket, frame);
     this.#setState('open');
   }
@@ -259,17 +273,37 @@ export class HubClient<
       return;
     }
     const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
-    if (event === EXCEPTION) {
+    if (event === ACK) {
+      if (isObject(data)) this.#onAck(data as unknown as Ack);
+    } else if (event === WELCOME) {
+      // Authorized (protocol v2); the watches sent on open are answered one by one.
+    } else if (event === EXCEPTION) {
       this.#emitter.emit('exception', data as ExceptionReply);
     } else if (event === WATCH) {
-      // The only reply to a watch is a refusal; anything else is not for us.
+      // A server that speaks v1 refuses a watch this way and never confirms one.
       if (isObject(data) && data.forbidden === true) this.#onForbidden(data);
-    } else if (RESERVED.has(event)) {
+    } else if (RESERVED.has(event) || event.startsWith(RESERVED_PREFIX)) {
       this.#report(
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
     } else {
       this.#emitter.emit(event, data);
+    }
+  }
+
+  /** The server's answer to a watch or unwatch of this connection. */
+  #onAck(ack: Ack): void {
+    if (typeof ack.id !== 'number') return;
+    const key = this.#inFlight.get(ack.id);
+    this.#inFlight.delete(ack.id);
+    if (!key || ack.op !== WATCH) return;
+    if (ack.status === 'allowed') {
+      for (const subscription of this.#watches.get(key.event, key.payload)) subscription[markConfirmed]();
+    } else if (ack.status === 'forbidden') {
+      this.#onForbidden({ event: key.event, payload: key.payload });
+    } else {
+      // Invalid or over the server's watch limit: said as v1 says it.
+      this.#emitter.emit('exception', { status: 'error', message: String(ack.message ?? 'invalid watch') });
     }
   }
 
@@ -298,6 +332,8 @@ export class HubClient<
   #onClose(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
     this.#socket = null;
+    this.#inFlight.clear();
+    for (const subscription of this.#watches.all()) subscription[markUnconfirmed]();
     if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) {
       this.#attempts = 0;
     }
@@ -351,12 +387,24 @@ export class HubClient<
   #release(subscription: Subscription): void {
     const socket = this.#openSocket();
     if (this.#watches.remove(subscription) && socket) {
-      this.#write(socket, UNWATCH, { event: subscription.event, payload: subscription.payload });
+      this.#writeFrame(
+        socket,
+        JSON.stringify({ event: UNWATCH, id: this.#nextId++, data: { event: subscription.event, payload: subscription.payload } }),
+      );
     }
+  }
+
+  /** Sends a watch with a request id, so the server's answer can be matched to it. */
+  #sendWatch(socket: WebSocketLike, event: string, payload: string | null): void {
+    const id = this.#nextId++;
+    this.#inFlight.set(id, { event, payload });
+    this.#writeFrame(socket, JSON.stringify({ event: WATCH, id, data: { event, payload } }));
   }
 
   #stop(): void {
     this.#stopped = true;
+    // Nothing will be confirmed any more: whoever waits for a confirmation learns it now.
+    for (const subscription of this.#watches.all()) subscription[markUnconfirmed](true);
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#queue.drain();
@@ -364,10 +412,6 @@ export class HubClient<
 
   #openSocket(): WebSocketLike | null {
     return this.#state === 'open' && this.#socket?.readyState === OPEN ? this.#socket : null;
-  }
-
-  #write(socket: WebSocketLike, event: string, data: unknown): void {
-    this.#writeFrame(socket, JSON.stringify({ event, data }));
   }
 
   #writeFrame(socket: WebSocketLike, frame: string): void {

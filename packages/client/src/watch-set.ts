@@ -53,6 +53,17 @@ export class WatchSet {
     return [...entry.subscriptions];
   }
 
+  /** The subscriptions of a key (none when it is not watched). */
+  get(event: string, payload: string | null): Subscription[] {
+    const entry = this.#entries.get(keyOf(event, payload));
+    return entry ? [...entry.subscriptions] : [];
+  }
+
+  /** Every subscription. */
+  all(): Subscription[] {
+    return [...this.#entries.values()].flatMap((entry) => [...entry.subscriptions]);
+  }
+
   keys(): WatchKey[] {
     return [...this.#entries.values()].map(({ event, payload }) => ({ event, payload }));
   }

@@ -7,7 +7,10 @@ import type { WebSocketConstructor, WebSocketLike } from '../../src/websocket.js
  */
 export class FakeSocket implements WebSocketLike {
   readyState = 0;
+  /** Frames sent, parsed, without their request `id` (see {@link ids}). */
   readonly sent: unknown[] = [];
+  /** The request `id` of each frame in {@link sent} (`undefined` for frames without one). */
+  readonly ids: unknown[] = [];
   closedWith: { code?: number; reason?: string } | undefined;
   onopen: ((event: any) => void) | null = null;
   onmessage: ((event: any) => void) | null = null;
@@ -21,7 +24,9 @@ export class FakeSocket implements WebSocketLike {
 
   send(data: string): void {
     if (this.readyState !== 1) throw new Error(`send() on a socket in readyState ${this.readyState}`);
-    this.sent.push(JSON.parse(data));
+    const { id, ...frame } = JSON.parse(data) as { id?: unknown };
+    this.sent.push(frame);
+    this.ids.push(id);
   }
 
   close(code?: number, reason?: string): void {

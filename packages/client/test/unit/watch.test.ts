@@ -89,6 +89,68 @@ describe('watch', () => {
   });
 });
 
+describe('answers to watches (protocol v2)', () => {
+  it('sends each watch with a request id and confirms the subscriptions of that scope when the answer says allowed', async () => {
+    const socket = await openSocket();
+    const a = client.watch('order-status', 42);
+    const b = client.watch('order-status', '42');
+    const other = client.watch('order-status', 43);
+    expect(socket.sent).toHaveLength(2);
+    const [idA, idOther] = socket.ids as number[];
+    expect(typeof idA).toBe('number');
+    expect(idOther).not.toBe(idA);
+    const confirmedA = a.whenConfirmed();
+    expect([a.confirmed, b.confirmed]).toEqual([false, false]);
+    socket.receive({ event: 'wshub:ack', data: { id: idA, op: 'watch', status: 'allowed', event: 'order-status', payload: '42' } });
+    expect(await confirmedA).toBe(true);
+    expect([a.confirmed, b.confirmed, other.confirmed]).toEqual([true, true, false]);
+    // A new subscription of a confirmed scope is confirmed at once; nothing is sent.
+    expect(client.watch('order-status', 42).confirmed).toBe(true);
+    expect(socket.sent).toHaveLength(2);
+  });
+
+  it('an answer that says forbidden refuses the subscriptions of that request, as the v1 reply does', async () => {
+    const socket = await openSocket();
+    const sub = client.watch('order-status', 42);
+    const refused: unknown[] = [];
+    client.on('forbidden', (f) => refused.push(f));
+    const waiting = sub.whenConfirmed();
+    socket.receive({ event: 'wshub:ack', data: { id: socket.ids[0], op: 'watch', status: 'forbidden', event: 'order-status', payload: '42' } });
+    expect(await waiting).toBe(false);
+    expect(sub.status).toBe('forbidden');
+    expect(refused).toEqual([{ event: 'order-status', payload: '42' }]);
+  });
+
+  it('an invalid answer is emitted as exception; an answer to no request of this connection is ignored', async () => {
+    const socket = await openSocket();
+    const sub = client.watch('order-status', 42);
+    const exceptions: unknown[] = [];
+    client.on('exception', (e) => exceptions.push(e));
+    socket.receive({ event: 'wshub:ack', data: { id: 999, op: 'watch', status: 'allowed' } });
+    expect(sub.confirmed).toBe(false);
+    socket.receive({ event: 'wshub:ack', data: { id: socket.ids[0], op: 'watch', status: 'invalid', message: 'watch limit reached' } });
+    expect(exceptions).toEqual([{ status: 'error', message: 'watch limit reached' }]);
+    expect(sub.status).toBe('active');
+  });
+
+  it('a dropped connection unconfirms; the re-sent watch is confirmed again; close() settles waiters with false', async () => {
+    const socket = await openSocket();
+    const sub = client.watch('chat');
+    socket.receive({ event: 'wshub:ack', data: { id: socket.ids[0], op: 'watch', status: 'allowed', event: 'chat', payload: null } });
+    expect(sub.confirmed).toBe(true);
+    socket.drop();
+    expect(sub.confirmed).toBe(false);
+    const next = await openSocket();
+    const again = sub.whenConfirmed();
+    next.receive({ event: 'wshub:ack', data: { id: next.ids[0], op: 'watch', status: 'allowed', event: 'chat', payload: null } });
+    expect(await again).toBe(true);
+    next.drop();
+    const never = sub.whenConfirmed();
+    await client.close();
+    expect(await never).toBe(false);
+  });
+});
+
 describe('forbidden reply', () => {
   it('marks every subscription of that scope forbidden, calls their handlers and emits forbidden', async () => {
     const socket = await openSocket();
