@@ -30,6 +30,9 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
  */
 export const CACHE_ROOT = resolve(process.env.WSHUB_COMPAT_CACHE ?? join(homedir(), '.cache', 'wshub-compat'));
 
+/** This run's apps and tarballs; per process, so two checkouts can run the matrix at once. */
+export const WORK_ROOT = join(CACHE_ROOT, 'work', String(process.pid));
+
 function hasNodeModulesAbove(dir: string): string | undefined {
   for (let at = dirname(dir); ; at = dirname(at)) {
     if (existsSync(join(at, 'node_modules'))) return at;
@@ -91,7 +94,7 @@ function toEsm(source: string): string {
  */
 export async function createApp(app: AppSpec): Promise<string> {
   const base = await baseInstall(app);
-  const dir = join(CACHE_ROOT, 'work', app.name);
+  const dir = join(WORK_ROOT, app.name);
   const above = hasNodeModulesAbove(dir);
   if (above) throw new Error(`${above}/node_modules would be visible to the app in ${dir}; set WSHUB_COMPAT_CACHE elsewhere`);
   rmSync(dir, { recursive: true, force: true });

@@ -5,12 +5,12 @@
  * tested with the app's own test runner.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTestClient, ConnectionRefusedError, type TestClient } from '@wshub/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPS, type AppSpec, CACHE_ROOT, createApp, packPackages, withTarballs } from '../src/apps.js';
+import { APPS, type AppSpec, createApp, packPackages, WORK_ROOT, withTarballs } from '../src/apps.js';
 import { installCommands, pathOverride } from '../src/readme.js';
 import { appEnv, run, runOk } from '../src/run.js';
 
@@ -25,8 +25,11 @@ if (offline) process.stderr.write('compat: skipped, the npm registry is unreacha
 let tarballs: Map<string, string>;
 beforeAll(async () => {
   if (offline) return;
-  tarballs = await packPackages(['core', 'nest', 'testing'], join(CACHE_ROOT, 'tarballs'));
+  tarballs = await packPackages(['core', 'nest', 'testing'], join(WORK_ROOT, 'tarballs'));
 }, 120_000);
+
+// The cached base installs stay; this run's copies of them go.
+afterAll(() => rmSync(WORK_ROOT, { recursive: true, force: true }));
 
 describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($moduleKind, $runner)', (spec: AppSpec) => {
   let dir: string;
@@ -126,9 +129,8 @@ describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($moduleKind, $ru
 
 describe.skipIf(offline)('a plain Node.js app', () => {
   it('installs @wshub/core without any @types package and runs it', async () => {
-    const dir = join(CACHE_ROOT, 'work', 'plain');
+    const dir = join(WORK_ROOT, 'plain');
     mkdirSync(dir, { recursive: true });
-    for (const entry of readdirSync(dir)) await runOk('rm', ['-rf', join(dir, entry)], dir);
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'plain-app', private: true, type: 'module' }));
     await runOk('npm', ['install', tarballs.get('@wshub/core')!], dir);
     expect(existsSync(join(dir, 'node_modules', '@types'))).toBe(false);
