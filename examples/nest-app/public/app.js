@@ -29,13 +29,11 @@ let config;
 /** The connection of the picked user; undefined before a user is picked. */
 let client;
 /**
- * Watched order id → `{ subscription, confirmed, ping }`. The server answers
- * only a refused watch, so after watching the page sends a `ping`: the server
- * handles a socket's frames in order, so its `pong` means every watch sent
- * before is in place (`confirmed`). `ping` is the number of that ping.
+ * Watched order id → its `Subscription`. The server answers every watch
+ * (protocol v2): `subscription.confirmed` says whether it is in place on the
+ * current connection, and `whenConfirmed()` resolves when it is.
  */
 const watches = new Map();
-let pings = 0;
 
 function notify(text, problem = false) {
   const item = document.createElement('li');
@@ -56,34 +54,25 @@ function showWatching() {
     return;
   }
   watchingView.replaceChildren(
-    ...[...watches].map(([id, watch]) => {
+    ...[...watches].map(([id, subscription]) => {
+      const confirmed = subscription.confirmed;
       const chip = document.createElement('span');
       chip.className = 'watch';
       chip.dataset.testid = 'watch';
       chip.dataset.orderId = id;
-      chip.dataset.confirmed = String(watch.confirmed);
-      chip.title = watch.confirmed ? 'the server sends this order’s updates' : 'sent, waiting for the server';
+      chip.dataset.confirmed = String(confirmed);
+      chip.title = confirmed ? 'the server sends this order’s updates' : 'sent, waiting for the server';
       const label = document.createElement('small');
-      label.textContent = watch.confirmed ? 'active' : 'pending';
+      label.textContent = confirmed ? 'active' : 'pending';
       chip.append(`order ${id} `, label);
       return chip;
     }),
   );
 }
 
-/** Sends a ping whose pong confirms every watch sent before it (see `watches`). */
-function confirmWatches() {
-  pings += 1;
-  for (const watch of watches.values()) if (!watch.confirmed) watch.ping = pings;
-  client.send('ping', { device, ping: pings });
-}
-
-function onPong(data) {
-  if (data?.device !== device) return; // another tab of the same user
-  for (const watch of watches.values()) {
-    if (!watch.confirmed && watch.ping > 0 && watch.ping <= data.ping) watch.confirmed = true;
-  }
-  showWatching();
+/** Shows each watch as active once the server has confirmed it on the current connection. */
+function awaitConfirmations() {
+  for (const subscription of watches.values()) void subscription.whenConfirmed().then(showWatching);
 }
 
 async function refreshOrders() {
@@ -137,14 +126,13 @@ function connect(token) {
     showState(state);
     if (state === 'reconnecting') {
       // Re-sent on reconnect; unconfirmed until the new server answers.
-      for (const watch of watches.values()) Object.assign(watch, { confirmed: false, ping: 0 });
       showWatching();
     } else if (state === 'open') {
       detailView.textContent = `as ${account.name} (${device})`;
       if (everOpen) notify(`reconnected; watching again: ${[...watches.keys()].map((id) => `order ${id}`).join(', ') || 'nothing'}`);
       everOpen = true;
       lost = false;
-      if (watches.size > 0) confirmWatches();
+      awaitConfirmations();
       void refreshOrders();
     }
   });
@@ -159,7 +147,6 @@ function connect(token) {
     void refreshOrders();
   });
   on('announcement', ({ text, adminsOnly }) => notify(`announcement${adminsOnly ? ' (admins)' : ''}: ${text}`));
-  on('pong', onPong);
   on('exception', ({ message }) => notify(`server: ${message}`, true));
   on('unauthorized', () => notify('the server refused this user (4403)', true));
   on('disconnected', () => notify('the server ended this session (4000)', true));
@@ -194,19 +181,19 @@ $('watch-button').addEventListener('click', () => {
     notify('pick a user first', true);
     return;
   }
-  const watch = { subscription: client.watch('order-status', id), confirmed: false, ping: 0 };
-  watches.set(id, watch);
-  watch.subscription.onForbidden(() => {
-    if (watches.get(id) === watch) watches.delete(id);
+  const subscription = client.watch('order-status', id);
+  watches.set(id, subscription);
+  subscription.onForbidden(() => {
+    if (watches.get(id) === subscription) watches.delete(id);
     showWatching();
     notify(`not allowed to watch order ${id}`, true);
   });
-  confirmWatches();
+  void subscription.whenConfirmed().then(showWatching);
   showWatching();
 });
 $('unwatch-button').addEventListener('click', () => {
   const id = orderId();
-  watches.get(id)?.subscription.unwatch();
+  watches.get(id)?.unwatch();
   watches.delete(id);
   showWatching();
 });

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { WsHub } from '@wshub/nest';
+import { Hub } from '@wshub/nest';
 import { DEMO_ACCOUNTS } from './demo-users.js';
 import { type Order, OrderStore } from './orders/order-store.js';
 
@@ -13,7 +13,7 @@ export interface DemoConfig {
 @Controller('demo')
 export class DemoController {
   constructor(
-    @Inject(WsHub) private readonly hub: WsHub,
+    @Inject(Hub) private readonly hub: Hub,
     private readonly orders: OrderStore,
   ) {}
 
@@ -28,7 +28,7 @@ export class DemoController {
 
   /** The hub's counters and who is online on this node. */
   @Get('stats')
-  stats(): { online: string[]; stats: ReturnType<WsHub['stats']> } {
+  stats(): { online: string[]; stats: ReturnType<Hub['stats']> } {
     return { online: this.hub.connectedUsers(), stats: this.hub.stats() };
   }
 }

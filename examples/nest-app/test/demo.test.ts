@@ -80,7 +80,17 @@ describe('watching an order and changing its status', () => {
   it('refuses a user who watches someone else’s order', async () => {
     const carol = await login('carol-token');
     expect(await carol.watch('order-status', '42')).toBe('forbidden');
-    expect(carol.messages).toEqual([{ event: 'watch', data: { event: 'order-status', payload: '42', forbidden: true } }]);
+    expect(carol.messages).toEqual([]);
+  });
+
+  it('refuses it to a plain client too, with the reply @kovalenko/nestjs-websocket clients know', async () => {
+    const carol = await connectTestClient(`${base.replace('http', 'ws')}/api/v1/ws`, {
+      query: { token: 'carol-token', device: 'plain' },
+      protocols: [],
+    });
+    clients.push(carol);
+    carol.emit('watch', { event: 'order-status', payload: '42' });
+    expect(await carol.next()).toEqual({ event: 'watch', data: { event: 'order-status', payload: '42', forbidden: true } });
   });
 
   it('lets an admin watch every order', async () => {

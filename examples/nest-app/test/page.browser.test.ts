@@ -87,7 +87,7 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
 
   const connectionState = (state: string) =>
     page.locator(`[data-testid="connection-state"][data-state="${state}"]`).waitFor();
-  /** The watch chip once the server has applied the watch (the page pings after watching). */
+  /** The watch chip once the server has confirmed the watch (its answer to the watch request). */
   const activeWatch = (id: number) =>
     page.locator(`[data-testid="watch"][data-order-id="${id}"][data-confirmed="true"]`).waitFor();
   const notification = (text: string) => page.getByTestId('notification').filter({ hasText: text }).waitFor();

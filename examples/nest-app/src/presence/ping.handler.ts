@@ -10,9 +10,7 @@ export interface Pong {
 /**
  * A client event the app handles itself: `ping` is answered with `pong` on
  * the socket that sent it, and on no other (one socket must not make the
- * server write to all of the user's sockets). Frames of one socket are
- * handled in order, so a `pong` also tells the page that its earlier `watch`
- * frames have been applied.
+ * server write to all of the user's sockets).
  *
  * Only `device` (a short string) and `ping` (a number) are echoed: whatever
  * else a client puts in `data` (large, deeply nested) is never serialized back.
