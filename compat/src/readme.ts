@@ -22,6 +22,17 @@ function codeBlocks(text: string, lang: string): string[] {
   return [...text.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
 }
 
+/** The commands of the Installation section of `packages/<name>/README.md` (a README without Nest majors). */
+export function packageInstallCommands(name: string): string[] {
+  const text = readFileSync(new URL(`../../packages/${name}/README.md`, import.meta.url), 'utf8');
+  const [block] = codeBlocks(section(text, '## Installation'), 'sh');
+  if (!block) throw new Error(`packages/${name}/README.md: the Installation section has no sh block`);
+  return block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
 /** The install commands under `# NestJS <major>` in the Installation section, in order. */
 export function installCommands(major: number): string[] {
   const [block] = codeBlocks(section(readme(), '## Installation'), 'sh');

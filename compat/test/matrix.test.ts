@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connectTestClient, ConnectionRefusedError, type TestClient } from '@wshub/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPS, type AppSpec, createApp, packPackages, WORK_ROOT, withTarballs } from '../src/apps.js';
-import { installCommands, pathOverride } from '../src/readme.js';
+import { installCommands, packageInstallCommands, pathOverride } from '../src/readme.js';
 import { appEnv, run, runOk } from '../src/run.js';
 
 const WS_PATH = /p\.path = '([^']+)'/.exec(pathOverride().file)![1]!;
@@ -128,11 +128,15 @@ describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($moduleKind, $ru
 });
 
 describe.skipIf(offline)('a plain Node.js app', () => {
-  it('installs @wshub/core without any @types package and runs it', async () => {
+  it("installs @wshub/core, then @wshub/testing with its README's command, without any @types package, in ESM and CommonJS", async () => {
     const dir = join(WORK_ROOT, 'plain');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'plain-app', private: true, type: 'module' }));
     await runOk('npm', ['install', tarballs.get('@wshub/core')!], dir);
+    for (const command of packageInstallCommands('testing')) {
+      const [npm, ...args] = withTarballs(command, tarballs);
+      await runOk(npm!, args, dir);
+    }
     expect(existsSync(join(dir, 'node_modules', '@types'))).toBe(false);
     writeFileSync(
       join(dir, 'server.mjs'),
@@ -142,5 +146,12 @@ describe.skipIf(offline)('a plain Node.js app', () => {
         "server.listen(0, '127.0.0.1', async () => { await hub.close(); server.close(); console.log('ok', hub.path); });\n",
     );
     expect((await runOk(process.execPath, ['server.mjs'], dir)).trim()).toBe('ok /api/v1/ws');
+    writeFileSync(
+      join(dir, 'fake.cjs'),
+      "const { FakeHub } = require('@wshub/testing');\n" +
+        "const hub = new FakeHub({ authenticate: () => ({ id: 'u', deviceFingerprint: 'd' }) });\n" +
+        "hub.connect({ query: { token: 't' } }).then(async () => { await hub.sendMessage('u', 'e', 1); console.log(hub.deliveries.length); await hub.close(); });\n",
+    );
+    expect((await runOk(process.execPath, ['fake.cjs'], dir)).trim()).toBe('1');
   }, 300_000);
 });
