@@ -5,8 +5,7 @@ import {
   closePolicy,
   EXCEPTION,
   type ExceptionReply,
-  MAX_WATCH_EVENT_LENGTH,
-  MAX_WATCH_PAYLOAD_LENGTH,
+  parseWatchBody,
   RESERVED_PREFIX,
   SUBPROTOCOL,
   UNWATCH,
@@ -129,12 +128,15 @@ export class HubClient<
    * @throws {TypeError} for an invalid event or payload, {Error} after `close()`.
    */
   watch<K extends keyof Events & string>(event: K, payload?: string | number | null): Subscription {
-    if (typeof event !== 'string' || event.length === 0 || event.length > MAX_WATCH_EVENT_LENGTH) {
-      throw new TypeError(
-        `wshub client: watch() "event" must be a string of 1 to ${MAX_WATCH_EVENT_LENGTH} characters, got ${show(event)}`,
-      );
+    // The server's own rule, from the shared protocol module; the sentence is the server's too.
+    const body = parseWatchBody(payload === undefined ? { event } : { event, payload });
+    if (!body.ok) {
+      const field = body.message.includes('"data.event"') ? 'event' : 'payload';
+      const value: unknown = field === 'event' ? event : payload;
+      const got = typeof value === 'string' && value.length > 0 ? `${value.length} characters` : show(value);
+      throw new TypeError(`wshub client: ${body.message.replace(/^watch "data\.(\w+)"/, 'watch() "$1"')}, got ${got}`);
     }
-    const scope = normalisePayload(payload);
+    const scope = body.payload;
     if (this.#stopped) {
       throw new Error(`wshub client: watch(${JSON.stringify(event)}) was called after the client closed`);
     }
@@ -468,25 +470,6 @@ function checkEventName(method: string, event: unknown): void {
   if (typeof event !== 'string' || event.length === 0) {
     throw new TypeError(`wshub client: ${method}() "event" must be a non-empty string, got ${show(event)}`);
   }
-}
-
-function normalisePayload(payload: unknown): string | null {
-  if (payload === undefined || payload === null) return null;
-  if (typeof payload === 'number') {
-    if (!Number.isFinite(payload)) {
-      throw new TypeError(`wshub client: watch() "payload" must be a finite number, got ${payload}`);
-    }
-    return String(payload);
-  }
-  if (typeof payload === 'string') {
-    if (payload.length > MAX_WATCH_PAYLOAD_LENGTH) {
-      throw new TypeError(
-        `wshub client: watch() "payload" must be at most ${MAX_WATCH_PAYLOAD_LENGTH} characters, got ${payload.length}`,
-      );
-    }
-    return payload;
-  }
-  throw new TypeError(`wshub client: watch() "payload" must be a string, a number or null, got ${show(payload)}`);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,4 @@
-/** What the registry needs from a socket: the seed's `watching` map (event → scopes, `null` = wildcard). */
+/** What the registry needs from a session: its `watching` map (event → scopes, `null` = wildcard), the shape of `@kovalenko/nestjs-websocket`'s `AuthWebSocket.watching`. */
 export interface Watcher {
   readonly watching: Map<string, Set<string | null>>;
 }
@@ -6,7 +6,7 @@ export interface Watcher {
 /**
  * Which sockets watch what, kept in two structures in step (as socket.io's
  * in-memory adapter keeps `rooms` and `sids`):
- * - per socket, `socket.watching` (event → scopes), the seed's public shape;
+ * - per session, `session.watching` (event → scopes);
  * - per event, an index scope → sockets, so delivery to watchers touches
  *   only the matching sockets instead of scanning every socket.
  * Empty entries are deleted on the way out, so memory follows live watches.

@@ -9,7 +9,7 @@ afterEach(async () => {
 });
 
 describe('handshake: authenticate accepts', () => {
-  it('registers the socket with the seed AuthWebSocket shape and emits connected, then ready', async () => {
+  it('registers the socket with the AuthWebSocket shape of @kovalenko/nestjs-websocket and emits connected, then ready', async () => {
     f = await startHub();
     const seen: string[] = [];
     f.hub.on('connected', ({ request }) => seen.push(`connected ${request.url}`));
@@ -78,7 +78,7 @@ describe('handshake: authenticate refuses', () => {
   });
 });
 
-describe('handshake: auth timeout (fix: the seed hangs forever)', () => {
+describe('handshake: auth timeout (fix: @kovalenko/nestjs-websocket hangs forever)', () => {
   it('closes with 4408 when authenticate never settles, and discards a late answer', async () => {
     let settle: ((u: User) => void) | undefined;
     f = await startHub({

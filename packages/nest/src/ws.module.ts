@@ -18,7 +18,7 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
  * Global, so the one hub is injectable everywhere, as `Hub` (and as
  * `WsHub` when it runs on `ws`, as it does outside tests); it re-exports
  * `CqrsModule`, so `CommandBus` and `EventBus` are available to the
- * importing module as the seed module's README shows. Import it once.
+ * importing module as `@kovalenko/nestjs-websocket`'s README shows. Import it once.
  */
 @Global()
 @Module({

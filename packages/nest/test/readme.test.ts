@@ -1,5 +1,5 @@
 /**
- * Every example of the seed module's README, run with only the package name
+ * Every example of @kovalenko/nestjs-websocket's README, run with only the package name
  * changed (fixtures in ./fixtures/readme), against real sockets.
  */
 import 'reflect-metadata';

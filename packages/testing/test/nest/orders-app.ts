@@ -95,7 +95,7 @@ export class OrdersService {
     return this.commandBus.execute(new DisconnectWsClientCommand(userId, deviceFingerprint));
   }
 
-  /** The seed's other way to disconnect: publish ClientDisconnectedEvent. */
+  /** @kovalenko/nestjs-websocket's other way to disconnect: publish ClientDisconnectedEvent. */
   kick(userId: string): void {
     this.eventBus.publish(new ClientDisconnectedEvent(userId));
   }
