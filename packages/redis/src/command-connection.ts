@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 
 /** What the command connection tells its owner. */
@@ -22,7 +22,7 @@ export class CommandConnection {
   private readonly listeners: Array<[string, (...args: any[]) => void]>;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: Redis | Cluster,
     /** The broker created this connection (and closes it); false for a client the app passed in. */
     readonly owned: boolean,
     private readonly timeoutMs: number,
@@ -40,10 +40,26 @@ export class CommandConnection {
     return this.redis.status;
   }
 
-  /** True when a command written now goes straight to Redis (the same test ioredis makes). */
+  /** True for a Redis Cluster client. */
+  get cluster(): boolean {
+    return (this.redis as { isCluster?: boolean }).isCluster === true;
+  }
+
+  /**
+   * True when a command written now goes straight to Redis (the same test
+   * ioredis makes). For a cluster: the cluster client is ready (a command to
+   * a master that is down then fails, and is counted, rather than waits).
+   */
   get writable(): boolean {
-    const stream = this.redis.stream as { writable?: boolean } | undefined;
-    return this.redis.status === 'ready' && stream?.writable === true;
+    if (this.redis.status !== 'ready') return false;
+    if (this.cluster) return true;
+    const stream = (this.redis as Redis).stream as { writable?: boolean } | undefined;
+    return stream?.writable === true;
+  }
+
+  /** Publishes on a channel: PUBLISH on one Redis, SPUBLISH (sharded) on a cluster. */
+  publish(channel: string, data: string): Promise<number> {
+    return this.cluster ? (this.redis.spublish(channel, data) as Promise<number>) : this.redis.publish(channel, data);
   }
 
   /** Reports the current state once a hub attached: `up` if the connection is ready already. */
@@ -70,7 +86,7 @@ export class CommandConnection {
    * connects again. Only for a connection the broker owns.
    */
   resetStalled(): void {
-    if (this.owned) (this.redis.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    if (this.owned && !this.cluster) ((this.redis as Redis).stream as { destroy?: () => void } | undefined)?.destroy?.();
   }
 
   /** Rejects with a {@link RedisUnavailableError} when Redis does not answer within `commandTimeoutMs`. */

@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /** Options of {@link RedisBroker}. Times are in milliseconds. */
 export interface RedisBrokerOptions {
@@ -8,10 +8,26 @@ export interface RedisBrokerOptions {
    */
   url?: string;
   /**
-   * Your own ioredis client. The broker publishes and keeps presence on it,
-   * and subscribes on `client.duplicate()`. `close()` leaves it open: it is yours.
+   * Your own ioredis client: a `Redis`, or a `Cluster` for Redis Cluster. The
+   * broker publishes and keeps presence on it, and subscribes on connections
+   * of its own (`client.duplicate()`, or one per cluster master). `close()`
+   * leaves it open: it is yours.
    */
-  client?: Redis;
+  client?: Redis | Cluster;
+  /**
+   * Redis Cluster (Redis 7 or later): some of its nodes, e.g.
+   * `[{ host: '10.0.0.5', port: 7000 }, 'redis://10.0.0.6:7000']`; the rest
+   * are discovered. The broker then uses sharded pub/sub (SPUBLISH /
+   * SSUBSCRIBE), with one subscriber connection per master. Give `url`,
+   * `client` or `cluster`, one of them.
+   */
+  cluster?: ClusterNode[];
+  /**
+   * Extra ioredis `Cluster` options for `cluster` (`redisOptions` for TLS and
+   * passwords, `natMap`, `slotsRefreshInterval`, …). The broker sets
+   * `enableOfflineQueue` and `clusterRetryStrategy` itself.
+   */
+  clusterOptions?: ClusterOptions;
   /**
    * Extra ioredis options for the connections the broker creates from `url`
    * (TLS, `connectTimeout`, …). The broker sets `enableOfflineQueue`,
@@ -143,8 +159,20 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
       `wshub: RedisBroker option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "heartbeatMs" (${resolved.heartbeatMs}), or a live node would drop out of presence between heartbeats`,
     );
   }
-  if (options.url !== undefined && options.client !== undefined) {
-    throw new TypeError('wshub: RedisBroker takes "url" or "client", not both');
+  const given = (['url', 'client', 'cluster'] as const).filter((name) => options[name] !== undefined);
+  if (given.length > 1) {
+    throw new TypeError(`wshub: RedisBroker takes one of "url", "client" and "cluster", got ${given.map((n) => `"${n}"`).join(' and ')}`);
+  }
+  if (
+    options.cluster !== undefined &&
+    (!Array.isArray(options.cluster) || options.cluster.length === 0 || !options.cluster.every(isClusterNode))
+  ) {
+    throw new TypeError(
+      `wshub: RedisBroker option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got ${JSON.stringify(options.cluster) ?? String(options.cluster)}`,
+    );
+  }
+  if (options.clusterOptions !== undefined && options.cluster === undefined) {
+    throw new TypeError('wshub: RedisBroker option "clusterOptions" applies only with "cluster"');
   }
   if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
     throw new TypeError(
@@ -153,20 +181,28 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   }
   if (options.client !== undefined && !isIoredisClient(options.client)) {
     throw new TypeError(
-      'wshub: RedisBroker option "client" must be an ioredis client (new Redis(...) from the "ioredis" package); other clients are not supported',
+      'wshub: RedisBroker option "client" must be an ioredis client (new Redis(...) or new Cluster(...) from the "ioredis" package); other clients are not supported',
     );
   }
   return resolved;
 }
 
-function isIoredisClient(client: unknown): client is Redis {
-  const c = client as Partial<Redis> | null;
+function isIoredisClient(client: unknown): client is Redis | Cluster {
+  const c = client as (Partial<Redis> & { isCluster?: boolean }) | null;
   return (
     typeof c === 'object' &&
     c !== null &&
     typeof c.status === 'string' &&
     typeof c.duplicate === 'function' &&
     typeof c.publish === 'function' &&
-    typeof c.multi === 'function'
+    typeof c.multi === 'function' &&
+    (c.isCluster !== true || typeof c.spublish === 'function')
   );
+}
+
+function isClusterNode(node: unknown): boolean {
+  if (typeof node === 'string') return /^rediss?:\/\//.test(node);
+  if (typeof node === 'number') return Number.isInteger(node);
+  const n = node as { host?: unknown; port?: unknown } | null;
+  return typeof n === 'object' && n !== null && (n.host === undefined || typeof n.host === 'string') && (n.port === undefined || Number.isInteger(n.port));
 }

@@ -1,18 +1,19 @@
 import { type BrokerNode, ClusterBroker } from '@wshub/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { CommandConnection } from './command-connection.js';
-import { LivenessProbe } from './liveness-probe.js';
 import { type RedisBrokerOptions, type ResolvedRedisBrokerOptions, resolveRedisBrokerOptions } from './options.js';
 import { OutagePublisher } from './outage-publisher.js';
 import { PresenceReplicator } from './presence-replicator.js';
 import { PresenceStore } from './presence-store.js';
 import type { RedisBrokerStats } from './redis-broker-stats.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
-import { SubscriberConnection } from './subscriber-connection.js';
+import { ShardedSubscriber, StandaloneSubscriber, type Subscriber, type SubscriberContext } from './subscriber.js';
 import { ThrottledReporter } from './throttled-reporter.js';
 
 /** Least time between two reports of the same recurring failure. */
 const REPORT_INTERVAL_MS = 5000;
+/** How often a cluster client re-reads the slot map unless `clusterOptions` says otherwise: failovers show within this. */
+const SLOTS_REFRESH_MS = 1000;
 
 /**
  * A {@link ClusterBroker} over Redis pub/sub: several `WsHub` processes act
@@ -22,28 +23,28 @@ const REPORT_INTERVAL_MS = 5000;
  *
  * - {@link CommandConnection}: publishes and presence, ready/lost transitions,
  *   timeouts;
- * - {@link SubscriberConnection}: the subscribed channels, re-subscribed on
- *   every reconnect, and a {@link LivenessProbe} that replaces a subscriber
- *   which silently stopped receiving;
+ * - a {@link Subscriber}: the subscribed channels on one connection
+ *   ({@link StandaloneSubscriber}) or, on Redis Cluster, sharded over one
+ *   connection per master ({@link ShardedSubscriber}); re-subscribed on every
+ *   reconnect or failover, each connection checked by a liveness probe;
  * - {@link OutagePublisher}: publishes made while Redis is unreachable are
  *   held in a bounded buffer and sent after reconnecting (never twice);
  * - {@link PresenceReplicator}: this node's users in cluster presence, written
- *   again from the hub's registry after every reconnect; queries reject at
- *   once with {@link RedisUnavailableError} while Redis is unreachable.
+ *   again from the hub's registry after every reconnect, and the cluster-wide
+ *   `'presence'` transitions; queries reject at once with
+ *   {@link RedisUnavailableError} while Redis is unreachable.
  *
- * Two connections: commands and a subscriber. With `client`, the commands go
- * on your client and the subscriber is `client.duplicate()`; `close()` closes
- * only the connections it created.
+ * With `client`, the commands go on your client and the subscriber
+ * connections are the broker's own; `close()` closes only what it created.
  */
 export class RedisBroker extends ClusterBroker {
   readonly options: Readonly<ResolvedRedisBrokerOptions>;
   private readonly commands: CommandConnection;
-  private readonly subscriber: SubscriberConnection;
+  private readonly makeSubscriber: (nodeId: string) => Subscriber;
+  private subscriber: Subscriber | undefined;
   private readonly publisher: OutagePublisher;
   private readonly reporter: ThrottledReporter;
   private presence: PresenceReplicator | undefined;
-  private probe: LivenessProbe | undefined;
-  private subscriberRestarts = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
@@ -59,30 +60,35 @@ export class RedisBroker extends ClusterBroker {
     // command that may already have reached Redis (so nothing arrives twice),
     // leave re-subscribing to the broker (the wanted channels change during
     // an outage) and keep reconnecting for as long as the broker lives.
+    const retry = (attempt: number) => Math.min(attempt * 100, resolved.reconnectMaxDelayMs);
     const forced: RedisOptions = {
       enableOfflineQueue: false,
       autoResubscribe: false,
       autoResendUnfulfilledCommands: false,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, resolved.reconnectMaxDelayMs),
+      retryStrategy: retry,
     };
-    let cmd: Redis;
-    let createSubscriber: () => Redis;
-    if (options.client) {
-      const client = options.client;
+    const client = options.client;
+    let cmd: Redis | Cluster;
+    if (client) {
       cmd = client;
-      createSubscriber = () => client.duplicate({ ...forced, lazyConnect: false, connectionName: 'wshub-sub' });
       if (client.status === 'wait') client.connect().catch(() => {});
+    } else if (options.cluster) {
+      const clusterOptions: ClusterOptions = {
+        slotsRefreshInterval: SLOTS_REFRESH_MS,
+        ...options.clusterOptions,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retry,
+        redisOptions: { ...options.clusterOptions?.redisOptions, autoResendUnfulfilledCommands: false, connectionName: 'wshub-pub' },
+      };
+      cmd = new Cluster(options.cluster, clusterOptions);
     } else {
-      const base: RedisOptions = { ...options.redisOptions, ...forced, lazyConnect: false };
-      const make = (name: string) =>
-        options.url !== undefined
-          ? new Redis(options.url, { connectionName: name, ...base })
-          : new Redis({ host: '127.0.0.1', port: 6379, connectionName: name, ...base });
-      cmd = make('wshub-pub');
-      createSubscriber = () => make('wshub-sub');
-      cmd.on('error', (error: Error) => this.connectionFailed('command', error));
+      cmd = this.standalone(options, forced, 'wshub-pub');
     }
-    this.commands = new CommandConnection(cmd, !options.client, resolved.commandTimeoutMs, {
+    if (!client) {
+      cmd.on('error', (error: Error) => this.connectionFailed('command', error));
+      if (cmd instanceof Cluster) cmd.on('node error', (error: Error) => this.connectionFailed('command', error));
+    }
+    this.commands = new CommandConnection(cmd, !client, resolved.commandTimeoutMs, {
       up: () => this.onCommandsUp(),
       down: (status) => {
         if (!this.closed) this.publisher.connectionDown(status);
@@ -91,57 +97,76 @@ export class RedisBroker extends ClusterBroker {
     this.publisher = new OutagePublisher({
       ...resolved,
       writable: () => this.commands.writable,
-      send: (channel, data) => cmd.publish(channel, data),
+      send: (channel, data) => this.commands.publish(channel, data),
       report: (error) => this.report(error),
       reporter: this.reporter,
     });
-    this.subscriber = new SubscriberConnection(createSubscriber, {
-      message: (channel, data) => {
-        if (channel === this.probe?.channel) this.probe.receive(data.toString());
-        else this.onMessage(channel, data);
-      },
+
+    const ctx: SubscriberContext = {
+      message: (channel, data) => this.onMessage(channel, data),
       confirmed: (channels) => this.presence?.reachableNow(this.usersOf(channels)),
       failed: (kind, error) => {
         if (kind === 'connection') this.connectionFailed('subscriber', error);
         else this.reporter.report('subscribe', error);
       },
       ready: () => this.reporter.reset('connection:subscriber'),
-    });
+      report: (error) => {
+        if (!this.closed) this.report(error);
+      },
+      publish: (channel, token) => this.commands.publish(channel, token),
+      commandWritable: () => this.commands.writable,
+      probeTimeoutMs: resolved.probeTimeoutMs,
+      commandTimeoutMs: resolved.commandTimeoutMs,
+    };
+    if (cmd instanceof Cluster || (cmd as { isCluster?: boolean }).isCluster) {
+      const cluster = cmd as Cluster;
+      const nodeOptions: RedisOptions = { ...cluster.options.redisOptions, ...forced, lazyConnect: false, connectionName: 'wshub-sub' };
+      this.makeSubscriber = (nodeId) =>
+        new ShardedSubscriber(cluster, (host, port) => new Redis({ ...nodeOptions, host, port }), ctx, this.probeChannel(nodeId));
+    } else {
+      const redis = cmd as Redis;
+      const create = client
+        ? () => redis.duplicate({ ...forced, lazyConnect: false, connectionName: 'wshub-sub' })
+        : () => this.standalone(options, forced, 'wshub-sub');
+      this.makeSubscriber = (nodeId) => new StandaloneSubscriber(create, ctx, this.probeChannel(nodeId));
+    }
+  }
+
+  private standalone(options: RedisBrokerOptions, forced: RedisOptions, name: string): Redis {
+    const base: RedisOptions = { ...options.redisOptions, ...forced, lazyConnect: false };
+    return options.url !== undefined
+      ? new Redis(options.url, { connectionName: name, ...base })
+      : new Redis({ host: '127.0.0.1', port: 6379, connectionName: name, ...base });
   }
 
   // ------------------------------------------------------------ lifecycle
 
   override attach(node: BrokerNode): void {
+    this.subscriber = this.makeSubscriber(node.nodeId);
     super.attach(node); // subscribes the broadcast channel
     this.presence = new PresenceReplicator({
       node,
       store: new PresenceStore(this.commands.redis, this.prefix, node.nodeId, this.options.nodeTtlMs),
       commands: this.commands,
       reporter: this.reporter,
-      reachable: (userId) => this.subscriber.confirmed.has(this.userChannel(userId)),
+      reachable: (userId) => this.subscriber?.isConfirmed(this.userChannel(userId)) === true,
       reconcile: (users) => this.reconcileChannels(users),
       ignored: () => this.counters.ignored++,
     });
-    this.probe = new LivenessProbe({
-      channel: this.probeChannel,
-      subscriber: this.subscriber,
-      publish: (channel, token) => this.commands.redis.publish(channel, token),
-      commandWritable: () => this.commands.writable,
-      probeTimeoutMs: this.options.probeTimeoutMs,
-      commandTimeoutMs: this.options.commandTimeoutMs,
-      failed: (why) => this.subscriberFailed(why),
-    });
-    this.subscribe(this.probeChannel);
     this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
     this.heartbeatTimer.unref();
-    this.probeTimer = setInterval(() => this.probe?.check(), this.options.probeIntervalMs);
+    this.probeTimer = setInterval(() => this.subscriber?.probe(), this.options.probeIntervalMs);
     this.probeTimer.unref();
     this.commands.start();
   }
 
-  /** The node-private channel of the subscriber liveness probe. */
-  get probeChannel(): string {
-    return `${this.prefix}:probe:${this.node?.nodeId ?? ''}`;
+  /**
+   * The node-private channel of the subscriber liveness probe; on a cluster,
+   * the prefix of one probe channel per master (`<…>:<n>`, `n` chosen so the
+   * channel falls in a slot of that master).
+   */
+  probeChannel(nodeId = this.node?.nodeId ?? ''): string {
+    return `${this.prefix}:probe:${nodeId}`;
   }
 
   private get closed(): boolean {
@@ -158,6 +183,7 @@ export class RedisBroker extends ClusterBroker {
   private tick(): void {
     if (this.closed) return;
     this.publisher.expire();
+    this.subscriber?.repair();
     void this.presence?.heartbeat();
   }
 
@@ -168,11 +194,11 @@ export class RedisBroker extends ClusterBroker {
   }
 
   protected subscribe(channel: string): void {
-    if (!this.closed) this.subscriber.add([channel]);
+    if (!this.closed) this.subscriber?.add(channel);
   }
 
   protected unsubscribe(channel: string): void {
-    this.subscriber.remove(channel);
+    this.subscriber?.remove(channel);
   }
 
   /** The user ids whose channels are among `channels`. */
@@ -185,20 +211,9 @@ export class RedisBroker extends ClusterBroker {
   private reconcileChannels(users: ReadonlyMap<string, unknown>): void {
     for (const userId of users.keys()) this.subscribe(this.userChannel(userId));
     const userPrefix = this.userChannel('');
-    for (const channel of [...this.subscriber.wanted]) {
+    for (const channel of [...(this.subscriber?.wanted() ?? [])]) {
       if (channel.startsWith(userPrefix) && !users.has(channel.slice(userPrefix.length))) this.unsubscribe(channel);
     }
-  }
-
-  private subscriberFailed(why: string): void {
-    if (this.closed) return;
-    this.subscriberRestarts++;
-    this.report(
-      new Error(
-        `wshub: the Redis subscriber failed its liveness check (${why}); replacing the connection and re-subscribing ${this.subscriber.wanted.size} channels`,
-      ),
-    );
-    this.subscriber.replace();
   }
 
   // -------------------------------------------------------------- presence
@@ -241,10 +256,10 @@ export class RedisBroker extends ClusterBroker {
       held: this.publisher.held,
       heldBytes: this.publisher.heldBytes,
       ...this.publisher.counters,
-      subscriberRestarts: this.subscriberRestarts,
+      subscriberRestarts: this.subscriber?.restarts ?? 0,
       reconnects: this.commands.reconnects,
       connected: this.commands.writable ? 1 : 0,
-      subscribed: this.subscriber.confirmed.size,
+      subscribed: this.subscriber?.confirmedCount ?? 0,
     };
   }
 
@@ -275,10 +290,9 @@ export class RedisBroker extends ClusterBroker {
   private async shutdown(): Promise<void> {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.probeTimer);
-    this.probe?.stop();
     this.publisher.close();
     await this.presence?.retire();
-    this.subscriber.close();
+    this.subscriber?.close();
     await this.commands.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { keySlot } from './key-slot.js';
 
 /** Channels per SUBSCRIBE when re-subscribing everything after a reconnect. */
 const SUBSCRIBE_CHUNK = 1000;
@@ -66,6 +67,12 @@ export class SubscriberConnection {
     done.catch((error: Error) => this.events.failed('subscribe', error));
   }
 
+  /** Subscribes `channels` again on the current connection (wanted ones only), e.g. after a failed SUBSCRIBE. */
+  resubscribe(channels: string[]): void {
+    const wanted = channels.filter((channel) => this.wanted.has(channel));
+    if (!this.closed && this.ready && wanted.length > 0) this.subscribeNow(wanted);
+  }
+
   /** Drops the connection and starts a new one, which subscribes every wanted channel. */
   replace(): void {
     if (this.closed) return;
@@ -104,9 +111,25 @@ export class SubscriberConnection {
 
   /**
    * Subscribes `channels` on the current connection and reports those that
-   * Redis confirmed and that are still wanted.
+   * Redis confirmed and that are still wanted. SSUBSCRIBE takes channels of
+   * one slot only, so sharded channels go in one command per slot.
    */
   private subscribeNow(channels: string[]): void {
+    if (!this.sharded) {
+      this.subscribeBatch(channels);
+      return;
+    }
+    const bySlot = new Map<number, string[]>();
+    for (const channel of channels) {
+      const slot = keySlot(channel);
+      const batch = bySlot.get(slot);
+      if (batch) batch.push(channel);
+      else bySlot.set(slot, [channel]);
+    }
+    for (const batch of bySlot.values()) this.subscribeBatch(batch);
+  }
+
+  private subscribeBatch(channels: string[]): void {
     const redis = this.redis;
     const done = this.sharded ? redis.ssubscribe(...channels) : redis.subscribe(...channels);
     done.then(

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connectTestClient, type TestClient } from '@wshub/testing';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisBrokerOptions } from '../src/index.js';
 
 /** The node programs: a plain WsHub, or a NestJS app with WsModule. */
@@ -111,7 +111,7 @@ export class HubProcess {
    * in Redis, which it does only after Redis confirmed the user's channel:
    * from then on, sends from any node reach the client.
    */
-  async connect(query: string, redis: Redis, prefix = 'wshub'): Promise<TestClient> {
+  async connect(query: string, redis: Redis | Cluster, prefix = 'wshub'): Promise<TestClient> {
     const client = await this.openSocket(query);
     const user = new URLSearchParams(query).get('user')!;
     const key = `${prefix}:presence:{${this.nodeId}}`;

@@ -4,7 +4,11 @@ import { DEFAULT_REDIS_BROKER_OPTIONS, RedisBroker, resolveRedisBrokerOptions } 
 describe('options are checked before anything connects', () => {
   it.each([
     [{ url: 'http://localhost' }, 'option "url" must be a redis:// or rediss:// URL, got "http://localhost"'],
-    [{ url: 'redis://a', client: {} }, 'takes "url" or "client", not both'],
+    [{ url: 'redis://a', client: {} }, 'takes one of "url", "client" and "cluster", got "url" and "client"'],
+    [{ url: 'redis://a', cluster: [{ port: 7000 }] }, 'takes one of "url", "client" and "cluster", got "url" and "cluster"'],
+    [{ cluster: [] }, 'option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got []'],
+    [{ cluster: [{ host: 1 }] }, 'option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs'],
+    [{ clusterOptions: {} }, 'option "clusterOptions" applies only with "cluster"'],
     [{ client: { get: () => 1 } }, 'option "client" must be an ioredis client'],
     [{ prefix: '' }, 'broker "prefix" must be a non-empty string without spaces, got ""'],
     [{ heartbeatMs: 0 }, 'option "heartbeatMs" must be an integer of at least 10, got 0'],
