@@ -284,7 +284,9 @@ export class HubClient<
     } else if (event === WATCH) {
       // A server that speaks v1 refuses a watch this way and never confirms one.
       if (isObject(data) && data.forbidden === true) this.#onForbidden(data);
-    } else if (RESERVED.has(event) || event.startsWith(RESERVED_PREFIX)) {
+    } else if (event.startsWith(RESERVED_PREFIX)) {
+      // A protocol frame of a later version: ignored, as the protocol says.
+    } else if (RESERVED.has(event)) {
       this.#report(
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
