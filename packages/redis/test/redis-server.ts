@@ -6,10 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-/** Why the Redis suites cannot run here, or `undefined` when `redis-server` is on PATH. */
+/** Why the Redis suites cannot run here, or `undefined` when `redis-server` and `redis-cli` (for the cluster) are on PATH. */
 export const redisMissing: string | undefined = (() => {
-  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  return probe.error || probe.status !== 0 ? 'redis-server not found on PATH' : undefined;
+  for (const program of ['redis-server', 'redis-cli']) {
+    const probe = spawnSync(program, ['--version'], { encoding: 'utf8' });
+    if (probe.error || probe.status !== 0) return `${program} not found on PATH`;
+  }
+  return undefined;
 })();
 
 /** The one line a skipped suite prints; under `CI` a missing server is a failure instead. */
