@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { EventBus } from '@nestjs/cqrs';
 import type { Hub, HubUser } from '@wshub/core';
+import type { AuthWebSocket } from './auth-web-socket.js';
 import { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 import { ClientMessageEvent } from './events/client-message.event.js';
 import { ClientReadyEvent } from './events/client-ready.event.js';
@@ -17,7 +18,9 @@ export function publishHubNotifications(hub: Hub<HubUser>, eventBus: EventBus, l
     eventBus.publish(markPublishedByModule(new ClientDisconnectedEvent(userId, deviceFingerprint)));
   });
   hub.on('message', ({ socket, event, data }) => {
-    eventBus.publish(new ClientMessageEvent(socket.roomId, socket.deviceFingerprint, socket, event, data));
+    // A WebSocket in the app; the fake's socket under @wshub/testing/nest, with the same fields.
+    const authSocket = socket as unknown as AuthWebSocket<HubUser>;
+    eventBus.publish(new ClientMessageEvent(socket.roomId, socket.deviceFingerprint, authSocket, event, data));
   });
   hub.on('presence', ({ userId, online }) => {
     eventBus.publish(new UserPresenceChangedEvent(userId, online));
