@@ -9,6 +9,8 @@ import { runOk } from './run.js';
 export interface AppSpec {
   /** Directory under `compat/apps/`. */
   name: string;
+  /** Which scaffold it copies. */
+  scaffold: string;
   major: number;
   moduleKind: 'cjs' | 'esm';
   /** The app's own test runner, run through its `npm test`. */
@@ -16,9 +18,10 @@ export interface AppSpec {
 }
 
 export const APPS: AppSpec[] = [
-  { name: 'nest10', major: 10, moduleKind: 'cjs', runner: 'jest' },
-  { name: 'nest11', major: 11, moduleKind: 'cjs', runner: 'jest' },
-  { name: 'nest12', major: 12, moduleKind: 'esm', runner: 'vitest' },
+  { name: 'nest10', scaffold: '@nestjs/schematics 10, "module": "commonjs"', major: 10, moduleKind: 'cjs', runner: 'jest' },
+  { name: 'nest11-commonjs', scaffold: '@nestjs/schematics 11.0, "module": "commonjs"', major: 11, moduleKind: 'cjs', runner: 'jest' },
+  { name: 'nest11', scaffold: '@nestjs/schematics 11.1, "module": "nodenext"', major: 11, moduleKind: 'cjs', runner: 'jest' },
+  { name: 'nest12', scaffold: '@nestjs/schematics 12, ESM, "module": "nodenext"', major: 12, moduleKind: 'esm', runner: 'vitest' },
 ];
 
 const APPS_DIR = fileURLToPath(new URL('../apps/', import.meta.url));
@@ -60,24 +63,27 @@ export async function packPackages(names: string[], into: string): Promise<Map<s
  * fetched the packages before quick too.
  */
 async function baseInstall(app: AppSpec): Promise<string> {
-  const manifest = readFileSync(join(APPS_DIR, app.name, 'package.json'), 'utf8');
   const npmVersion = (await runOk('npm', ['--version'], APPS_DIR)).trim();
-  const key = createHash('sha256').update(`${manifest}\n${process.versions.node.split('.')[0]}\n${npmVersion}`).digest('hex').slice(0, 16);
-  const base = join(CACHE_ROOT, 'base', `${app.name}-${key}`);
+  const keyOf = (name: string) =>
+    createHash('sha256')
+      .update(`${readFileSync(join(APPS_DIR, name, 'package.json'), 'utf8')}\n${process.versions.node.split('.')[0]}\n${npmVersion}`)
+      .digest('hex')
+      .slice(0, 16);
+  // Apps with the same package.json (two scaffolds of one major) share one base.
+  const base = join(CACHE_ROOT, 'base', keyOf(app.name));
   if (existsSync(join(base, '.complete'))) return base;
   const building = `${base}.tmp-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
-  writeFileSync(join(building, 'package.json'), manifest);
+  cpSync(join(APPS_DIR, app.name, 'package.json'), join(building, 'package.json'));
   await runOk('npm', ['install'], building);
   writeFileSync(join(building, '.complete'), new Date().toISOString());
   rmSync(base, { recursive: true, force: true });
   renameSync(building, base);
-  // Older keys of this app are stale.
+  // Bases no app uses any more are stale.
+  const current = new Set(APPS.map((a) => keyOf(a.name)));
   for (const entry of readdirSync(join(CACHE_ROOT, 'base'))) {
-    if (entry.startsWith(`${app.name}-`) && join(CACHE_ROOT, 'base', entry) !== base) {
-      rmSync(join(CACHE_ROOT, 'base', entry), { recursive: true, force: true });
-    }
+    if (!entry.includes('.tmp-') && !current.has(entry)) rmSync(join(CACHE_ROOT, 'base', entry), { recursive: true, force: true });
   }
   return base;
 }

@@ -31,7 +31,7 @@ beforeAll(async () => {
 // The cached base installs stay; this run's copies of them go.
 afterAll(() => rmSync(WORK_ROOT, { recursive: true, force: true }));
 
-describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($moduleKind, $runner)', (spec: AppSpec) => {
+describe.skipIf(offline).each(APPS)('a fresh NestJS $major app ($scaffold, $runner)', (spec: AppSpec) => {
   let dir: string;
 
   it("installs with the README's commands, without npm flags", async () => {
