@@ -8,6 +8,8 @@ export interface HubCounters {
   authRejected: number;
   authTimeouts: number;
   slowConsumers: number;
+  /** Watches `canWatch` refused (returned something else than `true`, threw, or did not answer in time). */
+  watchRefusals: number;
   errors: number;
 }
 
@@ -20,6 +22,7 @@ export function newCounters(): HubCounters {
     authRejected: 0,
     authTimeouts: 0,
     slowConsumers: 0,
+    watchRefusals: 0,
     errors: 0,
   };
 }

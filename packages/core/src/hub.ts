@@ -6,6 +6,7 @@ import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterA
 import { HubError } from './errors.js';
 import { runHandshake, type HandshakeOutcome } from './handshake.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
+import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
 import { CloseCode, parseClientMessage, RESERVED_PREFIX, UNWATCH, WATCH, WELCOME } from './protocol.js';
@@ -64,6 +65,8 @@ export type HubEvents<User, S> = {
 };
 
 export interface HubStats extends HubCounters {
+  /** Errors reported through `'error'`, by their `source` (`'canWatch'`, `'broker'`, …). */
+  errorsBySource: Record<string, number>;
   /** Open sockets, authorized or not. */
   connections: number;
   /** Sockets whose `authenticate` is still pending. */
@@ -126,6 +129,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly rooms = new UserRegistry<SocketSession>();
   private readonly watchRegistry = new WatchRegistry<SocketSession>();
   private readonly counters = newCounters();
+  private readonly errorsBySource = new Map<string, number>();
+  private readonly observers = new Observers((error) => this.report(HubError.from('observer', error)));
   private readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;
   private readonly delivery: Delivery;
   private readonly watches: Watches;
@@ -163,6 +168,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.config.watchTimeoutMs,
       this.config.limits.maxWatchesPerSocket,
       report,
+      this.counters,
+      this.observers,
     );
     this.cluster = new ClusterSync<User>(options.broker ?? new LocalBroker(), this.delivery, this.rooms, {
       disconnectLocal: (userId, deviceFingerprint) => this.disconnectLocal(userId, deviceFingerprint),
@@ -215,7 +222,19 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   /** Reports an error through `'error'`; never throws, never logs by itself. */
   private report(error: HubError): void {
     this.counters.errors++;
+    this.errorsBySource.set(error.source, (this.errorsBySource.get(error.source) ?? 0) + 1);
     this.notifier.emit('error', error);
+  }
+
+  /**
+   * Registers an observer of the hub's timings (auth, `canWatch`, delivery
+   * of each call); returns a function that removes it. See {@link HubObserver}.
+   */
+  observe(observer: HubObserver): () => void {
+    if (typeof observer !== 'object' || observer === null) {
+      throw new TypeError(`wshub: observe() needs an object with optional timing methods, got ${observer === null ? 'null' : typeof observer}`);
+    }
+    return this.observers.add(observer);
   }
 
   // ------------------------------------------------------------- transport
@@ -267,9 +286,13 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     const view = socket as HubSocket<User, S>;
     this.notifier.emit('connected', { socket: view, request });
     if (session.phase !== 'pending') return session; // a 'connected' handler closed it
-    runHandshake(session, this.authenticate, request, this.config.authTimeoutMs, (outcome) =>
-      this.settleHandshake(session, outcome),
-    );
+    const started = this.observers.active ? performance.now() : 0;
+    runHandshake(session, this.authenticate, request, this.config.authTimeoutMs, (outcome) => {
+      if (started !== 0) {
+        this.observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
+      }
+      this.settleHandshake(session, outcome);
+    });
     return session;
   }
 
@@ -342,11 +365,13 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     assertName('userId', userId);
     assertEvent(event);
     const filter = toDeliveryFilter(isWatchingOrPayload);
+    const started = this.observers.active ? performance.now() : 0;
     const message = this.delivery.prepare(event, data);
     if (!message) return;
     const tooBig = this.delivery.oversize(message);
     if (tooBig) throw tooBig;
     this.cluster.sendToUser(userId, filter, message);
+    if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
   }
 
   /**
@@ -367,6 +392,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
     }
     const filter = toDeliveryFilter(isWatchingOrPayload);
+    const started = this.observers.active ? performance.now() : 0;
     await runPush(
       {
         delivery: this.delivery,
@@ -381,6 +407,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       allow,
       filter,
     );
+    if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
   }
 
   /** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
@@ -453,6 +480,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       pending: this.pendingCount,
       users: this.rooms.size,
       ...this.counters,
+      errorsBySource: Object.fromEntries(this.errorsBySource),
       broker: this.cluster.broker.stats(),
     };
   }

@@ -3,6 +3,7 @@ export type { WsHubSocket } from './ws-hub.js';
 export { Hub } from './hub.js';
 export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
 export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
+export type { HubObserver } from './hub-observer.js';
 export type { PushAllow, PushData } from './push.js';
 export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS } from './options.js';

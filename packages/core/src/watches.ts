@@ -1,5 +1,7 @@
 import { TIMED_OUT, withDeadline } from './deadline.js';
 import type { Delivery } from './delivery.js';
+import type { HubCounters } from './hub-counters.js';
+import { type Observers, secondsSince } from './hub-observer.js';
 import { HubError } from './errors.js';
 import {
   ACK,
@@ -40,6 +42,8 @@ export class Watches {
     private readonly timeoutMs: number,
     private readonly maxWatches: number,
     private readonly report: (error: HubError) => void,
+    private readonly counters: HubCounters,
+    private readonly observers: Observers,
   ) {}
 
   /** A watch frame; the promise settles when an async `canWatch` has answered (later frames wait for it). */
@@ -63,7 +67,12 @@ export class Watches {
       this.invalid(session, WATCH, id, `watch limit reached: a socket may hold at most ${this.maxWatches} watches`);
       return undefined;
     }
-    const finish = (allowed: unknown) => {
+    const started = this.observers.active ? performance.now() : 0;
+    const finish = (allowed: unknown, outcome?: 'timeout' | 'error') => {
+      if (started !== 0) {
+        this.observers.call('watchChecked', secondsSince(started), outcome ?? (allowed === true ? 'allowed' : 'forbidden'));
+      }
+      if (allowed !== true) this.counters.watchRefusals++;
       if (session.phase !== 'ready') return;
       if (allowed === true) {
         this.registry.add(session, event, payload);
@@ -84,7 +93,7 @@ export class Watches {
       verdict = canWatch({ user: session.user, userId: session.userId, event, payload, socket: session.socket });
     } catch (error) {
       this.report(HubError.from('canWatch', error));
-      finish(false);
+      finish(false, 'error');
       return undefined;
     }
     if (!isThenable(verdict)) {
@@ -97,14 +106,14 @@ export class Watches {
         if (allowed === TIMED_OUT) {
           const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
           this.report(new HubError('canWatch', message));
-          finish(false);
+          finish(false, 'timeout');
         } else {
           finish(allowed);
         }
       },
       (error) => {
         this.report(HubError.from('canWatch', error));
-        finish(false);
+        finish(false, 'error');
       },
     );
   }
