@@ -11,6 +11,10 @@ export type { HubLimits, HubOptions, HubRequest, HubUser, WatchContext } from '.
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';
 export { InMemoryBroker, InMemoryBus } from './in-memory-broker.js';
+export { WorkerBroker } from './worker-broker.js';
+export type { WorkerBrokerOptions } from './worker-broker.js';
+export { WorkerRelay } from './worker-relay.js';
+export type { WorkerRelayOptions, WorkerRelayStats } from './worker-relay.js';
 export type { DeliveryFilter, WatchFilterArg } from './delivery-filter.js';
 export {
   ACK,

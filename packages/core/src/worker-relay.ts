@@ -1,0 +1,239 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { PresenceChange } from './broker.js';
+import { type IpcBatch, isBatch, OpBatcher, type RelayOp, type WorkerOp } from './worker-ipc.js';
+
+export interface WorkerRelayOptions {
+  /**
+   * Channel prefix; must match the workers' `WorkerBroker` prefix.
+   * @default 'wshub'
+   */
+  prefix?: string;
+  /**
+   * Called in the primary for every presence change of the cluster (the
+   * hubs emit `'presence'` once per change, on one worker; this sees it
+   * even when no worker is left to emit it).
+   */
+  onPresence?: (change: PresenceChange) => void;
+}
+
+export interface WorkerRelayStats {
+  /** Workers whose broker said hello and has not left. */
+  workers: number;
+  /** Users online on at least one worker. */
+  users: number;
+  /** Channels at least one worker subscribes. */
+  channels: number;
+  /** Envelopes handed to a worker. */
+  relayed: number;
+  /** IPC messages (batches) sent to workers. */
+  batches: number;
+}
+
+/** One worker as the relay sees it. */
+class WorkerLink {
+  readonly channels = new Set<string>();
+  readonly users = new Set<string>();
+  readonly out: OpBatcher<RelayOp>;
+
+  constructor(
+    readonly worker: Worker,
+    prefix: string,
+  ) {
+    this.out = new OpBatcher(prefix, (batch: IpcBatch<RelayOp>) => {
+      if (!worker.isConnected()) return;
+      try {
+        worker.send(batch);
+      } catch {
+        // The worker is going away; its 'exit' cleans up.
+      }
+    });
+  }
+}
+
+/**
+ * The primary-process side of {@link WorkerBroker}: relays every worker's
+ * publishes to the workers subscribed to the channel, and keeps presence
+ * for the whole cluster (user → the workers that hold it). It decides each
+ * presence transition once and tells one worker's hub to emit it: the
+ * worker whose join made the user online, or whose leave made it offline;
+ * when a worker exits, a live worker emits the offline changes of the users
+ * only it held.
+ *
+ * Create it in the primary before `cluster.fork()`. It listens to
+ * `cluster`'s `'message'` and `'exit'` events; `close()` stops that.
+ */
+export class WorkerRelay {
+  readonly prefix: string;
+  private readonly links = new Map<number, WorkerLink>();
+  private readonly subscribers = new Map<string, Set<WorkerLink>>();
+  /** userId → (worker id → plain user). */
+  private readonly presence = new Map<string, Map<number, unknown>>();
+  private readonly onPresence: ((change: PresenceChange) => void) | undefined;
+  private relayed = 0;
+  private closedBatches = 0;
+  private readonly onMessage = (worker: Worker, message: unknown) => {
+    if (isBatch<WorkerOp>(message, this.prefix)) this.receive(worker, message.ops);
+  };
+  private readonly onExit = (worker: Worker) => this.drop(worker.id);
+
+  constructor(options: WorkerRelayOptions = {}) {
+    const prefix = options.prefix ?? 'wshub';
+    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.includes(' ')) {
+      throw new TypeError(`wshub: WorkerRelay "prefix" must be a non-empty string without spaces, got ${JSON.stringify(prefix)}`);
+    }
+    if (!cluster.isPrimary) {
+      throw new Error('wshub: WorkerRelay runs in the primary process of a node:cluster (cluster.isPrimary is false here)');
+    }
+    if (options.onPresence !== undefined && typeof options.onPresence !== 'function') {
+      throw new TypeError(`wshub: WorkerRelay "onPresence" must be a function, got ${typeof options.onPresence}`);
+    }
+    this.prefix = prefix;
+    this.onPresence = options.onPresence;
+    cluster.on('message', this.onMessage);
+    cluster.on('exit', this.onExit);
+  }
+
+  stats(): WorkerRelayStats {
+    let batches = this.closedBatches;
+    for (const link of this.links.values()) batches += link.out.batches;
+    return {
+      workers: this.links.size,
+      users: this.presence.size,
+      channels: this.subscribers.size,
+      relayed: this.relayed,
+      batches,
+    };
+  }
+
+  /** Stops relaying. Workers' queries then time out; their brokers report it. */
+  close(): void {
+    cluster.off('message', this.onMessage);
+    cluster.off('exit', this.onExit);
+    for (const link of this.links.values()) link.out.flush();
+  }
+
+  private receive(worker: Worker, ops: WorkerOp[]): void {
+    let link = this.links.get(worker.id);
+    for (const op of ops) {
+      if (op[0] === 'hello') {
+        // A worker's hub (re)attached: start from a clean slate for it.
+        if (link) this.drop(worker.id);
+        link = new WorkerLink(worker, this.prefix);
+        this.links.set(worker.id, link);
+        link.out.push(['welcome']);
+        continue;
+      }
+      if (!link) continue; // ops of a worker that left (or never said hello)
+      switch (op[0]) {
+        case 'sub':
+          this.subscribe(link, op[1]);
+          break;
+        case 'unsub':
+          this.unsubscribe(link, op[1]);
+          break;
+        case 'pub':
+          this.publish(link, op[1], op[2]);
+          break;
+        case 'join':
+          this.join(link, op[1], op[2]);
+          break;
+        case 'leave':
+          this.leave(link, op[1], link);
+          break;
+        case 'query':
+          link.out.push(['answer', op[1], this.answer(op[2], op[3])]);
+          break;
+        case 'bye':
+          this.drop(worker.id);
+          link = undefined;
+          break;
+      }
+    }
+  }
+
+  private subscribe(link: WorkerLink, channel: string): void {
+    if (link.channels.has(channel)) return;
+    link.channels.add(channel);
+    let set = this.subscribers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(channel, set);
+    }
+    set.add(link);
+  }
+
+  private unsubscribe(link: WorkerLink, channel: string): void {
+    if (!link.channels.delete(channel)) return;
+    const set = this.subscribers.get(channel);
+    if (!set) return;
+    set.delete(link);
+    if (set.size === 0) this.subscribers.delete(channel);
+  }
+
+  private publish(from: WorkerLink, channel: string, data: string): void {
+    const set = this.subscribers.get(channel);
+    if (!set) return;
+    for (const link of set) {
+      // The sender delivered locally already.
+      if (link === from) continue;
+      this.relayed++;
+      link.out.push(['msg', channel, data]);
+    }
+  }
+
+  private join(link: WorkerLink, userId: string, user: unknown): void {
+    let nodes = this.presence.get(userId);
+    if (!nodes) {
+      nodes = new Map();
+      this.presence.set(userId, nodes);
+    }
+    const wasOffline = nodes.size === 0;
+    nodes.set(link.worker.id, user);
+    link.users.add(userId);
+    if (wasOffline) this.announce(link, userId, true);
+  }
+
+  /** `link` no longer holds `userId`; `teller` emits the change if the user is now offline. */
+  private leave(link: WorkerLink, userId: string, teller: WorkerLink | undefined): void {
+    link.users.delete(userId);
+    const nodes = this.presence.get(userId);
+    if (!nodes?.delete(link.worker.id)) return;
+    if (nodes.size > 0) return;
+    this.presence.delete(userId);
+    this.announce(teller, userId, false);
+  }
+
+  private announce(teller: WorkerLink | undefined, userId: string, online: boolean): void {
+    teller?.out.push(['presence', userId, online]);
+    if (this.onPresence) {
+      try {
+        this.onPresence({ userId, online });
+      } catch {
+        // The app's callback must not stop the relay.
+      }
+    }
+  }
+
+  private answer(kind: string, userId: string | undefined): unknown {
+    if (kind === 'has') return userId !== undefined && this.presence.has(userId);
+    if (kind === 'ids') return [...this.presence.keys()];
+    const out: Array<[string, unknown]> = [];
+    for (const [id, nodes] of this.presence) {
+      const first = nodes.values().next();
+      if (!first.done) out.push([id, first.value]);
+    }
+    return out;
+  }
+
+  /** A worker left (exit, or its broker closed): its channels go, and its users leave, told by a live worker. */
+  private drop(workerId: number): void {
+    const link = this.links.get(workerId);
+    if (!link) return;
+    this.links.delete(workerId);
+    link.out.flush();
+    this.closedBatches += link.out.batches;
+    for (const channel of [...link.channels]) this.unsubscribe(link, channel);
+    const teller = this.links.values().next().value as WorkerLink | undefined;
+    for (const userId of [...link.users]) this.leave(link, userId, teller);
+  }
+}

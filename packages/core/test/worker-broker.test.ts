@@ -1,0 +1,211 @@
+/**
+ * WorkerBroker + WorkerRelay: hubs on the workers of a real node:cluster
+ * (forked processes sharing one port), real sockets. The cluster's primary
+ * (test/worker/primary.mjs) runs the relay and passes calls to the workers.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSocket } from './helpers.js';
+
+const script = fileURLToPath(new URL('./worker/primary.mjs', import.meta.url));
+const dist = process.env.WSHUB_CORE_DIST ?? fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+interface Presence {
+  worker: number;
+  userId: string;
+  online: boolean;
+}
+
+/** The cluster's primary process, driven over IPC. */
+class Primary {
+  readonly child: ChildProcess;
+  readonly presence: Presence[] = [];
+  readonly relayPresence: Array<{ userId: string; online: boolean }> = [];
+  readonly errors: string[] = [];
+  private nextId = 0;
+  private readonly replies = new Map<number, (m: { result?: unknown; error?: string }) => void>();
+
+  constructor() {
+    this.child = fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (m: any) => {
+      if (m.type === 'reply') {
+        this.replies.get(m.id)?.(m);
+        this.replies.delete(m.id);
+      } else if (m.type === 'presence') this.presence.push({ worker: m.worker, userId: m.userId, online: m.online });
+      else if (m.type === 'relay-presence') this.relayPresence.push({ userId: m.userId, online: m.online });
+      else if (m.type === 'error') this.errors.push(`worker ${m.worker}: ${m.message}`);
+    });
+  }
+
+  command<R>(command: string, args: Record<string, unknown> = {}): Promise<R> {
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      this.replies.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result as R)));
+      this.child.send({ id, command, args });
+    });
+  }
+
+  call<R>(worker: number, method: string, args: Record<string, unknown> = {}): Promise<R> {
+    return this.command<R>('call', { worker, method, args });
+  }
+
+  /** Presence changes of `userId` seen so far, as `+w1` (online, emitted by worker 1) / `-w2`. */
+  changes(userId: string): string[] {
+    return this.presence.filter((p) => p.userId === userId).map((p) => `${p.online ? '+' : '-'}w${p.worker}`);
+  }
+}
+
+let primary: Primary;
+let port = 0;
+/** Alice's laptop is on w1, her phone on w2; bob is on wb, one of them. */
+let w1 = 0;
+let w2 = 0;
+let wb = 0;
+const sockets: TestSocket[] = [];
+
+/** A socket of `query` and the worker it landed on (the shared port hands connections out in turn). */
+async function connect(query: string): Promise<{ socket: TestSocket; worker: number }> {
+  const socket = new TestSocket(`ws://127.0.0.1:${port}/api/v1/ws?${query}`);
+  sockets.push(socket);
+  const hello = (await socket.next(5000)) as { data: { worker: number } };
+  return { socket, worker: hello.data.worker };
+}
+
+/**
+ * A socket of `query` on worker `worker`: retried until it lands there.
+ * Only for a user who is online already, so a try on the other worker
+ * changes no presence.
+ */
+async function connectOn(worker: number, query: string): Promise<TestSocket> {
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const { socket, worker: landed } = await connect(query);
+    if (landed === worker) return socket;
+    socket.ws.close();
+    await socket.waitForClose();
+  }
+  throw new Error(`no connection landed on worker ${worker}`);
+}
+
+/** Every presence change the workers emitted so far has reached the test: a round trip through each worker's relay link. */
+async function settle(...workers: number[]): Promise<void> {
+  for (const w of workers) await primary.call(w, 'onlineUsers');
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
+  beforeAll(async () => {
+    if (!existsSync(dist)) throw new Error('packages/core/dist is missing: run `npm run build` first');
+    primary = new Primary();
+    const a = await primary.command<{ worker: number; port: number }>('fork');
+    const b = await primary.command<{ worker: number; port: number }>('fork');
+    expect(b.port).toBe(a.port);
+    port = a.port;
+    w1 = a.worker;
+    w2 = b.worker;
+  }, 20_000);
+
+  afterAll(() => {
+    for (const s of sockets) s.ws.terminate();
+    primary?.child.kill('SIGKILL');
+  });
+
+  let alicePhone: TestSocket;
+  let aliceLaptop: TestSocket;
+  let bob: TestSocket;
+
+  it('a user with devices on two workers comes online once', async () => {
+    const laptop = await connect('user=alice&device=laptop&name=Alice');
+    aliceLaptop = laptop.socket;
+    // Name the workers after where the laptop landed.
+    if (laptop.worker !== w1) [w1, w2] = [w2, w1];
+    alicePhone = await connectOn(w2, 'user=alice&device=phone&name=Alice');
+    ({ socket: bob, worker: wb } = await connect('user=bob&device=phone'));
+    await settle(w1, w2);
+    expect(primary.changes('alice')).toEqual([`+w${w1}`]);
+    expect(primary.changes('bob')).toEqual([`+w${wb}`]);
+    expect(await primary.call(w1, 'onlineUsers')).toEqual(['alice', 'bob']);
+    expect(await primary.call(w1, 'isOnline', { userId: 'bob' })).toBe(true);
+    expect(await primary.call(w2, 'isOnline', { userId: 'carol' })).toBe(false);
+  });
+
+  it('sendMessage from one worker reaches the user on every worker', async () => {
+    await primary.call(w1, 'sendMessage', { userId: 'alice', event: 'order', data: { id: 1 } });
+    expect(await aliceLaptop.next()).toEqual({ event: 'order', data: { id: 1 } });
+    expect(await alicePhone.next()).toEqual({ event: 'order', data: { id: 1 } });
+    await primary.call(w1, 'sendMessage', { userId: 'bob', event: 'order', data: { id: 2 } });
+    expect(await bob.next()).toEqual({ event: 'order', data: { id: 2 } });
+    // A broadcast reaches every socket once.
+    await primary.call(w2, 'broadcast', { event: 'news', data: 'hi' });
+    for (const s of [aliceLaptop, alicePhone, bob]) expect(await s.next()).toEqual({ event: 'news', data: 'hi' });
+  });
+
+  it('push runs its callbacks once per user, cluster-wide, on the calling worker', async () => {
+    const allowed = await primary.call<string[]>(w1, 'push', { event: 'note' });
+    expect(allowed.sort()).toEqual(['alice', 'bob']);
+    for (const s of [aliceLaptop, alicePhone]) {
+      expect(await s.next()).toEqual({ event: 'note', data: { name: 'Alice', from: w1 } });
+    }
+    expect(await bob.next()).toEqual({ event: 'note', data: { name: 'bob', from: w1 } });
+  });
+
+  it('updateUser on one worker changes the user on every worker and for push callbacks', async () => {
+    await primary.call(w1, 'updateUser', { user: { id: 'alice', deviceFingerprint: 'laptop', name: 'Alice B' } });
+    await until(async () => (await primary.call<string[]>(w2, 'localNames', { userId: 'alice' }))[0] === 'Alice B', 'the update on worker 2');
+    await primary.call<string[]>(w2, 'push', { event: 'note' });
+    expect((await alicePhone.next()).data).toEqual({ name: 'Alice B', from: w2 });
+    expect((await aliceLaptop.next()).data).toEqual({ name: 'Alice B', from: w2 });
+    expect((await bob.next()).data).toEqual({ name: 'bob', from: w2 });
+  });
+
+  it('disconnect from one worker closes the device on another with 4000', async () => {
+    const extra = await connectOn(w2, 'user=alice&device=tablet');
+    await primary.call(w1, 'disconnect', { userId: 'alice', device: 'tablet' });
+    expect((await extra.waitForClose()).code).toBe(4000);
+    // The others stay: the next message is the marker.
+    await primary.call(w1, 'sendMessage', { userId: 'alice', event: 'marker' });
+    expect((await alicePhone.next()).event).toBe('marker');
+    expect((await aliceLaptop.next()).event).toBe('marker');
+    await settle(w1, w2);
+    expect(primary.changes('alice')).toEqual([`+w${w1}`]);
+  });
+
+  it('a killed worker: its users go offline once, told by a live worker; a replacement serves them again', async () => {
+    // Kill bob's worker; alice has a device on each worker, so one survives.
+    const survivor = wb === w1 ? w2 : w1;
+    const [aliceGone, aliceKept] = wb === w1 ? [aliceLaptop, alicePhone] : [alicePhone, aliceLaptop];
+    await primary.command('kill', { worker: wb });
+    await aliceGone.waitForClose();
+    await bob.waitForClose();
+    await until(() => primary.changes('bob').length === 2, 'bob offline');
+    await settle(survivor);
+    expect(primary.changes('bob')).toEqual([`+w${wb}`, `-w${survivor}`]);
+    expect(primary.changes('alice')).toEqual([`+w${w1}`]);
+    expect(await primary.call(survivor, 'onlineUsers')).toEqual(['alice']);
+    expect(primary.relayPresence.filter((p) => p.userId === 'bob')).toEqual([
+      { userId: 'bob', online: true },
+      { userId: 'bob', online: false },
+    ]);
+
+    const w3 = (await primary.command<{ worker: number; port: number }>('fork')).worker;
+    const { socket: bobAgain, worker: landed } = await connect('user=bob&device=phone');
+    await settle(survivor, w3);
+    expect(primary.changes('bob')).toEqual([`+w${wb}`, `-w${survivor}`, `+w${landed}`]);
+    // From whichever worker bob is not on.
+    await primary.call(landed === w3 ? survivor : w3, 'sendMessage', { userId: 'bob', event: 'order', data: { id: 3 } });
+    expect(await bobAgain.next()).toEqual({ event: 'order', data: { id: 3 } });
+    await primary.call(w3, 'sendMessage', { userId: 'alice', event: 'order', data: { id: 4 } });
+    expect(await aliceKept.next()).toEqual({ event: 'order', data: { id: 4 } });
+    expect(await primary.call(w3, 'onlineUsers')).toEqual(['alice', 'bob']);
+    expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 2 });
+    expect(primary.errors).toEqual([]);
+  });
+});

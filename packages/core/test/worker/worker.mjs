@@ -1,0 +1,65 @@
+/**
+ * A hub worker for the WorkerBroker tests: a WsHub with a WorkerBroker on
+ * the port all workers share. Auth: `?user=<id>&device=<fp>&name=<name>`.
+ * Each authorized socket first gets `{ event: 'hello', data: { worker } }`,
+ * so a test knows which worker holds it. Calls from the primary run hub
+ * methods; presence changes are reported to the primary.
+ */
+import cluster from 'node:cluster';
+import { createServer } from 'node:http';
+
+const { WorkerBroker, WsHub } = await import(process.env.WSHUB_CORE_DIST ?? '../../dist/index.js');
+
+const hub = new WsHub({
+  authenticate(req) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const id = url.searchParams.get('user');
+    if (!id) throw new Error('no user');
+    return { id, deviceFingerprint: url.searchParams.get('device') ?? 'd1', name: url.searchParams.get('name') ?? id };
+  },
+  broker: new WorkerBroker({ requestTimeoutMs: 3000 }),
+});
+hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
+hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
+hub.on('error', (error) => process.send({ type: 'error', message: error.message }));
+
+const methods = {
+  sendMessage: ({ userId, event, data }) => hub.sendMessage(userId, event, data),
+  async push({ event }) {
+    const allowed = [];
+    await hub.push(
+      event,
+      (user) => ({ name: user.name, from: cluster.worker.id }),
+      (user) => {
+        allowed.push(user.id);
+        return true;
+      },
+    );
+    return allowed;
+  },
+  broadcast: ({ event, data }) => hub.push(event, data),
+  disconnect: ({ userId, device }) => hub.disconnect(userId, device),
+  updateUser: ({ user }) => hub.updateUser(user),
+  onlineUsers: async () => (await hub.onlineUsers()).sort(),
+  isOnline: ({ userId }) => hub.isOnline(userId),
+  localNames: ({ userId }) => hub.socketsOf(userId).map((socket) => socket.user.name),
+  stats: () => hub.stats(),
+};
+
+process.on('message', async (message) => {
+  if (message?.type !== 'call') return;
+  try {
+    const result = await methods[message.method](message.args ?? {});
+    process.send({ type: 'reply', id: message.id, result: result ?? null });
+  } catch (error) {
+    process.send({ type: 'reply', id: message.id, error: String(error?.message ?? error) });
+  }
+});
+
+const server = createServer((_req, res) => {
+  res.statusCode = 404;
+  res.end();
+});
+hub.attach(server);
+// Port 0 in a cluster: the primary picks one port and every worker shares it.
+server.listen(Number(process.env.WSHUB_TEST_PORT ?? 0), '127.0.0.1');
