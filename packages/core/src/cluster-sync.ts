@@ -4,6 +4,7 @@ import type { PreparedMessage } from './connection.js';
 import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from './delivery-filter.js';
 import { HubError } from './errors.js';
+import type { MemoryHistory } from './history.js';
 import type { SocketSession } from './socket-session.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -33,7 +34,14 @@ export class ClusterSync<User> {
     private readonly delivery: Delivery,
     private readonly rooms: UserRegistry<SocketSession>,
     private readonly host: ClusterHost<User>,
+    /** With recovery on: every message to users is recorded here first and carries its offset. */
+    readonly history: MemoryHistory | undefined,
   ) {
+    if (history && broker.distributed) {
+      throw new TypeError(
+        'wshub: option "recovery" needs the history to be shared by every node; this broker keeps none, so recovery works with the default (single-node) broker only',
+      );
+    }
     broker.attach({
       nodeId: this.nodeId,
       deliver: (envelope) => this.apply(envelope),
@@ -48,7 +56,8 @@ export class ClusterSync<User> {
   }
 
   /** A message for one user, wherever their sockets are. */
-  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
+  sendToUser(userId: string, filter: DeliveryFilter, prepared: PreparedMessage): void {
+    const message = this.record(userId, filter, prepared);
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
       this.publish(() =>
@@ -58,11 +67,19 @@ export class ClusterSync<User> {
   }
 
   /** A message for every user, wherever they are. */
-  broadcast(filter: DeliveryFilter, message: PreparedMessage): void {
+  broadcast(filter: DeliveryFilter, prepared: PreparedMessage): void {
+    const message = this.record(undefined, filter, prepared);
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
       this.publish(() => this.broker.publishToAll({ kind: 'push', event: message.event, filter, message: message.text }));
     }
+  }
+
+  /** Records a message in the history (when recovery is on) and gives it its offset. */
+  private record(userId: string | undefined, filter: DeliveryFilter, message: PreparedMessage): PreparedMessage {
+    if (!this.history) return message;
+    const entry = this.history.record(userId, filter, message.event, message.text);
+    return this.delivery.withOffset(message, entry.offset);
   }
 
   disconnect(userId: string, deviceFingerprint: string | undefined): void {
@@ -113,6 +130,7 @@ export class ClusterSync<User> {
   }
 
   async close(): Promise<void> {
+    this.history?.close();
     try {
       await this.broker.close();
     } catch (error) {

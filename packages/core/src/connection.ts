@@ -9,6 +9,10 @@ export interface PreparedMessage {
   readonly byteLength: number;
   /** True for the hub's own reply to one socket (acks, forbidden watch, exception), false for deliveries. */
   readonly reply: boolean;
+  /** With recovery: the message's place in the history. */
+  readonly offset?: number;
+  /** With recovery: the same message for v2 clients, its frame carrying `"offset"`. */
+  readonly v2?: PreparedMessage;
 }
 
 /** WebSocket `readyState` of an open connection. */

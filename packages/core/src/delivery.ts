@@ -37,6 +37,23 @@ export class Delivery {
     return { event, text, byteLength: Buffer.byteLength(text), reply };
   }
 
+  /**
+   * The message with its place in the history: v1 clients get it as it
+   * is, v2 clients with `"offset"` added to the frame.
+   */
+  withOffset(message: PreparedMessage, offset: number): PreparedMessage {
+    const text = `${message.text.slice(0, -1)},"offset":${offset}}`;
+    // What is added is ASCII: one byte per character.
+    const v2: PreparedMessage = {
+      event: message.event,
+      text,
+      byteLength: message.byteLength + text.length - message.text.length,
+      reply: false,
+      offset,
+    };
+    return { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, v2 };
+  }
+
   /** A message that already travelled as text (from another node). */
   wrap(event: string, text: string): PreparedMessage {
     return { event, text, byteLength: Buffer.byteLength(text), reply: false };
@@ -61,7 +78,9 @@ export class Delivery {
    * cannot hold the hub's memory, while a burst to a reader never trips it.
    * Never throws.
    */
-  write(session: SocketSession, message: PreparedMessage): void {
+  write(session: SocketSession, prepared: PreparedMessage): void {
+    // With recovery, v2 clients get the frame that carries the offset.
+    const message = session.v2 && prepared.v2 ? prepared.v2 : prepared;
     const connection = session.connection;
     if (connection.readyState !== OPEN) {
       this.counters.dropped++;

@@ -10,6 +10,10 @@ export interface HubCounters {
   slowConsumers: number;
   /** Watches `canWatch` refused (returned something else than `true`, threw, or did not answer in time). */
   watchRefusals: number;
+  /** v2 clients that resumed after a reconnect and got what they missed. */
+  resumed: number;
+  /** v2 clients whose resume could not be served in full (told `failed`: refetch your state). */
+  resumeFailed: number;
   errors: number;
 }
 
@@ -23,6 +27,8 @@ export function newCounters(): HubCounters {
     authTimeouts: 0,
     slowConsumers: 0,
     watchRefusals: 0,
+    resumed: 0,
+    resumeFailed: 0,
     errors: 0,
   };
 }

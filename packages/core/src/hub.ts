@@ -9,7 +9,21 @@ import { type HubCounters, newCounters } from './hub-counters.js';
 import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
-import { CloseCode, parseClientMessage, RESERVED_PREFIX, UNWATCH, WATCH, WELCOME } from './protocol.js';
+import { MemoryHistory } from './history.js';
+import {
+  ACK,
+  type Ack,
+  CloseCode,
+  parseClientMessage,
+  parsePosition,
+  parseRequestId,
+  RESERVED_PREFIX,
+  RESUME,
+  UNWATCH,
+  WATCH,
+  WELCOME,
+  type Welcome,
+} from './protocol.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
@@ -171,12 +185,18 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.counters,
       this.observers,
     );
-    this.cluster = new ClusterSync<User>(options.broker ?? new LocalBroker(), this.delivery, this.rooms, {
-      disconnectLocal: (userId, deviceFingerprint) => this.disconnectLocal(userId, deviceFingerprint),
-      presence: (change) => this.notifier.emit('presence', change),
-      report,
-      userOf: (session) => session.user as User,
-    });
+    this.cluster = new ClusterSync<User>(
+      options.broker ?? new LocalBroker(),
+      this.delivery,
+      this.rooms,
+      {
+        disconnectLocal: (userId, deviceFingerprint) => this.disconnectLocal(userId, deviceFingerprint),
+        presence: (change) => this.notifier.emit('presence', change),
+        report,
+        userOf: (session) => session.user as User,
+      },
+      this.config.recovery ? new MemoryHistory(this.config.recovery) : undefined,
+    );
     this.sessionHost = {
       limits: this.config.limits,
       closeTimeoutMs: this.config.closeTimeoutMs,
@@ -317,7 +337,11 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     session.admit(user);
     if (this.rooms.add(user.id, session)) this.cluster.joined(user.id, user);
     this.notifier.emit('ready', { socket: session.socket as HubSocket<User, S>, user });
-    if (session.v2 && session.phase === 'ready') this.delivery.reply(session, WELCOME, { protocol: 2 });
+    if (session.v2 && session.phase === 'ready') {
+      const history = this.cluster.history;
+      const welcome: Welcome = history ? { protocol: 2, recovery: history.position() } : { protocol: 2 };
+      this.delivery.reply(session, WELCOME, welcome);
+    }
     session.flushPending();
   }
 
@@ -332,8 +356,56 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.watches.unwatch(session, frame.data, frame.id);
       return undefined;
     }
+    if (frame.event === RESUME && session.v2) {
+      this.resume(session, frame.data, frame.id);
+      return undefined;
+    }
     this.notifier.emit('message', { socket: session.socket as HubSocket<User, S>, event: frame.event, data: frame.data });
     return undefined;
+  }
+
+  /**
+   * A v2 client asks for what it missed since its position: the messages of
+   * its user (and broadcasts) after that offset that pass its watches now,
+   * in order, each with its offset; then the answer, with the position to
+   * keep. A position the history cannot serve in full gets `failed`, never
+   * part of it.
+   */
+  private resume(session: SocketSession<User, S>, data: unknown, rawId: unknown): void {
+    const id = parseRequestId(rawId);
+    const answer = (fields: Omit<Ack, 'op' | 'id'>) => {
+      const ack: Ack = id === undefined || id === false ? { op: 'resume', ...fields } : { id, op: 'resume', ...fields };
+      this.delivery.reply(session, ACK, ack);
+    };
+    if (id === false) {
+      answer({ status: 'invalid', message: 'resume "id" must be a non-negative integer or a string of at most 64 characters' });
+      return;
+    }
+    const history = this.cluster.history;
+    if (!history) {
+      answer({ status: 'unavailable' });
+      return;
+    }
+    const position = parsePosition(data);
+    if (!position) {
+      answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });
+      return;
+    }
+    const entries = history.read(session.userId, position);
+    const current = history.position();
+    if (!entries) {
+      this.counters.resumeFailed++;
+      answer({ status: 'failed', missed: 0, ...current });
+      return;
+    }
+    let missed = 0;
+    for (const entry of entries) {
+      if (!matchesFilter(session, entry.event, entry.filter)) continue;
+      this.delivery.write(session, this.delivery.withOffset(this.delivery.wrap(entry.event, entry.text), entry.offset));
+      missed++;
+    }
+    this.counters.resumed++;
+    answer({ status: 'recovered', missed, ...current });
   }
 
   private ended(session: SocketSession<User, S>, code: number, reason: string): void {
@@ -492,22 +564,52 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   }
 
   /**
-   * Closes every socket with 1001, then the broker. Sockets that do not
-   * answer the close frame within `closeTimeoutMs` (2 s) are terminated.
-   * No connection is accepted from the first call on. Idempotent.
+   * Closes every socket, then the broker. No connection is accepted from the
+   * first call on. Sockets that do not answer the close frame within
+   * `closeTimeoutMs` (2 s) are terminated. Idempotent: later calls return
+   * the first call's promise.
+   *
+   * - `close()`: every socket at once, with 1001 (server shutting down).
+   * - `close({ drainMs })`: a rolling deploy. Sockets are closed with 1012
+   *   (server restarting) spread evenly over `drainMs`, so their clients
+   *   reconnect to other nodes a few at a time instead of all at once.
    */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  close(options: CloseOptions = {}): Promise<void> {
+    const drainMs = options?.drainMs ?? 0;
+    if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0) {
+      return Promise.reject(new TypeError(`wshub: close() "drainMs" must be a non-negative integer, got ${String(drainMs)}`));
+    }
+    this.closing ??= this.shutdown(drainMs);
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(drainMs: number): Promise<void> {
     const open = [...this.sessions];
     // Tracked by the hub itself, not through 'disconnected': a handler can neither miss nor block it.
     const gone = open.map((session) => session.whenClosed());
-    for (const session of open) session.close(CloseCode.GoingAway);
+    if (drainMs === 0) {
+      for (const session of open) session.close(CloseCode.GoingAway);
+    } else {
+      await spread(open, drainMs, (session) => session.close(CloseCode.ServiceRestart));
+    }
     await Promise.all(gone);
     await this.cluster.close();
+  }
+}
+
+/** Options of `hub.close()`. */
+export interface CloseOptions {
+  /** Spread the closing of sockets (with 1012) over this many ms. 0 closes all at once with 1001. */
+  drainMs?: number;
+}
+
+/** Calls `each` for every item, in slices of about 20 ms spread evenly over `ms`. */
+async function spread<T>(items: T[], ms: number, each: (item: T) => void): Promise<void> {
+  const slices = Math.max(1, Math.min(items.length, Math.ceil(ms / 20)));
+  const perSlice = Math.ceil(items.length / slices);
+  for (let slice = 0; slice < slices; slice++) {
+    for (const item of items.slice(slice * perSlice, (slice + 1) * perSlice)) each(item);
+    if (slice < slices - 1) await new Promise((resolve) => setTimeout(resolve, ms / slices));
   }
 }
 

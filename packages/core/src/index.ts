@@ -1,12 +1,12 @@
 export { WsHub } from './ws-hub.js';
 export type { WsHubSocket } from './ws-hub.js';
 export { Hub } from './hub.js';
-export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
+export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
 export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
 export type { HubObserver } from './hub-observer.js';
 export type { PushAllow, PushData } from './push.js';
 export { HubError } from './errors.js';
-export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS } from './options.js';
+export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, WatchContext } from './options.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';
@@ -25,6 +25,7 @@ export {
   MAX_WATCH_EVENT_LENGTH,
   MAX_WATCH_PAYLOAD_LENGTH,
   PROTOCOL_VERSION,
+  RESUME,
   QUEUE_LIMIT_REASON,
   RATE_LIMIT_REASON,
   RESERVED_PREFIX,
@@ -34,6 +35,7 @@ export {
   WELCOME,
   closePolicy,
   parseClientMessage,
+  parsePosition,
   parseRequestId,
   parseWatchBody,
 } from './protocol.js';
@@ -45,6 +47,7 @@ export type {
   ForbiddenWatchReply,
   ParsedFrame,
   ParsedWatch,
+  Position,
   RequestId,
   ServerMessage,
   WatchBody,

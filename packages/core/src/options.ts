@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Broker } from './broker.js';
+import type { RecoveryLimits } from './history.js';
 import { DEFAULT_PATH } from './protocol.js';
 
 /** What every user object must carry: `id` groups sockets into a room, `deviceFingerprint` names one device. */
@@ -165,6 +166,14 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   pushTimeoutMs?: number;
   /**
+   * Message recovery: keep a history of what was delivered to each user, so
+   * a v2 client that reconnects gets what it missed (or is told it cannot).
+   * `true` takes the defaults. Off by default; costs about 150 bytes plus the
+   * message text per kept message.
+   * @default false
+   */
+  recovery?: boolean | { maxMessages?: number; ttlMs?: number };
+  /**
    * Time a socket the hub closed has to answer the close frame before it is
    * terminated (what it sends meanwhile is discarded).
    * @default 2000
@@ -181,6 +190,8 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   pushTimeoutMs: number;
   closeTimeoutMs: number;
+  /** Undefined when recovery is off. */
+  recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
 }
 
@@ -204,6 +215,8 @@ export const DEFAULT_WATCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+/** Defaults of `recovery: true`. */
+export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({ maxMessages: 100, ttlMs: 300_000 });
 
 /** Limits where 0 is a meaningful value (off / none kept). */
 const ZERO_ALLOWED: ReadonlySet<keyof HubLimits> = new Set(['maxPendingMessages', 'messageRate']);
@@ -254,6 +267,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS, true),
     pushTimeoutMs: positiveInteger('pushTimeoutMs', options.pushTimeoutMs, DEFAULT_PUSH_TIMEOUT_MS),
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
+    recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };
 }
@@ -268,4 +282,16 @@ function resolveLimits(limits: HubLimits): Required<HubLimits> {
     out[name] = positiveInteger(`limits.${name}`, limits[name], DEFAULT_LIMITS[name], ZERO_ALLOWED.has(name));
   }
   return out;
+}
+
+function resolveRecovery(value: HubOptions<HubUser, unknown>['recovery']): RecoveryLimits | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { ...DEFAULT_RECOVERY };
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs? }, got ${String(value)}`);
+  }
+  return {
+    maxMessages: positiveInteger('recovery.maxMessages', value.maxMessages, DEFAULT_RECOVERY.maxMessages),
+    ttlMs: positiveInteger('recovery.ttlMs', value.ttlMs, DEFAULT_RECOVERY.ttlMs),
+  };
 }

@@ -29,8 +29,14 @@ export const PROTOCOL_VERSION = 2;
 export const RESERVED_PREFIX = 'wshub:';
 /** v2: the socket is authorized; `data` is a {@link Welcome}. */
 export const WELCOME = 'wshub:welcome';
-/** v2: the answer to one watch or unwatch; `data` is an {@link Ack}. */
+/** v2: the answer to one watch, unwatch or resume; `data` is an {@link Ack}. */
 export const ACK = 'wshub:ack';
+/**
+ * v2, client → server: replay what this user missed since `data` (a
+ * {@link Position}: the epoch and the last offset the client got). Answered
+ * with the missed messages, then an {@link Ack} with `op: 'resume'`.
+ */
+export const RESUME = 'wshub:resume';
 /** Longest string request id a v2 client may choose. */
 export const MAX_REQUEST_ID_LENGTH = 64;
 
@@ -51,6 +57,8 @@ export const MAX_WATCH_PAYLOAD_LENGTH = 200;
 export enum CloseCode {
   /** The server is shutting down (`hub.close()`); reconnect with backoff. */
   GoingAway = 1001,
+  /** The server is restarting (`hub.close({ drainMs })`, a rolling deploy): reconnect soon, with jitter, and resume. */
+  ServiceRestart = 1012,
   /** Sent by `ws`: a frame broke RFC 6455 (bad opcode, unmasked, bad close code). A client bug. */
   ProtocolError = 1002,
   /** A binary frame arrived; the protocol is text-only. Do not reconnect as is. */
@@ -85,6 +93,7 @@ export enum CloseCode {
  */
 export const CloseReason = {
   [CloseCode.GoingAway]: 'server shutting down',
+  [CloseCode.ServiceRestart]: 'server restarting',
   [CloseCode.ProtocolError]: 'protocol error',
   [CloseCode.UnsupportedData]: 'binary frames are not supported',
   [CloseCode.InvalidPayload]: 'invalid UTF-8',
@@ -146,6 +155,14 @@ export type RequestId = number | string;
 /** `data` of {@link WELCOME}: sent once, when the socket is authorized. */
 export interface Welcome {
   protocol: typeof PROTOCOL_VERSION;
+  /** With message recovery on: where this client starts (keep it, and resume from it after a reconnect). */
+  recovery?: Position;
+}
+
+/** A place in the hub's message history: which history (`epoch`) and the last offset seen in it. */
+export interface Position {
+  epoch: string;
+  offset: number;
 }
 
 /**
@@ -157,11 +174,16 @@ export interface Welcome {
  */
 export interface Ack {
   id?: RequestId;
-  op: typeof WATCH | typeof UNWATCH;
-  status: 'allowed' | 'forbidden' | 'invalid' | 'removed';
+  op: typeof WATCH | typeof UNWATCH | 'resume';
+  status: 'allowed' | 'forbidden' | 'invalid' | 'removed' | 'recovered' | 'failed' | 'unavailable';
   event?: string;
   payload?: string | null;
   message?: string;
+  /** `resume`: how many messages were replayed before this answer. */
+  missed?: number;
+  /** `resume` (`recovered` or `failed`): the position to keep from now on. */
+  epoch?: string;
+  offset?: number;
 }
 
 /** Body of `watch` / `unwatch`. */
@@ -223,6 +245,15 @@ export function parseRequestId(value: unknown): RequestId | undefined | false {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : false;
   if (typeof value === 'string') return value.length <= MAX_REQUEST_ID_LENGTH ? value : false;
   return false;
+}
+
+/** Checks the `data` of a {@link RESUME} frame; `undefined` when it is not a position. */
+export function parsePosition(data: unknown): Position | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { epoch, offset } = data as { epoch?: unknown; offset?: unknown };
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 100) return undefined;
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return undefined;
+  return { epoch, offset };
 }
 
 /** Result of {@link parseWatchBody}: the scope is normalised to a string or `null`. */

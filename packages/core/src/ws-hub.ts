@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, PreparedMessage, Session } from './connection.js';
 import { undrainedBytes, writePrepared } from './frame-writer.js';
-import { Hub, type HubSocket } from './hub.js';
+import { type CloseOptions, Hub, type HubSocket } from './hub.js';
 import { type HubOptions, type HubUser, resolveOptions } from './options.js';
 import { SUBPROTOCOL } from './protocol.js';
 
@@ -192,11 +192,11 @@ export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> 
   }
 
   /** Stops the heartbeat, then closes the hub (see {@link Hub.close}). */
-  override close(): Promise<void> {
+  override close(options?: CloseOptions): Promise<void> {
     clearInterval(this.heartbeat);
     // noServer + no client tracking: this only marks the ws server closed.
     this.wss.close();
-    return super.close();
+    return super.close(options);
   }
 }
 

@@ -125,6 +125,7 @@ describe('protocol: hostile names never reach prototypes or emitter internals', 
 describe('closePolicy follows the close-code table of docs/PROTOCOL.md', () => {
   it.each([
     [CloseCode.GoingAway, 'reconnect'],
+    [CloseCode.ServiceRestart, 'reconnect'],
     [CloseCode.ProtocolError, 'bug'],
     [CloseCode.UnsupportedData, 'bug'],
     [1006, 'reconnect'],

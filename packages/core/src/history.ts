@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { DeliveryFilter } from './delivery-filter.js';
+
+/** `recovery` of `WsHub` options, resolved. */
+export interface RecoveryLimits {
+  /** Messages kept per user (and for broadcasts), newest first. */
+  maxMessages: number;
+  /** How long a message is kept, in ms. */
+  ttlMs: number;
+}
+
+/** One message as the history keeps it: what a replay needs to send it again. */
+export interface HistoryEntry {
+  /** Grows by one per recorded message, for the whole hub. */
+  readonly offset: number;
+  /** The user it was for; `undefined` for a message to every user (a broadcast). */
+  readonly userId: string | undefined;
+  readonly filter: DeliveryFilter;
+  readonly event: string;
+  /** The frame text as v1 clients get it: `{"event":…,"data":…}`. */
+  readonly text: string;
+  /** `Date.now()` when recorded. */
+  readonly at: number;
+}
+
+/** Where a client stands: the history it knows (`epoch`) and the last offset it got. */
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
+interface Ring {
+  entries: HistoryEntry[];
+  /** Highest offset trimmed from this ring (by count or age); 0 when none. */
+  droppedUpTo: number;
+}
+
+/**
+ * The message history of one hub, in memory: per user, and one for
+ * broadcasts, each bounded by `maxMessages` and `ttlMs`. Offsets come from
+ * one counter, so every message has a place in one order and a replay can
+ * merge a user's messages with the broadcasts. The epoch names this history:
+ * a new process has a new one, so a client's position from before a restart
+ * is never taken for this history's.
+ *
+ * It never claims more than it has: a read whose range lost a message (by
+ * count, by age, or with an idle user's whole history) returns `undefined`,
+ * which the hub reports to the client as "not recovered".
+ */
+export class MemoryHistory {
+  readonly epoch = randomBytes(8).toString('hex');
+  private offset = 0;
+  private readonly users = new Map<string, Ring>();
+  private readonly all: Ring = { entries: [], droppedUpTo: 0 };
+  /** Highest offset of any user history dropped whole (idle past `ttlMs`). */
+  private usersDroppedUpTo = 0;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(private readonly limits: RecoveryLimits) {
+    // Idle users' histories would otherwise stay until their next message.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.floor(limits.ttlMs / 2)));
+    this.sweeper.unref();
+  }
+
+  /** The position a client starts from now. */
+  position(): Position {
+    return { epoch: this.epoch, offset: this.offset };
+  }
+
+  /** Records a message for `userId` (or every user) and gives it its offset. */
+  record(userId: string | undefined, filter: DeliveryFilter, event: string, text: string): HistoryEntry {
+    const entry: HistoryEntry = { offset: ++this.offset, userId, filter, event, text, at: Date.now() };
+    let ring = this.all;
+    if (userId !== undefined) {
+      ring = this.users.get(userId) ?? { entries: [], droppedUpTo: 0 };
+      this.users.set(userId, ring);
+    }
+    ring.entries.push(entry);
+    this.trim(ring, entry.at);
+    return entry;
+  }
+
+  /**
+   * Every message for `userId` after `after`, in order, or `undefined` when
+   * that is not known: another epoch, an offset from the future, or a range
+   * that lost messages.
+   */
+  read(userId: string, position: Position): HistoryEntry[] | undefined {
+    if (position.epoch !== this.epoch || position.offset > this.offset) return undefined;
+    const now = Date.now();
+    const mine = this.users.get(userId);
+    this.trim(this.all, now);
+    if (mine) this.trim(mine, now);
+    if (this.all.droppedUpTo > position.offset) return undefined;
+    if (mine ? mine.droppedUpTo > position.offset : this.usersDroppedUpTo > position.offset) return undefined;
+    const out = after(this.all.entries, position.offset);
+    if (mine) out.push(...after(mine.entries, position.offset));
+    return out.sort((a, b) => a.offset - b.offset);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private trim(ring: Ring, now: number): void {
+    const { maxMessages, ttlMs } = this.limits;
+    let drop = Math.max(0, ring.entries.length - maxMessages);
+    while (drop < ring.entries.length && now - ring.entries[drop]!.at > ttlMs) drop++;
+    if (drop === 0) return;
+    ring.droppedUpTo = ring.entries[drop - 1]!.offset;
+    ring.entries.splice(0, drop);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    this.trim(this.all, now);
+    for (const [userId, ring] of this.users) {
+      this.trim(ring, now);
+      if (ring.entries.length > 0) continue;
+      this.usersDroppedUpTo = Math.max(this.usersDroppedUpTo, ring.droppedUpTo);
+      this.users.delete(userId);
+    }
+  }
+}
+
+function after(entries: HistoryEntry[], offset: number): HistoryEntry[] {
+  let i = entries.length;
+  while (i > 0 && entries[i - 1]!.offset > offset) i--;
+  return entries.slice(i);
+}
