@@ -27,6 +27,14 @@ export interface ForbiddenWatch {
   payload: string | null;
 }
 
+/** How a reconnect's resume went (message recovery). */
+export interface Recovered {
+  /** True when every message missed while away was handed to the handlers before this event; false when some were lost (refetch your state). */
+  recovered: boolean;
+  /** How many missed messages the server replayed. */
+  missed: number;
+}
+
 /** The client's own events. These names cannot be used for server events. */
 export interface ClientEvents {
   /** The connection state changed. */
@@ -41,6 +49,11 @@ export interface ClientEvents {
   forbidden: ForbiddenWatch;
   /** The server answered an invalid request with an `exception` message; the connection stays open. */
   exception: ExceptionReply;
+  /**
+   * Once per reconnect to a server with message recovery: after the replayed
+   * messages were handed to their handlers, before any newer one.
+   */
+  recovered: Recovered;
   /**
    * Something went wrong that the app should know about: the token provider
    * failed, the server closed with a code that means the client sent

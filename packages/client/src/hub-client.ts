@@ -4,6 +4,9 @@ import {
   CloseCode,
   closePolicy,
   EXCEPTION,
+  parsePosition,
+  type Position,
+  RESUME,
   type ExceptionReply,
   parseWatchBody,
   RESERVED_PREFIX,
@@ -38,6 +41,7 @@ const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
   'disconnected',
   'forbidden',
   'exception',
+  'recovered',
   'error',
   'watch',
   'unwatch',
@@ -74,6 +78,10 @@ export class HubClient<
   #closing: Promise<void> | undefined;
   /** Request ids of the current connection; watches in flight by id, to match the server's answers. */
   #nextId = 1;
+  /** Message recovery: where this client stands in the server's history (the last offset handled). */
+  #position: Position | undefined;
+  /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
+  #resuming: { id: number; held: Array<{ event: string; data: unknown; offset: number | undefined }> } | undefined;
   readonly #inFlight = new Map<number, { event: string; payload: string | null }>();
 
   /**
@@ -250,8 +258,13 @@ export class HubClient<
   #onOpen(socket: WebSocketLike): void {
     if (socket !== this.#socket) return;
     this.#openedAt = Date.now();
-    // Watches first: the app's queued messages may expect them in place.
+    // Watches first: the app's queued messages may expect them in place, and a replay applies them.
     for (const { event, payload } of this.#watches.keys()) this.#sendWatch(socket, event, payload);
+    if (this.#options.recover && this.#position) {
+      const id = this.#nextId++;
+      this.#resuming = { id, held: [] };
+      this.#writeFrame(socket, JSON.stringify({ event: RESUME, id, data: this.#position }));
+    }
     for (const frame of this.#queue.drain()) this.#writeFrame(socket, frame);
     this.#setState('open');
   }
@@ -278,7 +291,9 @@ export class HubClient<
     if (event === ACK) {
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
-      // Authorized (protocol v2); the watches sent on open are answered one by one.
+      // Authorized (protocol v2). With recovery, the position to start from, unless a resume is under way.
+      const position = isObject(data) ? parsePosition(data.recovery) : undefined;
+      if (!this.#resuming) this.#position = this.#options.recover ? position : undefined;
     } else if (event === EXCEPTION) {
       this.#emitter.emit('exception', data as ExceptionReply);
     } else if (event === WATCH) {
@@ -291,13 +306,55 @@ export class HubClient<
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
     } else {
-      this.#emitter.emit(event, data);
+      const offset = isObject(message) && typeof message.offset === 'number' ? message.offset : undefined;
+      if (this.#resuming) this.#resuming.held.push({ event, data, offset });
+      else this.#deliver(event, data, offset);
     }
+  }
+
+  /** Hands a message to its handlers once: an offset already handled (seen again in a replay) is dropped. */
+  #deliver(event: string, data: unknown, offset: number | undefined): void {
+    if (offset !== undefined && this.#position) {
+      if (offset <= this.#position.offset) return;
+      this.#position.offset = offset;
+    }
+    this.#emitter.emit(event, data);
+  }
+
+  /**
+   * The answer to a resume. Everything that arrived while it was pending
+   * goes out now in offset order: the replay (up to the answer's offset),
+   * then `'recovered'`, then newer messages.
+   */
+  #onResumed(ack: Ack): void {
+    const held = this.#resuming?.held ?? [];
+    this.#resuming = undefined;
+    const numbered = held.filter((m) => m.offset !== undefined).sort((a, b) => a.offset! - b.offset!);
+    const other = held.filter((m) => m.offset === undefined);
+    if (ack.status !== 'recovered' && ack.status !== 'failed') {
+      // No recovery on this server (or a malformed request): nothing to resume from.
+      this.#position = undefined;
+      if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
+      for (const m of [...numbered, ...other]) this.#emitter.emit(m.event, m.data);
+      return;
+    }
+    const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
+    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
+    if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
+      this.#position = { epoch: ack.epoch, offset: Math.max(ack.offset, ack.status === 'recovered' ? (this.#position?.offset ?? 0) : 0) };
+    }
+    this.#emitter.emit('recovered', { recovered: ack.status === 'recovered', missed: ack.missed ?? 0 });
+    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
+    for (const m of other) this.#emitter.emit(m.event, m.data);
   }
 
   /** The server's answer to a watch or unwatch of this connection. */
   #onAck(ack: Ack): void {
     if (typeof ack.id !== 'number') return;
+    if (ack.op === 'resume') {
+      if (this.#resuming?.id === ack.id) this.#onResumed(ack);
+      return;
+    }
     const key = this.#inFlight.get(ack.id);
     this.#inFlight.delete(ack.id);
     if (!key || ack.op !== WATCH) return;
@@ -337,6 +394,10 @@ export class HubClient<
     if (socket !== this.#socket) return;
     this.#socket = null;
     this.#inFlight.clear();
+    // Held messages were not handled; the position did not move, so the next resume brings them again.
+    this.#resuming = undefined;
+    // A server restarting (a deploy) wants its clients on another node soon, not after a long backoff.
+    if (code === CloseCode.ServiceRestart) this.#attempts = 0;
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed]();
     if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) {
       this.#attempts = 0;

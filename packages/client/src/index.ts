@@ -11,6 +11,7 @@ export type {
   ConnectionState,
   EventMapOf,
   ForbiddenWatch,
+  Recovered,
   Handler,
   ReservedEvent,
 } from './events.js';

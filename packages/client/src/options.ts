@@ -80,6 +80,15 @@ export interface HubClientOptions {
    * @default 16
    */
   maxQueuedMessages?: number;
+  /**
+   * Message recovery: when the server offers it (its welcome carries a
+   * position), the client remembers the offset of the last message it
+   * handled and, after a reconnect, asks for what it missed. Handlers then
+   * get those messages first, in order, each once, and `'recovered'` tells
+   * whether nothing was lost.
+   * @default true
+   */
+  recover?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -91,6 +100,7 @@ export interface ResolvedOptions {
   WebSocket: WebSocketConstructor;
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
+  recover: boolean;
 }
 
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({
@@ -214,6 +224,10 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     fail(`option "maxQueuedMessages" must be a whole number, got ${maxQueuedMessages}`);
   }
 
+  if (o.recover !== undefined && typeof o.recover !== 'boolean') {
+    fail(`option "recover" must be a boolean, got ${show(o.recover)}`);
+  }
+
   return {
     url: resolvedUrl,
     protocols: protocols.filter((p) => p !== SUBPROTOCOL),
@@ -222,5 +236,6 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     WebSocket,
     reconnect,
     maxQueuedMessages,
+    recover: o.recover ?? true,
   };
 }
