@@ -1,4 +1,5 @@
 import type { DeliveryFilter } from './delivery-filter.js';
+import type { MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
 
 /**
  * An effect that must reach other nodes. Messages travel already encoded
@@ -28,6 +29,12 @@ export interface BrokerNode {
    * `'presence'`.
    */
   presence(change: PresenceChange): void;
+  /**
+   * A message of the broker's shared history (`Broker.history`), for this
+   * node's sockets. Called for every recorded message, in offset order, this
+   * node's own included.
+   */
+  deliverRecorded(message: RecordedMessage): void;
 }
 
 /** Payload of the hub's `'presence'` notification. */
@@ -69,6 +76,13 @@ export interface Broker {
   /** Counters merged into `hub.stats().broker`. */
   stats(): Record<string, number>;
   close(): Promise<void>;
+  /**
+   * A message history shared by every node, for message recovery with this
+   * broker. Called once, by the hub's constructor, after `attach`, when the
+   * hub's `recovery` option is on. A distributed broker without it cannot
+   * serve recovery (the hub throws a TypeError saying so).
+   */
+  history?(limits: RecoveryLimits): MessageHistory;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { PreparedMessage } from './connection.js';
 import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from './delivery-filter.js';
 import { HubError } from './errors.js';
-import type { MemoryHistory } from './history.js';
+import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from './history.js';
 import type { SocketSession } from './socket-session.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -34,30 +34,44 @@ export class ClusterSync<User> {
     private readonly delivery: Delivery,
     private readonly rooms: UserRegistry<SocketSession>,
     private readonly host: ClusterHost<User>,
-    /** With recovery on: every message to users is recorded here first and carries its offset. */
-    readonly history: MemoryHistory | undefined,
+    recovery: RecoveryLimits | undefined,
   ) {
-    if (history && broker.distributed) {
-      throw new TypeError(
-        'wshub: option "recovery" needs the history to be shared by every node; this broker keeps none, so recovery works with the default (single-node) broker only',
-      );
-    }
     broker.attach({
       nodeId: this.nodeId,
       deliver: (envelope) => this.apply(envelope),
       localUsers: () => this.localUsers(true),
       reportError: (error) => host.report(HubError.from('broker', error)),
       presence: (change) => host.presence(change),
+      deliverRecorded: (message) => this.deliverRecorded(message),
     });
+    if (!recovery) return;
+    if (!broker.distributed) {
+      this.history = new MemoryHistory(recovery, (message) => this.deliverRecorded(message));
+    } else if (typeof broker.history === 'function') {
+      this.history = broker.history(recovery);
+    } else {
+      throw new TypeError(
+        `wshub: option "recovery" needs a history every node shares, and this broker (${broker.constructor.name}) keeps none; use RedisBroker, or the default single-node broker`,
+      );
+    }
   }
+
+  /**
+   * With recovery on: every message to users is recorded here, and the
+   * history delivers it, with its offset, on every node.
+   */
+  readonly history: MessageHistory | undefined;
 
   get distributed(): boolean {
     return this.broker.distributed;
   }
 
   /** A message for one user, wherever their sockets are. */
-  sendToUser(userId: string, filter: DeliveryFilter, prepared: PreparedMessage): void {
-    const message = this.record(userId, filter, prepared);
+  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
+    if (this.history) {
+      this.history.record({ userId, filter, event: message.event, text: message.text });
+      return;
+    }
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
       this.publish(() =>
@@ -67,19 +81,23 @@ export class ClusterSync<User> {
   }
 
   /** A message for every user, wherever they are. */
-  broadcast(filter: DeliveryFilter, prepared: PreparedMessage): void {
-    const message = this.record(undefined, filter, prepared);
+  broadcast(filter: DeliveryFilter, message: PreparedMessage): void {
+    if (this.history) {
+      this.history.record({ userId: undefined, filter, event: message.event, text: message.text });
+      return;
+    }
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
       this.publish(() => this.broker.publishToAll({ kind: 'push', event: message.event, filter, message: message.text }));
     }
   }
 
-  /** Records a message in the history (when recovery is on) and gives it its offset. */
-  private record(userId: string | undefined, filter: DeliveryFilter, message: PreparedMessage): PreparedMessage {
-    if (!this.history) return message;
-    const entry = this.history.record(userId, filter, message.event, message.text);
-    return this.delivery.withOffset(message, entry.offset);
+  /** A recorded message, for this node's sockets: with its offset for v2 clients when it has one. */
+  private deliverRecorded(recorded: RecordedMessage): void {
+    const plain = this.delivery.wrap(recorded.event, recorded.text);
+    const message = recorded.offset === undefined ? plain : this.delivery.withOffset(plain, recorded.offset);
+    if (recorded.userId === undefined) this.delivery.toAll(recorded.filter, message);
+    else this.delivery.toUser(recorded.userId, recorded.filter, message);
   }
 
   disconnect(userId: string, deviceFingerprint: string | undefined): void {
@@ -130,7 +148,11 @@ export class ClusterSync<User> {
   }
 
   async close(): Promise<void> {
-    this.history?.close();
+    try {
+      await this.history?.close();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
     try {
       await this.broker.close();
     } catch (error) {

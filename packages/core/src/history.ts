@@ -29,6 +29,47 @@ export interface Position {
   offset: number;
 }
 
+/** A message to record: for one user, or for every user (`userId` undefined). */
+export interface HistoryRecord {
+  readonly userId: string | undefined;
+  readonly filter: DeliveryFilter;
+  readonly event: string;
+  /** The frame text as v1 clients get it. */
+  readonly text: string;
+}
+
+/** A message as a history hands it out for delivery: with its offset, or without one when it could not be kept. */
+export interface RecordedMessage extends HistoryRecord {
+  readonly offset: number | undefined;
+}
+
+/**
+ * The history message recovery reads from. The hub keeps a
+ * {@link MemoryHistory} on a single node; a distributed broker that can keep
+ * one for every node offers it through `Broker.history()` (e.g. Redis
+ * streams), and then it is the history that delivers.
+ */
+export interface MessageHistory {
+  /**
+   * Records a message and has it delivered with its offset on every node
+   * that holds a recipient — this one too — in offset order (through
+   * `BrokerNode.deliverRecorded`, or the callback of a memory history). A
+   * message that cannot be kept (the store is unreachable) is still
+   * delivered, without an offset, and no later read may claim to cover it.
+   */
+  record(record: HistoryRecord): void;
+  /** Where a client that starts now stands (this node's view). */
+  position(): Position;
+  /**
+   * Every message for `userId` (and every broadcast) after `from`, in
+   * offset order, or `undefined` when that cannot be served in full:
+   * another epoch, an offset the history never gave, or a range that lost
+   * messages.
+   */
+  read(userId: string, from: Position): HistoryEntry[] | undefined | Promise<HistoryEntry[] | undefined>;
+  close(): void | Promise<void>;
+}
+
 interface Ring {
   entries: HistoryEntry[];
   /** Highest offset trimmed from this ring (by count or age); 0 when none. */
@@ -47,7 +88,7 @@ interface Ring {
  * count, by age, or with an idle user's whole history) returns `undefined`,
  * which the hub reports to the client as "not recovered".
  */
-export class MemoryHistory {
+export class MemoryHistory implements MessageHistory {
   readonly epoch = randomBytes(8).toString('hex');
   private offset = 0;
   private readonly users = new Map<string, Ring>();
@@ -56,7 +97,11 @@ export class MemoryHistory {
   private usersDroppedUpTo = 0;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
-  constructor(private readonly limits: RecoveryLimits) {
+  constructor(
+    private readonly limits: RecoveryLimits,
+    /** Delivers a recorded message on this node, at once. */
+    private readonly deliver: (message: RecordedMessage) => void,
+  ) {
     // Idle users' histories would otherwise stay until their next message.
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.floor(limits.ttlMs / 2)));
     this.sweeper.unref();
@@ -67,8 +112,7 @@ export class MemoryHistory {
     return { epoch: this.epoch, offset: this.offset };
   }
 
-  /** Records a message for `userId` (or every user) and gives it its offset. */
-  record(userId: string | undefined, filter: DeliveryFilter, event: string, text: string): HistoryEntry {
+  record({ userId, filter, event, text }: HistoryRecord): void {
     const entry: HistoryEntry = { offset: ++this.offset, userId, filter, event, text, at: Date.now() };
     let ring = this.all;
     if (userId !== undefined) {
@@ -77,14 +121,9 @@ export class MemoryHistory {
     }
     ring.entries.push(entry);
     this.trim(ring, entry.at);
-    return entry;
+    this.deliver(entry);
   }
 
-  /**
-   * Every message for `userId` after `after`, in order, or `undefined` when
-   * that is not known: another epoch, an offset from the future, or a range
-   * that lost messages.
-   */
   read(userId: string, position: Position): HistoryEntry[] | undefined {
     if (position.epoch !== this.epoch || position.offset > this.offset) return undefined;
     const now = Date.now();

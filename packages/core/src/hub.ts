@@ -6,10 +6,10 @@ import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterA
 import { HubError } from './errors.js';
 import { runHandshake, type HandshakeOutcome } from './handshake.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
+import type { HistoryEntry } from './history.js';
 import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
-import { MemoryHistory } from './history.js';
 import {
   ACK,
   type Ack,
@@ -195,7 +195,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         report,
         userOf: (session) => session.user as User,
       },
-      this.config.recovery ? new MemoryHistory(this.config.recovery) : undefined,
+      this.config.recovery,
     );
     this.sessionHost = {
       limits: this.config.limits,
@@ -356,10 +356,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.watches.unwatch(session, frame.data, frame.id);
       return undefined;
     }
-    if (frame.event === RESUME && session.v2) {
-      this.resume(session, frame.data, frame.id);
-      return undefined;
-    }
+    if (frame.event === RESUME && session.v2) return this.resume(session, frame.data, frame.id);
     this.notifier.emit('message', { socket: session.socket as HubSocket<User, S>, event: frame.event, data: frame.data });
     return undefined;
   }
@@ -371,7 +368,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * keep. A position the history cannot serve in full gets `failed`, never
    * part of it.
    */
-  private resume(session: SocketSession<User, S>, data: unknown, rawId: unknown): void {
+  private resume(session: SocketSession<User, S>, data: unknown, rawId: unknown): Promise<void> | undefined {
     const id = parseRequestId(rawId);
     const answer = (fields: Omit<Ack, 'op' | 'id'>) => {
       const ack: Ack = id === undefined || id === false ? { op: 'resume', ...fields } : { id, op: 'resume', ...fields };
@@ -379,33 +376,54 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     };
     if (id === false) {
       answer({ status: 'invalid', message: 'resume "id" must be a non-negative integer or a string of at most 64 characters' });
-      return;
+      return undefined;
     }
     const history = this.cluster.history;
     if (!history) {
       answer({ status: 'unavailable' });
-      return;
+      return undefined;
     }
     const position = parsePosition(data);
     if (!position) {
       answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });
-      return;
+      return undefined;
     }
-    const entries = history.read(session.userId, position);
+    // Taken before the read: a shared history may deliver newer messages meanwhile, which the client sorts after.
     const current = history.position();
-    if (!entries) {
-      this.counters.resumeFailed++;
-      answer({ status: 'failed', missed: 0, ...current });
-      return;
+    const replay = (entries: HistoryEntry[] | undefined) => {
+      if (session.phase !== 'ready') return;
+      if (!entries) {
+        this.counters.resumeFailed++;
+        answer({ status: 'failed', missed: 0, ...current });
+        return;
+      }
+      let missed = 0;
+      let last = current.offset;
+      for (const entry of entries) {
+        last = Math.max(last, entry.offset);
+        if (!matchesFilter(session, entry.event, entry.filter)) continue;
+        this.delivery.write(session, this.delivery.withOffset(this.delivery.wrap(entry.event, entry.text), entry.offset));
+        missed++;
+      }
+      this.counters.resumed++;
+      answer({ status: 'recovered', missed, epoch: current.epoch, offset: last });
+    };
+    let entries: ReturnType<typeof history.read>;
+    try {
+      entries = history.read(session.userId, position);
+    } catch (error) {
+      this.report(HubError.from('broker', error, 'a resume was answered failed'));
+      replay(undefined);
+      return undefined;
     }
-    let missed = 0;
-    for (const entry of entries) {
-      if (!matchesFilter(session, entry.event, entry.filter)) continue;
-      this.delivery.write(session, this.delivery.withOffset(this.delivery.wrap(entry.event, entry.text), entry.offset));
-      missed++;
+    if (!isPromise(entries)) {
+      replay(entries);
+      return undefined;
     }
-    this.counters.resumed++;
-    answer({ status: 'recovered', missed, ...current });
+    return entries.then(replay, (error) => {
+      this.report(HubError.from('broker', error, 'a resume was answered failed'));
+      replay(undefined);
+    });
   }
 
   private ended(session: SocketSession<User, S>, code: number, reason: string): void {
@@ -611,6 +629,10 @@ async function spread<T>(items: T[], ms: number, each: (item: T) => void): Promi
     for (const item of items.slice(slice * perSlice, (slice + 1) * perSlice)) each(item);
     if (slice < slices - 1) await new Promise((resolve) => setTimeout(resolve, ms / slices));
   }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function';
 }
 
 function assertName(name: string, value: unknown): void {

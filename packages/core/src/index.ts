@@ -4,6 +4,8 @@ export { Hub } from './hub.js';
 export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
 export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
 export type { HubObserver } from './hub-observer.js';
+export { MemoryHistory } from './history.js';
+export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
 export type { PushAllow, PushData } from './push.js';
 export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
