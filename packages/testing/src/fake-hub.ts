@@ -1,6 +1,7 @@
 import {
   type Connection,
   Hub,
+  type Position,
   type HubOptions,
   type HubRequest,
   type HubSocket,
@@ -99,12 +100,20 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
    * `id`), that user is accepted as if `authenticate` had returned it — still
    * checked by the hub's rules (`id` and `deviceFingerprint` must be strings).
    *
+   * With `{ resumeFrom }` (a `FakeSocket` of the same user, or its
+   * `position`) the new socket then resumes as `@wshub/client` does after a
+   * reconnect: what was sent meanwhile lands in its `received`, and its
+   * `recovered` says `{ recovered, missed }`. Needs `recovery` on the hub.
+   *
    * Resolves once the socket is authorized; rejects with a
    * {@link ConnectionRefusedError} carrying the close code (4403, 4408, 1001;
    * 1013 when `limits.maxPendingSockets` handshakes are pending, where a
    * real hub answers HTTP 503) and, as `cause`, what `authenticate` threw.
    */
-  async connect(userOrRequest: User | FakeRequestInit): Promise<FakeHubSocket<User>> {
+  async connect(
+    userOrRequest: User | FakeRequestInit,
+    options: { resumeFrom?: FakeSocket<User> | Position } = {},
+  ): Promise<FakeHubSocket<User>> {
     if (typeof userOrRequest !== 'object' || userOrRequest === null) {
       throw new TypeError(
         `wshub FakeHub: connect() needs a user object or a request like { url, headers }, got ${userOrRequest === null ? 'null' : typeof userOrRequest}`,
@@ -139,7 +148,14 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
     void socket.waitForClose().then(() => this.openSockets.delete(socket));
     socket[kAttach](this.open({ socket, connection, request, protocol: SUBPROTOCOL }));
     const hubSocket = socket as FakeHubSocket<User>;
-    if (await hubSocket.isAuthorized) return hubSocket;
+    if (await hubSocket.isAuthorized) {
+      const from = options.resumeFrom instanceof FakeSocket ? options.resumeFrom.position : options.resumeFrom;
+      if (options.resumeFrom !== undefined) {
+        if (!from) throw new TypeError('wshub FakeHub: connect() got resumeFrom without a position: is recovery on, and did that socket connect?');
+        await hubSocket.resume(from);
+      }
+      return hubSocket;
+    }
     const { code, reason } = socket.closed ?? { code: ABNORMAL, reason: '' };
     throw new ConnectionRefusedError(code, reason, refusals.has(request) ? { cause: refusals.get(request) } : undefined);
   }

@@ -1,5 +1,5 @@
-import type { Ack, HubUser, Session } from '@wshub/core';
-import { UNWATCH, WATCH } from '@wshub/core/protocol';
+import type { Ack, HubUser, Position, Session } from '@wshub/core';
+import { parsePosition, RESUME, UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
 import { type CloseInfo, describeClose, MessageQueue, type NextOptions, type ReceivedMessage } from './message-queue.js';
 import { ackOf, isProtocolFrame, settleAck, type WatchResult, watchRequest } from './watch-reply.js';
 
@@ -40,10 +40,19 @@ export class FakeSocket<User extends HubUser = HubUser> {
   bufferedAmount = 0;
   /** How the socket closed (`{ code, reason }` as a client sees it), once it did. */
   closed: CloseInfo | undefined;
+  /**
+   * With message recovery on the hub: where this client stands (the epoch,
+   * and the offset of the last message it received). Hand it to
+   * `hub.connect(user, { resumeFrom })` after a drop to test the replay.
+   */
+  position: Position | undefined;
+  /** After `connect(…, { resumeFrom })`: what the hub answered, as `@wshub/client`'s `'recovered'` event says it. */
+  recovered: { recovered: boolean; missed: number } | undefined;
 
   private readonly queue = new MessageQueue('FakeSocket');
   private readonly acks = new Map<number, Ack>();
   private nextId = 1;
+  private resuming = false;
   private readonly closedPromise: Promise<CloseInfo>;
   private resolveClosed!: (info: CloseInfo) => void;
   private session: Session | undefined;
@@ -139,12 +148,43 @@ export class FakeSocket<User extends HubUser = HubUser> {
     if (this.closed) session.closed(this.closed.code, this.closed.reason);
   }
 
-  [kDeliver](message: ReceivedMessage): void {
+  /**
+   * Asks the hub for what this user missed since `from` (a position kept
+   * from an earlier socket); the replayed messages land in `received`, and
+   * `recovered` says how it went. `FakeHub.connect(…, { resumeFrom })` calls it.
+   */
+  async resume(from: Position): Promise<{ recovered: boolean; missed: number }> {
+    const id = this.nextId++;
+    this.resuming = true;
+    try {
+      await this.sendText(JSON.stringify({ event: RESUME, id, data: from }));
+    } finally {
+      this.resuming = false;
+    }
+    const ack = this.acks.get(id);
+    this.acks.delete(id);
+    if (!ack) throw new Error(`FakeSocket: resume got no answer; the socket is ${this.describeState()}`);
+    if (ack.status !== 'recovered' && ack.status !== 'failed') {
+      throw new Error(`FakeSocket: resume was answered ${ack.status}${ack.message ? `: ${ack.message}` : ''} (is recovery on?)`);
+    }
+    if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
+      this.position = { epoch: ack.epoch, offset: Math.max(ack.offset, this.position?.offset ?? 0) };
+    }
+    this.recovered = { recovered: ack.status === 'recovered', missed: ack.missed ?? 0 };
+    return this.recovered;
+  }
+
+  [kDeliver](message: ReceivedMessage & { offset?: unknown }): void {
     if (this.readyState !== OPEN) return;
     const ack = ackOf(message);
     if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
+    if (message.event === WELCOME && !this.resuming) {
+      this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
+    }
     if (isProtocolFrame(message)) return;
-    this.queue.push(message);
+    const { offset, ...plain } = message;
+    if (typeof offset === 'number' && this.position) this.position = { ...this.position, offset };
+    this.queue.push(plain);
   }
 
   private describeState(): string {
