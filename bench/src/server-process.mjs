@@ -4,6 +4,7 @@
  * its own process (forked by the orchestrator, `--expose-gc`).
  */
 import { createServer } from 'node:http';
+import { openFiles, openFilesLimit } from './lib/auth-queue.mjs';
 import { cpuSince, nextTurn, nowUs, seededRandom, sleep } from './lib/clock.mjs';
 import { serve } from './lib/ipc.mjs';
 import { EVENT, makeData, SCOPED_EVENT, userFromRequest, userFromToken } from './lib/payload.mjs';
@@ -99,7 +100,7 @@ async function timeBoxed(durationMs, perTurn, step, limit = Number.POSITIVE_INFI
 }
 
 serve({
-  async start({ file, cluster }) {
+  async start({ file, cluster, options }) {
     profiler.contender = file.split('/').pop().replace(/\.mjs$/, '');
     const mod = await import(file);
     server = createServer((_req, res) => {
@@ -120,6 +121,7 @@ serve({
         if (waiters.length) checkWaiters();
       },
       cluster,
+      options,
     });
     // A deep accept queue: thousands of clients connect at once in scenario C.
     await new Promise((resolve, reject) => {
@@ -164,6 +166,19 @@ serve({
       if (sent < total) await sleep(1);
     }
     return { calls: sent, t0, t1: nowUs(), cpu: cpuSince(cpu0) };
+  },
+
+  /** G, H: one broadcast to every connected socket; the time it was called. */
+  broadcastOnce() {
+    const cpu0 = process.cpuUsage();
+    const t0 = nowUs();
+    settle(op('broadcast')(EVENT, makeData(0)));
+    return { calls: 1, t0, t1: nowUs(), cpu: cpuSince(cpu0) };
+  },
+
+  /** Open descriptors and the open-files limit of this process. */
+  async files() {
+    return { open: await openFiles(), limit: await openFilesLimit() };
   },
 
   /** D: one `push` whose `allow` awaits `delayMs` per user; resolves when the push is done. */

@@ -8,6 +8,8 @@ import { contenderUrl } from './contenders/index.mjs';
 import { Child } from './lib/ipc.mjs';
 
 const SERVER_PROCESS = fileURLToPath(new URL('./server-process.mjs', import.meta.url));
+const CLUSTER_PROCESS = fileURLToPath(new URL('./cluster-server-process.mjs', import.meta.url));
+const HUB_LOAD_PROCESS = fileURLToPath(new URL('./hub-load-process.mjs', import.meta.url));
 /** Extra Node flags for server processes, e.g. `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -21,16 +23,36 @@ export class Session {
     this.redisUrl = redisUrl;
     /** @type {Child[]} */
     this.servers = [];
+    /** Load processes of this session alone (G, H); the shared one is `load`. @type {Child[]} */
+    this.loads = [];
   }
 
-  /** Starts the contender in a fresh server process; `cluster` role for scenario F. */
-  async startServer(role) {
+  /**
+   * Starts the contender in a fresh server process; `cluster` role for
+   * scenario F; `options` reach the contender as `ctx.options`.
+   */
+  async startServer(role, options) {
     const name = `server ${this.contender.id}${role ? ` (${role})` : ''}`;
     const server = new Child(SERVER_PROCESS, { name, execArgv: ['--expose-gc', ...SERVER_NODE_ARGS] });
     this.servers.push(server);
     const cluster = role ? { redisUrl: this.redisUrl, role } : undefined;
-    const { port, path } = await server.call('start', { file: contenderUrl(this.contender.file), cluster }, 30_000);
+    const { port, path } = await server.call('start', { file: contenderUrl(this.contender.file), cluster, options }, 30_000);
     return { server, port, path };
+  }
+
+  /** Starts the contender on `workers` node:cluster workers sharing one port (scenario H). */
+  async startCluster(workers, options) {
+    const server = new Child(CLUSTER_PROCESS, { name: `cluster ${this.contender.id}`, execArgv: ['--expose-gc', ...SERVER_NODE_ARGS] });
+    this.servers.push(server);
+    const { port, path } = await server.call('start', { file: contenderUrl(this.contender.file), workers, options }, 60_000);
+    return { server, port, path };
+  }
+
+  /** `count` load processes of `@wshub/client` clients (G, H), stopped by `close()`. */
+  startLoads(count) {
+    const loads = Array.from({ length: count }, (_, i) => new Child(HUB_LOAD_PROCESS, { name: `load ${i + 1}` }));
+    this.loads.push(...loads);
+    return loads;
   }
 
   /**
@@ -60,9 +82,9 @@ export class Session {
   async close() {
     const stats = await Promise.all(this.servers.map((s) => s.call('stats', {}, 5000).catch(() => null)));
     try {
-      await this.load.call('closeAll', {}, 30_000);
+      await Promise.all([this.load, ...this.loads].map((l) => l.call('closeAll', {}, 30_000)));
     } finally {
-      await Promise.all(this.servers.map((s) => s.stop()));
+      await Promise.all([...this.loads, ...this.servers].map((s) => s.stop()));
     }
     return stats.filter(Boolean);
   }

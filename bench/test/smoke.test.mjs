@@ -41,15 +41,44 @@ describe('npm run bench -- --smoke', () => {
 
   it('lists every contender, with a reason for those not measured', () => {
     const ids = doc.contenders.map((c) => c.id);
-    const expected = ['naive', 'ws-once', 'ws-frame', 'ws-coalesced', 'socketio', 'wshub', 'wshub-nest', 'wshub-nest-plain', 'wshub-redis'];
+    const expected = [
+      'naive',
+      'ws-once',
+      'ws-frame',
+      'ws-coalesced',
+      'ws-idle',
+      'socketio',
+      'wshub',
+      'wshub-workers',
+      'wshub-nest',
+      'wshub-nest-plain',
+      'wshub-redis',
+    ];
     expect(ids).toEqual(expect.arrayContaining(expected));
     for (const c of doc.contenders) {
       if (!c.available) expect(c.reason).toEqual(expect.any(String));
     }
   });
 
-  it('runs scenarios A to F', () => {
-    expect(doc.scenarios.map((s) => s.id)).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+  it('runs scenarios A to H', () => {
+    expect(doc.scenarios.map((s) => s.id)).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']);
+  });
+
+  it('G and H reach every client, with node:cluster workers in H', () => {
+    for (const id of ['G', 'H']) {
+      const s = doc.scenarios.find((x) => x.id === id);
+      for (const c of s.cases) {
+        for (const m of c.metrics) {
+          for (const r of m.results) {
+            for (const sample of r.samples) expect(sample.error, `${id} ${m.key} ${r.contender}`).toBeUndefined();
+          }
+        }
+      }
+    }
+    expect(doc.scenarios.find((x) => x.id === 'H').cases[0].metrics[0].results.map((r) => r.contender)).toEqual([
+      'wshub-workers',
+      'ws-idle',
+    ]);
   });
 
   it('gives every metric one sample per repetition and a summary with ratios', () => {
@@ -80,7 +109,7 @@ describe('npm run bench -- --smoke', () => {
   });
 
   it('writes the markdown table', () => {
-    for (const id of ['A', 'B', 'C', 'D', 'E', 'F']) expect(markdown).toContain(`## ${id}. `);
+    for (const id of ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']) expect(markdown).toContain(`## ${id}. `);
     expect(markdown).toMatch(/\| contender \| median \[min–max\] \|/);
   });
 });

@@ -11,7 +11,14 @@ export const CONTENDERS = [
     label: 'wshub (core)',
     file: 'wshub-core.mjs',
     dialect: 'ws',
-    scenarios: ['A', 'B', 'C', 'D', 'E'],
+    scenarios: ['A', 'B', 'C', 'D', 'E', 'G'],
+  },
+  {
+    id: 'wshub-workers',
+    label: 'wshub on workers (WorkerBroker)',
+    file: 'wshub-workers.mjs',
+    dialect: 'ws',
+    scenarios: ['H'],
   },
   {
     id: 'wshub-nest',
@@ -77,6 +84,15 @@ export const CONTENDERS = [
     dialect: 'ws',
     baseline: true,
     scenarios: ['A', 'B'],
+  },
+  {
+    id: 'ws-idle',
+    label: 'raw ws, same auth and heartbeat, frame-once broadcast',
+    labels: { H: 'raw ws on workers, IPC relay for the broadcast' },
+    file: 'ws-idle.mjs',
+    dialect: 'ws',
+    baseline: true,
+    scenarios: ['G', 'H'],
   },
   {
     id: 'socketio',

@@ -1,11 +1,18 @@
 /** wshub: `WsHub` from `@wshub/core`, called directly. */
 import { WsHub } from '@wshub/core';
+import { throttledAuth } from '../lib/auth-queue.mjs';
 
-/** @param {import('./contract.mjs').StartContext} ctx */
-export async function start(ctx) {
+/**
+ * @param {import('./contract.mjs').StartContext} ctx
+ * @param {object} [extra] more hub options (scenario H passes its broker)
+ */
+export async function start(ctx, extra = {}) {
+  const { heartbeatMs, authRate = 0 } = ctx.options ?? {};
   const hub = new WsHub({
+    ...extra,
     path: ctx.path,
-    authenticate: ctx.authenticate,
+    authenticate: throttledAuth(ctx.authenticate, authRate),
+    ...(heartbeatMs ? { heartbeatMs } : {}),
     canWatch: () => {
       // Called right before the watch is registered (synchronously).
       ctx.onWatch();

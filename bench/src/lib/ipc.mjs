@@ -101,7 +101,10 @@ process.once('exit', () => {
  * when the orchestrator goes away, so no process outlives a run.
  */
 export function serve(handlers) {
-  process.on('message', async ({ id, cmd, args }) => {
+  process.on('message', async (message) => {
+    // Other messages share the channel (in a cluster worker: the broker's).
+    if (typeof message?.cmd !== 'string') return;
+    const { id, cmd, args } = message;
     try {
       const handler = handlers[cmd];
       if (!handler) throw new Error(`unknown command "${cmd}"`);
@@ -112,4 +115,7 @@ export function serve(handlers) {
     }
   });
   process.on('disconnect', () => process.exit(0));
+  // A cluster worker's channel is read before this module runs: messages sent
+  // earlier are lost, so the primary waits for this.
+  process.send?.({ serving: true });
 }
