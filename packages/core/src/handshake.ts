@@ -49,7 +49,7 @@ export function runHandshake<User extends HubUser>(
   }
 }
 
-function describeUserProblem(user: unknown): string | undefined {
+export function describeUserProblem(user: unknown): string | undefined {
   if (typeof user !== 'object' || user === null) return `${user === null ? 'null' : typeof user} instead of a user object`;
   const { id, deviceFingerprint } = user as Partial<HubUser>;
   if (typeof id !== 'string' || id === '') return `a user whose "id" is not a non-empty string (got ${typeof id})`;

@@ -4,7 +4,8 @@ import type { OpenOptions, Session } from './connection.js';
 import { Delivery } from './delivery.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
 import { HubError } from './errors.js';
-import { runHandshake, type HandshakeOutcome } from './handshake.js';
+import { describeUserProblem, runHandshake, type HandshakeOutcome } from './handshake.js';
+import { TIMED_OUT, withDeadline } from './deadline.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
 import type { HistoryEntry } from './history.js';
 import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
@@ -17,6 +18,9 @@ import {
   parseClientMessage,
   parsePosition,
   parseRequestId,
+  EXPIRING,
+  MAX_TOKEN_LENGTH,
+  REFRESH,
   RESERVED_PREFIX,
   RESUME,
   UNWATCH,
@@ -138,6 +142,7 @@ const socketFields: PropertyDescriptorMap = {
 export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly config: ResolvedOptions;
   private readonly authenticate: (request: HubRequest) => User | Promise<User>;
+  private readonly refresh: HubOptions<User, HubSocket<User, S>>['refresh'];
   private readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined;
   private readonly sessions = new Set<SocketSession<User, S>>();
   private readonly rooms = new UserRegistry<SocketSession>();
@@ -156,6 +161,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   constructor(options: HubOptions<User, HubSocket<User, S>>) {
     this.config = resolveOptions(options as HubOptions<HubUser, unknown>);
     this.authenticate = options.authenticate;
+    this.refresh = options.refresh;
     const origins = options.allowedOrigins;
     if (typeof origins === 'function') this.allowOrigin = origins;
     else if (origins) {
@@ -336,13 +342,42 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     const user = outcome.user;
     session.admit(user);
     if (this.rooms.add(user.id, session)) this.cluster.joined(user.id, user);
+    this.limitSockets(user.id);
+    if (session.phase !== 'ready') return;
     this.notifier.emit('ready', { socket: session.socket as HubSocket<User, S>, user });
     if (session.v2 && session.phase === 'ready') {
       const history = this.cluster.history;
       const welcome: Welcome = history ? { protocol: 2, recovery: history.position() } : { protocol: 2 };
       this.delivery.reply(session, WELCOME, welcome);
     }
+    this.scheduleExpiry(session);
     session.flushPending();
+  }
+
+  /** More than `maxSocketsPerUser` sockets of one user here: the oldest goes, with 4409. */
+  private limitSockets(userId: string): void {
+    const room = this.rooms.get(userId);
+    const max = this.config.limits.maxSocketsPerUser;
+    if (!room || room.size <= max) return;
+    let excess = room.size - max;
+    for (const session of [...room]) {
+      if (excess-- <= 0) break;
+      session.close(CloseCode.TooManySockets);
+    }
+  }
+
+  /** The session's `expiresAt`: closes it then (4401), and tells a v2 client ahead of time when it may refresh. */
+  private scheduleExpiry(session: SocketSession<User, S>): void {
+    const expiresAt = (session.user as HubUser | undefined)?.expiresAt;
+    if (expiresAt !== undefined && (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt))) {
+      this.report(new HubError('authenticate', `wshub: a user's "expiresAt" must be a number of ms since the epoch, got ${String(expiresAt)}; the session does not expire`));
+      return;
+    }
+    const notice =
+      session.v2 && this.refresh && expiresAt !== undefined
+        ? () => this.delivery.reply(session, EXPIRING, { expiresAt })
+        : undefined;
+    session.expireAt(expiresAt, this.config.refreshAheadMs, notice);
   }
 
   private handleFrame(session: SocketSession<User, S>, text: string): Promise<void> | undefined {
@@ -357,6 +392,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       return undefined;
     }
     if (frame.event === RESUME && session.v2) return this.resume(session, frame.data, frame.id);
+    if (frame.event === REFRESH && session.v2) return this.refreshSession(session, frame.data, frame.id);
     this.notifier.emit('message', { socket: session.socket as HubSocket<User, S>, event: frame.event, data: frame.data });
     return undefined;
   }
@@ -424,6 +460,70 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.report(HubError.from('broker', error, 'a resume was answered failed'));
       replay(undefined);
     });
+  }
+
+  /**
+   * A v2 client sends a fresh token before its session expires. The
+   * `refresh` hook decides: the same user with a new `expiresAt` goes on
+   * (watches, rooms and history stay); anything else closes with 4403.
+   */
+  private refreshSession(session: SocketSession<User, S>, data: unknown, rawId: unknown): Promise<void> | undefined {
+    const id = parseRequestId(rawId);
+    const answer = (fields: Omit<Ack, 'op' | 'id'>) => {
+      const ack: Ack = id === undefined || id === false ? { op: 'refresh', ...fields } : { id, op: 'refresh', ...fields };
+      this.delivery.reply(session, ACK, ack);
+    };
+    const hook = this.refresh;
+    if (!hook) {
+      answer({ status: 'unavailable' });
+      return undefined;
+    }
+    const token = (data as { token?: unknown } | null)?.token;
+    if (id === false || typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      answer({ status: 'invalid', message: `refresh "data.token" must be a string of 1 to ${MAX_TOKEN_LENGTH} characters, and "id" a request id` });
+      return undefined;
+    }
+    const current = session.user as User;
+    const refuse = (error?: HubError) => {
+      if (error) this.report(error);
+      this.counters.authRejected++;
+      session.close(CloseCode.Forbidden);
+    };
+    const accept = (user: unknown) => {
+      if (session.phase !== 'ready') return;
+      const problem = describeUserProblem(user);
+      if (problem) return refuse(new HubError('refresh', `wshub: refresh resolved ${problem}; the socket was closed with 4403`));
+      const next = user as User;
+      if (next.id !== current.id) {
+        return refuse(new HubError('refresh', `wshub: refresh resolved user "${next.id}" for a socket of user "${current.id}"; the socket was closed with 4403`));
+      }
+      session.user = next;
+      this.scheduleExpiry(session);
+      answer(next.expiresAt === undefined ? { status: 'refreshed' } : { status: 'refreshed', expiresAt: next.expiresAt });
+    };
+    let result: User | Promise<User>;
+    try {
+      result = hook({ token, user: current, socket: session.socket as HubSocket<User, S> });
+    } catch {
+      // The app's reason stays the app's: a refused refresh is 4403, as at connect.
+      refuse();
+      return undefined;
+    }
+    if (!isPromise(result)) {
+      accept(result);
+      return undefined;
+    }
+    const timeoutMs = this.config.authTimeoutMs;
+    return withDeadline(result, timeoutMs).then(
+      (user) => {
+        if (user === TIMED_OUT) {
+          refuse(new HubError('refresh', `wshub: refresh did not answer within ${timeoutMs} ms; the socket was closed with 4403`));
+        } else {
+          accept(user);
+        }
+      },
+      () => refuse(),
+    );
   }
 
   private ended(session: SocketSession<User, S>, code: number, reason: string): void {

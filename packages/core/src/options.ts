@@ -7,6 +7,21 @@ import { DEFAULT_PATH } from './protocol.js';
 export interface HubUser {
   id: string;
   deviceFingerprint: string;
+  /**
+   * When the session ends unless refreshed, in ms since the epoch (e.g. a
+   * JWT's `exp * 1000`). Past it the socket closes with 4401. Optional: a
+   * user without it never expires.
+   */
+  expiresAt?: number;
+}
+
+/** Argument of `refresh`. */
+export interface RefreshContext<User extends HubUser, Socket> {
+  /** The token the client sent. */
+  token: string;
+  /** The socket's user now. */
+  user: User;
+  socket: Socket;
 }
 
 /** The request the hub hands to `authenticate`: the HTTP upgrade request, or a request-like object in fakes. */
@@ -103,6 +118,12 @@ export interface HubLimits {
    * @default 128
    */
   pushConcurrency?: number;
+  /**
+   * Sockets one user may hold on this node; the oldest is closed with 4409
+   * when another one is authorized.
+   * @default 100
+   */
+  maxSocketsPerUser?: number;
 }
 
 export interface HubOptions<User extends HubUser, Socket = unknown> {
@@ -123,6 +144,22 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * @default every watch is allowed
    */
   canWatch?(context: WatchContext<User, Socket>): boolean | Promise<boolean>;
+  /**
+   * Checks a token a v2 client sends on its open socket before its session
+   * expires (`@wshub/client` does so on its own, with its `token` option).
+   * Return (or resolve) the user with a new `expiresAt`: it replaces the
+   * socket's user; watches and deliveries go on. It must be the same user
+   * (`id`); another id, a throw, a rejection, or no answer within
+   * `authTimeoutMs` closes the socket with 4403.
+   * @default refreshing is off: sessions with an `expiresAt` end at it
+   */
+  refresh?(context: RefreshContext<User, Socket>): User | Promise<User>;
+  /**
+   * How long before `expiresAt` a v2 client is told to refresh (at most half
+   * the session's remaining life).
+   * @default 30000
+   */
+  refreshAheadMs?: number;
   /**
    * Turns message data into something `JSON.stringify` can write, once per
    * message (once per user when push data is a callback).
@@ -190,6 +227,7 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   pushTimeoutMs: number;
   closeTimeoutMs: number;
+  refreshAheadMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
@@ -208,6 +246,7 @@ export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
   maxWatchesPerSocket: 128,
   maxBufferedBytes: 1024 * 1024,
   pushConcurrency: 128,
+  maxSocketsPerUser: 100,
 });
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
@@ -215,6 +254,7 @@ export const DEFAULT_WATCH_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
 /** Defaults of `recovery: true`. */
 export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({ maxMessages: 100, ttlMs: 300_000 });
 
@@ -239,7 +279,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
   if (typeof options.authenticate !== 'function') {
     throw new TypeError(`wshub: option "authenticate" must be a function, got ${typeof options.authenticate}`);
   }
-  for (const hook of ['canWatch', 'serialize'] as const) {
+  for (const hook of ['canWatch', 'serialize', 'refresh'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') {
       throw new TypeError(`wshub: option "${hook}" must be a function, got ${typeof options[hook]}`);
     }
@@ -267,6 +307,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS, true),
     pushTimeoutMs: positiveInteger('pushTimeoutMs', options.pushTimeoutMs, DEFAULT_PUSH_TIMEOUT_MS),
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
+    refreshAheadMs: positiveInteger('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS),
     recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };

@@ -37,6 +37,15 @@ export const ACK = 'wshub:ack';
  * with the missed messages, then an {@link Ack} with `op: 'resume'`.
  */
 export const RESUME = 'wshub:resume';
+/**
+ * v2, server → client: the session expires at `data.expiresAt` (ms since
+ * the epoch); send a {@link REFRESH} with a fresh token before then.
+ */
+export const EXPIRING = 'wshub:expiring';
+/** v2, client → server: `data` is `{ "token": string }`, checked by the server's `refresh` hook. Answered with an {@link Ack} `op: 'refresh'`. */
+export const REFRESH = 'wshub:refresh';
+/** Longest token a refresh may carry, in characters. */
+export const MAX_TOKEN_LENGTH = 8192;
 /** Longest string request id a v2 client may choose. */
 export const MAX_REQUEST_ID_LENGTH = 64;
 
@@ -71,6 +80,10 @@ export enum CloseCode {
   MessageTooBig = 1009,
   /** `hub.disconnect()`: the server ended this session on purpose. Do not reconnect. */
   DisconnectedByServer = 4000,
+  /** The session expired (the user's `expiresAt` passed without a refresh). Reconnect with a fresh token. */
+  SessionExpired = 4401,
+  /** The user opened more than `limits.maxSocketsPerUser` sockets; this, the oldest, was closed. Do not reconnect. */
+  TooManySockets = 4409,
   /** The client did not read fast enough (`limits.maxBufferedBytes`). */
   SlowConsumer = 4008,
   /** A frame was not valid JSON or not `{ "event": string, "data"?: any }`. */
@@ -100,6 +113,8 @@ export const CloseReason = {
   [CloseCode.PolicyViolation]: 'too many fragments',
   [CloseCode.MessageTooBig]: 'message too big',
   [CloseCode.DisconnectedByServer]: 'disconnected by server: do not reconnect',
+  [CloseCode.SessionExpired]: 'session expired',
+  [CloseCode.TooManySockets]: 'too many sockets for this user',
   [CloseCode.SlowConsumer]: 'slow consumer',
   [CloseCode.BadRequest]: 'invalid message',
   [CloseCode.Forbidden]: 'unauthorized',
@@ -123,6 +138,7 @@ export function closePolicy(code: number): ClosePolicy {
   switch (code) {
     case CloseCode.Forbidden:
     case CloseCode.DisconnectedByServer:
+    case CloseCode.TooManySockets:
       return 'stop';
     case CloseCode.BadRequest:
     case CloseCode.ProtocolError:
@@ -174,8 +190,8 @@ export interface Position {
  */
 export interface Ack {
   id?: RequestId;
-  op: typeof WATCH | typeof UNWATCH | 'resume';
-  status: 'allowed' | 'forbidden' | 'invalid' | 'removed' | 'recovered' | 'failed' | 'unavailable';
+  op: typeof WATCH | typeof UNWATCH | 'resume' | 'refresh';
+  status: 'allowed' | 'forbidden' | 'invalid' | 'removed' | 'recovered' | 'failed' | 'unavailable' | 'refreshed';
   event?: string;
   payload?: string | null;
   message?: string;
@@ -184,6 +200,8 @@ export interface Ack {
   /** `resume` (`recovered` or `failed`): the position to keep from now on. */
   epoch?: string;
   offset?: number;
+  /** `refresh` (`refreshed`): when the session now expires (ms since the epoch), if it does. */
+  expiresAt?: number;
 }
 
 /** Body of `watch` / `unwatch`. */

@@ -79,6 +79,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private tokens: number;
   private tokensAt = 0;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The session's expiry, and the notice ahead of it. */
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private onClosed: Array<() => void> | undefined;
 
   constructor(
@@ -228,6 +231,34 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.resolveAuth(true);
   }
 
+  /**
+   * Ends the session at `expiresAt` (ms since the epoch) with 4401, and
+   * calls `notice` `aheadMs` before (at most half the remaining time). A
+   * new schedule (after a refresh) replaces the old one; `undefined` clears it.
+   */
+  expireAt(expiresAt: number | undefined, aheadMs: number, notice: (() => void) | undefined): void {
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
+    this.expiryTimer = this.noticeTimer = undefined;
+    if (expiresAt === undefined || !this.open) return;
+    const remaining = expiresAt - Date.now();
+    if (remaining <= 0) {
+      this.close(CloseCode.SessionExpired);
+      return;
+    }
+    // setTimeout takes at most 2^31-1 ms (~24.8 days); a later expiry is checked again then.
+    const wait = Math.min(remaining, 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= expiresAt) this.close(CloseCode.SessionExpired);
+      else this.expireAt(expiresAt, aheadMs, notice);
+    }, wait);
+    this.expiryTimer.unref?.();
+    if (notice) {
+      this.noticeTimer = setTimeout(notice, Math.max(0, Math.min(remaining - Math.min(aheadMs, remaining / 2), 2 ** 31 - 1)));
+      this.noticeTimer.unref?.();
+    }
+  }
+
   /** Handles the frames kept before authorization; call after 'ready' was emitted. */
   flushPending(): void {
     const kept = this.pending;
@@ -274,6 +305,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
     if (this.phase === 'pending') this.resolveAuth(false);
     this.setPhase('closing');
     clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -283,6 +316,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.setPhase('closed');
     clearTimeout(this.authTimer);
     clearTimeout(this.closeTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
     this.pending = [];
     this.pendingBytes = 0;
     this.resolveAuth(false);

@@ -133,6 +133,8 @@ describe('closePolicy follows the close-code table of docs/PROTOCOL.md', () => {
     [CloseCode.PolicyViolation, 'bug'],
     [CloseCode.MessageTooBig, 'bug'],
     [CloseCode.DisconnectedByServer, 'stop'],
+    [CloseCode.SessionExpired, 'reconnect'],
+    [CloseCode.TooManySockets, 'stop'],
     [CloseCode.SlowConsumer, 'reconnect'],
     [CloseCode.BadRequest, 'bug'],
     [CloseCode.Forbidden, 'stop'],
