@@ -43,7 +43,7 @@ export interface ClientEvents {
   close: CloseInfo;
   /** The server closed with 4403: `authenticate` refused the client. The client stopped. */
   unauthorized: CloseInfo;
-  /** The server closed with 4000 (`hub.disconnect()`). The client stopped. */
+  /** The server ended this session on purpose: 4000 (`hub.disconnect()`) or 4409 (too many sockets of this user; the oldest goes). The client stopped. */
   disconnected: CloseInfo;
   /** The server refused a watch; the matching subscriptions were removed. */
   forbidden: ForbiddenWatch;

@@ -4,8 +4,10 @@ import {
   CloseCode,
   closePolicy,
   EXCEPTION,
+  EXPIRING,
   parsePosition,
   type Position,
+  REFRESH,
   RESUME,
   type ExceptionReply,
   parseWatchBody,
@@ -294,6 +296,8 @@ export class HubClient<
       // Authorized (protocol v2). With recovery, the position to start from, unless a resume is under way.
       const position = isObject(data) ? parsePosition(data.recovery) : undefined;
       if (!this.#resuming) this.#position = this.#options.recover ? position : undefined;
+    } else if (event === EXPIRING) {
+      void this.#refresh(socket);
     } else if (event === EXCEPTION) {
       this.#emitter.emit('exception', data as ExceptionReply);
     } else if (event === WATCH) {
@@ -346,6 +350,30 @@ export class HubClient<
     this.#emitter.emit('recovered', { recovered: ack.status === 'recovered', missed: ack.missed ?? 0 });
     for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
     for (const m of other) this.#emitter.emit(m.event, m.data);
+  }
+
+  /**
+   * The server says the session expires soon: ask the `token` option for a
+   * fresh token and send it on this socket. Without a `token` option there
+   * is nothing to send; the server closes with 4401 at expiry and the client
+   * reconnects. A refused token closes with 4403 (`'unauthorized'`).
+   */
+  async #refresh(socket: WebSocketLike): Promise<void> {
+    const token = this.#options.token;
+    if (!token) return;
+    let value: unknown;
+    try {
+      value = await token();
+    } catch (error) {
+      this.#report(new Error(`wshub client: the "token" function failed while refreshing: ${messageOf(error)}`, { cause: error }));
+      return;
+    }
+    if (socket !== this.#socket || socket.readyState !== OPEN) return;
+    if (typeof value !== 'string' || value.length === 0) {
+      this.#report(new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`));
+      return;
+    }
+    this.#writeFrame(socket, JSON.stringify({ event: REFRESH, id: this.#nextId++, data: { token: value } }));
   }
 
   /** The server's answer to a watch or unwatch of this connection. */
@@ -412,7 +440,9 @@ export class HubClient<
     const info: CloseInfo = { code, reason, retryInMs: null };
     this.#emitter.emit('close', info);
     if (code === CloseCode.Forbidden) this.#emitter.emit('unauthorized', info);
-    else if (code === CloseCode.DisconnectedByServer) this.#emitter.emit('disconnected', info);
+    else if (code === CloseCode.DisconnectedByServer || code === CloseCode.TooManySockets) {
+      this.#emitter.emit('disconnected', info);
+    }
     else this.#report(new ClientBugError(code, reason));
     this.#setState('closed');
   }

@@ -193,6 +193,7 @@ describe('close-code policy', () => {
   it.each([
     [4403, 'unauthorized'],
     [4000, 'disconnected'],
+    [4409, 'disconnected'],
   ] as const)('%i: stops and emits %s', async (code, event) => {
     const c = client();
     const seen: unknown[] = [];
@@ -221,7 +222,7 @@ describe('close-code policy', () => {
     expect(transport.sockets).toHaveLength(1);
   });
 
-  it.each([1001, 1006, 1011, 1013, 4008, 4408, 4429])('%i: reconnects', async (code) => {
+  it.each([1001, 1006, 1011, 1012, 1013, 4008, 4401, 4408, 4429])('%i: reconnects', async (code) => {
     const c = client();
     const unexpected: unknown[] = [];
     for (const event of ['unauthorized', 'disconnected', 'error'] as const) c.on(event, (x) => unexpected.push(x));
