@@ -424,8 +424,8 @@ export class HubClient<
     this.#inFlight.clear();
     // Held messages were not handled; the position did not move, so the next resume brings them again.
     this.#resuming = undefined;
-    // A server restarting (a deploy) wants its clients on another node soon, not after a long backoff.
-    if (code === CloseCode.ServiceRestart) this.#attempts = 0;
+    // A server restarting (a deploy), or a session that only needs a fresh token: back soon, not after a long backoff.
+    if (code === CloseCode.ServiceRestart || code === CloseCode.SessionExpired) this.#attempts = 0;
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed]();
     if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) {
       this.#attempts = 0;
