@@ -4,6 +4,7 @@ export { Hub } from './hub.js';
 export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
 export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
 export type { HubObserver } from './hub-observer.js';
+export { hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } from './health.js';
 export { MemoryHistory } from './history.js';
 export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
 export type { PushAllow, PushData } from './push.js';
