@@ -6,14 +6,18 @@ import type { HubOptions, HubUser, WsHubSocket } from '@wshub/core';
 import { hasEventsHandler } from './event-handler-registry.js';
 import { ClientConnectedEvent } from './events/client-connected.event.js';
 import { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
+import { SessionRefreshEvent } from './events/session-refresh.event.js';
 
-type Hooks = Pick<HubOptions<HubUser, WsHubSocket<HubUser>>, 'authenticate' | 'canWatch'>;
+type Hooks = Pick<HubOptions<HubUser, WsHubSocket<HubUser>>, 'authenticate' | 'canWatch' | 'refresh'>;
 
 /**
  * The hub's hooks, answered by the app's CQRS handlers:
  * - `authenticate` publishes `ClientConnectedEvent` and waits for its
  *   `resolve`/`reject`; core's `authTimeoutMs` bounds the wait (4408);
- * - `canWatch` publishes `IsAllowedToWatchEvent` and waits for `allowed()`.
+ * - `canWatch` publishes `IsAllowedToWatchEvent` and waits for `allowed()`;
+ * - `refresh`, only when the app handles `SessionRefreshEvent` (otherwise
+ *   clients are never asked to refresh), publishes it and waits for its
+ *   `resolve`/`reject`, bounded by `authTimeoutMs` (4403).
  */
 export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, logger: Logger): Hooks {
   let handlerChecked = false;
@@ -40,5 +44,12 @@ export function createHubHooks(eventBus: EventBus, modules: ModulesContainer, lo
       eventBus.publish(question);
       return question.allowed();
     },
+    refresh: hasEventsHandler(modules, SessionRefreshEvent)
+      ? ({ token, user }) => {
+          const event = new SessionRefreshEvent<HubUser>(token, user, user.id, user.deviceFingerprint);
+          eventBus.publish(event);
+          return event.refreshed;
+        }
+      : undefined,
   };
 }

@@ -9,13 +9,16 @@ export { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 export { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
 export { ClientMessageEvent } from './events/client-message.event.js';
 export { UserPresenceChangedEvent } from './events/user-presence-changed.event.js';
+export { SessionRefreshEvent } from './events/session-refresh.event.js';
 export { SendMessageCommand } from './commands/send-message.command.js';
 export { PushCommand } from './commands/push.command.js';
 export { DisconnectWsClientCommand } from './commands/disconnect-ws-client.command.js';
 export { UpdateWsClientCommand } from './commands/update-ws-client.command.js';
 export { WatchEventDto } from './watch-event.dto.js';
+export { WsHubHealthIndicator } from './ws-hub.health-indicator.js';
+export type { WsHubHealthResult } from './ws-hub.health-indicator.js';
 export type { AuthWebSocket } from './auth-web-socket.js';
 export type { WsPath } from './path.js';
 // The hub itself, so apps can inject it by the same class without importing core.
 export { CloseCode, Hub, WsHub } from '@wshub/core';
-export type { HubStats, HubUser, WsHubSocket } from '@wshub/core';
+export type { HubHealth, HubHealthOptions, HubStats, HubUser, WsHubSocket } from '@wshub/core';

@@ -16,6 +16,7 @@ export type WsModuleOptions = Pick<
   | 'watchTimeoutMs'
   | 'pushTimeoutMs'
   | 'closeTimeoutMs'
+  | 'refreshAheadMs'
   | 'heartbeatMs'
   | 'limits'
   | 'serialize'
