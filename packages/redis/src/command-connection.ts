@@ -25,7 +25,8 @@ export class CommandConnection {
     readonly redis: Redis | Cluster,
     /** The broker created this connection (and closes it); false for a client the app passed in. */
     readonly owned: boolean,
-    private readonly timeoutMs: number,
+    /** `commandTimeoutMs`: the longest wait for any one command. */
+    readonly timeoutMs: number,
     private readonly events: CommandConnectionEvents,
   ) {
     this.listeners = [

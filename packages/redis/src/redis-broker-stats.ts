@@ -29,6 +29,14 @@ export type RedisBrokerStats = {
   connected: number;
   /** Channels Redis confirmed on the subscriber connections. */
   subscribed: number;
+  /** With recovery: messages this node recorded in the Redis history. */
+  recorded?: number;
+  /** With recovery: messages delivered without an offset because Redis was unreachable. */
+  unrecorded?: number;
+  /** With recovery: recordings Redis answered with an error (or that failed in flight). */
+  recordFailed?: number;
+  /** With recovery: recorded messages (this node's included) that reached this node. */
+  recordedReceived?: number;
 };
 
 /** The counters of the outage publisher, a part of {@link RedisBrokerStats}. */

@@ -1,4 +1,4 @@
-import { type BrokerNode, ClusterBroker } from '@wshub/core';
+import { type BrokerNode, ClusterBroker, type HistoryRecord, type MessageHistory, type RecoveryLimits } from '@wshub/core';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { CommandConnection } from './command-connection.js';
 import { type RedisBrokerOptions, type ResolvedRedisBrokerOptions, resolveRedisBrokerOptions } from './options.js';
@@ -6,6 +6,7 @@ import { OutagePublisher } from './outage-publisher.js';
 import { PresenceReplicator } from './presence-replicator.js';
 import { PresenceStore } from './presence-store.js';
 import type { RedisBrokerStats } from './redis-broker-stats.js';
+import { RedisHistory } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import { ShardedSubscriber, StandaloneSubscriber, type Subscriber, type SubscriberContext } from './subscriber.js';
 import { ThrottledReporter } from './throttled-reporter.js';
@@ -48,6 +49,8 @@ export class RedisBroker extends ClusterBroker {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
+  private recorded: RedisHistory | undefined;
+  private recordedReceived = 0;
 
   constructor(options: RedisBrokerOptions = {}) {
     const resolved = resolveRedisBrokerOptions(options);
@@ -178,6 +181,7 @@ export class RedisBroker extends ClusterBroker {
     this.reporter.reset('connection:command');
     this.presence?.connectionUp();
     this.publisher.connectionUp();
+    this.recorded?.connectionUp();
   }
 
   private tick(): void {
@@ -185,6 +189,57 @@ export class RedisBroker extends ClusterBroker {
     this.publisher.expire();
     this.subscriber?.repair();
     void this.presence?.heartbeat();
+  }
+
+  // ------------------------------------------------------------- history
+
+  /**
+   * The message history for `recovery`, in Redis streams, shared by every
+   * node on this Redis (see {@link RedisHistory}). Called by the hub.
+   *
+   * @throws TypeError on Redis Cluster: offsets come from one sequence and
+   * one publish order, which a cluster does not have across its shards.
+   */
+  history(limits: RecoveryLimits): MessageHistory {
+    if (!this.node) throw new Error('wshub: RedisBroker.history() called before a hub attached it');
+    if (this.commands.cluster) {
+      throw new TypeError(
+        'wshub: option "recovery" needs a single Redis (one sequence and one publish order for every offset); a RedisBroker on Redis Cluster keeps no history. Use recovery with a RedisBroker on one Redis (with replicas if you like), or turn recovery off',
+      );
+    }
+    if (this.recorded) throw new Error('wshub: RedisBroker.history() was called twice; a broker serves one hub');
+    const node = this.node;
+    this.recorded = new RedisHistory(
+      {
+        node,
+        commands: this.commands,
+        reporter: this.reporter,
+        prefix: this.prefix,
+        userChannel: (userId) => this.userChannel(userId),
+        broadcastChannel: this.broadcastChannel,
+        subscribed: (channel) => this.subscriber?.isConfirmed(channel) === true,
+        publishPlain: (record) => this.publishPlain(record),
+        bufferFlushDelayMs: this.options.bufferFlushDelayMs,
+      },
+      limits,
+    );
+    if (this.commands.writable) this.recorded.connectionUp();
+    return this.recorded;
+  }
+
+  /** A message the history could not record goes to the other nodes as it does without recovery. */
+  private publishPlain({ userId, filter, event, text }: HistoryRecord): void {
+    if (userId === undefined) this.publishToAll({ kind: 'push', event, filter, message: text });
+    else this.publishToUser(userId, { kind: 'send', userId, event, filter, message: text });
+  }
+
+  /** Recorded messages (this node's own too) go to the history; envelopes to `ClusterBroker`. */
+  protected override onMessage(channel: string, data: string | Buffer): void {
+    if (this.recorded?.receive(data)) {
+      this.recordedReceived++;
+      return;
+    }
+    super.onMessage(channel, data);
   }
 
   // ----------------------------------------------------------- transport
@@ -260,6 +315,7 @@ export class RedisBroker extends ClusterBroker {
       reconnects: this.commands.reconnects,
       connected: this.commands.writable ? 1 : 0,
       subscribed: this.subscriber?.confirmedCount ?? 0,
+      ...(this.recorded ? { ...this.recorded.counters, recordedReceived: this.recordedReceived } : {}),
     };
   }
 
@@ -291,6 +347,7 @@ export class RedisBroker extends ClusterBroker {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.probeTimer);
     this.publisher.close();
+    this.recorded?.close();
     await this.presence?.retire();
     this.subscriber?.close();
     await this.commands.close();

@@ -1,0 +1,398 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  BrokerNode,
+  DeliveryFilter,
+  HistoryEntry,
+  HistoryRecord,
+  MessageHistory,
+  Position,
+  RecordedMessage,
+  RecoveryLimits,
+} from '@wshub/core';
+import { MAX_ENVELOPE_BYTES } from '@wshub/core';
+import type { Redis } from 'ioredis';
+import type { CommandConnection } from './command-connection.js';
+import { RedisUnavailableError } from './redis-unavailable-error.js';
+import type { ThrottledReporter } from './throttled-reporter.js';
+
+/**
+ * Records one message. KEYS: seq, epoch, tick, clock, stream, channel.
+ * ARGV: candidate epoch, maxMessages, ttlMs, body, 'u' for a user's stream.
+ *
+ * The offset comes from one INCR for the whole prefix, and the PUBLISH runs
+ * in the same script, so the order of publications on every channel is the
+ * order of offsets: every node delivers in offset order. A sequence that does
+ * not exist (a new or emptied Redis) starts at the current time in
+ * microseconds, so offsets keep growing across a Redis that restarted empty
+ * (its epoch changes too) and a connected client never sees a smaller one.
+ * Once a second the script notes (time → offset) in the clock, which tells a
+ * read whether a stream that expired whole may have held what it asks for.
+ */
+const RECORD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
+end
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+local epoch = redis.call('GET', KEYS[2])
+local seq = string.format('%.0f', redis.call('INCR', KEYS[1]))
+local ttl = tonumber(ARGV[3])
+redis.call('XADD', KEYS[5], seq .. '-0', 'b', ARGV[4], 't', now)
+-- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
+-- which a read compares with its position (trimming does not).
+local over = redis.call('XLEN', KEYS[5]) - tonumber(ARGV[2])
+if over > 0 then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[5], '-', '+', 'COUNT', over)) do
+    redis.call('XDEL', KEYS[5], entry[1])
+  end
+end
+-- A user's stream goes when its newest entry is ttl old; the broadcast
+-- stream stays (bounded by MAXLEN), so its absence means "never written".
+if ARGV[5] == 'u' then redis.call('PEXPIRE', KEYS[5], ttl) end
+local tick = redis.call('GET', KEYS[3])
+if not tick or now - tonumber(tick) >= 1000 then
+  redis.call('SET', KEYS[3], now, 'PX', ttl + 60000)
+  redis.call('ZADD', KEYS[4], now, seq)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ttl - 2000)
+  redis.call('PEXPIRE', KEYS[4], ttl + 60000)
+end
+redis.call('PUBLISH', KEYS[6], 'r' .. seq .. ':' .. epoch .. ':' .. ARGV[4])
+return {seq, epoch}
+`;
+
+/**
+ * Reads what a client missed. KEYS: seq, epoch, lost, clock, user stream,
+ * broadcast stream. ARGV: epoch, from, ttlMs. Returns `{0, epoch}` when the
+ * range cannot be served in full, else `{1, epoch, userEntries, allEntries}`.
+ */
+const READ = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch or epoch ~= ARGV[1] then return {0, epoch or ''} end
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local from = tonumber(ARGV[2])
+if from > seq then return {0, epoch} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > from then return {0, epoch} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+-- Every offset given more than ttl ago is at most floor (the first sample
+-- taken since was given later): a user stream that expired whole held
+-- nothing after a position at or above it.
+local floor = seq
+local sample = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. (now - ttl), '+inf', 'LIMIT', 0, 1)
+if sample[1] then floor = tonumber(sample[1]) - 1 end
+local out = {1, epoch}
+for i = 5, 6 do
+  local key = KEYS[i]
+  if redis.call('EXISTS', key) == 1 then
+    local info = redis.call('XINFO', 'STREAM', key)
+    for j = 1, #info, 2 do
+      if info[j] == 'max-deleted-entry-id' then
+        local deleted = tonumber(string.match(info[j + 1], '^(%d+)'))
+        if deleted > from then return {0, epoch} end
+      end
+    end
+    local entries = redis.call('XRANGE', key, '(' .. ARGV[2] .. '-0', '+')
+    if entries[1] then
+      local fields = entries[1][2]
+      for j = 1, #fields, 2 do
+        if fields[j] == 't' and now - tonumber(fields[j + 1]) > ttl then return {0, epoch} end
+      end
+    end
+    out[#out + 1] = entries
+  elseif i == 5 and from < floor then
+    return {0, epoch}
+  else
+    out[#out + 1] = {}
+  end
+end
+return out
+`;
+
+/** Marks every offset up to now as possibly incomplete: reads from before it fail. KEYS: seq, lost. */
+const MARK_LOST = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], string.format('%.0f', seq))
+return string.format('%.0f', seq)
+`;
+
+/** Reads the epoch (creating it) and the sequence. KEYS: seq, epoch. ARGV: candidate epoch. */
+const LOAD = `
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+return {redis.call('GET', KEYS[2]), redis.call('GET', KEYS[1]) or '0'}
+`;
+
+type Scripted = Redis & {
+  wshubHistoryRecord(...args: string[]): Promise<[string, string]>;
+  wshubHistoryRead(...args: string[]): Promise<[number, string, ...Array<Array<[string, string[]]>>]>;
+  wshubHistoryMarkLost(...args: string[]): Promise<string>;
+  wshubHistoryLoad(...args: string[]): Promise<[string, string]>;
+};
+
+/** How often a resume checks whether its channels are subscribed, in ms. */
+const SUBSCRIBED_POLL_MS = 5;
+
+/** What the history needs from its broker. */
+export interface RedisHistoryHost {
+  node: BrokerNode;
+  commands: CommandConnection;
+  reporter: ThrottledReporter;
+  prefix: string;
+  userChannel(userId: string): string;
+  broadcastChannel: string;
+  /** True once Redis confirmed this node's subscription of `channel`. */
+  subscribed(channel: string): boolean;
+  /** Sends a message the old way (no offset) to the other nodes, through the outage buffer. */
+  publishPlain(record: HistoryRecord): void;
+  /** How long after a reconnect the outage buffer is sent, in ms. */
+  bufferFlushDelayMs: number;
+}
+
+/**
+ * The shared message history of a {@link RedisBroker} on one Redis: a stream
+ * per user (`<prefix>:h:user:<userId>`) and one for broadcasts
+ * (`<prefix>:h:all`), offsets from one sequence (`<prefix>:h:seq`), the
+ * epoch in `<prefix>:h:epoch`. Recording and publishing are one script, and
+ * every node — this one too — delivers what arrives on its channels through
+ * `deliverRecorded`, in the order Redis published it, which is offset order.
+ *
+ * What could not be recorded (Redis unreachable, a failed script) is
+ * delivered without an offset as before, and once Redis answers again the
+ * offsets up to then are marked lost (`<prefix>:h:lost`), so a resume from
+ * before that point answers `failed` rather than leave a hole.
+ */
+export class RedisHistory implements MessageHistory {
+  /** Empty until Redis named the epoch: a resume with it always fails. */
+  private epoch = '';
+  /** Highest offset this node delivered (or the sequence when it started): where a client starting now stands. */
+  private delivered = 0;
+  private loaded = false;
+  /** Messages went unrecorded and the mark in Redis is not written yet. */
+  private unmarked = false;
+  private markTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  /**
+   * The epoch this node proposes when Redis has none. Replaced once it was
+   * taken and on every reconnect, so a Redis that restarted empty never gets
+   * an epoch it had before.
+   */
+  private candidate = randomBytes(8).toString('hex');
+  private readonly keys: { seq: string; epoch: string; tick: string; clock: string; lost: string; all: string };
+  readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0 };
+
+  constructor(
+    private readonly host: RedisHistoryHost,
+    private readonly limits: RecoveryLimits,
+  ) {
+    const p = `${host.prefix}:h`;
+    this.keys = { seq: `${p}:seq`, epoch: `${p}:epoch`, tick: `${p}:tick`, clock: `${p}:clock`, lost: `${p}:lost`, all: `${p}:all` };
+    const redis = host.commands.redis as Redis;
+    if (typeof (redis as unknown as Partial<Scripted>).wshubHistoryRecord !== 'function') {
+      redis.defineCommand('wshubHistoryRecord', { numberOfKeys: 6, lua: RECORD });
+      redis.defineCommand('wshubHistoryRead', { numberOfKeys: 6, lua: READ });
+      redis.defineCommand('wshubHistoryMarkLost', { numberOfKeys: 2, lua: MARK_LOST });
+      redis.defineCommand('wshubHistoryLoad', { numberOfKeys: 2, lua: LOAD });
+    }
+  }
+
+  private get redis(): Scripted {
+    return this.host.commands.redis as Scripted;
+  }
+
+  userStream(userId: string): string {
+    return `${this.host.prefix}:h:user:${userId}`;
+  }
+
+  get broadcastStream(): string {
+    return this.keys.all;
+  }
+
+  position(): Position {
+    return { epoch: this.epoch, offset: this.delivered };
+  }
+
+  record(record: HistoryRecord): void {
+    if (this.closed) return;
+    if (!this.host.commands.writable) {
+      this.unrecorded(record);
+      return;
+    }
+    const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
+    const body = `${header}\n${record.text}`;
+    const { seq, epoch, tick, clock, all } = this.keys;
+    const stream = record.userId === undefined ? all : this.userStream(record.userId);
+    const channel = record.userId === undefined ? this.host.broadcastChannel : this.host.userChannel(record.userId);
+    this.redis
+      .wshubHistoryRecord(seq, epoch, tick, clock, stream, channel, this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs), body, record.userId === undefined ? 'a' : 'u')
+      .then(
+        ([, named]) => {
+          this.counters.recorded++;
+          this.adopt(named);
+        },
+        (error: Error) => {
+          // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
+          this.counters.recordFailed++;
+          this.lost();
+          this.host.reporter.report('history', new Error(`wshub: recording a message in the Redis history failed: ${error.message}`));
+        },
+      );
+  }
+
+  /**
+   * A recorded message on one of this node's channels (`r<offset>:<epoch>:<header>\n<text>`),
+   * delivered with its offset. Returns false for anything that is not one.
+   */
+  receive(data: string | Buffer): boolean {
+    if (data.length === 0 || data[0] !== (typeof data === 'string' ? 'r' : 0x72)) return false;
+    if (data.length > MAX_ENVELOPE_BYTES) return false;
+    const message = decodeRecorded(typeof data === 'string' ? data : data.toString('utf8'));
+    if (!message) return false;
+    if (message.offset > this.delivered) this.delivered = message.offset;
+    this.adopt(message.epoch);
+    this.host.node.deliverRecorded(message.recorded);
+    return true;
+  }
+
+  async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
+    if (this.unmarked) return undefined; // this node could not record something it delivered
+    const channels = [this.host.userChannel(userId), this.host.broadcastChannel];
+    // What is recorded after the read must reach this node: the read waits for its subscriptions.
+    const deadline = Date.now() + this.host.commands.timeoutMs;
+    while (!channels.every((c) => this.host.subscribed(c))) {
+      if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
+      await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+    }
+    const unavailable = this.host.commands.unavailable();
+    if (unavailable) throw unavailable;
+    const { seq, epoch, lost, clock, all } = this.keys;
+    const reply = await this.host.commands.timed(
+      this.redis.wshubHistoryRead(seq, epoch, lost, clock, this.userStream(userId), all, from.epoch, String(from.offset), String(this.limits.ttlMs)),
+      'a history read',
+    );
+    if (reply[0] !== 1) return undefined;
+    const out: HistoryEntry[] = [];
+    for (const [i, forUser] of [
+      [2, userId],
+      [3, undefined],
+    ] as const) {
+      for (const [id, fields] of (reply[i] as Array<[string, string[]]>) ?? []) {
+        const entry = toEntry(id, fields, forUser);
+        if (!entry) return undefined;
+        out.push(entry);
+      }
+    }
+    return out.sort((a, b) => a.offset - b.offset);
+  }
+
+  /** The command connection is ready (again): learn the epoch; write the mark for what went unrecorded. */
+  connectionUp(): void {
+    if (this.closed) return;
+    this.candidate = randomBytes(8).toString('hex');
+    if (!this.loaded) {
+      const { seq, epoch } = this.keys;
+      this.redis.wshubHistoryLoad(seq, epoch, this.candidate).then(
+        ([named, offset]) => {
+          if (this.loaded) return;
+          this.loaded = true;
+          if (!this.epoch) this.epoch = named;
+          if (named === this.candidate) this.candidate = randomBytes(8).toString('hex');
+          if (this.delivered === 0) this.delivered = Number(offset);
+        },
+        (error: Error) => this.host.reporter.report('history', new Error(`wshub: reading the Redis history epoch failed: ${error.message}`)),
+      );
+    }
+    if (this.unmarked) this.scheduleMark();
+  }
+
+  private adopt(epoch: string): void {
+    this.epoch = epoch;
+    if (epoch === this.candidate) this.candidate = randomBytes(8).toString('hex');
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.markTimer);
+  }
+
+  /** A message that could not be recorded: delivered here and sent to the other nodes without an offset. */
+  private unrecorded(record: HistoryRecord): void {
+    this.counters.unrecorded++;
+    this.lost();
+    this.host.node.deliverRecorded({ ...record, offset: undefined });
+    this.host.publishPlain(record);
+  }
+
+  private lost(): void {
+    if (this.unmarked) return;
+    this.unmarked = true;
+    if (this.host.commands.writable) this.scheduleMark();
+  }
+
+  /**
+   * Writes the mark after the outage buffer was sent (what it held reaches
+   * clients without offsets, so a resume must not claim it either).
+   */
+  private scheduleMark(): void {
+    if (this.markTimer || this.closed) return;
+    this.markTimer = setTimeout(() => {
+      this.markTimer = undefined;
+      if (this.closed || !this.host.commands.writable) return;
+      this.redis.wshubHistoryMarkLost(this.keys.seq, this.keys.lost).then(
+        () => {
+          this.unmarked = false;
+        },
+        (error: Error) => {
+          this.host.reporter.report('history', new Error(`wshub: marking lost history in Redis failed: ${error.message}`));
+          if (this.host.commands.writable) this.scheduleMark();
+        },
+      );
+    }, this.host.bufferFlushDelayMs + 100);
+    this.markTimer.unref();
+  }
+}
+
+const isFilter = (f: unknown): f is DeliveryFilter => f === null || f === true || typeof f === 'string';
+
+/** Parses `r<offset>:<epoch>:<header>\n<text>`; `undefined` for anything malformed. */
+export function decodeRecorded(text: string): { offset: number; epoch: string; recorded: RecordedMessage } | undefined {
+  const a = text.indexOf(':');
+  const b = text.indexOf(':', a + 1);
+  if (a < 2 || b < 0) return undefined;
+  const offset = Number(text.slice(1, a));
+  if (!Number.isSafeInteger(offset) || offset <= 0) return undefined;
+  const body = parseBody(text.slice(b + 1));
+  if (!body) return undefined;
+  return { offset, epoch: text.slice(a + 1, b), recorded: { ...body, offset } };
+}
+
+function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefined {
+  const nl = body.indexOf('\n');
+  if (nl < 0) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(body.slice(0, nl));
+  } catch {
+    return undefined;
+  }
+  if (typeof header !== 'object' || header === null) return undefined;
+  const { u, f, e } = header as { u?: unknown; f?: unknown; e?: unknown };
+  if ((u !== null && typeof u !== 'string') || !isFilter(f) || typeof e !== 'string') return undefined;
+  return { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+}
+
+function toEntry(id: string, fields: string[], userId: string | undefined): HistoryEntry | undefined {
+  let body: string | undefined;
+  let at = 0;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'b') body = fields[i + 1];
+    else if (fields[i] === 't') at = Number(fields[i + 1]);
+  }
+  const parsed = body === undefined ? undefined : parseBody(body);
+  if (!parsed || parsed.userId !== userId) return undefined;
+  return { ...parsed, offset: Number(id.slice(0, id.indexOf('-'))), at };
+}

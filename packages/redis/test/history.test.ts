@@ -1,0 +1,278 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WsHub } from '@wshub/core';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { RedisBroker } from '../src/index.js';
+import { FAST, waitUntil } from './hub-process.js';
+import { RedisServer, redisSkipReason } from './redis-server.js';
+
+const skip = redisSkipReason();
+
+function authenticate(req: IncomingMessage) {
+  const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('user') ?? 'anonymous';
+  return { id, deviceFingerprint: new URL(req.url ?? '/', 'http://localhost').searchParams.get('device') ?? 'd1' };
+}
+
+interface Frame {
+  event: string;
+  data: any;
+  offset?: number;
+}
+
+/** A protocol v2 socket with a queue of what arrived. */
+class V2Socket {
+  readonly frames: Frame[] = [];
+  private waiters: Array<() => void> = [];
+  welcome: { epoch: string; offset: number } | undefined;
+  private ids = 0;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)));
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  static async open(port: number, query: string): Promise<V2Socket> {
+    const socket = new V2Socket(new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws?${query}`, ['wshub']));
+    const welcome = await socket.next();
+    expect(welcome.event).toBe('wshub:welcome');
+    socket.welcome = welcome.data.recovery;
+    return socket;
+  }
+
+  async next(timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.frames.length === 0) {
+      if (Date.now() > deadline) throw new Error('no frame within 5 s');
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.frames.shift()!;
+  }
+
+  /** Application messages, `count` of them. */
+  async take(count: number): Promise<Frame[]> {
+    const out: Frame[] = [];
+    while (out.length < count) {
+      const f = await this.next();
+      if (!f.event.startsWith('wshub:')) out.push(f);
+    }
+    return out;
+  }
+
+  async resume(position: unknown): Promise<{ replay: Frame[]; ack: any }> {
+    const id = ++this.ids;
+    this.ws.send(JSON.stringify({ event: 'wshub:resume', id, data: position }));
+    const replay: Frame[] = [];
+    for (;;) {
+      const f = await this.next();
+      if (f.event === 'wshub:ack' && f.data.id === id) return { replay, ack: f.data };
+      replay.push(f);
+    }
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
+  let redis: RedisServer;
+  let r: Redis;
+  const open: Array<{ hub: WsHub; server: Server }> = [];
+  const sockets: V2Socket[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    r = new Redis(redis.url, { connectionName: 'test', lazyConnect: false });
+  });
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.close();
+    for (const { hub, server } of open.splice(0)) {
+      await hub.close();
+      server.close();
+    }
+    if (!redis.running) await redis.start();
+    await r.flushall();
+  });
+
+  afterAll(async () => {
+    r?.disconnect();
+    await redis?.kill();
+  });
+
+  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true) {
+    const broker = new RedisBroker({ ...FAST, url: redis.url });
+    const hub = new WsHub({ authenticate, broker, recovery });
+    const errors: string[] = [];
+    hub.on('error', (error) => errors.push(error.message));
+    const server = createServer();
+    hub.attach(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ hub, server });
+    await waitUntil(() => hub.stats().broker.subscribed! >= 2 && hub.stats().broker.connected === 1, 'the broker to subscribe');
+    await waitUntil(() => hub.stats().broker !== undefined && (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    return { hub, broker, errors, port: (server.address() as AddressInfo).port };
+  }
+
+  async function connect(port: number, query: string, hub: WsHub): Promise<V2Socket> {
+    const socket = await V2Socket.open(port, query);
+    sockets.push(socket);
+    const user = new URLSearchParams(query).get('user')!;
+    await waitUntil(
+      () => (hub as any).broker?.subscriber?.isConfirmed?.(`wshub:user:${user}`) ?? true,
+      `the channel of ${user} on this node`,
+    );
+    await waitUntil(async () => (await hub.onlineUsers()).includes(user), `${user} online`);
+    return socket;
+  }
+
+  describe('offsets are one order for every node', () => {
+    it('two nodes sending to one user: every socket, on either node, sees the same offsets in the same order', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      const onA = await connect(a.port, 'user=bob&device=a', a.hub);
+      const onB = await connect(b.port, 'user=bob&device=b', b.hub);
+      expect(onA.welcome!.epoch).toBe(onB.welcome!.epoch);
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i++) {
+        sends.push((i % 2 ? a.hub : b.hub).sendMessage('bob', 'n', i));
+        if (i % 10 === 0) sends.push((i % 3 ? a.hub : b.hub).push('all', i));
+      }
+      await Promise.all(sends);
+      const gotA = await onA.take(44);
+      const gotB = await onB.take(44);
+      const offsets = gotA.map((f) => f.offset!);
+      expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+      expect(new Set(offsets).size).toBe(44);
+      expect(gotB).toEqual(gotA);
+      expect(a.hub.stats().broker.recorded! + b.hub.stats().broker.recorded!).toBe(44);
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    });
+  });
+
+  describe('resume on another node', () => {
+    it('replays what the user missed, in order, merged with broadcasts, and only under the watches held now', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      const first = await connect(a.port, 'user=bob', a.hub);
+      await a.hub.sendMessage('bob', 'n', 0);
+      const [seen] = await first.take(1);
+      first.close();
+      await waitUntil(async () => !(await b.hub.isOnline('bob')), 'bob offline');
+      await a.hub.sendMessage('bob', 'n', 1);
+      await b.hub.push('news', 2);
+      await a.hub.sendMessage('bob', 'order', 3, '42'); // only to watchers of order 42
+      await b.hub.sendMessage('alice', 'n', 4); // someone else's
+      await a.hub.sendMessage('bob', 'n', 5);
+      const back = await connect(b.port, 'user=bob', b.hub);
+      const { replay, ack } = await back.resume({ epoch: first.welcome!.epoch, offset: seen!.offset });
+      expect(replay.map((f) => f.data)).toEqual([1, 2, 5]);
+      expect(ack).toMatchObject({ status: 'recovered', missed: 3, epoch: first.welcome!.epoch });
+      expect(ack.offset).toBeGreaterThanOrEqual(replay[2]!.offset!);
+      await a.hub.sendMessage('bob', 'n', 6);
+      const [live] = await back.take(1);
+      expect(live).toMatchObject({ data: 6 });
+      expect(live!.offset).toBeGreaterThan(ack.offset);
+    });
+
+    it('an offset the history never gave, or another epoch, is answered failed', async () => {
+      const a = await startHub();
+      const s = await connect(a.port, 'user=bob', a.hub);
+      expect((await s.resume({ epoch: s.welcome!.epoch, offset: s.welcome!.offset + 1000 })).ack.status).toBe('failed');
+      expect((await s.resume({ epoch: 'another', offset: 0 })).ack).toMatchObject({ status: 'failed', epoch: s.welcome!.epoch });
+    });
+  });
+
+  describe('bounds: never a partial replay', () => {
+    it('more than maxMessages missed: failed (the stream was trimmed past the position)', async () => {
+      const a = await startHub({ maxMessages: 3 });
+      const s = await connect(a.port, 'user=bob', a.hub);
+      const from = s.welcome!;
+      for (let i = 0; i < 3; i++) await a.hub.sendMessage('bob', 'n', i);
+      await s.take(3);
+      expect((await s.resume(from)).ack).toMatchObject({ status: 'recovered', missed: 3 });
+      await a.hub.sendMessage('bob', 'n', 3);
+      await s.take(1);
+      expect((await s.resume(from)).ack).toMatchObject({ status: 'failed', missed: 0 });
+      expect(await r.xlen('wshub:h:user:bob')).toBe(3);
+    });
+
+    it('older than ttlMs: failed; a user whose stream expired whole: failed from before its last message, recovered from it', async () => {
+      const a = await startHub({ ttlMs: 1000 });
+      const s = await connect(a.port, 'user=bob', a.hub);
+      const from = s.welcome!;
+      await a.hub.sendMessage('bob', 'n', 1);
+      const [m] = await s.take(1);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(await r.exists('wshub:h:user:bob')).toBe(0); // expired whole
+      await a.hub.push('tick', 0); // a newer offset exists
+      const [tick] = await s.take(1);
+      expect((await s.resume(from)).ack.status).toBe('failed');
+      // Nothing for bob after m was lost: the stream's expiry took only m and older; the broadcast is replayed.
+      const { replay, ack } = await s.resume({ epoch: from.epoch, offset: m!.offset });
+      expect(ack).toMatchObject({ status: 'recovered', missed: 1 });
+      expect(replay).toEqual([tick]);
+      expect((await s.resume({ epoch: from.epoch, offset: tick!.offset })).ack).toMatchObject({ status: 'recovered', missed: 0 });
+    });
+  });
+
+  describe('Redis faults', () => {
+    it('Redis restarted empty: messages flow without offsets meanwhile, the epoch changes, offsets keep growing, the old position fails', async () => {
+      const a = await startHub();
+      const s = await connect(a.port, 'user=bob', a.hub);
+      await a.hub.sendMessage('bob', 'n', 1);
+      const [before] = await s.take(1);
+      await redis.kill();
+      await waitUntil(() => a.hub.stats().broker.connected === 0, 'the broker to see the outage');
+      await a.hub.sendMessage('bob', 'n', 2);
+      const [during] = await s.take(1);
+      expect(during).toEqual({ event: 'n', data: 2 }); // delivered, without an offset
+      expect(a.hub.stats().broker.unrecorded).toBe(1);
+      await redis.start();
+      await waitUntil(() => a.hub.stats().broker.connected === 1 && a.hub.stats().broker.subscribed! >= 3, 'the broker back');
+      await waitUntil(async () => (await r.exists('wshub:h:lost')) === 1, 'the lost mark', 5000);
+      await a.hub.sendMessage('bob', 'n', 3);
+      const [after] = await s.take(1);
+      expect(after!.offset).toBeGreaterThan(before!.offset!);
+      const position = (a.hub as any).cluster.history.position();
+      expect(position.epoch).not.toBe(s.welcome!.epoch);
+      expect((await s.resume({ epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
+      expect((await s.resume({ epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
+    });
+
+    it('a gap in the middle of one epoch: a position from before the lost message fails, one from after recovers', async () => {
+      const a = await startHub();
+      const s = await connect(a.port, 'user=bob', a.hub);
+      await a.hub.sendMessage('bob', 'n', 1);
+      const [before] = await s.take(1);
+      // The command connection drops while Redis keeps its data.
+      await r.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await a.hub.sendMessage('bob', 'n', 2).catch(() => {});
+      await waitUntil(() => a.hub.stats().broker.connected === 1, 'the broker back');
+      await waitUntil(async () => (await r.exists('wshub:h:lost')) === 1, 'the lost mark', 5000);
+      await a.hub.sendMessage('bob', 'n', 3);
+      const got = await s.take(2);
+      expect(got.map((f) => f.data)).toEqual([2, 3]);
+      const epoch = s.welcome!.epoch;
+      expect((await s.resume({ epoch, offset: before!.offset })).ack.status).toBe('failed');
+      expect((await s.resume({ epoch, offset: got[1]!.offset })).ack.status).toBe('recovered');
+    });
+  });
+
+  describe('Redis Cluster', () => {
+    it('recovery with a RedisBroker on Redis Cluster is a TypeError that says why', async () => {
+      const broker = new RedisBroker({ cluster: [{ host: '127.0.0.1', port: redis.port }], clusterOptions: { lazyConnect: true } });
+      expect(() => new WsHub({ authenticate, broker, recovery: true })).toThrow(
+        expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/recovery.*single Redis/) }),
+      );
+      await broker.close();
+    });
+  });
+});
