@@ -7,6 +7,7 @@ import { PushHandler } from './handlers/push.handler.js';
 import { SendMessageHandler } from './handlers/send-message.handler.js';
 import { UpdateWsClientHandler } from './handlers/update-ws-client.handler.js';
 import { WS_MODULE_OPTIONS, type WsModuleAsyncOptions, type WsModuleOptions } from './ws-module-options.js';
+import { WsHubHealthIndicator } from './ws-hub.health-indicator.js';
 import { hubProvider, wsHubProvider } from './ws-hub.provider.js';
 import { WsLifecycleModule } from './ws-lifecycle.module.js';
 
@@ -31,8 +32,9 @@ import { WsLifecycleModule } from './ws-lifecycle.module.js';
     DisconnectWsClientHandler,
     UpdateWsClientHandler,
     ClientDisconnectedHandler,
+    WsHubHealthIndicator,
   ],
-  exports: [Hub, WsHub, CqrsModule],
+  exports: [Hub, WsHub, WsHubHealthIndicator, CqrsModule],
 })
 export class WsModule {
   /** Configures the hub; `options.path` wins over `@wshub/nest/dist/path`. */
