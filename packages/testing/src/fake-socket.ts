@@ -1,5 +1,5 @@
 import type { Ack, HubUser, Position, Session } from '@wshub/core';
-import { parsePosition, RESUME, UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
+import { EXPIRING, parsePosition, REFRESH, RESUME, UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
 import { type CloseInfo, describeClose, MessageQueue, type NextOptions, type ReceivedMessage } from './message-queue.js';
 import { ackOf, isProtocolFrame, settleAck, type WatchResult, watchRequest } from './watch-reply.js';
 
@@ -48,6 +48,8 @@ export class FakeSocket<User extends HubUser = HubUser> {
   position: Position | undefined;
   /** After `connect(…, { resumeFrom })`: what the hub answered, as `@wshub/client`'s `'recovered'` event says it. */
   recovered: { recovered: boolean; missed: number } | undefined;
+  /** The expiry the hub announced (`wshub:expiring`): the time to refresh by, in ms since the epoch. */
+  expiresAt: number | undefined;
 
   private readonly queue = new MessageQueue('FakeSocket');
   private readonly acks = new Map<number, Ack>();
@@ -149,6 +151,26 @@ export class FakeSocket<User extends HubUser = HubUser> {
   }
 
   /**
+   * Renews the session on this socket with `token`, as `@wshub/client` does
+   * when the hub announces the expiry: resolves with the new `expiresAt`
+   * (undefined when the user has none); rejects when the hub has no
+   * `refresh` hook. A refused token closes the socket with 4403 (see
+   * `closed`), and the promise rejects with that.
+   */
+  async refresh(token: string): Promise<number | undefined> {
+    const id = this.nextId++;
+    await this.sendText(JSON.stringify({ event: REFRESH, id, data: { token } }));
+    const ack = this.acks.get(id);
+    this.acks.delete(id);
+    if (!ack) throw new Error(`FakeSocket: refresh got no answer; the socket is ${this.describeState()}`);
+    if (ack.status !== 'refreshed') {
+      throw new Error(`FakeSocket: refresh was answered ${ack.status}${ack.message ? `: ${ack.message}` : ''}`);
+    }
+    this.expiresAt = undefined;
+    return ack.expiresAt;
+  }
+
+  /**
    * Asks the hub for what this user missed since `from` (a position kept
    * from an earlier socket); the replayed messages land in `received`, and
    * `recovered` says how it went. `FakeHub.connect(…, { resumeFrom })` calls it.
@@ -178,6 +200,7 @@ export class FakeSocket<User extends HubUser = HubUser> {
     if (this.readyState !== OPEN) return;
     const ack = ackOf(message);
     if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
+    if (message.event === EXPIRING) this.expiresAt = (message.data as { expiresAt?: number } | null)?.expiresAt;
     if (message.event === WELCOME && !this.resuming) {
       this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
     }

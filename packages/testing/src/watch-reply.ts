@@ -1,4 +1,4 @@
-import { ACK, type Ack, type ParsedWatch, parseWatchBody, type UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
+import { ACK, type Ack, type ParsedWatch, parseWatchBody, RESERVED_PREFIX, type UNWATCH, WATCH } from '@wshub/core/protocol';
 import type { ReceivedMessage } from './message-queue.js';
 
 /** What a watch request came to: registered, or refused by `canWatch`. */
@@ -20,9 +20,9 @@ export function ackOf(message: ReceivedMessage): Ack | undefined {
   return message.event === ACK ? (message.data as Ack) : undefined;
 }
 
-/** The protocol's own frames (ack, welcome): consumed by the test clients, never listed as messages. */
+/** The protocol's own frames (acks, welcome, expiry notices — every `wshub:` event): consumed by the test clients, never listed as messages. */
 export function isProtocolFrame(message: ReceivedMessage): boolean {
-  return message.event === ACK || message.event === WELCOME;
+  return typeof message.event === 'string' && message.event.startsWith(RESERVED_PREFIX);
 }
 
 /**
