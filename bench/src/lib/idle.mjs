@@ -45,8 +45,8 @@ export const IDLE_METRICS = [
 
 /**
  * Runs every measurement on `node` with `clients` clients spread over
- * `loads`. Returns one sample per IDLE_METRICS key, plus `details` (files,
- * storm outcomes) for the notes.
+ * `loads`. Returns one sample per IDLE_METRICS key; the heap sample also
+ * keeps the server's open files, the refused one every storm outcome.
  */
 export async function measureIdle(node, loads, { clients, heartbeatMs, hbWindowMs, window, settleMs, timeoutMs, addressesPerLoad }) {
   const before = await node.server.call('mem');
@@ -99,7 +99,7 @@ export async function measureIdle(node, loads, { clients, heartbeatMs, hbWindowM
   const base = { loadCpu, serverCpu: null, serverSys: null };
   const mem = (m) => m.heapUsed + m.external;
   return {
-    heap: { ...base, value: (mem(after) - mem(before)) / clients },
+    heap: { ...base, value: (mem(after) - mem(before)) / clients, files },
     rss: { ...base, value: (after.rss - before.rss) / clients },
     idleCpu: { ...base, value: (idle.totalUs / (hbWindowMs * 1000)) * 100, serverSys: idle.systemUs / Math.max(1, idle.totalUs) },
     beatUs: { ...base, value: idle.totalUs / (clients * beats) },
@@ -107,7 +107,7 @@ export async function measureIdle(node, loads, { clients, heartbeatMs, hbWindowM
       ? { ...base, value: (lastUs - sent.t0) / 1000 }
       : { ...base, value: null, error: `incomplete: ${got.reduce((s, g) => s + g.received, 0)} of ${clients} received` },
     storm: stormMs === null ? { ...base, value: null, error: stormError } : { ...base, value: stormMs },
-    refused: { ...base, value: outcomes.http503 + outcomes.close4408 + outcomes.close4429 },
-    details: { files, outcomes, memBefore: before, memAfter: after },
+    // The sample keeps the whole tally: attempts, each refusal kind, other errors.
+    refused: { ...base, value: outcomes.http503 + outcomes.close4408 + outcomes.close4429, outcomes },
   };
 }

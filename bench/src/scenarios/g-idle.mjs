@@ -33,8 +33,6 @@ export default {
   async run(session, { clients, heartbeatMs, hbWindowMs }, p) {
     const node = await session.startServer(undefined, { heartbeatMs, authRate: p.authRate });
     const loads = session.startLoads(Math.ceil(clients / p.perLoad));
-    const out = await measureIdle(node, loads, { ...p, clients, heartbeatMs, hbWindowMs });
-    session.notes = { clients, ...out.details };
-    return out;
+    return measureIdle(node, loads, { ...p, clients, heartbeatMs, hbWindowMs });
   },
 };

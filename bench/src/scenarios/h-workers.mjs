@@ -24,8 +24,6 @@ export default {
   async run(session, { clients, workers }, p) {
     const node = await session.startCluster(workers, { heartbeatMs: p.heartbeatMs, authRate: p.authRate });
     const loads = session.startLoads(Math.ceil(clients / p.perLoad));
-    const out = await measureIdle(node, loads, { ...p, clients });
-    session.notes = { clients, ...out.details };
-    return out;
+    return measureIdle(node, loads, { ...p, clients });
   },
 };
