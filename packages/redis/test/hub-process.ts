@@ -67,9 +67,20 @@ export class HubProcess {
     });
   }
 
-  static async start(name: string, options: RedisBrokerOptions, kind: keyof typeof scripts = 'hub'): Promise<HubProcess> {
+  /** `hub`: more WsHub options (JSON) and a fixed `port`, for the plain hub node. */
+  static async start(
+    name: string,
+    options: RedisBrokerOptions,
+    kind: keyof typeof scripts = 'hub',
+    hub: { options?: Record<string, unknown>; port?: number } = {},
+  ): Promise<HubProcess> {
     const child = fork(scripts[kind], [], {
-      env: { ...process.env, WSHUB_BROKER_OPTIONS: JSON.stringify(options) },
+      env: {
+        ...process.env,
+        WSHUB_BROKER_OPTIONS: JSON.stringify(options),
+        WSHUB_HUB_OPTIONS: JSON.stringify(hub.options ?? {}),
+        ...(hub.port ? { WSHUB_PORT: String(hub.port) } : {}),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const node = new HubProcess(name, child);
@@ -136,6 +147,16 @@ export class HubProcess {
   /** Closes the clients opened so far (between tests that share the node). */
   dropClients(): void {
     for (const client of this.clients.splice(0)) client.ws.terminate();
+  }
+
+  /** Exits after `hub.close({ drainMs })` (a deploy); resolves once the process is gone. */
+  async drain(drainMs: number): Promise<void> {
+    if (!this.alive) return;
+    const exited = once(this.child, 'exit');
+    await this.call('drain', drainMs).catch(() => {});
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), drainMs + 5000);
+    await exited;
+    clearTimeout(timer);
   }
 
   async kill(): Promise<void> {
