@@ -20,6 +20,7 @@ export type WsModuleOptions = Pick<
   | 'heartbeatMs'
   | 'limits'
   | 'serialize'
+  | 'recovery'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
