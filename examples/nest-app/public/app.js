@@ -12,6 +12,7 @@ const orderInput = $('order-id');
 const watchingView = $('watching');
 const notifications = $('notifications');
 const ordersTable = $('orders');
+const sessionView = $('session');
 
 /** One id per tab, so two tabs of one user are two devices. */
 const device = `tab-${Math.random().toString(36).slice(2, 8)}`;
@@ -21,6 +22,7 @@ const CLOSE_REASONS = {
   1001: 'the server went away',
   1006: 'no connection',
   4000: 'the server ended the session',
+  4401: 'the session expired',
   4403: 'unauthorized',
 };
 
@@ -46,6 +48,13 @@ function notify(text, problem = false) {
 function showState(state, text = state) {
   stateView.textContent = text;
   stateView.dataset.state = state;
+}
+
+/** How many tokens this connection used, and when the current one expires. */
+function showSession(count, expiresAt) {
+  if (!sessionView) return;
+  sessionView.dataset.tokens = String(count);
+  sessionView.textContent = `session token #${count}, expires ${new Date(expiresAt).toLocaleTimeString()}`;
 }
 
 function showWatching() {
@@ -99,6 +108,10 @@ async function refreshOrders() {
 function connect(token) {
   void client?.close();
   client = undefined;
+  if (sessionView) {
+    sessionView.textContent = '';
+    delete sessionView.dataset.tokens;
+  }
   watches.clear();
   showWatching();
   detailView.textContent = '';
@@ -107,8 +120,19 @@ function connect(token) {
     return;
   }
   const account = config.accounts.find((a) => a.token === token);
+  let tokens = 0;
   const hub = new HubClient(config.wsPath, {
-    token: () => token,
+    // A short-lived token for this account, fetched at every connect and
+    // whenever the server says the session is about to expire: the client
+    // then renews the session on the open socket, without reconnecting.
+    token: async () => {
+      const response = await fetch(`/demo/token?account=${encodeURIComponent(token)}`);
+      if (!response.ok) throw new Error(`GET /demo/token answered ${response.status}`);
+      const issued = await response.json();
+      tokens += 1;
+      if (client === hub) showSession(tokens, issued.expiresAt);
+      return issued.token;
+    },
     query: { device },
     // One server on one machine: try at least every 5 s, so a restart is
     // picked up quickly. The default ceiling (30 s) is for many clients,

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { WsModule } from '@wshub/nest';
 import { AnnouncementsController } from './announcements/announcements.controller.js';
 import { ClientConnectedHandler } from './auth/client-connected.handler.js';
+import { SessionRefreshHandler } from './auth/session-refresh.handler.js';
+import { TokenController } from './auth/token.controller.js';
 import { DemoController } from './demo.controller.js';
 import { OrderStore } from './orders/order-store.js';
 import { OrderWatchRule } from './orders/order-watch.rule.js';
@@ -12,7 +14,7 @@ import { createWsOptions } from './ws-options.js';
 
 @Module({
   imports: [WsModule.forRootAsync({ useFactory: () => createWsOptions() })],
-  controllers: [OrdersController, AnnouncementsController, DemoController],
-  providers: [OrderStore, ClientConnectedHandler, OrderWatchRule, PresenceLogHandler, PingHandler],
+  controllers: [OrdersController, AnnouncementsController, DemoController, TokenController],
+  providers: [OrderStore, ClientConnectedHandler, SessionRefreshHandler, OrderWatchRule, PresenceLogHandler, PingHandler],
 })
 export class AppModule {}

@@ -4,6 +4,8 @@ export interface DemoUser {
   deviceFingerprint: string;
   name: string;
   role: 'admin' | 'user';
+  /** When the session ends unless renewed (ms since the epoch); none for the accounts' own tokens. */
+  expiresAt?: number;
 }
 
 /**

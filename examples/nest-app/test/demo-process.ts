@@ -26,12 +26,13 @@ export class DemoProcess {
   }
 
   /**
-   * Starts the demo on `port` (0: a free one). Rejects with the process's
+   * Starts the demo on `port` (0: a free one), with `env` added to the
+   * environment (e.g. `TOKEN_TTL_MS`). Rejects with the process's
    * output if it exits first or prints no URL within `timeoutMs`.
    */
-  static async start(port = 0, timeoutMs = 30_000): Promise<DemoProcess> {
+  static async start(port = 0, timeoutMs = 30_000, env: Record<string, string> = {}): Promise<DemoProcess> {
     const child = spawn(process.execPath, [main], {
-      env: { ...process.env, PORT: String(port), NO_COLOR: '1' },
+      env: { ...process.env, ...env, PORT: String(port), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const demo = new DemoProcess(child);

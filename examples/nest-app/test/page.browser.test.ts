@@ -65,13 +65,13 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
   }, 30_000);
 
   /** Opens the page in a fresh browser context, once its user picker is filled. */
-  async function openPage(): Promise<void> {
+  async function openPage(base = demo.base): Promise<void> {
     context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     pageErrors = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(demo.base);
+    await page.goto(base);
     await page.locator('[data-testid="user-picker"] option[value="bob-token"]').waitFor({ state: 'attached' });
   }
 
@@ -126,6 +126,40 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
       expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
       expect(pageErrors).toEqual([]);
     }, 120_000);
+  });
+
+  describe('short-lived session tokens', () => {
+    it('with 3 s tokens the page stays connected and keeps receiving for 10 s, renewing the session on the open socket', async () => {
+      const shortLived = await DemoProcess.start(0, 30_000, { TOKEN_TTL_MS: '3000' });
+      try {
+        await openPage(shortLived.base);
+        await signIn('bob-token');
+        await watchOrder(42);
+        await activeWatch(42);
+        const started = Date.now();
+        for (let i = 1; Date.now() - started < 10_000; i++) {
+          const response = await fetch(`${shortLived.base}/orders/42/status`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ status: `step ${i}` }),
+          });
+          expect(response.status).toBe(202);
+          await notification(`order 42 is now "step ${i}"`);
+          // Pacing the status changes over the 10 s, not waiting for an outcome.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+        }
+        // Three lifetimes went by: the session was renewed, never lost.
+        const tokens = Number(await page.getByTestId('session').getAttribute('data-tokens'));
+        expect(tokens).toBeGreaterThanOrEqual(4);
+        expect(await page.getByTestId('notification').filter({ hasText: 'connection lost' }).count()).toBe(0);
+        await connectionState('open');
+        expect(pageErrors).toEqual([]);
+      } finally {
+        await context?.close();
+        context = undefined;
+        await shortLived.stop();
+      }
+    }, 90_000);
   });
 
   describe('a watch the server refuses', () => {
