@@ -1,6 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { Hub } from '@wshub/nest';
 import { DEMO_ACCOUNTS } from './demo-users.js';
+import { type ActivitySample, HubActivity } from './monitoring/hub-activity.js';
 import { type Order, OrderStore } from './orders/order-store.js';
 
 export interface DemoConfig {
@@ -15,6 +16,7 @@ export class DemoController {
   constructor(
     @Inject(Hub) private readonly hub: Hub,
     private readonly orders: OrderStore,
+    private readonly activity: HubActivity,
   ) {}
 
   @Get('config')
@@ -30,5 +32,11 @@ export class DemoController {
   @Get('stats')
   stats(): { online: string[]; stats: ReturnType<Hub['stats']> } {
     return { online: this.hub.connectedUsers(), stats: this.hub.stats() };
+  }
+
+  /** The last minute of the hub, a sample a second, for the page's live panel. */
+  @Get('activity')
+  lastMinute(): { samples: ActivitySample[] } {
+    return { samples: this.activity.lastMinute() };
   }
 }

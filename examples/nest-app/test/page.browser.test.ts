@@ -162,6 +162,37 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
     }, 90_000);
   });
 
+  describe('the live panel', () => {
+    it('draws the hub’s last minute and follows connections and deliveries as they flow', async () => {
+      await openPage();
+      const panel = page.getByTestId('live-panel');
+      await page.locator('[data-testid="live-panel"][data-state="live"]').waitFor();
+      await signIn('alice-token');
+      // The server samples once a second; the page redraws once a second.
+      const figure = (id: string, attribute = 'data-value') => async () =>
+        Number(await page.getByTestId(id).getAttribute(attribute));
+      await expect.poll(figure('live-connections'), { timeout: WAIT_MS }).toBeGreaterThanOrEqual(1);
+      await expect.poll(figure('live-users'), { timeout: WAIT_MS }).toBeGreaterThanOrEqual(1);
+      const announcing = setInterval(() => {
+        void fetch(`${demo.base}/announcements`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: 'tick' }),
+        });
+      }, 100);
+      try {
+        await expect.poll(figure('live-deliveries', 'data-peak'), { timeout: WAIT_MS }).toBeGreaterThan(0);
+      } finally {
+        clearInterval(announcing);
+      }
+      expect(Number(await panel.getAttribute('data-samples'))).toBeGreaterThan(1);
+      expect(await page.locator('#live-chart rect.deliveries').count()).toBeGreaterThan(1);
+      const connections = await page.getByTestId('live-line-connections').getAttribute('points');
+      expect(connections?.split(' ').length).toBeGreaterThan(1);
+      expect(pageErrors).toEqual([]);
+    }, 60_000);
+  });
+
   describe('a watch the server refuses', () => {
     it('is reported on the page and dropped from the list', async () => {
       await openPage();
