@@ -1,6 +1,7 @@
 import type { HubObserver, HubStats } from '@wshub/core';
-import { Counter, Gauge, Histogram, type Metric, type Registry, register } from 'prom-client';
+import { Counter, Gauge, type Metric, type Registry, register } from 'prom-client';
 import { BROKER_METRICS } from './broker-metrics.js';
+import { FastHistogram } from './fast-histogram.js';
 
 /** What `collectHubMetrics` reads of a hub: any `Hub` or `WsHub` (or `FakeHub`) has it. */
 export interface MeasuredHub {
@@ -68,7 +69,8 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * Gauges and counters are read from `hub.stats()` when the registry is
  * scraped, so they are the hub's own numbers and cannot drift; the
  * histograms are fed by `hub.observe()`, which costs two clock reads and one
- * `observe()` per auth, watch check and `sendMessage`/`push` call. Register
+ * typed-array update ({@link FastHistogram}) per auth, watch check and
+ * `sendMessage`/`push` call. Register
  * one hub per registry and prefix: a second registration of the same names
  * throws prom-client's error naming the metric.
  */
@@ -85,8 +87,8 @@ export function collectHubMetrics(hub: MeasuredHub, options: HubMetricsOptions =
   const name = (suffix: string) => prefix + suffix;
   const registers: Registry[] = [];
   // Registered one by one, so a failure removes only what this call added, never an existing metric of the same name.
-  const add = <M extends Metric>(metric: M): M => {
-    registry.registerMetric(metric);
+  const add = <M extends Metric | FastHistogram>(metric: M): M => {
+    registry.registerMetric(metric as Metric);
     // prom-client's metric classes hold their name; its Metric type does not declare it.
     registered.push((metric as unknown as { name: string }).name);
     return metric;
@@ -188,38 +190,50 @@ export function collectHubMetrics(hub: MeasuredHub, options: HubMetricsOptions =
     }
 
     const buckets = options.buckets ?? {};
-    const auth = add(new Histogram({
-      name: name('auth_duration_seconds'),
-      help: 'Time from a socket opening to authenticate accepting, refusing or timing out.',
-      labelNames: ['outcome'],
-      buckets: buckets.auth ?? AUTH_BUCKETS,
-      registers,
-    }));
-    const watch = add(new Histogram({
-      name: name('watch_check_duration_seconds'),
-      help: 'Time canWatch took to answer a watch (or the timeout).',
-      labelNames: ['outcome'],
-      buckets: buckets.watch ?? WATCH_BUCKETS,
-      registers,
-    }));
-    const delivery = add(new Histogram({
-      name: name('delivery_duration_seconds'),
-      help: 'Time from a sendMessage or push call to its last write on this node (push callbacks included).',
-      labelNames: ['kind'],
-      buckets: buckets.delivery ?? DELIVERY_BUCKETS,
-      registers,
-    }));
-    // Every series from the start, so rate() and dashboards see zeros rather than nothing.
-    for (const outcome of ['accepted', 'refused', 'timeout']) auth.zero({ outcome });
-    for (const outcome of ['allowed', 'forbidden', 'timeout', 'error']) watch.zero({ outcome });
-    for (const kind of ['send', 'push']) delivery.zero({ kind });
-    const observeSend = delivery.labels({ kind: 'send' }).observe;
-    const observePush = delivery.labels({ kind: 'push' }).observe;
+    const auth = add(
+      new FastHistogram(
+        name('auth_duration_seconds'),
+        'Time from a socket opening to authenticate accepting, refusing or timing out.',
+        'outcome',
+        ['accepted', 'refused', 'timeout'],
+        buckets.auth ?? AUTH_BUCKETS,
+      ),
+    );
+    const watch = add(
+      new FastHistogram(
+        name('watch_check_duration_seconds'),
+        'Time canWatch took to answer a watch (or the timeout).',
+        'outcome',
+        ['allowed', 'forbidden', 'timeout', 'error'],
+        buckets.watch ?? WATCH_BUCKETS,
+      ),
+    );
+    const delivery = add(
+      new FastHistogram(
+        name('delivery_duration_seconds'),
+        'Time from a sendMessage or push call to its last write on this node (push callbacks included).',
+        'kind',
+        ['send', 'push'],
+        buckets.delivery ?? DELIVERY_BUCKETS,
+      ),
+    );
+    const authSettled = {
+      accepted: auth.series('accepted'),
+      refused: auth.series('refused'),
+      timeout: auth.series('timeout'),
+    };
+    const watchChecked = {
+      allowed: watch.series('allowed'),
+      forbidden: watch.series('forbidden'),
+      timeout: watch.series('timeout'),
+      error: watch.series('error'),
+    };
+    const delivered = { send: delivery.series('send'), push: delivery.series('push') };
     remove.push(
       hub.observe({
-        authSettled: (seconds, outcome) => auth.observe({ outcome }, seconds),
-        watchChecked: (seconds, outcome) => watch.observe({ outcome }, seconds),
-        delivered: (seconds, kind) => (kind === 'send' ? observeSend : observePush)(seconds),
+        authSettled: (seconds, outcome) => authSettled[outcome](seconds),
+        watchChecked: (seconds, outcome) => watchChecked[outcome](seconds),
+        delivered: (seconds, kind) => delivered[kind](seconds),
       }),
     );
   } catch (error) {

@@ -210,3 +210,30 @@ describe('broker metrics', () => {
     }
   });
 });
+
+describe('histograms', () => {
+  it('count each observation in the first bucket it fits (le: less or equal), cumulatively, with sum and count', async () => {
+    f = await startHub();
+    const registry = new Registry();
+    collectHubMetrics(f.hub, { registry, buckets: { auth: [0.01, 0.1, 1] } });
+    const seen: number[] = [];
+    f.hub.observe({ authSettled: (s) => seen.push(s) });
+    const bob = await connectReady(f.url, 'user=bob');
+    bob.terminate();
+    const scraped = await scrape(registry);
+    const accepted = scraped.histogram('wshub_auth_duration_seconds', { outcome: 'accepted' });
+    expect(accepted.count).toBe(1);
+    expect(accepted.sum).toBeCloseTo(seen[0]!, 9);
+    expect([...accepted.buckets.keys()]).toEqual([0.01, 0.1, 1, Number.POSITIVE_INFINITY]);
+    expect(accepted.buckets.get(Number.POSITIVE_INFINITY)).toBe(1);
+    registry.resetMetrics();
+    expect((await scrape(registry)).value('wshub_auth_duration_seconds', { outcome: 'accepted' })).toBe(0);
+  });
+
+  it.each([[[]], [[1, 0.5]], [[0.1, 0.1]]])('refuse buckets %j', async (buckets) => {
+    f = await startHub();
+    const registry = new Registry();
+    expect(() => collectHubMetrics(f!.hub, { registry, buckets: { delivery: buckets } })).toThrow(/must be increasing numbers/);
+    expect(await registry.metrics()).toBe('\n'); // nothing half-registered
+  });
+});
