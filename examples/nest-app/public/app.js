@@ -173,7 +173,7 @@ function connect(token) {
   on('announcement', ({ text, adminsOnly }) => notify(`announcement${adminsOnly ? ' (admins)' : ''}: ${text}`));
   on('exception', ({ message }) => notify(`server: ${message}`, true));
   on('unauthorized', () => notify('the server refused this user (4403)', true));
-  on('disconnected', () => notify('the server ended this session (4000)', true));
+  on('ended', ({ code }) => notify(`the server ended this session (${code})`, true));
   on('error', (error) => notify(error.message, true));
 }
 

@@ -44,7 +44,7 @@ export interface ClientEvents {
   /** The server closed with 4403: `authenticate` refused the client. The client stopped. */
   unauthorized: CloseInfo;
   /** The server ended this session on purpose: 4000 (`hub.disconnect()`) or 4409 (too many sockets of this user; the oldest goes). The client stopped. */
-  disconnected: CloseInfo;
+  ended: CloseInfo;
   /** The server refused a watch; the matching subscriptions were removed. */
   forbidden: ForbiddenWatch;
   /** The server answered an invalid request with an `exception` message; the connection stays open. */

@@ -40,7 +40,7 @@ const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
   'state',
   'close',
   'unauthorized',
-  'disconnected',
+  'ended',
   'forbidden',
   'exception',
   'recovered',
@@ -55,7 +55,7 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * A connection to a wshub server that stays up: it reconnects with
  * exponential backoff and full jitter, asks for a fresh token each time,
  * re-sends every active watch after each reconnect, and stops for good when
- * the server says so (4403 unauthorized, 4000 disconnected).
+ * the server says so (4403 unauthorized, 4000 or 4409 ended).
  *
  * @typeParam Events server event name → type of its `data`
  * @typeParam Outgoing client event name → type of the `data` `send()` takes
@@ -441,7 +441,7 @@ export class HubClient<
     this.#emitter.emit('close', info);
     if (code === CloseCode.Forbidden) this.#emitter.emit('unauthorized', info);
     else if (code === CloseCode.DisconnectedByServer || code === CloseCode.TooManySockets) {
-      this.#emitter.emit('disconnected', info);
+      this.#emitter.emit('ended', info);
     }
     else this.#report(new ClientBugError(code, reason));
     this.#setState('closed');

@@ -70,13 +70,15 @@ describe('sessions that expire, with SessionRefreshEvent', () => {
     @Module({ imports: [WsModule], providers: [ExpiringAuth, Refresh] })
     class App {}
     running = await startApp(App);
-    const client = connect(running, 'bob:400');
+    // 1 s: the notice comes half a second ahead, room enough on a loaded machine.
+    const client = connect(running, 'bob:1000');
     await client.next('wshub:welcome');
     const notice = await client.next('wshub:expiring');
     expect(notice.data.expiresAt).toEqual(expect.any(Number));
     client.ws.send(JSON.stringify({ event: 'wshub:refresh', id: 1, data: { token: 'bob:60000' } }));
     expect((await client.next('wshub:ack')).data).toMatchObject({ id: 1, op: 'refresh', status: 'refreshed' });
-    const state = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('open'), 600))]);
+    // Past the first expiry (1 s after connecting), the socket is still open.
+    const state = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('open'), 1200))]);
     expect(state).toBe('open');
   });
 

@@ -67,7 +67,7 @@ describe('4000 disconnected by the server', () => {
     const connections = countConnections(test);
     const client = clients.create(test.url, { reconnect: immediate });
     await inState(client, 'open');
-    const disconnected = nextEvent(client, 'disconnected');
+    const disconnected = nextEvent(client, 'ended');
     const closed = nextState(client, 'closed');
     await test.hub.disconnect('bob');
     expect(await disconnected).toEqual({

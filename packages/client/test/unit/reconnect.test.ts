@@ -192,8 +192,8 @@ describe('states', () => {
 describe('close-code policy', () => {
   it.each([
     [4403, 'unauthorized'],
-    [4000, 'disconnected'],
-    [4409, 'disconnected'],
+    [4000, 'ended'],
+    [4409, 'ended'],
   ] as const)('%i: stops and emits %s', async (code, event) => {
     const c = client();
     const seen: unknown[] = [];
@@ -225,7 +225,7 @@ describe('close-code policy', () => {
   it.each([1001, 1006, 1011, 1012, 1013, 4008, 4401, 4408, 4429])('%i: reconnects', async (code) => {
     const c = client();
     const unexpected: unknown[] = [];
-    for (const event of ['unauthorized', 'disconnected', 'error'] as const) c.on(event, (x) => unexpected.push(x));
+    for (const event of ['unauthorized', 'ended', 'error'] as const) c.on(event, (x) => unexpected.push(x));
     await settle();
     transport.last().open();
     transport.last().serverClose(code);
