@@ -21,6 +21,13 @@ export const CONTENDERS = [
     scenarios: ['H'],
   },
   {
+    id: 'wshub-metrics',
+    label: 'wshub (core) + @wshub/prometheus',
+    file: 'wshub-metrics.mjs',
+    dialect: 'ws',
+    scenarios: ['A', 'B'],
+  },
+  {
     id: 'wshub-nest',
     label: 'wshub via @wshub/nest SendMessageCommand',
     labels: { A: 'wshub via @wshub/nest PushCommand' },
