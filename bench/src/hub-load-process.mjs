@@ -23,6 +23,8 @@ let round = null;
 /** Every WebSocket that is not closed yet. */
 const live = new Set();
 const outcomes = { attempts: 0, http503: 0, httpOther: 0, close4408: 0, close4429: 0, closeOther: 0, errors: 0 };
+/** Other failed attempts by error code (ECONNRESET, …), to say what they were. */
+let errorKinds = {};
 
 /** ws's WebSocket bound to a source address, counting attempts and refused upgrades. */
 function boundSocket(localAddress) {
@@ -36,7 +38,11 @@ function boundSocket(localAddress) {
         const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
         if (status === '503') outcomes.http503++;
         else if (status) outcomes.httpOther++;
-        else outcomes.errors++;
+        else {
+          outcomes.errors++;
+          const kind = error.code ?? error.message.slice(0, 40);
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+        }
       });
     }
   };
@@ -123,6 +129,7 @@ serve({
    */
   drop() {
     for (const key of Object.keys(outcomes)) outcomes[key] = 0;
+    errorKinds = {};
     const t = nowUs();
     let dropped = 0;
     for (const ws of live) {
@@ -143,13 +150,14 @@ serve({
       if (open === clients.length) break;
       await sleep(50);
     }
-    return { open, clients: clients.length, ...outcomes };
+    return { open, clients: clients.length, ...outcomes, errorKinds };
   },
 
   /** Stops every client (no reconnect) and cuts its connection. */
   closeAll() {
-    for (const client of clients.splice(0)) void client.close();
+    // Connections first: a client closed while open would wait for the close handshake.
     for (const ws of live) ws._socket?.destroy();
+    for (const client of clients.splice(0)) void client.close();
     return {};
   },
 });

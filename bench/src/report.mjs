@@ -36,6 +36,19 @@ export const TARGETS = [
   // fixed), wshub's rate must hold up like the scope-index baseline's (a scan falls ~10×).
   { scenario: 'E', metric: 'rate', contender: 'wshub', flat: true, baseline: 'ws-once', atLeast: 0.8 },
   { scenario: 'F', metric: 'throughput', contender: 'wshub-redis', baseline: 'socketio', atLeast: 1.5 },
+  // Issue 16: an idle connection costs about what raw ws costs, at every N up to the descriptor limit…
+  { scenario: 'G', metric: 'heap', contender: 'wshub', baseline: 'ws-idle', atMost: 1.2 },
+  { scenario: 'G', metric: 'rss', contender: 'wshub', baseline: 'ws-idle', atMost: 1.2 },
+  // …and no more per connection at the largest N than at the smallest.
+  { scenario: 'G', metric: 'heap', contender: 'wshub', flat: true, atMost: 1.1 },
+  { scenario: 'G', metric: 'rss', contender: 'wshub', flat: true, atMost: 1.1 },
+  { scenario: 'G', metric: 'idleCpu', contender: 'wshub', baseline: 'ws-idle', atMost: 1.2 },
+  { scenario: 'G', metric: 'broadcast', contender: 'wshub', baseline: 'ws-idle', atMost: 1.1 },
+  { scenario: 'G', metric: 'storm', contender: 'wshub', baseline: 'ws-idle', atMost: null },
+  { scenario: 'H', metric: 'heap', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
+  { scenario: 'H', metric: 'idleCpu', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
+  { scenario: 'H', metric: 'broadcast', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
+  { scenario: 'H', metric: 'storm', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
 ];
 
 /** Adds median/min/max and ratios to every metric's results. */

@@ -94,7 +94,10 @@ export async function measureIdle(node, loads, { clients, heartbeatMs, hbWindowM
   }
   const settled = await Promise.all(loads.map((load) => load.call('settle', { timeoutMs: 10_000 }, 20_000)));
   const outcomes = {};
-  for (const s of settled) for (const [k, v] of Object.entries(s)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  for (const { errorKinds, ...counts } of settled) {
+    for (const [k, v] of Object.entries(counts)) outcomes[k] = (outcomes[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(errorKinds)) outcomes[`error ${k}`] = (outcomes[`error ${k}`] ?? 0) + v;
+  }
 
   const base = { loadCpu, serverCpu: null, serverSys: null };
   const mem = (m) => m.heapUsed + m.external;
