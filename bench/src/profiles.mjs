@@ -24,8 +24,8 @@ export const PROFILES = {
     E: { sockets: [1000, 10000], perScope: 10, perTurn: 16, warmupMs: 250, roundMs: 500, timeoutMs: 30_000 },
     F: { users: 1000, devices: 2, perTurn: 16, rate: 5000, settleMs: 200, warmupMs: 250, roundMs: 500, latencyMs: 1000, timeoutMs: 30_000 },
     // Up to the open-files limit less fdReserve (19,800 under a 20,000 limit); 5 s heartbeat at every N, 30 s at the largest.
-    G: { ...IDLE, clients: [2000, 10000], fdReserve: 200, maxClients: 19_800, heartbeatMs: 5000, hbWindowMs: 10_000, heartbeatSlowMs: 30_000 },
-    H: { ...IDLE, clients: 100_000, workers: 7, perLoad: 17_000, heartbeatMs: 30_000, hbWindowMs: 30_000 },
+    G: { ...IDLE, reps: 2, clients: [2000, 10000], fdReserve: 200, maxClients: 19_800, heartbeatMs: 5000, hbWindowMs: 10_000, heartbeatSlowMs: 30_000 },
+    H: { ...IDLE, reps: 1, clients: 100_000, workers: 7, perLoad: 17_000, heartbeatMs: 30_000, hbWindowMs: 30_000 },
   },
   quick: {
     reps: 2,

@@ -142,12 +142,15 @@ async function main() {
   try {
     for (const scenario of scenarios) {
       const params = profile[scenario.id];
+      // A profile may give a long scenario fewer repetitions (`reps` in its params); --reps decides for all.
+      const scenarioReps = args.reps ? Number(args.reps) : (params.reps ?? reps);
       const entrants = contenders.filter((c) => c.available && c.scenarios.includes(scenario.id));
       const doc = {
         id: scenario.id,
         title: scenario.title,
         description: scenario.description,
         params,
+        reps: scenarioReps,
         baselines: entrants.filter((c) => c.baseline).map((c) => c.id),
         cases: [],
       };
@@ -181,7 +184,7 @@ async function main() {
         doc.cases.push(caseDoc);
         // A profile may leave a contender out of some cases (`skipCases: { id: [caseId] }`).
         const inCase = entrants.filter((e) => !params.skipCases?.[e.id]?.includes(c.id));
-        for (let rep = 0; rep < reps; rep++) {
+        for (let rep = 0; rep < scenarioReps; rep++) {
           // Rotate the order every repetition so no contender always runs first.
           const order = inCase.map((_, i) => inCase[(i + rep) % inCase.length]);
           for (const contender of order) {
@@ -208,7 +211,7 @@ async function main() {
               target.samples.push({ rep: rep + 1, ...(out[m.key] ?? { value: null, error: 'not reported' }) });
             }
             log(
-              `${scenario.id} ${c.id} rep ${rep + 1}/${reps} ${contender.id}: ` +
+              `${scenario.id} ${c.id} rep ${rep + 1}/${scenarioReps} ${contender.id}: ` +
                 caseDoc.metrics.map((m) => `${m.key}=${formatValue(out[m.key]?.value, m.unit)}`).join(' ') +
                 ` (${((Date.now() - sessionStart) / 1000).toFixed(1)} s)`,
             );

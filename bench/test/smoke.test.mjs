@@ -94,7 +94,7 @@ describe('npm run bench -- --smoke', () => {
           expect(['higher', 'lower']).toContain(m.better);
           expect(m.results.length).toBeGreaterThan(0);
           for (const r of m.results) {
-            expect(r.samples).toHaveLength(doc.reps);
+            expect(r.samples).toHaveLength(s.reps ?? doc.reps);
             for (const sample of r.samples) {
               if (sample.value === null) expect(sample.error).toEqual(expect.any(String));
               else expect(Number.isFinite(sample.value)).toBe(true);
