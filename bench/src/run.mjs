@@ -122,6 +122,10 @@ function mergeRuns(base, extras, only) {
   };
 }
 
+function skips(params, contender, c) {
+  return !!params.skipCases?.[contender.id]?.some((x) => (x instanceof RegExp ? x.test(c.id) : x === c.id));
+}
+
 async function main() {
   if (args.render) return render(fromCaller(args.render));
   const started = new Date();
@@ -177,13 +181,13 @@ async function main() {
           metrics: metrics.map((m) => ({
             ...m,
             results: entrants
-              .filter((e) => !params.skipCases?.[e.id]?.includes(c.id))
+              .filter((e) => !skips(params, e, c))
               .map((e) => ({ contender: e.id, label: labelIn(e, scenario.id), baseline: !!e.baseline, samples: [] })),
           })),
         };
         doc.cases.push(caseDoc);
-        // A profile may leave a contender out of some cases (`skipCases: { id: [caseId] }`).
-        const inCase = entrants.filter((e) => !params.skipCases?.[e.id]?.includes(c.id));
+        // A profile may leave a contender out of some cases (`skipCases: { id: [caseId or RegExp] }`).
+        const inCase = entrants.filter((e) => !skips(params, e, c));
         for (let rep = 0; rep < scenarioReps; rep++) {
           // Rotate the order every repetition so no contender always runs first.
           const order = inCase.map((_, i) => inCase[(i + rep) % inCase.length]);

@@ -14,6 +14,13 @@ export const CONTENDERS = [
     scenarios: ['A', 'B', 'C', 'D', 'E', 'G'],
   },
   {
+    id: 'wshub-pending',
+    label: 'wshub, maxPendingSockets 20,000',
+    file: 'wshub-pending.mjs',
+    dialect: 'ws',
+    scenarios: ['G'],
+  },
+  {
     id: 'wshub-workers',
     label: 'wshub on workers (WorkerBroker)',
     file: 'wshub-workers.mjs',
