@@ -16,13 +16,15 @@ import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { ThrottledReporter } from './throttled-reporter.js';
 
 /**
- * Records one message. KEYS: seq, epoch, tick, clock, stream, channel.
- * ARGV: candidate epoch, maxMessages, ttlMs, body, 'u' for a user's stream.
+ * Records a batch of messages. KEYS: seq, epoch, tick, clock, then a stream
+ * and a channel per message. ARGV: candidate epoch, maxMessages, ttlMs, then
+ * a body and a kind ('u' for a user's stream, 'a' for broadcasts) per message.
  *
- * The offset comes from one INCR for the whole prefix, and the PUBLISH runs
- * in the same script, so the order of publications on every channel is the
- * order of offsets: every node delivers in offset order. A sequence that does
- * not exist (a new or emptied Redis) starts at the current time in
+ * The offsets come from one INCRBY for the whole prefix, consecutive in the
+ * batch's order, and each message is PUBLISHed in the same script, in that
+ * order, so the order of publications on every channel is the order of
+ * offsets: every node delivers in offset order. A sequence that does not
+ * exist (a new or emptied Redis) starts at the current time in
  * microseconds, so offsets keep growing across a Redis that restarted empty
  * (its epoch changes too) and a connected client never sees a smaller one.
  * Once a second the script notes (time → offset) in the clock, which tells a
@@ -36,30 +38,45 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[2])
-local seq = string.format('%.0f', redis.call('INCR', KEYS[1]))
+local n = (#ARGV - 3) / 2
+local first = tonumber(redis.call('INCRBY', KEYS[1], n)) - n + 1
+local max = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-redis.call('XADD', KEYS[5], seq .. '-0', 'b', ARGV[4], 't', now)
--- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
--- which a read compares with its position (trimming does not).
-local over = redis.call('XLEN', KEYS[5]) - tonumber(ARGV[2])
-if over > 0 then
-  for _, entry in ipairs(redis.call('XRANGE', KEYS[5], '-', '+', 'COUNT', over)) do
-    redis.call('XDEL', KEYS[5], entry[1])
+local expire = {}
+for i = 1, n do
+  local stream = KEYS[3 + 2 * i]
+  local body = ARGV[2 + 2 * i]
+  local seq = string.format('%.0f', first + i - 1)
+  redis.call('XADD', stream, seq .. '-0', 'b', body, 't', now)
+  -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
+  -- which a read compares with its position (trimming does not).
+  local over = redis.call('XLEN', stream) - max
+  if over > 0 then
+    for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', over)) do
+      redis.call('XDEL', stream, entry[1])
+    end
   end
+  -- A user's stream goes when its newest entry is ttl old; the broadcast
+  -- stream stays (bounded by max), so its absence means "never written".
+  if ARGV[3 + 2 * i] == 'u' then expire[stream] = true end
+  redis.call('PUBLISH', KEYS[4 + 2 * i], 'r' .. seq .. ':' .. epoch .. ':' .. body)
 end
--- A user's stream goes when its newest entry is ttl old; the broadcast
--- stream stays (bounded by MAXLEN), so its absence means "never written".
-if ARGV[5] == 'u' then redis.call('PEXPIRE', KEYS[5], ttl) end
+for stream in pairs(expire) do redis.call('PEXPIRE', stream, ttl) end
 local tick = redis.call('GET', KEYS[3])
 if not tick or now - tonumber(tick) >= 1000 then
+  local seq = string.format('%.0f', first)
   redis.call('SET', KEYS[3], now, 'PX', ttl + 60000)
   redis.call('ZADD', KEYS[4], now, seq)
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ttl - 2000)
   redis.call('PEXPIRE', KEYS[4], ttl + 60000)
 end
-redis.call('PUBLISH', KEYS[6], 'r' .. seq .. ':' .. epoch .. ':' .. ARGV[4])
-return {seq, epoch}
+return {string.format('%.0f', first), epoch}
 `;
+
+/** Messages per recording script call at most. */
+export const RECORD_BATCH_MESSAGES = 256;
+/** Body bytes (UTF-16 units) per recording script call at most; a bigger message goes alone. */
+export const RECORD_BATCH_BYTES = 256 * 1024;
 
 /**
  * Reads what a client missed. KEYS: seq, epoch, lost, clock, user stream,
@@ -176,6 +193,10 @@ export class RedisHistory implements MessageHistory {
   private unmarked = false;
   private markTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** Records waiting for the next script call, in the order they were made. */
+  private batch: Array<{ record: HistoryRecord; body: string }> = [];
+  private batchBytes = 0;
+  private flushTimer: ReturnType<typeof setImmediate> | undefined;
   /**
    * The epoch this node proposes when Redis has none. Replaced once it was
    * taken and on every reconnect, so a Redis that restarted empty never gets
@@ -193,7 +214,7 @@ export class RedisHistory implements MessageHistory {
     this.keys = { seq: `${p}:seq`, epoch: `${p}:epoch`, tick: `${p}:tick`, clock: `${p}:clock`, lost: `${p}:lost`, all: `${p}:all` };
     const redis = host.commands.redis as Redis;
     if (typeof (redis as unknown as Partial<Scripted>).wshubHistoryRecord !== 'function') {
-      redis.defineCommand('wshubHistoryRecord', { numberOfKeys: 6, lua: RECORD });
+      redis.defineCommand('wshubHistoryRecord', { lua: RECORD }); // numkeys first: a batch has 4 + 2 per message
       redis.defineCommand('wshubHistoryRead', { numberOfKeys: 6, lua: READ });
       redis.defineCommand('wshubHistoryMarkLost', { numberOfKeys: 2, lua: MARK_LOST });
       redis.defineCommand('wshubHistoryLoad', { numberOfKeys: 2, lua: LOAD });
@@ -216,31 +237,56 @@ export class RedisHistory implements MessageHistory {
     return { epoch: this.epoch, offset: this.delivered };
   }
 
+  /**
+   * Queues the message for the next recording script call. The records of
+   * one event-loop turn (up to {@link RECORD_BATCH_MESSAGES} messages or
+   * {@link RECORD_BATCH_BYTES}) go to Redis in one call, in the order they
+   * were made, and get consecutive offsets.
+   */
   record(record: HistoryRecord): void {
     if (this.closed) return;
-    if (!this.host.commands.writable) {
-      this.unrecorded(record);
-      return;
-    }
     const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
     const body = `${header}\n${record.text}`;
+    if (this.batch.length > 0 && (this.batch.length >= RECORD_BATCH_MESSAGES || this.batchBytes + body.length > RECORD_BATCH_BYTES)) {
+      this.flush();
+    }
+    this.batch.push({ record, body });
+    this.batchBytes += body.length;
+    this.flushTimer ??= setImmediate(() => this.flush());
+  }
+
+  /** Sends the queued records in one script call; delivers them without offsets when Redis is unreachable. */
+  private flush(): void {
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!this.host.commands.writable) {
+      for (const { record } of batch) this.unrecorded(record);
+      return;
+    }
     const { seq, epoch, tick, clock, all } = this.keys;
-    const stream = record.userId === undefined ? all : this.userStream(record.userId);
-    const channel = record.userId === undefined ? this.host.broadcastChannel : this.host.userChannel(record.userId);
-    this.redis
-      .wshubHistoryRecord(seq, epoch, tick, clock, stream, channel, this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs), body, record.userId === undefined ? 'a' : 'u')
-      .then(
-        ([, named]) => {
-          this.counters.recorded++;
-          this.adopt(named);
-        },
-        (error: Error) => {
-          // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
-          this.counters.recordFailed++;
-          this.lost();
-          this.host.reporter.report('history', new Error(`wshub: recording a message in the Redis history failed: ${error.message}`));
-        },
-      );
+    const keys = [seq, epoch, tick, clock];
+    const args = [this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs)];
+    for (const { record, body } of batch) {
+      const forAll = record.userId === undefined;
+      keys.push(forAll ? all : this.userStream(record.userId!), forAll ? this.host.broadcastChannel : this.host.userChannel(record.userId!));
+      args.push(body, forAll ? 'a' : 'u');
+    }
+    this.redis.wshubHistoryRecord(String(keys.length), ...keys, ...args).then(
+      ([, named]) => {
+        this.counters.recorded += batch.length;
+        this.adopt(named);
+      },
+      (error: Error) => {
+        // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
+        this.counters.recordFailed += batch.length;
+        this.lost();
+        this.host.reporter.report('history', new Error(`wshub: recording ${batch.length} message(s) in the Redis history failed: ${error.message}`));
+      },
+    );
   }
 
   /**
@@ -315,6 +361,7 @@ export class RedisHistory implements MessageHistory {
   }
 
   close(): void {
+    this.flush(); // what was recorded before the hub closed is sent (or delivered without offsets)
     this.closed = true;
     clearTimeout(this.markTimer);
   }

@@ -157,6 +157,32 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     });
   });
 
+  describe('batched recording', () => {
+    it('the records of one turn go in batches (by count and by size): each message once, in send order, offsets growing', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      const onB = await connect(b.port, 'user=bob', b.hub);
+      const big = 'x'.repeat(100_000); // three of these exceed a batch's bytes
+      const sent: unknown[] = [];
+      for (let i = 0; i < 600; i++) {
+        const data = i % 200 === 7 ? { i, big } : i;
+        sent.push(data);
+        void a.hub.sendMessage('bob', 'n', data);
+        if (i % 100 === 0) void a.hub.sendMessage('alice', 'n', i); // another user's stream in the same batch
+      }
+      const got = await onB.take(600);
+      expect(got.map((f) => f.data)).toEqual(sent);
+      const offsets = got.map((f) => f.offset!);
+      for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]!);
+      expect(a.hub.stats().broker.recorded).toBe(606);
+      expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).cluster.history.limits.maxMessages));
+      // the replay from the first offset returns the same messages
+      const again = await connect(b.port, 'user=bob&device=d2', b.hub);
+      const { replay } = await again.resume({ epoch: onB.welcome!.epoch, offset: offsets[offsets.length - 11]! });
+      expect(replay.map((f) => f.offset)).toEqual(offsets.slice(-10));
+    });
+  });
+
   describe('resume on another node', () => {
     it('replays what the user missed, in order, merged with broadcasts, and only under the watches held now', async () => {
       const a = await startHub();
@@ -166,10 +192,15 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const [seen] = await first.take(1);
       first.close();
       await waitUntil(async () => !(await b.hub.isOnline('bob')), 'bob offline');
+      // Each node sends what it recorded in one turn as one batch: a turn between nodes fixes their order.
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
       await a.hub.sendMessage('bob', 'n', 1);
+      await turn();
       await b.hub.push('news', 2);
+      await turn();
       await a.hub.sendMessage('bob', 'order', 3, '42'); // only to watchers of order 42
       await b.hub.sendMessage('alice', 'n', 4); // someone else's
+      await turn();
       await a.hub.sendMessage('bob', 'n', 5);
       const back = await connect(b.port, 'user=bob', b.hub);
       const { replay, ack } = await back.resume({ epoch: first.welcome!.epoch, offset: seen!.offset });
