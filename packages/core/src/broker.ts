@@ -35,6 +35,13 @@ export interface BrokerNode {
    * node's own included.
    */
   deliverRecorded(message: RecordedMessage): void;
+  /**
+   * This node's sockets of `userId` (of every user when `undefined`) may
+   * have missed recorded messages: with recovery on, the hub closes those
+   * that can resume (protocol v2) with 1012, so their clients reconnect and
+   * resume from the last offset they got. Plain sockets stay open.
+   */
+  closeForResume(userId: string | undefined): void;
 }
 
 /** Payload of the hub's `'presence'` notification. */

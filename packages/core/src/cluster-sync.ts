@@ -5,6 +5,7 @@ import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from './delivery-filter.js';
 import { HubError } from './errors.js';
 import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from './history.js';
+import { CloseCode } from './protocol.js';
 import type { SocketSession } from './socket-session.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -43,6 +44,7 @@ export class ClusterSync<User> {
       reportError: (error) => host.report(HubError.from('broker', error)),
       presence: (change) => host.presence(change),
       deliverRecorded: (message) => this.deliverRecorded(message),
+      closeForResume: (userId) => this.closeForResume(userId),
     });
     if (!recovery) return;
     if (!broker.distributed) {
@@ -98,6 +100,15 @@ export class ClusterSync<User> {
     const message = recorded.offset === undefined ? plain : this.delivery.withOffset(plain, recorded.offset);
     if (recorded.userId === undefined) this.delivery.toAll(recorded.filter, message);
     else this.delivery.toUser(recorded.userId, recorded.filter, message);
+  }
+
+  /** Closes the v2 sockets of `userId` (of every user when undefined) with 1012: their clients resume. */
+  private closeForResume(userId: string | undefined): void {
+    if (!this.history) return;
+    const rooms = userId === undefined ? [...this.rooms.values()] : [this.rooms.get(userId)];
+    for (const room of rooms) {
+      if (room) for (const session of [...room]) if (session.v2) session.close(CloseCode.ServiceRestart);
+    }
   }
 
   disconnect(userId: string, deviceFingerprint: string | undefined): void {
