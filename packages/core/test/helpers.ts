@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocket } from 'ws';
+import { type Received, TestSocket } from '@wshub/test-support';
 import { type HubOptions, WsHub, type WsHubSocket } from '../src/index.js';
 
 export interface User {
@@ -53,7 +53,8 @@ export async function startHub(options: Partial<HubOptions<User, WsHubSocket<Use
     url: `${base}${hub.path}`,
     clients,
     connect(query = '', opts = {}) {
-      const client = new TestSocket(`${base}${opts.path ?? hub.path}${query ? `?${query}` : ''}`, opts.protocols, {
+      const client = new TestSocket(`${base}${opts.path ?? hub.path}${query ? `?${query}` : ''}`, {
+        protocols: opts.protocols,
         headers: opts.headers,
       });
       clients.push(client);
@@ -83,89 +84,8 @@ export async function startHub(options: Partial<HubOptions<User, WsHubSocket<Use
   return fixture;
 }
 
-export interface Received {
-  event: string;
-  data: unknown;
-}
-
-/** A queue-based client: `next()` takes messages in order, `waitForClose()` resolves with the close. */
-export class TestSocket {
-  readonly ws: WebSocket;
-  readonly messages: Received[] = [];
-  private readonly waiting: Array<(m: Received) => void> = [];
-  private cursor = 0;
-  readonly opened: Promise<void>;
-  readonly closedPromise: Promise<{ code: number; reason: string }>;
-  closed: { code: number; reason: string } | undefined;
-  unexpectedResponse: number | undefined;
-
-  constructor(url: string, protocols?: string[], options: { headers?: Record<string, string> } = {}) {
-    this.ws = new WebSocket(url, protocols, { headers: options.headers });
-    this.ws.on('error', () => {});
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('unexpected-response', (_req, res) => {
-        this.unexpectedResponse = res.statusCode;
-        reject(new Error(`unexpected response ${res.statusCode}`));
-      });
-      this.ws.once('close', () => reject(new Error('closed before open')));
-    });
-    this.opened.catch(() => {});
-    this.closedPromise = new Promise((resolve) => {
-      this.ws.once('close', (code, reason) => {
-        this.closed = { code, reason: reason.toString() };
-        resolve(this.closed);
-      });
-    });
-    this.ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as Received;
-      this.messages.push(message);
-      const w = this.waiting.shift();
-      if (w) {
-        this.cursor++;
-        w(message);
-      }
-    });
-  }
-
-  send(value: unknown): void {
-    this.ws.send(typeof value === 'string' ? value : JSON.stringify(value));
-  }
-
-  watch(event: string, payload?: string | number | null): void {
-    this.send({ event: 'watch', data: payload === undefined ? { event } : { event, payload } });
-  }
-
-  unwatch(event: string, payload?: string | number | null): void {
-    this.send({ event: 'unwatch', data: payload === undefined ? { event } : { event, payload } });
-  }
-
-  /** The next message not yet taken, waiting up to `timeout` ms. */
-  next(timeout = 2000): Promise<Received> {
-    if (this.cursor < this.messages.length) return Promise.resolve(this.messages[this.cursor++]!);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this.waiting.indexOf(done);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(new Error(`no message within ${timeout} ms (received so far: ${JSON.stringify(this.messages)})`));
-      }, timeout);
-      const done = (m: Received) => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      this.waiting.push(done);
-    });
-  }
-
-  waitForClose(): Promise<{ code: number; reason: string }> {
-    return this.closedPromise;
-  }
-
-  /** Messages not yet taken by `next()`. */
-  get unread(): Received[] {
-    return this.messages.slice(this.cursor);
-  }
-}
+// The shared real-socket test client of the wshub packages' tests.
+export { type Received, TestSocket } from '@wshub/test-support';
 
 /**
  * Proves a socket received nothing more: a round trip through the server

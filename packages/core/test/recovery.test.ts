@@ -208,16 +208,16 @@ describe("close({ drainMs }): a rolling deploy", () => {
     f = await startHub();
     const clients = await Promise.all(Array.from({ length: 10 }, (_, i) => f!.ready(`user=u${i}`)));
     const started = Date.now();
-    const closing = f.hub.close({ drainMs: 400 });
+    const closing = f.hub.close({ drainMs: 800 });
     const late = f.connect('user=late');
     await expect(late.opened).rejects.toThrow('unexpected response 503');
     const closes = await Promise.all(clients.map(async (c) => ({ ...(await c.waitForClose()), at: Date.now() - started })));
     await closing;
     expect(new Set(closes.map((c) => c.code))).toEqual(new Set([1012]));
     expect(closes[0]!.reason).toBe('server restarting');
+    // Spread over the drain, not all at once: the last close comes well after the first.
     const times = closes.map((c) => c.at).sort((a, b) => a - b);
-    expect(times[0]!).toBeLessThan(150);
-    expect(times.at(-1)!).toBeGreaterThanOrEqual(250);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(400);
   });
 
   it('rejects a drainMs that is not a non-negative integer', async () => {

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient } from './support/test-client.js';
+import { TestSocket as TestClient } from '@wshub/test-support';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoNodeModules = resolve(here, '../../../node_modules');
@@ -130,7 +130,7 @@ describe.each(Object.keys(FORMATS) as Array<keyof typeof FORMATS>)('a tsc-compil
     const alice = connect('/consumer/ws', 'alice-token');
     await alice.opened;
     alice.watch('order-status', '42');
-    alice.send('ping', 1);
+    alice.emit('ping', 1);
     expect(await alice.next()).toEqual({ event: 'pong', data: 1 });
     const response = await fetch(`http://127.0.0.1:${consumer!.port}/orders/42/shipped`, { method: 'POST' });
     expect(response.status).toBe(202);
@@ -143,17 +143,17 @@ describe.each(Object.keys(FORMATS) as Array<keyof typeof FORMATS>)('a tsc-compil
       event: 'watch',
       data: { event: 'order-status', payload: '42', forbidden: true },
     });
-    expect((await connect('/consumer/ws', 'wrong').closed).code).toBe(4403);
+    expect((await connect('/consumer/ws', 'wrong').waitForClose()).code).toBe(4403);
   });
 
   it('closes its clients with 1001 on SIGTERM', async () => {
     const alice = connect('/consumer/ws', 'alice-token');
     await alice.opened;
-    alice.send('ping', 2);
+    alice.emit('ping', 2);
     expect(await alice.next()).toEqual({ event: 'pong', data: 2 });
     const exited = once(consumer!.child, 'exit');
     consumer!.child.kill('SIGTERM');
-    expect((await alice.closed).code).toBe(1001);
+    expect((await alice.waitForClose()).code).toBe(1001);
     // Nest's shutdown hooks re-raise the signal once the app has closed.
     const [code, signal] = await exited;
     expect({ code, signal }, consumer!.stderr.join('')).toEqual({ code: null, signal: 'SIGTERM' });

@@ -19,7 +19,7 @@ import { EventProbe } from './support/event-probe.js';
 import { RecordingLogger } from './support/recording-logger.js';
 import { connectReady, synced } from './support/sessions.js';
 import { type RunningApp, startApp } from './support/start-app.js';
-import type { TestClient } from './support/test-client.js';
+import type { TestSocket as TestClient } from '@wshub/test-support';
 
 const PATH = '/api/v1/ws';
 
@@ -71,12 +71,12 @@ async function watchOutcome(client: TestClient, user: string, event: string): Pr
 describe('authenticate → ClientConnectedEvent, bounded by authTimeoutMs', () => {
   it('closes with 4408 when the handler never answers', async () => {
     const client = connect('user=hang');
-    expect((await client.closed).code).toBe(4408);
+    expect((await client.waitForClose()).code).toBe(4408);
   });
 
   it('closes with 4403 when the handler rejects, and publishes no lifecycle event for it', async () => {
     const client = connect('device=x');
-    expect((await client.closed).code).toBe(4403);
+    expect((await client.waitForClose()).code).toBe(4403);
     await login('marker'); // a later connection's events have arrived; the refused one had none
     const anonymous = probe.seen.filter((e) => (e instanceof ClientDisconnectedEvent ? e.id : e.userId) === undefined);
     expect(anonymous).toEqual([]);
@@ -144,7 +144,7 @@ describe('message → ClientMessageEvent for client events other than watch/unwa
     const typing = probe.next(ClientMessageEvent, (e) => e.event === 'typing');
     client.watch('open', '7');
     client.unwatch('open', '7');
-    client.send('typing', { orderId: 42 });
+    client.emit('typing', { orderId: 42 });
     const event = await typing;
     expect(event.userId).toBe('eve');
     expect(event.deviceFingerprint).toBe('phone');

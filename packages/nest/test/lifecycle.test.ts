@@ -21,9 +21,9 @@ describe('without a ClientConnectedEvent handler', () => {
     const running = await startApp(NoAuthApp, { logger });
     try {
       const first = running.connect(PATH);
-      expect((await first.closed).code).toBe(4408);
+      expect((await first.waitForClose()).code).toBe(4408);
       const second = running.connect(PATH);
-      expect((await second.closed).code).toBe(4408);
+      expect((await second.waitForClose()).code).toBe(4408);
       const said = logger.entries.filter((e) => e.message.includes('ClientConnectedEvent'));
       expect(said).toHaveLength(1);
       expect(said[0]).toMatchObject({ level: 'error', context: 'WsModule' });
@@ -58,8 +58,8 @@ describe('app.close() closes the hub gracefully', () => {
     const alice = await connectReady(running, probe, PATH, 'user=alice&device=laptop', 'alice', 'laptop');
     const bob = await connectReady(running, probe, PATH, 'user=bob&device=phone', 'bob', 'phone');
     await running.app.close();
-    expect((await alice.closed).code).toBe(1001);
-    expect((await bob.closed).code).toBe(1001);
+    expect((await alice.waitForClose()).code).toBe(1001);
+    expect((await bob.waitForClose()).code).toBe(1001);
     const gone = probe.unclaimed(ClientDisconnectedEvent).map((e) => `${e.id}/${e.deviceFingerprint}`);
     expect(gone.sort()).toEqual(['alice/laptop', 'bob/phone']);
   });

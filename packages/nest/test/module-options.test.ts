@@ -22,7 +22,7 @@ describe('WsModule.forRoot(options)', () => {
   it('passes the core options to the hub', async () => {
     const running = await startApp(App);
     try {
-      expect((await running.connect(PATH, 'user=hang').closed).code).toBe(4408);
+      expect((await running.connect(PATH, 'user=hang').waitForClose()).code).toBe(4408);
       const client = await connectReady(running, running.app.get(EventProbe), PATH, 'user=amy', 'amy', 'browser');
       client.watch('a', '1');
       client.watch('b', '1');
@@ -152,7 +152,7 @@ describe('with the app’s own CqrsModule.forRoot()', () => {
       await commandBus.execute(new SendMessageCommand('amy', 'hello', 1));
       expect(await client.next()).toEqual({ event: 'hello', data: 1 });
       eventBus.publish(new ClientDisconnectedEvent('amy', 'laptop'));
-      expect((await client.closed).code).toBe(4000);
+      expect((await client.waitForClose()).code).toBe(4000);
     } finally {
       await running.close();
     }

@@ -12,11 +12,11 @@ describe("the package README's first example", () => {
       await client.opened;
       client.watch('order-status', '42');
       // Frames are handled in order: the refused watch reply of a second, unscoped request proves the first was applied.
-      client.send('watch', { event: 42 });
+      client.emit('watch', { event: 42 });
       expect((await client.next()).event).toBe('exception');
       await running.app.get(OrderNotifier).shipped('user-1', 42);
       expect(await client.next()).toEqual({ event: 'order-status', data: { id: 42, status: 'shipped' } });
-      expect((await running.connect('/api/v1/ws', 'token=wrong').closed).code).toBe(4403);
+      expect((await running.connect('/api/v1/ws', 'token=wrong').waitForClose()).code).toBe(4403);
     } finally {
       await running.close();
     }

@@ -10,7 +10,7 @@ import { TokenAuthHandler } from './fixtures/token-auth.handler.js';
 import { EventProbe } from './support/event-probe.js';
 import { connectReady } from './support/sessions.js';
 import { startApp } from './support/start-app.js';
-import { TestClient } from './support/test-client.js';
+import { TestSocket as TestClient } from '@wshub/test-support';
 
 const PATH = '/api/v1/ws';
 
@@ -59,7 +59,7 @@ describe('next to a @WebSocketGateway on another path under @nestjs/platform-ws'
       const hubClient = await connectReady(running, running.app.get(EventProbe), PATH, 'user=amy', 'amy', 'browser');
       const gatewayClient = new TestClient(running.wsUrl('/other'));
       await gatewayClient.opened;
-      gatewayClient.send('echo', { n: 1 });
+      gatewayClient.emit('echo', { n: 1 });
       expect(await gatewayClient.next()).toEqual({ event: 'echo', data: { n: 1 } });
       await running.app.get(CommandBus).execute(new SendMessageCommand('amy', 'hello', 2));
       expect(await hubClient.next()).toEqual({ event: 'hello', data: 2 });

@@ -62,7 +62,7 @@ describe('UserPresenceChangedEvent', () => {
     const laptop = two.connect(PATH, 'user=ann&device=laptop');
     await until(() => two.app.get(WsHub).connectedUsers().includes('ann'), 'the laptop to be authorized');
     phone.ws.close();
-    await phone.closed;
+    await phone.waitForClose();
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen()).toEqual(['1 ann:online']); // a socket is left on the other node
     laptop.ws.close();

@@ -16,7 +16,7 @@ import { SessionService } from './fixtures/readme/session.service.js';
 import { EventProbe } from './support/event-probe.js';
 import { connectReady, synced } from './support/sessions.js';
 import { type RunningApp, startApp } from './support/start-app.js';
-import type { TestClient } from './support/test-client.js';
+import type { TestSocket as TestClient } from '@wshub/test-support';
 
 const PATH = '/api/v1/ws';
 let running: RunningApp;
@@ -74,7 +74,7 @@ describe('2. Authorize clients on connect', () => {
   it('closes with 4403 when the handler rejects, without the error text', async () => {
     const client = running.connect(PATH, 'token=mallory:laptop');
     clients.push(client);
-    const closed = await client.closed;
+    const closed = await client.waitForClose();
     expect(closed.code).toBe(4403);
     expect(closed.reason).not.toContain('mallory');
   });
@@ -144,7 +144,7 @@ describe('5. Watch / Unwatch subscriptions', () => {
   it('a denied watch gets the forbidden reply, on the requesting socket only', async () => {
     const laptop = await login('alice:laptop');
     const phone = await login('alice:phone');
-    laptop.send('watch', { event: 'order-status', payload: '42' });
+    laptop.emit('watch', { event: 'order-status', payload: '42' });
     expect(await laptop.next()).toEqual({
       event: 'watch',
       data: { event: 'order-status', payload: '42', forbidden: true },
@@ -197,7 +197,7 @@ describe('6. Disconnect a client', () => {
     const phone = await login('bob:phone');
     const laptop = await login('bob:laptop');
     await running.app.get(SessionService).byCommand('bob', 'phone');
-    expect((await phone.closed).code).toBe(4000);
+    expect((await phone.waitForClose()).code).toBe(4000);
     await nothingBefore(laptop, 'bob', 'laptop');
   });
 
@@ -205,7 +205,7 @@ describe('6. Disconnect a client', () => {
     const phone = await login('bob:phone');
     const laptop = await login('bob:laptop');
     running.app.get(SessionService).byEvent('bob', 'phone');
-    expect((await phone.closed).code).toBe(4000);
+    expect((await phone.waitForClose()).code).toBe(4000);
     await nothingBefore(laptop, 'bob', 'laptop');
   });
 
@@ -213,7 +213,7 @@ describe('6. Disconnect a client', () => {
     const reported = probe.next(ClientDisconnectedEvent, (e) => e.id === 'bob' && e.deviceFingerprint === 'watch');
     const watch = await login('bob:watch');
     await running.app.get(SessionService).byCommand('bob', 'watch');
-    await watch.closed;
+    await watch.waitForClose();
     expect(await reported).toBeInstanceOf(ClientDisconnectedEvent);
   });
 });
@@ -231,7 +231,7 @@ describe('AuthWebSocket: the socket the module keeps', () => {
     const bob = await login('bob:laptop');
     bob.watch('order-status', '42');
     const message = probe.next(ClientMessageEvent, (e) => e.event === 'hello');
-    bob.send('hello', { from: 'bob' });
+    bob.emit('hello', { from: 'bob' });
     const { socket } = await message;
     expect(socket).toBeInstanceOf(WebSocket);
     expect(typeof socket.id).toBe('string');

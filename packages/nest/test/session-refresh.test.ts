@@ -4,7 +4,7 @@ import { Module } from '@nestjs/common';
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { ClientConnectedEvent, type HubUser, SessionRefreshEvent, WsModule } from '@wshub/nest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { TestSocket } from '@wshub/test-support';
 import { type RunningApp, startApp } from './support/start-app.js';
 
 const PATH = '/api/v1/ws';
@@ -39,30 +39,26 @@ class Refresh implements IEventHandler<SessionRefreshEvent> {
 }
 
 let running: RunningApp | undefined;
+const open: TestSocket[] = [];
 afterEach(async () => {
+  for (const c of open.splice(0)) c.ws.terminate();
   await running?.close();
   running = undefined;
 });
 
-/** A v2 client: frames in order, and its close. */
-function connect(app: RunningApp, token: string) {
-  const ws = new WebSocket(app.wsUrl(PATH, `token=${token}`), ['wshub']);
-  const frames: Array<{ event: string; data: any }> = [];
-  const waiting: Array<() => void> = [];
-  ws.on('message', (raw) => {
-    frames.push(JSON.parse(raw.toString()));
-    for (const wake of waiting.splice(0)) wake();
-  });
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  const next = async (event: string) => {
-    for (;;) {
-      const i = frames.findIndex((f) => f.event === event);
-      if (i >= 0) return frames.splice(i, 1)[0]!;
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    }
-  };
-  const seen = () => frames.map((f) => f.event);
-  return { ws, next, closed, seen };
+/** A v2 client. */
+function connect(app: RunningApp, token: string): TestSocket {
+  const client = new TestSocket(app.wsUrl(PATH, `token=${token}`), { protocols: ['wshub'] });
+  open.push(client);
+  return client;
+}
+
+/** The next frame of `event`, skipping others. */
+async function nextOf(client: TestSocket, event: string) {
+  for (;;) {
+    const frame = await client.next(5000);
+    if (frame.event === event) return frame;
+  }
 }
 
 describe('sessions that expire, with SessionRefreshEvent', () => {
@@ -72,13 +68,12 @@ describe('sessions that expire, with SessionRefreshEvent', () => {
     running = await startApp(App);
     // 1 s: the notice comes half a second ahead, room enough on a loaded machine.
     const client = connect(running, 'bob:1000');
-    await client.next('wshub:welcome');
-    const notice = await client.next('wshub:expiring');
+    await nextOf(client, 'wshub:welcome');
+    const notice = await nextOf(client, 'wshub:expiring');
     expect(notice.data.expiresAt).toEqual(expect.any(Number));
-    client.ws.send(JSON.stringify({ event: 'wshub:refresh', id: 1, data: { token: 'bob:60000' } }));
-    expect((await client.next('wshub:ack')).data).toMatchObject({ id: 1, op: 'refresh', status: 'refreshed' });
+    expect(await client.request('wshub:refresh', { token: 'bob:60000' })).toMatchObject({ op: 'refresh', status: 'refreshed' });
     // Past the first expiry (1 s after connecting), the socket is still open.
-    const state = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('open'), 1200))]);
+    const state = await Promise.race([client.waitForClose(), new Promise((resolve) => setTimeout(() => resolve('open'), 1200))]);
     expect(state).toBe('open');
   });
 
@@ -87,9 +82,9 @@ describe('sessions that expire, with SessionRefreshEvent', () => {
     class App {}
     running = await startApp(App);
     const client = connect(running, 'bob:60000');
-    await client.next('wshub:welcome');
-    client.ws.send(JSON.stringify({ event: 'wshub:refresh', id: 1, data: { token: 'alice:60000' } }));
-    expect(await client.closed).toBe(4403);
+    await nextOf(client, 'wshub:welcome');
+    client.send({ event: 'wshub:refresh', id: 1, data: { token: 'alice:60000' } });
+    expect((await client.waitForClose()).code).toBe(4403);
   });
 
   it('without a SessionRefreshEvent handler nobody is asked to refresh, and the session ends with 4401', async () => {
@@ -97,8 +92,8 @@ describe('sessions that expire, with SessionRefreshEvent', () => {
     class App {}
     running = await startApp(App);
     const client = connect(running, 'bob:300');
-    await client.next('wshub:welcome');
-    expect(await client.closed).toBe(4401);
-    expect(client.seen()).not.toContain('wshub:expiring');
+    await nextOf(client, 'wshub:welcome');
+    expect((await client.waitForClose()).code).toBe(4401);
+    expect(client.messages.map((m) => m.event)).not.toContain('wshub:expiring');
   });
 });

@@ -1,7 +1,7 @@
 import { ClientMessageEvent, ClientReadyEvent } from '@wshub/nest';
 import type { EventProbe } from './event-probe.js';
 import type { RunningApp } from './start-app.js';
-import type { TestClient } from './test-client.js';
+import type { TestSocket as TestClient } from '@wshub/test-support';
 
 let syncCounter = 0;
 
@@ -28,6 +28,6 @@ export async function connectReady(
 export async function synced(client: TestClient, probe: EventProbe): Promise<void> {
   const marker = ++syncCounter;
   const seen = probe.next(ClientMessageEvent, (e) => e.event === 'sync' && e.data === marker);
-  client.send('sync', marker);
+  client.emit('sync', marker);
   await seen;
 }

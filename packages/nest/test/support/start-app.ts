@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { TestClient } from './test-client.js';
+import { TestSocket as TestClient } from '@wshub/test-support';
 
 export interface StartOptions {
   platform?: 'express' | 'fastify';
