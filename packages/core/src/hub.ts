@@ -419,6 +419,12 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       answer({ status: 'unavailable' });
       return undefined;
     }
+    // One replay per connection: what a reconnect needs, and no way to make the hub replay its history in a loop.
+    if (session.resumed) {
+      answer({ status: 'invalid', message: 'resume was already answered on this connection' });
+      return undefined;
+    }
+    session.resumed = true;
     const position = parsePosition(data);
     if (!position) {
       answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });

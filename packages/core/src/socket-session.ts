@@ -54,6 +54,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   deviceFingerprint = '';
   /** Was admitted (`'ready'` emitted). */
   authorized = false;
+  /** Sent a resume (one per connection). */
+  resumed = false;
   /** Active watches: event → scopes, `null` for a wildcard. The hub's own; apps see a copy. */
   readonly watching = new Map<string, Set<string | null>>();
   readonly isAuthorized: Promise<boolean>;

@@ -167,9 +167,10 @@ describe('recovery: never a silent gap', () => {
 
   it('another epoch (a restarted hub, another history) or an offset from the future: failed', async () => {
     f = await startHub({ recovery: true });
-    const client = await connectV2('user=bob');
+    const client = await connectV2('user=bob&device=1');
     expect((await resume(client.socket, { epoch: 'another', offset: 0 })).ack).toMatchObject({ status: 'failed' });
-    expect((await resume(client.socket, { epoch: client.welcome!.epoch, offset: 99 })).ack).toMatchObject({ status: 'failed' });
+    const other = await connectV2('user=bob&device=2');
+    expect((await resume(other.socket, { epoch: client.welcome!.epoch, offset: 99 })).ack).toMatchObject({ status: 'failed' });
     const restarted = await startHub({ recovery: true });
     try {
       const socket = restarted.connect('user=bob', V2);
@@ -190,6 +191,20 @@ describe('recovery: never a silent gap', () => {
     const { ack } = await resume(client.socket, position);
     expect(ack).toMatchObject({ status: 'invalid' });
     expect(String(ack.message)).toContain(message);
+  });
+});
+
+describe('recovery: one replay per connection', () => {
+  it('a second resume on the same socket is answered invalid and replays nothing', async () => {
+    f = await startHub({ recovery: true });
+    const first = await connectV2('user=bob');
+    await leave(first.socket);
+    await f.hub.sendMessage('bob', 'n', 1);
+    const again = await connectV2('user=bob');
+    expect((await resume(again.socket, first.welcome)).ack).toMatchObject({ status: 'recovered', missed: 1 });
+    const { replay, ack } = await resume(again.socket, first.welcome);
+    expect(replay).toEqual([]);
+    expect(ack).toMatchObject({ status: 'invalid', message: 'resume was already answered on this connection' });
   });
 });
 
