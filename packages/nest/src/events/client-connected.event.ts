@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { deferred } from '../deferred.js';
 
 /**
  * Published for every new connection, before it is authorized. A handler
@@ -20,15 +21,9 @@ export class ClientConnectedEvent<T = any> {
    * typed as a string.
    */
   constructor(readonly incomingMessage: IncomingMessage & { url: string }) {
-    let resolve!: (user: T) => void;
-    let reject!: (reason?: unknown) => void;
-    this.user = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // A rejection nobody awaits (an event published outside the module) must not crash the process.
-    this.user.catch(() => {});
-    this.resolve = resolve;
-    this.reject = reject;
+    const answer = deferred<T>();
+    this.user = answer.promise;
+    this.resolve = answer.resolve;
+    this.reject = answer.reject;
   }
 }

@@ -1,3 +1,5 @@
+import { deferred } from '../deferred.js';
+
 /**
  * Published when a client renews its session on the open socket, before
  * it expires (protocol v2: `@wshub/client` does it on its own with its
@@ -26,15 +28,9 @@ export class SessionRefreshEvent<T = any> {
     readonly userId: string,
     readonly deviceFingerprint: string,
   ) {
-    let resolve!: (user: T) => void;
-    let reject!: (reason?: unknown) => void;
-    this.refreshed = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // A rejection nobody awaits (an event published outside the module) must not crash the process.
-    this.refreshed.catch(() => {});
-    this.resolve = resolve;
-    this.reject = reject;
+    const answer = deferred<T>();
+    this.refreshed = answer.promise;
+    this.resolve = answer.resolve;
+    this.reject = answer.reject;
   }
 }
