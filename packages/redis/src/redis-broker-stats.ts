@@ -35,6 +35,12 @@ export type RedisBrokerStats = {
   unrecorded?: number;
   /** With recovery: recordings Redis answered with an error (or that failed in flight). */
   recordFailed?: number;
+  /**
+   * With recovery: times this node closed a user's v2 sockets (or all of
+   * them, for broadcasts) with 1012 because its subscriber connection was
+   * gone while messages for them were recorded; their clients resume.
+   */
+  resumeForced?: number;
   /** With recovery: recorded messages (this node's included) that reached this node. */
   recordedReceived?: number;
 };

@@ -107,7 +107,13 @@ export class RedisBroker extends ClusterBroker {
 
     const ctx: SubscriberContext = {
       message: (channel, data) => this.onMessage(channel, data),
-      confirmed: (channels) => this.presence?.reachableNow(this.usersOf(channels)),
+      confirmed: (channels) => {
+        this.recorded?.confirmed(channels);
+        this.presence?.reachableNow(this.usersOf(channels));
+      },
+      down: () => {
+        if (!this.closed) this.recorded?.subscriberDown();
+      },
       failed: (kind, error) => {
         if (kind === 'connection') this.connectionFailed('subscriber', error);
         else this.reporter.report('subscribe', error);
@@ -218,6 +224,11 @@ export class RedisBroker extends ClusterBroker {
         userChannel: (userId) => this.userChannel(userId),
         broadcastChannel: this.broadcastChannel,
         subscribed: (channel) => this.subscriber?.isConfirmed(channel) === true,
+        allSubscribed: () => this.subscriber !== undefined && this.subscriber.confirmedCount > this.subscriber.wantedCount,
+        userOf: (channel) => {
+          const userPrefix = this.userChannel('');
+          return channel.startsWith(userPrefix) ? channel.slice(userPrefix.length) : undefined;
+        },
         publishPlain: (record) => this.publishPlain(record),
         bufferFlushDelayMs: this.options.bufferFlushDelayMs,
       },

@@ -127,6 +127,32 @@ end
 return out
 `;
 
+/**
+ * What a node whose subscriber connection was gone may have missed. KEYS:
+ * streams. ARGV: the last offset the node received before. Per stream: the
+ * first offset after it, '0' when there is none, '-1' when entries after it
+ * were trimmed (the stream cannot say).
+ */
+const MISSED = `
+local out = {}
+local from = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local first = '0'
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local info = redis.call('XINFO', 'STREAM', KEYS[i])
+    for j = 1, #info, 2 do
+      if info[j] == 'max-deleted-entry-id' and tonumber(string.match(info[j + 1], '^(%d+)')) > from then first = '-1' end
+    end
+    if first == '0' then
+      local entries = redis.call('XRANGE', KEYS[i], '(' .. ARGV[1] .. '-0', '+', 'COUNT', 1)
+      if entries[1] then first = string.match(entries[1][1], '^(%d+)') end
+    end
+  end
+  out[i] = first
+end
+return out
+`;
+
 /** Marks every offset up to now as possibly incomplete: reads from before it fail. KEYS: seq, lost. */
 const MARK_LOST = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -149,6 +175,7 @@ type Scripted = Redis & {
   wshubHistoryRead(...args: string[]): Promise<[number, string, ...Array<Array<[string, string[]]>>]>;
   wshubHistoryMarkLost(...args: string[]): Promise<string>;
   wshubHistoryLoad(...args: string[]): Promise<[string, string]>;
+  wshubHistoryMissed(...args: string[]): Promise<string[]>;
 };
 
 /** How often a resume checks whether its channels are subscribed, in ms. */
@@ -164,6 +191,10 @@ export interface RedisHistoryHost {
   broadcastChannel: string;
   /** True once Redis confirmed this node's subscription of `channel`. */
   subscribed(channel: string): boolean;
+  /** True when Redis confirmed every channel this node wants. */
+  allSubscribed(): boolean;
+  /** The user whose channel `channel` is; `undefined` for any other channel. */
+  userOf(channel: string): string | undefined;
   /** Sends a message the old way (no offset) to the other nodes, through the outage buffer. */
   publishPlain(record: HistoryRecord): void;
   /** How long after a reconnect the outage buffer is sent, in ms. */
@@ -193,6 +224,13 @@ export class RedisHistory implements MessageHistory {
   private unmarked = false;
   private markTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /**
+   * Open while a subscriber connection is gone or its channels are not all
+   * confirmed again: `from` is the highest offset received before it went.
+   */
+  private gap: { from: number; at: number } | undefined;
+  /** Channels confirmed after a gap, waiting for the first recorded message received after their confirmation. */
+  private readonly catchingUp = new Set<{ channels: string[]; from: number; at: number; live: number | undefined }>();
   /** Records waiting for the next script call, in the order they were made. */
   private batch: Array<{ record: HistoryRecord; body: string }> = [];
   private batchBytes = 0;
@@ -204,7 +242,7 @@ export class RedisHistory implements MessageHistory {
    */
   private candidate = randomBytes(8).toString('hex');
   private readonly keys: { seq: string; epoch: string; tick: string; clock: string; lost: string; all: string };
-  readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0 };
+  readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0 };
 
   constructor(
     private readonly host: RedisHistoryHost,
@@ -218,6 +256,7 @@ export class RedisHistory implements MessageHistory {
       redis.defineCommand('wshubHistoryRead', { numberOfKeys: 6, lua: READ });
       redis.defineCommand('wshubHistoryMarkLost', { numberOfKeys: 2, lua: MARK_LOST });
       redis.defineCommand('wshubHistoryLoad', { numberOfKeys: 2, lua: LOAD });
+      redis.defineCommand('wshubHistoryMissed', { lua: MISSED });
     }
   }
 
@@ -299,6 +338,7 @@ export class RedisHistory implements MessageHistory {
     const message = decodeRecorded(typeof data === 'string' ? data : data.toString('utf8'));
     if (!message) return false;
     if (message.offset > this.delivered) this.delivered = message.offset;
+    for (const batch of this.catchingUp) batch.live ??= message.offset;
     this.adopt(message.epoch);
     this.host.node.deliverRecorded(message.recorded);
     return true;
@@ -333,6 +373,62 @@ export class RedisHistory implements MessageHistory {
       }
     }
     return out.sort((a, b) => a.offset - b.offset);
+  }
+
+  /**
+   * A subscriber connection is gone: what is recorded until its channels
+   * are confirmed again does not reach this node's sockets.
+   */
+  subscriberDown(): void {
+    if (this.closed || this.gap) return;
+    this.gap = { from: this.delivered, at: Date.now() };
+  }
+
+  /**
+   * Redis confirmed `channels` again after a gap. Every recorded message on
+   * them published after the confirmation arrives, in offset order; the
+   * first one received (`live`) bounds what was missed: an entry on a
+   * channel's stream after the gap's `from` and before `live` never reached
+   * this node. The users of those channels (every user, for the broadcast
+   * channel) have their v2 sockets closed with 1012, so their clients
+   * resume from the last offset they got — on this node or another.
+   */
+  confirmed(channels: string[]): void {
+    const gap = this.gap;
+    if (!gap || this.closed) return;
+    const batch = { channels, from: gap.from, at: gap.at, live: undefined as number | undefined };
+    this.catchingUp.add(batch);
+    if (this.host.allSubscribed()) this.gap = undefined;
+    if (!this.host.commands.writable) {
+      this.missed(batch, undefined);
+      return;
+    }
+    const streams = channels.map((c) => (c === this.host.broadcastChannel ? this.keys.all : this.userStream(this.host.userOf(c) ?? '')));
+    this.redis.wshubHistoryMissed(String(streams.length), ...streams, String(batch.from)).then(
+      (firsts) => this.missed(batch, firsts),
+      (error: Error) => {
+        this.host.reporter.report('history', new Error(`wshub: checking what the subscriber missed failed: ${error.message}`));
+        this.missed(batch, undefined);
+      },
+    );
+  }
+
+  /** Closes the sockets of the channels in `batch` that may have missed a recorded message; `firsts` undefined: all of them. */
+  private missed(batch: { channels: string[]; from: number; at: number; live: number | undefined }, firsts: string[] | undefined): void {
+    this.catchingUp.delete(batch);
+    if (this.closed) return;
+    // A gap longer than ttlMs may have lost a whole stream that expired meanwhile.
+    const unsure = firsts === undefined || Date.now() - batch.at > this.limits.ttlMs;
+    batch.channels.forEach((channel, i) => {
+      const first = Number(firsts?.[i] ?? -1);
+      // No live message yet: an entry after `from` may be one still on its way, or one missed; count it missed.
+      const missed = unsure || first < 0 || (first > 0 && (batch.live === undefined || first < batch.live));
+      if (!missed) return;
+      const userId = channel === this.host.broadcastChannel ? undefined : this.host.userOf(channel);
+      if (userId === undefined && channel !== this.host.broadcastChannel) return;
+      this.counters.resumeForced++;
+      this.host.node.closeForResume(userId);
+    });
   }
 
   /** The command connection is ready (again): learn the epoch; write the mark for what went unrecorded. */

@@ -14,6 +14,8 @@ export interface SubscriberEvents {
   failed(kind: 'subscribe' | 'connection', error: Error): void;
   /** The connection is ready (again). */
   ready?(): void;
+  /** The connection that carried the channels is gone (closed or replaced): what was published meanwhile did not reach it. */
+  down?(): void;
 }
 
 /**
@@ -78,6 +80,7 @@ export class SubscriberConnection {
     if (this.closed) return;
     const old = this.redis;
     this.confirmed.clear();
+    this.events.down?.();
     this.redis = this.start();
     drop(old);
   }
@@ -101,7 +104,9 @@ export class SubscriberConnection {
       for (let i = 0; i < channels.length; i += SUBSCRIBE_CHUNK) this.subscribeNow(channels.slice(i, i + SUBSCRIBE_CHUNK));
     });
     redis.on('close', () => {
-      if (redis === this.redis) this.confirmed.clear();
+      if (redis !== this.redis) return;
+      this.confirmed.clear();
+      if (!this.closed) this.events.down?.();
     });
     redis.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, message: Buffer) => {
       if (redis === this.redis && !this.closed) this.events.message(channel.toString(), message);

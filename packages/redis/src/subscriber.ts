@@ -13,6 +13,8 @@ export interface SubscriberContext {
   failed(kind: 'subscribe' | 'connection', error: Error): void;
   /** A subscriber connection is ready (again). */
   ready(): void;
+  /** A subscriber connection is gone (closed or replaced): messages published meanwhile on its channels did not reach this node. */
+  down(): void;
   /** A plain report through the hub's `'error'`. */
   report(error: Error): void;
   /** Publishes a probe token on the command connection; resolves with the receivers Redis counted. */
@@ -67,6 +69,7 @@ class ProbedConnection {
         confirmed: (channels) => ctx.confirmed(channels.filter((channel) => channel !== this.probe.channel)),
         failed: (kind, error) => ctx.failed(kind, error),
         ready: () => ctx.ready(),
+        down: () => ctx.down(),
       },
       sharded,
     );

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { RedisBroker } from '../src/index.js';
 import { FAST, waitUntil } from './hub-process.js';
 import { RedisServer, redisSkipReason } from './redis-server.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 const skip = redisSkipReason();
 
@@ -107,8 +108,8 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     await redis?.kill();
   });
 
-  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true) {
-    const broker = new RedisBroker({ ...FAST, url: redis.url });
+  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true, url = redis.url) {
+    const broker = new RedisBroker({ ...FAST, url });
     const hub = new WsHub({ authenticate, broker, recovery });
     const errors: string[] = [];
     hub.on('error', (error) => errors.push(error.message));
@@ -131,6 +132,12 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     );
     await waitUntil(async () => (await hub.onlineUsers()).includes(user), `${user} online`);
     return socket;
+  }
+
+  let devices = 0;
+  /** A resume on a new socket of bob's (a connection resumes once). */
+  async function resumeAgain(port: number, hub: WsHub, position: unknown) {
+    return (await connect(port, `user=bob&device=again${++devices}`, hub)).resume(position);
   }
 
   describe('offsets are one order for every node', () => {
@@ -174,12 +181,61 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect(got.map((f) => f.data)).toEqual(sent);
       const offsets = got.map((f) => f.offset!);
       for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]!);
-      expect(a.hub.stats().broker.recorded).toBe(606);
+      await waitUntil(() => a.hub.stats().broker.recorded === 606, 'every batch answered');
       expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).cluster.history.limits.maxMessages));
       // the replay from the first offset returns the same messages
       const again = await connect(b.port, 'user=bob&device=d2', b.hub);
       const { replay } = await again.resume({ epoch: onB.welcome!.epoch, offset: offsets[offsets.length - 11]! });
       expect(replay.map((f) => f.offset)).toEqual(offsets.slice(-10));
+    });
+  });
+
+  describe('a node that loses only its subscriber connection', () => {
+    it('closes with 1012 the v2 sockets of the users whose messages it missed (every user for a broadcast); they resume without a gap', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      try {
+        const a = await startHub(true, proxy.url);
+        const b = await startHub();
+        const bob = await connect(a.port, 'user=bob', a.hub);
+        const carol = await connect(a.port, 'user=carol', a.hub);
+        const closed = (s: V2Socket) => new Promise<number>((resolve) => s.ws.once('close', (code) => resolve(code)));
+        await b.hub.sendMessage('bob', 'n', 0);
+        const [seen] = await bob.take(1);
+        const stats = () => a.hub.stats().broker;
+        const restarts = stats().subscriberRestarts;
+        const bobClosed = closed(bob);
+        expect(proxy.freezeSubscribers()).toBe(1); // A's subscriber hears nothing; its command connection works
+        await b.hub.sendMessage('bob', 'n', 1);
+        await b.hub.sendMessage('bob', 'n', 2);
+        await waitUntil(() => stats().subscriberRestarts! > restarts!, 'the probe to replace the subscriber', 10_000);
+        expect(await bobClosed).toBe(1012);
+        expect(stats().resumeForced).toBe(1);
+        // carol missed nothing: still connected, and live messages reach her
+        await waitUntil(() => (a.broker as any).subscriber.isConfirmed('wshub:user:carol'), 'carol subscribed again');
+        await b.hub.sendMessage('carol', 'n', 'hi');
+        expect((await carol.take(1))[0]!.data).toBe('hi');
+        // bob resumes (here on A) and gets exactly what the subscriber missed
+        const back = await connect(a.port, 'user=bob', a.hub);
+        const { replay, ack } = await back.resume({ epoch: bob.welcome!.epoch, offset: seen!.offset });
+        expect(replay.map((f) => f.data)).toEqual([1, 2]);
+        expect(ack).toMatchObject({ status: 'recovered', missed: 2 });
+        // a broadcast recorded while the subscriber is gone closes every v2 socket of the node
+        const restarts2 = stats().subscriberRestarts;
+        const carolClosed = closed(carol);
+        const backClosed = closed(back);
+        expect(proxy.freezeSubscribers()).toBe(1);
+        await b.hub.push('news', 3);
+        await waitUntil(() => stats().subscriberRestarts! > restarts2!, 'the probe to replace the subscriber', 10_000);
+        expect(await carolClosed).toBe(1012);
+        expect(await backClosed).toBe(1012);
+        expect(a.errors.filter((e) => !/liveness/.test(e))).toEqual([]);
+      } finally {
+        for (const { hub, server } of open.splice(0)) {
+          await hub.close();
+          server.close();
+        }
+        await proxy.close();
+      }
     });
   });
 
@@ -192,15 +248,17 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const [seen] = await first.take(1);
       first.close();
       await waitUntil(async () => !(await b.hub.isOnline('bob')), 'bob offline');
-      // Each node sends what it recorded in one turn as one batch: a turn between nodes fixes their order.
-      const turn = () => new Promise((resolve) => setImmediate(resolve));
+      // Two nodes' messages are in the order Redis ran their batches: waiting until each is recorded fixes it.
+      const count = () => a.hub.stats().broker.recorded! + b.hub.stats().broker.recorded!;
+      const base = count();
+      const recorded = (n: number) => waitUntil(() => count() === base + n, `${n} more recorded`);
       await a.hub.sendMessage('bob', 'n', 1);
-      await turn();
+      await recorded(1);
       await b.hub.push('news', 2);
-      await turn();
+      await recorded(2);
       await a.hub.sendMessage('bob', 'order', 3, '42'); // only to watchers of order 42
       await b.hub.sendMessage('alice', 'n', 4); // someone else's
-      await turn();
+      await recorded(4);
       await a.hub.sendMessage('bob', 'n', 5);
       const back = await connect(b.port, 'user=bob', b.hub);
       const { replay, ack } = await back.resume({ epoch: first.welcome!.epoch, offset: seen!.offset });
@@ -217,7 +275,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const a = await startHub();
       const s = await connect(a.port, 'user=bob', a.hub);
       expect((await s.resume({ epoch: s.welcome!.epoch, offset: s.welcome!.offset + 1000 })).ack.status).toBe('failed');
-      expect((await s.resume({ epoch: 'another', offset: 0 })).ack).toMatchObject({ status: 'failed', epoch: s.welcome!.epoch });
+      expect((await resumeAgain(a.port, a.hub, { epoch: 'another', offset: 0 })).ack).toMatchObject({ status: 'failed', epoch: s.welcome!.epoch });
     });
   });
 
@@ -231,7 +289,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect((await s.resume(from)).ack).toMatchObject({ status: 'recovered', missed: 3 });
       await a.hub.sendMessage('bob', 'n', 3);
       await s.take(1);
-      expect((await s.resume(from)).ack).toMatchObject({ status: 'failed', missed: 0 });
+      expect((await resumeAgain(a.port, a.hub, from)).ack).toMatchObject({ status: 'failed', missed: 0 });
       expect(await r.xlen('wshub:h:user:bob')).toBe(3);
     });
 
@@ -247,10 +305,10 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const [tick] = await s.take(1);
       expect((await s.resume(from)).ack.status).toBe('failed');
       // Nothing for bob after m was lost: the stream's expiry took only m and older; the broadcast is replayed.
-      const { replay, ack } = await s.resume({ epoch: from.epoch, offset: m!.offset });
+      const { replay, ack } = await resumeAgain(a.port, a.hub, { epoch: from.epoch, offset: m!.offset });
       expect(ack).toMatchObject({ status: 'recovered', missed: 1 });
       expect(replay).toEqual([tick]);
-      expect((await s.resume({ epoch: from.epoch, offset: tick!.offset })).ack).toMatchObject({ status: 'recovered', missed: 0 });
+      expect((await resumeAgain(a.port, a.hub, { epoch: from.epoch, offset: tick!.offset })).ack).toMatchObject({ status: 'recovered', missed: 0 });
     });
   });
 
@@ -275,7 +333,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const position = (a.hub as any).cluster.history.position();
       expect(position.epoch).not.toBe(s.welcome!.epoch);
       expect((await s.resume({ epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
-      expect((await s.resume({ epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
+      expect((await resumeAgain(a.port, a.hub, { epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
     });
 
     it('a gap in the middle of one epoch: a position from before the lost message fails, one from after recovers', async () => {
@@ -293,7 +351,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect(got.map((f) => f.data)).toEqual([2, 3]);
       const epoch = s.welcome!.epoch;
       expect((await s.resume({ epoch, offset: before!.offset })).ack.status).toBe('failed');
-      expect((await s.resume({ epoch, offset: got[1]!.offset })).ack.status).toBe('recovered');
+      expect((await resumeAgain(a.port, a.hub, { epoch, offset: got[1]!.offset })).ack.status).toBe('recovered');
     });
   });
 
