@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkerBroker, WorkerRelay } from '../src/index.js';
 import { TestSocket } from './helpers.js';
 
 const script = fileURLToPath(new URL('./worker/primary.mjs', import.meta.url));
@@ -207,5 +208,25 @@ describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
     expect(await primary.call(w3, 'onlineUsers')).toEqual(['alice', 'bob']);
     expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 2 });
     expect(primary.errors).toEqual([]);
+  });
+});
+
+describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
+  it('a WorkerBroker outside a cluster worker throws, naming the WorkerRelay', () => {
+    expect(() => new WorkerBroker()).toThrow(/WorkerBroker runs in a node:cluster worker.*WorkerRelay/);
+  });
+
+  it.each([
+    [{ prefix: '' }, /"prefix" must be a non-empty string without spaces, got ""/],
+    [{ prefix: 'a b' }, /"prefix" must be a non-empty string without spaces, got "a b"/],
+    [{ onPresence: 'log' }, /"onPresence" must be a function, got string/],
+  ])('new WorkerRelay(%j) throws', (options, message) => {
+    expect(() => new WorkerRelay(options as never)).toThrow(message);
+  });
+
+  it('a relay in the primary can be closed again', () => {
+    const relay = new WorkerRelay({ prefix: 'closing' });
+    expect(relay.stats()).toEqual({ workers: 0, users: 0, channels: 0, relayed: 0, batches: 0 });
+    relay.close();
   });
 });
