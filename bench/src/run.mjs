@@ -134,7 +134,7 @@ async function main() {
     onlyContenders ? onlyContenders.includes(c.id) : !profile.skip?.includes(c.id),
   );
   for (const c of contenders) if (!c.available) log(`- ${c.id}: not measured (${c.reason})`);
-  const scenarios = SCENARIOS.filter((s) => !onlyScenarios || onlyScenarios.includes(s.id));
+  const scenarios = SCENARIOS.filter((s) => (onlyScenarios ? onlyScenarios.includes(s.id) : !s.optIn));
 
   let load;
   const loadProcess = () => {
@@ -234,6 +234,8 @@ async function main() {
   } finally {
     await load?.stop();
     redis?.stop();
+    // Whatever a scenario started for itself (I: its Redis Clusters).
+    for (const scenario of scenarios) await scenario.stop?.();
   }
 
   const finished = new Date();

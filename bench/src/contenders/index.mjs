@@ -55,7 +55,24 @@ export const CONTENDERS = [
     label: 'wshub + RedisBroker',
     file: 'wshub-redis.mjs',
     dialect: 'ws',
-    scenarios: ['F'],
+    scenarios: ['F', 'I'],
+  },
+  // Scenario I: `shards` is the number of masters of the Redis Cluster the contender runs on.
+  {
+    id: 'wshub-redis-cluster1',
+    label: 'wshub + RedisBroker, Redis Cluster of 1 master',
+    file: 'wshub-redis-cluster.mjs',
+    dialect: 'ws',
+    shards: 1,
+    scenarios: ['I'],
+  },
+  {
+    id: 'wshub-redis-cluster3',
+    label: 'wshub + RedisBroker, Redis Cluster of 3 masters',
+    file: 'wshub-redis-cluster.mjs',
+    dialect: 'ws',
+    shards: 3,
+    scenarios: ['I'],
   },
   {
     id: 'naive',
@@ -111,11 +128,20 @@ export const CONTENDERS = [
   {
     id: 'socketio',
     label: 'Socket.IO',
-    labels: { F: 'Socket.IO + redis-adapter' },
+    labels: { F: 'Socket.IO + redis-adapter', I: 'Socket.IO + redis-adapter, one Redis' },
     file: 'socketio.mjs',
     dialect: 'socket.io',
     baseline: true,
-    scenarios: ['A', 'B', 'C', 'E', 'F'],
+    scenarios: ['A', 'B', 'C', 'E', 'F', 'I'],
+  },
+  {
+    id: 'socketio-sharded',
+    label: 'Socket.IO + sharded redis-adapter, Redis Cluster of 3 masters',
+    file: 'socketio-sharded.mjs',
+    dialect: 'socket.io',
+    baseline: true,
+    shards: 3,
+    scenarios: ['I'],
   },
   {
     id: 'ws-redis',

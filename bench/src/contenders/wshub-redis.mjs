@@ -27,6 +27,8 @@ export async function start(ctx) {
   return {
     deliver: {
       toUser: (userId, event, data) => hub.sendMessage(userId, event, data),
+      // Scenario I.
+      broadcast: (event, data) => hub.push(event, data),
     },
     async close() {
       subscribed?.close();

@@ -6,5 +6,7 @@ import e from './e-scoped.mjs';
 import f from './f-cluster.mjs';
 import g from './g-idle.mjs';
 import h from './h-workers.mjs';
+import i from './i-redis-cluster.mjs';
 
-export const SCENARIOS = [a, b, c, d, e, f, g, h];
+/** A scenario with `optIn: true` runs only when named in `--scenarios`. */
+export const SCENARIOS = [a, b, c, d, e, f, g, h, i];
