@@ -230,6 +230,7 @@ export class RedisBroker extends ClusterBroker {
           return channel.startsWith(userPrefix) ? channel.slice(userPrefix.length) : undefined;
         },
         publishPlain: (record) => this.publishPlain(record),
+        holding: () => this.publisher.held > 0,
         bufferFlushDelayMs: this.options.bufferFlushDelayMs,
       },
       limits,

@@ -129,14 +129,15 @@ return out
 
 /**
  * What a node whose subscriber connection was gone may have missed. KEYS:
- * streams. ARGV: the last offset the node received before. Per stream: the
- * first offset after it, '0' when there is none, '-1' when entries after it
- * were trimmed (the stream cannot say).
+ * epoch, then streams. ARGV: the last offset the node received before.
+ * Returns the epoch, then per stream: the first offset after it, '0' when
+ * there is none, '-1' when entries after it were trimmed (the stream cannot
+ * say).
  */
 const MISSED = `
-local out = {}
+local out = {redis.call('GET', KEYS[1]) or ''}
 local from = tonumber(ARGV[1])
-for i = 1, #KEYS do
+for i = 2, #KEYS do
   local first = '0'
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local info = redis.call('XINFO', 'STREAM', KEYS[i])
@@ -178,6 +179,18 @@ type Scripted = Redis & {
   wshubHistoryMissed(...args: string[]): Promise<string[]>;
 };
 
+/** Channels confirmed after a subscriber gap, and the gap they close. */
+interface CatchUp {
+  channels: string[];
+  /** Highest offset received before the gap. */
+  from: number;
+  at: number;
+  /** The epoch this node knew when the gap opened. */
+  epoch: string;
+  /** The first recorded offset received after the channels were confirmed. */
+  live: number | undefined;
+}
+
 /** How often a resume checks whether its channels are subscribed, in ms. */
 const SUBSCRIBED_POLL_MS = 5;
 
@@ -197,6 +210,8 @@ export interface RedisHistoryHost {
   userOf(channel: string): string | undefined;
   /** Sends a message the old way (no offset) to the other nodes, through the outage buffer. */
   publishPlain(record: HistoryRecord): void;
+  /** True while the outage buffer holds messages not sent yet. */
+  holding(): boolean;
   /** How long after a reconnect the outage buffer is sent, in ms. */
   bufferFlushDelayMs: number;
 }
@@ -228,9 +243,9 @@ export class RedisHistory implements MessageHistory {
    * Open while a subscriber connection is gone or its channels are not all
    * confirmed again: `from` is the highest offset received before it went.
    */
-  private gap: { from: number; at: number } | undefined;
+  private gap: { from: number; at: number; epoch: string } | undefined;
   /** Channels confirmed after a gap, waiting for the first recorded message received after their confirmation. */
-  private readonly catchingUp = new Set<{ channels: string[]; from: number; at: number; live: number | undefined }>();
+  private readonly catchingUp = new Set<CatchUp>();
   /** Records waiting for the next script call, in the order they were made. */
   private batch: Array<{ record: HistoryRecord; body: string }> = [];
   private batchBytes = 0;
@@ -302,7 +317,8 @@ export class RedisHistory implements MessageHistory {
     if (batch.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
-    if (!this.host.commands.writable) {
+    // While the outage buffer still holds this node's earlier messages, later ones queue behind them (same order for every node).
+    if (!this.host.commands.writable || this.host.holding()) {
       for (const { record } of batch) this.unrecorded(record);
       return;
     }
@@ -381,7 +397,7 @@ export class RedisHistory implements MessageHistory {
    */
   subscriberDown(): void {
     if (this.closed || this.gap) return;
-    this.gap = { from: this.delivered, at: Date.now() };
+    this.gap = { from: this.delivered, at: Date.now(), epoch: this.epoch };
   }
 
   /**
@@ -396,7 +412,7 @@ export class RedisHistory implements MessageHistory {
   confirmed(channels: string[]): void {
     const gap = this.gap;
     if (!gap || this.closed) return;
-    const batch = { channels, from: gap.from, at: gap.at, live: undefined as number | undefined };
+    const batch: CatchUp = { channels, from: gap.from, at: gap.at, epoch: gap.epoch, live: undefined };
     this.catchingUp.add(batch);
     if (this.host.allSubscribed()) this.gap = undefined;
     if (!this.host.commands.writable) {
@@ -404,7 +420,7 @@ export class RedisHistory implements MessageHistory {
       return;
     }
     const streams = channels.map((c) => (c === this.host.broadcastChannel ? this.keys.all : this.userStream(this.host.userOf(c) ?? '')));
-    this.redis.wshubHistoryMissed(String(streams.length), ...streams, String(batch.from)).then(
+    this.redis.wshubHistoryMissed(String(streams.length + 1), this.keys.epoch, ...streams, String(batch.from)).then(
       (firsts) => this.missed(batch, firsts),
       (error: Error) => {
         this.host.reporter.report('history', new Error(`wshub: checking what the subscriber missed failed: ${error.message}`));
@@ -414,15 +430,21 @@ export class RedisHistory implements MessageHistory {
   }
 
   /** Closes the sockets of the channels in `batch` that may have missed a recorded message; `firsts` undefined: all of them. */
-  private missed(batch: { channels: string[]; from: number; at: number; live: number | undefined }, firsts: string[] | undefined): void {
+  private missed(batch: CatchUp, reply: string[] | undefined): void {
     this.catchingUp.delete(batch);
     if (this.closed) return;
-    // A gap longer than ttlMs may have lost a whole stream that expired meanwhile.
-    const unsure = firsts === undefined || Date.now() - batch.at > this.limits.ttlMs;
+    const [epoch, ...firsts] = reply ?? [];
+    // A gap longer than ttlMs may have lost a whole stream that expired meanwhile;
+    // another epoch: Redis lost the history, and with it what this node may have missed.
+    if (reply === undefined || epoch !== batch.epoch || Date.now() - batch.at > this.limits.ttlMs) {
+      this.counters.resumeForced++;
+      this.host.node.closeForResume(undefined);
+      return;
+    }
     batch.channels.forEach((channel, i) => {
-      const first = Number(firsts?.[i] ?? -1);
+      const first = Number(firsts[i] ?? -1);
       // No live message yet: an entry after `from` may be one still on its way, or one missed; count it missed.
-      const missed = unsure || first < 0 || (first > 0 && (batch.live === undefined || first < batch.live));
+      const missed = first < 0 || (first > 0 && (batch.live === undefined || first < batch.live));
       if (!missed) return;
       const userId = channel === this.host.broadcastChannel ? undefined : this.host.userOf(channel);
       if (userId === undefined && channel !== this.host.broadcastChannel) return;

@@ -324,15 +324,19 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const [during] = await s.take(1);
       expect(during).toEqual({ event: 'n', data: 2 }); // delivered, without an offset
       expect(a.hub.stats().broker.unrecorded).toBe(1);
+      // Redis comes back empty: what the node's subscriber missed went with the history, so its v2 sockets are closed and resume.
+      const closed = new Promise<number>((resolve) => s.ws.once('close', (code) => resolve(code)));
       await redis.start();
-      await waitUntil(() => a.hub.stats().broker.connected === 1 && a.hub.stats().broker.subscribed! >= 3, 'the broker back');
+      expect(await closed).toBe(1012);
+      await waitUntil(() => a.hub.stats().broker.connected === 1 && a.hub.stats().broker.subscribed! >= 2, 'the broker back');
       await waitUntil(async () => (await r.exists('wshub:h:lost')) === 1, 'the lost mark', 5000);
+      const again = await connect(a.port, 'user=bob&device=d2', a.hub);
       await a.hub.sendMessage('bob', 'n', 3);
-      const [after] = await s.take(1);
+      const [after] = await again.take(1);
       expect(after!.offset).toBeGreaterThan(before!.offset!);
       const position = (a.hub as any).cluster.history.position();
       expect(position.epoch).not.toBe(s.welcome!.epoch);
-      expect((await s.resume({ epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
+      expect((await resumeAgain(a.port, a.hub, { epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
       expect((await resumeAgain(a.port, a.hub, { epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
     });
 
