@@ -22,6 +22,9 @@ let target = Number.POSITIVE_INFINITY;
 let round = null;
 /** Every WebSocket that is not closed yet. */
 const live = new Set();
+/** Sockets that got the server's welcome (authorized) and are still open. */
+let authorized = 0;
+const WELCOME = Buffer.from('{"event":"wshub:welcome"');
 const outcomes = { attempts: 0, http503: 0, httpOther: 0, close4408: 0, close4429: 0, closeOther: 0, errors: 0 };
 /** Other failed attempts by error code (ECONNRESET, …), to say what they were. */
 let errorKinds = {};
@@ -33,7 +36,18 @@ function boundSocket(localAddress) {
       super(url, protocols, { localAddress, perMessageDeflate: false });
       outcomes.attempts++;
       live.add(this);
-      this.on('close', () => live.delete(this));
+      this.welcomed = false;
+      // The welcome is the server saying "authorized" (protocol v2); both contenders send it.
+      this.on('message', (data) => {
+        if (!this.welcomed && Buffer.isBuffer(data) && data.subarray(0, WELCOME.length).equals(WELCOME)) {
+          this.welcomed = true;
+          authorized++;
+        }
+      });
+      this.on('close', () => {
+        live.delete(this);
+        if (this.welcomed) authorized--;
+      });
       this.on('error', (error) => {
         const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
         if (status === '503') outcomes.http503++;
@@ -141,16 +155,25 @@ serve({
     return { t, dropped };
   },
 
-  /** Resolves when every client is open again (or `timeoutMs` passed), with what happened on the way. */
+  /**
+   * Resolves when every client holds an authorized connection again (its
+   * current socket got the welcome), or `timeoutMs` passed: `tAll` is when
+   * (µs, shared clock; null on timeout), with what happened on the way.
+   * Counted here rather than from the server's ready events, which also
+   * count a client that was authorized, lost its new connection and came
+   * back.
+   */
   async settle({ timeoutMs = 120_000 }) {
     const end = Date.now() + timeoutMs;
-    let open = 0;
+    let tAll = null;
     while (Date.now() < end) {
-      open = clients.filter((c) => c.state === 'open').length;
-      if (open === clients.length) break;
-      await sleep(50);
+      if (authorized >= clients.length) {
+        tAll = nowUs();
+        break;
+      }
+      await sleep(10);
     }
-    return { open, clients: clients.length, ...outcomes, errorKinds };
+    return { tAll, authorized, clients: clients.length, ...outcomes, errorKinds };
   },
 
   /** Stops every client (no reconnect) and cuts its connection. */

@@ -80,21 +80,16 @@ export async function measureIdle(node, loads, { clients, heartbeatMs, hbWindowM
   const lastUs = Math.max(...got.map((g) => g.tDone));
 
   // The storm: every connection cut at once; the clients come back on their own backoff.
-  const { ready: readyBefore } = await node.server.call('stats');
-  const back = node.server.call('awaitReady', { sockets: readyBefore + clients }, timeoutMs);
-  back.catch(() => {});
   const drops = await Promise.all(loads.map((load) => load.call('drop')));
   const t0 = Math.min(...drops.map((d) => d.t));
-  let stormMs = null;
-  let stormError;
-  try {
-    stormMs = ((await back).t - t0) / 1000;
-  } catch (error) {
-    stormError = String(error.message).split('\n')[0];
-  }
-  const settled = await Promise.all(loads.map((load) => load.call('settle', { timeoutMs: 10_000 }, 20_000)));
+  const settled = await Promise.all(loads.map((load) => load.call('settle', { timeoutMs }, timeoutMs + 10_000)));
+  const back = settled.every((s) => s.tAll !== null);
+  const stormMs = back ? (Math.max(...settled.map((s) => s.tAll)) - t0) / 1000 : null;
+  const stormError = back
+    ? undefined
+    : `incomplete: ${settled.reduce((n, s) => n + s.authorized, 0)} of ${clients} authorized after ${timeoutMs} ms`;
   const outcomes = {};
-  for (const { errorKinds, ...counts } of settled) {
+  for (const { errorKinds, tAll: _, ...counts } of settled) {
     for (const [k, v] of Object.entries(counts)) outcomes[k] = (outcomes[k] ?? 0) + v;
     for (const [k, v] of Object.entries(errorKinds)) outcomes[`error ${k}`] = (outcomes[`error ${k}`] ?? 0) + v;
   }
