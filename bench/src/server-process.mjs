@@ -139,10 +139,10 @@ serve({
     });
   },
 
-  /** A: `push` to everyone for `durationMs`, `burst` pushes per event-loop turn. */
-  broadcast({ durationMs, burst }) {
+  /** A: `push` to everyone for `durationMs`, `burst` pushes per event-loop turn; I: at most `limit` pushes. */
+  broadcast({ durationMs, burst, limit }) {
     const broadcast = op('broadcast');
-    return timeBoxed(durationMs, burst, (i) => broadcast(EVENT, makeData(i)));
+    return timeBoxed(durationMs, burst, (i) => broadcast(EVENT, makeData(i)), limit);
   },
 
   /**

@@ -24,7 +24,7 @@ export default {
   needsRedis: true,
   optIn: true,
   description:
-    'as F: node 1 (no clients) sends to users whose sockets are on node 2, every delivery crossing Redis; one Redis, or a Redis Cluster of 1 or 3 masters (no replicas) with sharded pub/sub. Targeted: random users, unthrottled, `perTurn` per turn; paced sends for latency. Broadcast: `push` to everyone, `burst` per turn, through the one broadcast channel (one shard).',
+    'as F: node 1 (no clients) sends to users whose sockets are on node 2, every delivery crossing Redis; one Redis, or a Redis Cluster of 1 or 3 masters (no replicas) with sharded pub/sub. Targeted: random users, unthrottled, `perTurn` per turn; paced sends for latency. Broadcast: `broadcasts` pushes to everyone (at most `broadcastMs` of sending), `burst` per turn, through the one broadcast channel (one shard).',
   metrics: (p) => [
     { key: 'throughput', label: 'targeted, unthrottled', unit: 'deliveries/s', better: 'higher' },
     { key: 'broadcast', label: 'broadcast, unthrottled', unit: 'deliveries/s', better: 'higher' },
@@ -59,7 +59,7 @@ export default {
     const max = await unthrottled(p.roundMs);
     const broadcast = await measureRound(session.load, {
       servers,
-      drive: () => sender.server.call('broadcast', { durationMs: p.broadcastMs, burst: p.burst }),
+      drive: () => sender.server.call('broadcast', { durationMs: p.broadcastMs, burst: p.burst, limit: p.broadcasts }),
       expected: (s) => s.calls * users * devices,
       timeoutMs: p.timeoutMs,
     });
