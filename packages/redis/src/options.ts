@@ -40,14 +40,16 @@ export interface RedisBrokerOptions {
    */
   prefix?: string;
   /**
-   * How often a node refreshes its presence records (heartbeat).
+   * How often a node refreshes its presence records in Redis (its
+   * heartbeat) and settles dead nodes. Not the hub's `heartbeatMs`, which
+   * pings clients.
    * @default 3000
    */
-  heartbeatMs?: number;
+  nodeHeartbeatMs?: number;
   /**
    * How long a node's presence records live without a heartbeat: a node that
    * dies without cleaning up leaves presence within this time. Must be at
-   * least twice `heartbeatMs`.
+   * least twice `nodeHeartbeatMs`.
    * @default 10000
    */
   nodeTtlMs?: number;
@@ -99,7 +101,7 @@ export interface RedisBrokerOptions {
 
 export interface ResolvedRedisBrokerOptions {
   prefix: string;
-  heartbeatMs: number;
+  nodeHeartbeatMs: number;
   nodeTtlMs: number;
   commandTimeoutMs: number;
   probeIntervalMs: number;
@@ -113,7 +115,7 @@ export interface ResolvedRedisBrokerOptions {
 
 export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> = Object.freeze({
   prefix: 'wshub',
-  heartbeatMs: 3000,
+  nodeHeartbeatMs: 3000,
   nodeTtlMs: 10_000,
   commandTimeoutMs: 2000,
   probeIntervalMs: 2000,
@@ -140,10 +142,14 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('wshub: new RedisBroker(options) needs an options object, e.g. { url: "redis://127.0.0.1:6379" }');
   }
+  if ('heartbeatMs' in options) {
+    // Renamed: the hub's own `heartbeatMs` pings clients; this one is the node's heartbeat in Redis.
+    throw new TypeError('wshub: RedisBroker option "heartbeatMs" is now "nodeHeartbeatMs" (the hub\'s heartbeatMs pings clients)');
+  }
   const d = DEFAULT_REDIS_BROKER_OPTIONS;
   const resolved: ResolvedRedisBrokerOptions = {
     prefix: options.prefix ?? d.prefix,
-    heartbeatMs: positive('heartbeatMs', options.heartbeatMs, d.heartbeatMs, 10),
+    nodeHeartbeatMs: positive('nodeHeartbeatMs', options.nodeHeartbeatMs, d.nodeHeartbeatMs, 10),
     nodeTtlMs: positive('nodeTtlMs', options.nodeTtlMs, d.nodeTtlMs, 20),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, d.commandTimeoutMs),
     probeIntervalMs: positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs, 10),
@@ -154,9 +160,9 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     bufferFlushDelayMs: positive('bufferFlushDelayMs', options.bufferFlushDelayMs, d.bufferFlushDelayMs, 0),
     reconnectMaxDelayMs: positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, 10),
   };
-  if (resolved.nodeTtlMs < 2 * resolved.heartbeatMs) {
+  if (resolved.nodeTtlMs < 2 * resolved.nodeHeartbeatMs) {
     throw new TypeError(
-      `wshub: RedisBroker option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "heartbeatMs" (${resolved.heartbeatMs}), or a live node would drop out of presence between heartbeats`,
+      `wshub: RedisBroker option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "nodeHeartbeatMs" (${resolved.nodeHeartbeatMs}), or a live node would drop out of presence between heartbeats`,
     );
   }
   const given = (['url', 'client', 'cluster'] as const).filter((name) => options[name] !== undefined);

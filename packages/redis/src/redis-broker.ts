@@ -162,7 +162,7 @@ export class RedisBroker extends ClusterBroker {
       reconcile: (users) => this.reconcileChannels(users),
       ignored: () => this.counters.ignored++,
     });
-    this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => this.tick(), this.options.nodeHeartbeatMs);
     this.heartbeatTimer.unref();
     this.probeTimer = setInterval(() => this.subscriber?.probe(), this.options.probeIntervalMs);
     this.probeTimer.unref();

@@ -83,7 +83,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       const { hub, errors } = await startHub({
         url: proxy.url,
         commandTimeoutMs: 300,
-        heartbeatMs: 100,
+        nodeHeartbeatMs: 100,
         nodeTtlMs: 1000,
         reconnectMaxDelayMs: 100,
       });

@@ -13,7 +13,7 @@ const scripts = {
 
 /** Options the test nodes use: short timings so faults show within seconds. */
 export const FAST: RedisBrokerOptions = {
-  heartbeatMs: 250,
+  nodeHeartbeatMs: 250,
   nodeTtlMs: 1500,
   commandTimeoutMs: 1000,
   probeIntervalMs: 500,

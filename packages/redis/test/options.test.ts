@@ -11,10 +11,11 @@ describe('options are checked before anything connects', () => {
     [{ clusterOptions: {} }, 'option "clusterOptions" applies only with "cluster"'],
     [{ client: { get: () => 1 } }, 'option "client" must be an ioredis client'],
     [{ prefix: '' }, 'broker "prefix" must be a non-empty string without spaces, got ""'],
-    [{ heartbeatMs: 0 }, 'option "heartbeatMs" must be an integer of at least 10, got 0'],
+    [{ nodeHeartbeatMs: 0 }, 'option "nodeHeartbeatMs" must be an integer of at least 10, got 0'],
     [{ bufferMaxMessages: -1 }, 'option "bufferMaxMessages" must be an integer of at least 0, got -1'],
     [{ bufferMaxAgeMs: 1.5 }, 'option "bufferMaxAgeMs" must be an integer of at least 1, got 1.5'],
-    [{ heartbeatMs: 6000 }, 'option "nodeTtlMs" (10000) must be at least twice "heartbeatMs" (6000)'],
+    [{ nodeHeartbeatMs: 6000 }, 'option "nodeTtlMs" (10000) must be at least twice "nodeHeartbeatMs" (6000)'],
+    [{ heartbeatMs: 3000 }, 'option "heartbeatMs" is now "nodeHeartbeatMs"'],
   ])('%j', (options, message) => {
     expect(() => new RedisBroker(options as never)).toThrow(TypeError);
     expect(() => new RedisBroker(options as never)).toThrow(message);
@@ -24,7 +25,7 @@ describe('options are checked before anything connects', () => {
     expect(resolveRedisBrokerOptions({})).toEqual(DEFAULT_REDIS_BROKER_OPTIONS);
     expect(DEFAULT_REDIS_BROKER_OPTIONS).toEqual({
       prefix: 'wshub',
-      heartbeatMs: 3000,
+      nodeHeartbeatMs: 3000,
       nodeTtlMs: 10_000,
       commandTimeoutMs: 2000,
       probeIntervalMs: 2000,

@@ -194,7 +194,7 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis Cluster (sharded pub/sub)'
         await d.kill();
         const killedAt = Date.now();
         const k1 = await changesOf('k1', 2, OPTIONS.nodeTtlMs! + 5000);
-        expect(Date.now() - killedAt).toBeLessThan(OPTIONS.nodeTtlMs! + 2 * OPTIONS.heartbeatMs! + 1000);
+        expect(Date.now() - killedAt).toBeLessThan(OPTIONS.nodeTtlMs! + 2 * OPTIONS.nodeHeartbeatMs! + 1000);
         expect(k1).toEqual(['D k1:online', expect.stringMatching(/^[ABC] k1:offline$/)]);
         expect(log.filter((line) => line.endsWith('k2:offline'))).toEqual([]);
       } finally {
