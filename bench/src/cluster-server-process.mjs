@@ -4,7 +4,9 @@
  * one port (cluster hands connections out round-robin). The contender's
  * `primary()` export runs here (wshub: the `WorkerRelay`). Answers the
  * same commands as a single server process, summed over the workers (and
- * this process, for memory and CPU).
+ * this process, for memory and CPU). Scenario J drives deliveries on every
+ * worker at once (`targeted`, `broadcast`), as an application whose every
+ * worker sends would.
  */
 import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +63,20 @@ function call(worker, cmd, args = {}, timeoutMs = 120_000) {
 
 const all = (cmd, args) => Promise.all(workers.map((w) => call(w, cmd, args)));
 const sum = (list, key) => list.reduce((s, x) => s + (x?.[key] ?? 0), 0);
+
+/**
+ * One drive result from the workers' own (see `timeBoxed` in
+ * server-process.mjs): calls summed, first start → last end, CPU summed
+ * over the workers.
+ */
+function combined(each) {
+  return {
+    calls: sum(each, 'calls'),
+    t0: Math.min(...each.map((r) => r.t0)),
+    t1: Math.max(...each.map((r) => r.t1)),
+    cpu: { totalUs: each.reduce((s, r) => s + r.cpu.totalUs, 0), systemUs: each.reduce((s, r) => s + r.cpu.systemUs, 0) },
+  };
+}
 
 serve({
   async start({ file, workers: count, options }) {
@@ -122,6 +138,26 @@ serve({
     const each = await all('cpuRead');
     const own = cpuSince(cpuMark);
     return { totalUs: sum(each, 'totalUs') + own.totalUs, systemUs: sum(each, 'systemUs') + own.systemUs, primaryUs: own.totalUs };
+  },
+
+  /**
+   * J: every worker sends to random users for `durationMs` (unthrottled;
+   * worker i uses seed `seed + i`, so the workers pick different users).
+   */
+  async targeted({ users, durationMs, perTurn, seed = 1 }) {
+    const each = await Promise.all(
+      workers.map((w, i) => call(w, 'targeted', { users, durationMs, perTurn, seed: seed + i })),
+    );
+    return combined(each);
+  },
+
+  /** J: every worker pushes to everyone for `durationMs`, `burst` per turn, `limit` pushes in all. */
+  async broadcast({ durationMs, burst, limit }) {
+    const share = (i) => Math.floor(limit / workers.length) + (i < limit % workers.length ? 1 : 0);
+    const each = await Promise.all(
+      workers.map((w, i) => call(w, 'broadcast', { durationMs, burst, limit: limit == null ? undefined : share(i) })),
+    );
+    return combined(each);
   },
 
   /** One broadcast, called on the first worker; the others get it through the primary. */

@@ -25,6 +25,8 @@ export const PROFILES = {
     F: { users: 1000, devices: 2, perTurn: 16, rate: 5000, settleMs: 200, warmupMs: 250, roundMs: 500, latencyMs: 1000, timeoutMs: 30_000 },
     // Only when named: `--scenarios I`.
     I: { users: 1000, devices: 2, perTurn: 16, burst: 1, broadcasts: 100, broadcastMs: 5000, rate: 5000, settleMs: 200, warmupMs: 250, roundMs: 500, latencyMs: 1000, timeoutMs: 30_000 },
+    // Only when named: `--scenarios J`.
+    J: { reps: 5, users: 1000, devices: 2, perTurn: 16, burst: 1, broadcasts: 200, broadcastMs: 5000, settleMs: 200, warmupMs: 300, roundMs: 1000, timeoutMs: 30_000 },
     // Up to the open-files limit less fdReserve (19,800 under a 20,000 limit); 5 s heartbeat at every N, 30 s at the largest.
     G: {
       ...IDLE,
@@ -51,6 +53,7 @@ export const PROFILES = {
     E: { sockets: [200, 2000], perScope: 10, perTurn: 16, warmupMs: 150, roundMs: 300, timeoutMs: 20_000 },
     F: { users: 1000, devices: 2, perTurn: 16, rate: 5000, settleMs: 100, warmupMs: 150, roundMs: 300, latencyMs: 500, timeoutMs: 20_000 },
     I: { users: 1000, devices: 2, perTurn: 16, burst: 1, broadcasts: 50, broadcastMs: 5000, rate: 5000, settleMs: 100, warmupMs: 150, roundMs: 300, latencyMs: 500, timeoutMs: 20_000 },
+    J: { users: 1000, devices: 2, perTurn: 16, burst: 1, broadcasts: 50, broadcastMs: 3000, settleMs: 100, warmupMs: 150, roundMs: 300, timeoutMs: 20_000 },
     G: { ...IDLE, clients: [2000], fdReserve: 200, maxClients: 10_000, heartbeatMs: 5000, hbWindowMs: 5000, maxOnly: 10_000 },
     H: { ...IDLE, clients: 10_000, workers: 2, perLoad: 5000, heartbeatMs: 2000, hbWindowMs: 4000 },
   },
@@ -65,6 +68,7 @@ export const PROFILES = {
     E: { sockets: [20], perScope: 2, perTurn: 4, warmupMs: 30, roundMs: 60, timeoutMs: 5000 },
     F: { users: 10, devices: 2, perTurn: 4, rate: 500, settleMs: 50, warmupMs: 30, roundMs: 60, latencyMs: 100, timeoutMs: 5000 },
     I: { users: 10, devices: 2, perTurn: 4, burst: 1, broadcasts: 20, broadcastMs: 1000, rate: 500, settleMs: 50, warmupMs: 30, roundMs: 60, latencyMs: 100, timeoutMs: 5000 },
+    J: { users: 10, devices: 2, perTurn: 4, burst: 1, broadcasts: 20, broadcastMs: 1000, settleMs: 50, warmupMs: 30, roundMs: 60, timeoutMs: 5000 },
     G: { ...IDLE, clients: [], fdReserve: 200, maxClients: 200, maxOnly: 200, perLoad: 100, heartbeatMs: 200, hbWindowMs: 400, settleMs: 20, timeoutMs: 20_000 },
     H: { ...IDLE, clients: 300, workers: 2, perLoad: 150, heartbeatMs: 200, hbWindowMs: 400, settleMs: 20, timeoutMs: 20_000 },
   },

@@ -49,6 +49,13 @@ export const TARGETS = [
   { scenario: 'H', metric: 'idleCpu', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
   { scenario: 'H', metric: 'broadcast', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
   { scenario: 'H', metric: 'storm', contender: 'wshub-workers', baseline: 'ws-idle', atMost: null },
+  // …and 2 workers deliver at least 1.6× what 1 does, where the hub is the limit; side by side with Socket.IO's cluster adapter.
+  { scenario: 'J', metric: 'throughput', contender: 'wshub-workers2', baseline: 'wshub-workers1', atLeast: 1.6 },
+  { scenario: 'J', metric: 'broadcast', contender: 'wshub-workers2', baseline: 'wshub-workers1', atLeast: 1.6 },
+  { scenario: 'J', metric: 'throughput', contender: 'socketio-workers2', baseline: 'socketio-workers1', atLeast: null },
+  { scenario: 'J', metric: 'broadcast', contender: 'socketio-workers2', baseline: 'socketio-workers1', atLeast: null },
+  { scenario: 'J', metric: 'throughput', contender: 'wshub-workers2', baseline: 'socketio-workers2', atLeast: null },
+  { scenario: 'J', metric: 'broadcast', contender: 'wshub-workers2', baseline: 'socketio-workers2', atLeast: null },
 ];
 
 /** Adds median/min/max and ratios to every metric's results. */

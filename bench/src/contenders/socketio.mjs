@@ -1,12 +1,15 @@
 /**
  * Socket.IO (websocket transport only): a room per user and one per watched
  * scope. In scenario F the nodes share rooms through
- * `@socket.io/redis-adapter`.
+ * `@socket.io/redis-adapter`; on workers (J) `extra.adapter` sets one.
  */
 import { Server } from 'socket.io';
 
-/** @param {import('./contract.mjs').StartContext} ctx */
-export async function start(ctx) {
+/**
+ * @param {import('./contract.mjs').StartContext} ctx
+ * @param {{ adapter?: Function }} [extra] an adapter for `io.adapter()` (scenario J: the cluster adapter)
+ */
+export async function start(ctx, extra = {}) {
   const io = new Server(ctx.server, {
     transports: ['websocket'],
     perMessageDeflate: false,
@@ -15,6 +18,7 @@ export async function start(ctx) {
     maxHttpBufferSize: 64 * 1024,
   });
   const redis = ctx.cluster ? await redisAdapter(io, ctx.cluster.redisUrl) : undefined;
+  if (extra.adapter) io.adapter(extra.adapter);
   io.use((socket, next) => {
     try {
       socket.data.user = ctx.userFromToken(socket.handshake.auth?.token);

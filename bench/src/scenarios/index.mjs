@@ -7,6 +7,7 @@ import f from './f-cluster.mjs';
 import g from './g-idle.mjs';
 import h from './h-workers.mjs';
 import i from './i-redis-cluster.mjs';
+import j from './j-workers-throughput.mjs';
 
 /** A scenario with `optIn: true` runs only when named in `--scenarios`. */
-export const SCENARIOS = [a, b, c, d, e, f, g, h, i];
+export const SCENARIOS = [a, b, c, d, e, f, g, h, i, j];

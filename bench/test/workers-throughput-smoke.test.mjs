@@ -1,0 +1,48 @@
+/**
+ * Scenario J (throughput on 1 vs 2 node:cluster workers, wshub and
+ * Socket.IO's cluster adapter) runs end to end with tiny N: every worker
+ * drives, every delivery arrives. Timings are never asserted.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const RUN = fileURLToPath(new URL('../src/run.mjs', import.meta.url));
+
+describe('npm run bench -- --smoke --scenarios J', () => {
+  let dir;
+  let doc;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wshub-bench-j-'));
+    await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--scenarios', 'J', '--out-dir', dir], {
+      timeout: 55_000,
+    });
+    const json = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    expect(json).toHaveLength(1);
+    doc = JSON.parse(await readFile(join(dir, json[0]), 'utf8'));
+  }, 60_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs only scenario J, 1 and 2 workers of wshub and Socket.IO side by side', () => {
+    expect(doc.scenarios.map((s) => s.id)).toEqual(['J']);
+    const contenders = doc.scenarios[0].cases[0].metrics[0].results.map((r) => r.contender);
+    expect(contenders).toEqual(['wshub-workers1', 'wshub-workers2', 'socketio-workers1', 'socketio-workers2']);
+  });
+
+  it('every contender delivers every message, targeted and broadcast', () => {
+    for (const m of doc.scenarios[0].cases[0].metrics) {
+      for (const r of m.results) {
+        for (const sample of r.samples) expect(sample.error, `${m.key} ${r.contender}`).toBeUndefined();
+      }
+    }
+    expect(doc.warnings).toEqual([]);
+  });
+});
