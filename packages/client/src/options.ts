@@ -1,4 +1,4 @@
-import { SUBPROTOCOL } from '@wshub/core/protocol';
+import { optionError, SUBPROTOCOL } from '@wshub/core/protocol';
 import { show } from './show.js';
 import { globalWebSocket, type WebSocketConstructor } from './websocket.js';
 
@@ -129,7 +129,7 @@ function number(name: string, value: unknown, fallback: number, min: number, max
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
     const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
-    fail(`option "${name}" must be a number ${range}, got ${show(value)}`);
+    throw optionError('client', name, `a number ${range}`, value);
   }
   return value;
 }

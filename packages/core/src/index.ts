@@ -39,6 +39,8 @@ export {
   WATCH,
   WELCOME,
   closePolicy,
+  describeValue,
+  optionError,
   parseClientMessage,
   parsePosition,
   parseRequestId,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Broker } from './broker.js';
 import type { RecoveryLimits } from './history.js';
-import { DEFAULT_PATH } from './protocol.js';
+import { DEFAULT_PATH, optionError } from './protocol.js';
 
 /** What every user object must carry: `id` groups sockets into a room, `deviceFingerprint` names one device. */
 export interface HubUser {
@@ -264,9 +264,7 @@ const ZERO_ALLOWED: ReadonlySet<keyof HubLimits> = new Set(['maxPendingMessages'
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new TypeError(
-      `wshub: option "${name}" must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`,
-    );
+    throw optionError('', name, `a ${allowZero ? 'non-negative' : 'positive'} integer`, value);
   }
   return value;
 }

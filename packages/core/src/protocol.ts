@@ -313,3 +313,25 @@ export function parseWatchBody(data: unknown): ParsedWatch {
   }
   return { ok: false, message: 'watch "data.payload" must be a string, a number or null' };
 }
+
+/**
+ * Describes a value in an error sentence: strings quoted, objects by kind,
+ * never their contents (an option may hold a token that must not reach a log).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+/**
+ * The one form of every option error of wshub's packages, thrown at once by
+ * the constructor that got the option:
+ * `wshub[ <who>]: option "<name>" must be <rule>, got <value>`.
+ */
+export function optionError(who: string, name: string, rule: string, value: unknown): TypeError {
+  return new TypeError(`wshub${who ? ` ${who}` : ''}: option "${name}" must be ${rule}, got ${describeValue(value)}`);
+}
+

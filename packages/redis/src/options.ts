@@ -1,3 +1,4 @@
+import { optionError } from '@wshub/core';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /** Options of {@link RedisBroker}. Times are in milliseconds. */
@@ -130,9 +131,7 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
 function positive(name: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new TypeError(
-      `wshub: RedisBroker option "${name}" must be an integer of at least ${min}, got ${JSON.stringify(value) ?? String(value)}`,
-    );
+    throw optionError('RedisBroker', name, `an integer of at least ${min}`, value);
   }
   return value;
 }
@@ -144,7 +143,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   }
   if ('heartbeatMs' in options) {
     // Renamed: the hub's own `heartbeatMs` pings clients; this one is the node's heartbeat in Redis.
-    throw new TypeError('wshub: RedisBroker option "heartbeatMs" is now "nodeHeartbeatMs" (the hub\'s heartbeatMs pings clients)');
+    throw new TypeError('wshub RedisBroker: option "heartbeatMs" is now "nodeHeartbeatMs" (the hub\'s heartbeatMs pings clients)');
   }
   const d = DEFAULT_REDIS_BROKER_OPTIONS;
   const resolved: ResolvedRedisBrokerOptions = {
@@ -162,7 +161,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   };
   if (resolved.nodeTtlMs < 2 * resolved.nodeHeartbeatMs) {
     throw new TypeError(
-      `wshub: RedisBroker option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "nodeHeartbeatMs" (${resolved.nodeHeartbeatMs}), or a live node would drop out of presence between heartbeats`,
+      `wshub RedisBroker: option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "nodeHeartbeatMs" (${resolved.nodeHeartbeatMs}), or a live node would drop out of presence between heartbeats`,
     );
   }
   const given = (['url', 'client', 'cluster'] as const).filter((name) => options[name] !== undefined);
@@ -174,20 +173,20 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     (!Array.isArray(options.cluster) || options.cluster.length === 0 || !options.cluster.every(isClusterNode))
   ) {
     throw new TypeError(
-      `wshub: RedisBroker option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got ${JSON.stringify(options.cluster) ?? String(options.cluster)}`,
+      `wshub RedisBroker: option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got ${JSON.stringify(options.cluster) ?? String(options.cluster)}`,
     );
   }
   if (options.clusterOptions !== undefined && options.cluster === undefined) {
-    throw new TypeError('wshub: RedisBroker option "clusterOptions" applies only with "cluster"');
+    throw new TypeError('wshub RedisBroker: option "clusterOptions" applies only with "cluster"');
   }
   if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
     throw new TypeError(
-      `wshub: RedisBroker option "url" must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url) ?? String(options.url)}`,
+      `wshub RedisBroker: option "url" must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url) ?? String(options.url)}`,
     );
   }
   if (options.client !== undefined && !isIoredisClient(options.client)) {
     throw new TypeError(
-      'wshub: RedisBroker option "client" must be an ioredis client (new Redis(...) or new Cluster(...) from the "ioredis" package); other clients are not supported',
+      'wshub RedisBroker: option "client" must be an ioredis client (new Redis(...) or new Cluster(...) from the "ioredis" package); other clients are not supported',
     );
   }
   return resolved;
