@@ -19,7 +19,9 @@ function portFromEnv(value: string | undefined): number {
 
 async function main(): Promise<void> {
   const port = portFromEnv(process.env.PORT);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule);
+  // forceCloseConnections: on shutdown, keep-alive HTTP connections are closed too. Without it, a page
+  // that keeps polling (the live panel, token renewals) holds one open and app.close() never returns.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { forceCloseConnections: true });
   // The page: plain HTML and a script on @wshub/client, no build step.
   servePage(app);
   await app.listen(port);

@@ -3,6 +3,7 @@
  * process (on PORT=0), its page, its HTTP endpoints and the hub.
  */
 import { readFileSync } from 'node:fs';
+import { Agent, get as httpGet } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { connectTestClient, type TestClient } from '@wshub/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -173,4 +174,30 @@ describe('stopping the demo', () => {
     expect((await bob.waitForClose()).code).toBe(1001);
     expect(await exited, demo.output).toBe(0);
   });
+
+  it('exits on SIGTERM while a page keeps keep-alive HTTP connections busy (the live panel, token renewals)', async () => {
+    const own = await DemoProcess.start();
+    // Four keep-alive connections, each asking again as soon as it has its answer, as long as the demo runs:
+    // whichever is busy when the server closes must not keep the process alive.
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let running = true;
+    const ask = () =>
+      new Promise<boolean>((resolve) => {
+        const req = httpGet(`${own.base}/demo/activity`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(true));
+        });
+        req.on('error', () => resolve(false));
+      });
+    const pollers = Array.from({ length: 4 }, async () => {
+      while (running && (await ask()));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the connections are open and busy
+    const code = await Promise.race([own.stop('SIGTERM'), new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+    running = false;
+    agent.destroy();
+    await Promise.all(pollers);
+    if (code === 'still running') await own.stop('SIGKILL');
+    expect(code, own.output).toBe(0);
+  }, 20_000);
 });
