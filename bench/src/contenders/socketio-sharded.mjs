@@ -7,7 +7,7 @@
  * ready once its room's channel is subscribed.
  */
 import { Server } from 'socket.io';
-import { shardWatch } from '../lib/shard-watch.mjs';
+import { shardWatch } from '../lib/subscription-watch.mjs';
 
 /** @param {import('./contract.mjs').StartContext} ctx */
 export async function start(ctx) {

@@ -5,7 +5,7 @@
  */
 import { WsHub } from '@wshub/core';
 import { RedisBroker } from '@wshub/redis';
-import { shardWatch } from '../lib/shard-watch.mjs';
+import { shardWatch } from '../lib/subscription-watch.mjs';
 
 /** @param {import('./contract.mjs').StartContext} ctx */
 export async function start(ctx) {

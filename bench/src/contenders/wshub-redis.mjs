@@ -7,10 +7,7 @@
  */
 import { WsHub } from '@wshub/core';
 import { RedisBroker } from '@wshub/redis';
-import { Redis } from 'ioredis';
-
-/** How often pending sockets are checked against Redis's subscriptions. */
-const SUBSCRIBED_POLL_MS = 10;
+import { subscriptionWatch } from '../lib/subscription-watch.mjs';
 
 /** @param {import('./contract.mjs').StartContext} ctx */
 export async function start(ctx) {
@@ -21,7 +18,7 @@ export async function start(ctx) {
   hub.on('error', () => {
     errors++;
   });
-  const subscribed = ctx.cluster.role === 'subscriber' ? subscriptionWatch(ctx, broker) : undefined;
+  const subscribed = ctx.cluster.role === 'subscriber' ? subscriptionWatch(ctx, ctx.cluster.redisUrl, (id) => broker.userChannel(id)) : undefined;
   hub.on('ready', ({ user }) => (subscribed ? subscribed.add(user.id) : ctx.onReady()));
   hub.attach(ctx.server);
   return {
@@ -37,50 +34,6 @@ export async function start(ctx) {
     stats() {
       const { dropped, slowConsumers, messagesOut } = hub.stats();
       return { dropped, slowConsumers, messagesOut, errors };
-    },
-  };
-}
-
-/**
- * Holds back `onReady` of each socket until `PUBSUB NUMSUB` shows its
- * user's channel subscribed (the channel name is the broker's public
- * `userChannel(userId)`), polling on a connection of its own.
- */
-function subscriptionWatch(ctx, broker) {
-  const redis = new Redis(ctx.cluster.redisUrl);
-  /** userId → sockets of that user not yet reported. */
-  const pending = new Map();
-  let timer;
-  let busy = false;
-  const poll = async () => {
-    if (busy || pending.size === 0) return;
-    busy = true;
-    try {
-      const users = [...pending.keys()];
-      const reply = await redis.pubsub('NUMSUB', ...users.map((id) => broker.userChannel(id)));
-      for (let i = 0; i < users.length; i++) {
-        if (Number(reply[2 * i + 1]) === 0) continue;
-        const sockets = pending.get(users[i]);
-        pending.delete(users[i]);
-        for (let s = 0; s < sockets; s++) ctx.onReady();
-      }
-    } finally {
-      busy = false;
-    }
-    // Nothing polls while the measured rounds run.
-    if (pending.size === 0) {
-      clearInterval(timer);
-      timer = undefined;
-    }
-  };
-  return {
-    add(userId) {
-      pending.set(userId, (pending.get(userId) ?? 0) + 1);
-      timer ??= setInterval(() => poll().catch(() => {}), SUBSCRIBED_POLL_MS);
-    },
-    close() {
-      clearInterval(timer);
-      redis.disconnect();
     },
   };
 }
