@@ -120,6 +120,30 @@ describe('refresh over the same socket', () => {
   });
 });
 
+describe('refresh: what a client can make the hook do', () => {
+  it('a flood of refresh frames runs the hook one at a time, and the message rate ends it with 4429', async () => {
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    const f = await hub({
+      refresh: async ({ token }) => {
+        calls++;
+        running++;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 5)); // an app's token check takes a little while
+        running--;
+        return fromToken(token);
+      },
+      limits: { messageRate: 10, messageBurst: 20 },
+    });
+    const client = await v2(f, 'user=bob');
+    for (let i = 0; i < 200; i++) client.send({ event: 'wshub:refresh', id: i, data: { token: 'bob:60000' } });
+    expect((await client.waitForClose()).code).toBe(4429);
+    expect(most).toBe(1);
+    expect(calls).toBeLessThanOrEqual(20);
+  });
+});
+
 describe('limits.maxSocketsPerUser', () => {
   it('closes the oldest socket of the user with 4409 when one more is authorized', async () => {
     const f = await hub({ limits: { maxSocketsPerUser: 2 } });
