@@ -29,6 +29,13 @@ export interface WorkerRelayStats {
   batches: number;
 }
 
+/**
+ * A write to a worker that is dying fails (EPIPE, or the channel is closed):
+ * its 'exit' follows and drops the worker, and what it was sent goes with
+ * its sockets.
+ */
+const ignoreSendError = (): void => {};
+
 /** One worker as the relay sees it. */
 class WorkerLink {
   readonly channels = new Set<string>();
@@ -42,7 +49,9 @@ class WorkerLink {
     this.out = new OpBatcher(prefix, (batch: IpcBatch<RelayOp>) => {
       if (!worker.isConnected()) return;
       try {
-        worker.send(batch);
+        // With a callback, a failed write (EPIPE: the worker died mid-write)
+        // is handed to it instead of being emitted as the Worker's 'error'.
+        worker.send(batch, ignoreSendError);
       } catch {
         // The worker is going away; its 'exit' cleans up.
       }
@@ -74,7 +83,10 @@ export class WorkerRelay {
   private readonly onMessage = (worker: Worker, message: unknown) => {
     if (isBatch<WorkerOp>(message, this.prefix)) this.receive(worker, message.ops);
   };
-  private readonly onExit = (worker: Worker) => this.drop(worker.id);
+  private readonly onExit = (worker: Worker) => {
+    worker.off('error', ignoreSendError);
+    this.drop(worker.id);
+  };
 
   constructor(options: WorkerRelayOptions = {}) {
     const prefix = options.prefix ?? 'wshub';
@@ -109,7 +121,10 @@ export class WorkerRelay {
   close(): void {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
-    for (const link of this.links.values()) link.out.flush();
+    for (const link of this.links.values()) {
+      link.out.flush();
+      link.worker.off('error', ignoreSendError);
+    }
   }
 
   private receive(worker: Worker, ops: WorkerOp[]): void {
@@ -119,6 +134,10 @@ export class WorkerRelay {
         // A worker's hub (re)attached: start from a clean slate for it.
         if (link) this.drop(worker.id);
         link = new WorkerLink(worker, this.prefix);
+        // In Node an 'error' nobody listens to is a crash, of the primary and
+        // with it every worker: a Worker emits one when a write to it fails.
+        worker.off('error', ignoreSendError);
+        worker.on('error', ignoreSendError);
         this.links.set(worker.id, link);
         link.out.push(['welcome']);
         continue;

@@ -25,6 +25,8 @@ class Primary {
   readonly presence: Presence[] = [];
   readonly relayPresence: Array<{ userId: string; online: boolean }> = [];
   readonly errors: string[] = [];
+  /** How the primary exited, once it did. */
+  exit: { code: number | null; signal: string | null } | undefined;
   private nextId = 0;
   private readonly replies = new Map<number, (m: { result?: unknown; error?: string }) => void>();
 
@@ -37,6 +39,11 @@ class Primary {
       } else if (m.type === 'presence') this.presence.push({ worker: m.worker, userId: m.userId, online: m.online });
       else if (m.type === 'relay-presence') this.relayPresence.push({ userId: m.userId, online: m.online });
       else if (m.type === 'error') this.errors.push(`worker ${m.worker}: ${m.message}`);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+      for (const reply of this.replies.values()) reply({ error: `the primary exited (${code ?? signal})` });
+      this.replies.clear();
     });
   }
 
@@ -209,6 +216,54 @@ describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
     expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 2 });
     expect(primary.errors).toEqual([]);
   });
+});
+
+describe('WorkerRelay: a worker that dies while the relay writes to it', () => {
+  interface Forked {
+    worker: number;
+    port: number;
+    pid: number;
+  }
+  let workers: Forked[] = [];
+
+  beforeAll(async () => {
+    primary = new Primary();
+    workers = [];
+    for (let i = 0; i < 3; i++) workers.push(await primary.command<Forked>('fork'));
+    port = workers[0]!.port;
+  }, 20_000);
+
+  afterAll(() => {
+    for (const s of sockets) s.ws.terminate();
+    primary?.child.kill('SIGKILL');
+  });
+
+  it('is dropped; the primary and the other workers live on', async () => {
+    const bob = await connect('user=bob');
+    let carol = await connect('user=carol');
+    while (carol.worker === bob.worker) carol = await connect(`user=carol&device=d${sockets.length}`);
+    const receiver = workers.find((w) => w.worker === bob.worker)!;
+    const sender = workers.find((w) => w.worker !== bob.worker && w.worker !== carol.worker)!;
+    await settle(sender.worker);
+
+    // The sender streams to bob; the primary writes every batch to bob's worker.
+    const streaming = primary.call<number>(sender.worker, 'stream', { userId: 'bob', ms: 1500 });
+    expect((await bob.socket.next(5000)).event).toBe('tick');
+    // The worst moment: the receiver dies while the primary is not looking, so
+    // the primary's next writes to it meet a closed pipe (EPIPE).
+    process.kill(primary.child.pid!, 'SIGSTOP');
+    process.kill(receiver.pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(primary.child.pid!, 'SIGCONT');
+
+    expect(await streaming).toBeGreaterThan(0);
+    expect(primary.exit).toBeUndefined();
+    await primary.call(sender.worker, 'sendMessage', { userId: 'carol', event: 'after', data: 1 });
+    const after = (await carol.socket.next(5000)) as { event: string };
+    expect(after.event).toBe('after');
+    expect(await primary.call(sender.worker, 'onlineUsers')).toEqual(['carol']);
+    expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 1 });
+  }, 20_000);
 });
 
 describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {

@@ -31,7 +31,7 @@ const commands = {
   fork() {
     const worker = cluster.fork();
     return new Promise((resolve, reject) => {
-      worker.once('listening', (address) => resolve({ worker: worker.id, port: address.port }));
+      worker.once('listening', (address) => resolve({ worker: worker.id, port: address.port, pid: worker.process.pid }));
       worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before listening`)));
     });
   },

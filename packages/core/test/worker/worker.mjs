@@ -38,6 +38,16 @@ const methods = {
     return allowed;
   },
   broadcast: ({ event, data }) => hub.push(event, data),
+  // sendMessage to `userId` for `ms`, yielding to I/O every 20 sends; how many were sent.
+  async stream({ userId, ms }) {
+    const end = Date.now() + ms;
+    let sent = 0;
+    while (Date.now() < end) {
+      await hub.sendMessage(userId, 'tick', sent++);
+      if (sent % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sent;
+  },
   disconnect: ({ userId, device }) => hub.disconnect(userId, device),
   updateUser: ({ user }) => hub.updateUser(user),
   onlineUsers: async () => (await hub.onlineUsers()).sort(),
