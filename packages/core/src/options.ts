@@ -108,8 +108,12 @@ export interface HubLimits {
    * Bytes a socket may leave undrained: when a message is due and more than
    * this is still queued from earlier event-loop turns, the client is not
    * reading and is cut off (reported as 4008). Bytes written in the current
-   * turn do not count, so a burst never cuts a client that reads. No single
-   * message may be larger: `sendMessage`/`push` refuse one with a RangeError.
+   * turn do not count, so a burst never cuts a client that reads; a write
+   * that leaves more than this queued is judged again `drainTimeoutMs`
+   * later, so a burst to a client that stopped reading is cut even when no
+   * message follows. A resume whose replay would be larger is answered
+   * `failed`. No single message may be larger: `sendMessage`/`push` refuse
+   * one with a RangeError.
    * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
@@ -196,6 +200,14 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   heartbeatMs?: number;
   /**
+   * Time after a write that left more than `limits.maxBufferedBytes` queued
+   * on a socket before the hub looks again: still more than that undrained
+   * then, the client is not reading and is cut off (reported as 4008). A
+   * client that reads drains a burst well within it.
+   * @default 1000
+   */
+  drainTimeoutMs?: number;
+  /**
    * Time a `push` `allow` or data callback has to settle for one user; no
    * answer skips that user (reported through `'error'`), so `push()` always
    * settles.
@@ -228,6 +240,7 @@ export interface ResolvedOptions {
   pushTimeoutMs: number;
   closeTimeoutMs: number;
   refreshAheadMs: number;
+  drainTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
@@ -255,6 +268,7 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 1_000;
 /** Defaults of `recovery: true`. */
 export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({ maxMessages: 100, ttlMs: 300_000 });
 
@@ -306,6 +320,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     pushTimeoutMs: positiveInteger('pushTimeoutMs', options.pushTimeoutMs, DEFAULT_PUSH_TIMEOUT_MS),
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
     refreshAheadMs: positiveInteger('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS),
+    drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };

@@ -63,6 +63,12 @@ const commands = {
       () => ({ ok: true }),
       (error) => ({ ok: false, name: error.name, message: error.message }),
     ),
+  // `count` messages of `bytes` each to one user, each awaited: all in one event-loop turn.
+  sendLoop: async ({ userId, event, count, bytes }) => {
+    const body = 'x'.repeat(bytes);
+    for (let i = 0; i < count; i++) await hub.sendMessage(userId, event, body);
+    return { ok: true };
+  },
   // `count` pushes of `bytes` each to everyone, in one tick.
   burst: ({ count, bytes }) => {
     const body = 'y'.repeat(bytes);
