@@ -130,6 +130,35 @@ export interface HubLimits {
   maxSocketsPerUser?: number;
 }
 
+/** `recovery` as an object: each field has a default. */
+export interface RecoveryOptions {
+  /**
+   * Messages kept per user, and for broadcasts; a resume from further back is answered `failed`.
+   * @default 100
+   */
+  maxMessages?: number;
+  /**
+   * How long a message is kept, in ms.
+   * @default 300000 (5 min)
+   */
+  ttlMs?: number;
+  /**
+   * Users whose history the hub keeps at once (single node; a broker's
+   * shared history has bounds of its own). Past it the history of the user
+   * who got nothing for the longest goes whole: that user's resume is
+   * answered `failed`.
+   * @default 100000
+   */
+  maxUsers?: number;
+  /**
+   * Estimated bytes of every kept message together (text plus about 150
+   * bytes each), users and broadcasts (single node). Past it the histories
+   * of the users idle longest go whole, as past `maxUsers`.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+}
+
 export interface HubOptions<User extends HubUser, Socket = unknown> {
   /**
    * The path the hub serves.
@@ -221,7 +250,7 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * message text per kept message.
    * @default false
    */
-  recovery?: boolean | { maxMessages?: number; ttlMs?: number };
+  recovery?: boolean | RecoveryOptions;
   /**
    * Time a socket the hub closed has to answer the close frame before it is
    * terminated (what it sends meanwhile is discarded).
@@ -270,7 +299,12 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 1_000;
 /** Defaults of `recovery: true`. */
-export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({ maxMessages: 100, ttlMs: 300_000 });
+export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({
+  maxMessages: 100,
+  ttlMs: 300_000,
+  maxUsers: 100_000,
+  maxBytes: 64 * 1024 * 1024,
+});
 
 /** Limits where 0 is a meaningful value (off / none kept). */
 const ZERO_ALLOWED: ReadonlySet<keyof HubLimits> = new Set(['maxPendingMessages', 'messageRate']);
@@ -342,10 +376,12 @@ function resolveRecovery(value: HubOptions<HubUser, unknown>['recovery']): Recov
   if (value === undefined || value === false) return undefined;
   if (value === true) return { ...DEFAULT_RECOVERY };
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs? }, got ${String(value)}`);
+    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs?, maxUsers?, maxBytes? }, got ${String(value)}`);
   }
   return {
     maxMessages: positiveInteger('recovery.maxMessages', value.maxMessages, DEFAULT_RECOVERY.maxMessages),
     ttlMs: positiveInteger('recovery.ttlMs', value.ttlMs, DEFAULT_RECOVERY.ttlMs),
+    maxUsers: positiveInteger('recovery.maxUsers', value.maxUsers, DEFAULT_RECOVERY.maxUsers),
+    maxBytes: positiveInteger('recovery.maxBytes', value.maxBytes, DEFAULT_RECOVERY.maxBytes),
   };
 }

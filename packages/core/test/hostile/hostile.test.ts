@@ -290,6 +290,24 @@ describe('hostile: a burst to a client that stopped reading, and replays (maxBuf
   });
 });
 
+describe('hostile: message recovery for many users who are away (recovery.maxUsers, maxBytes)', () => {
+  // Unbounded, every user's history stayed for ttlMs (5 min): ~285 B per user for small
+  // messages, and a 256 MB heap died at ~800,000 users.
+  it.each([
+    ['100,000 users, small messages, maxUsers 10,000', { maxUsers: 10_000 }, 100_000, 40, 20],
+    ['3,000 users, 16 KiB each, maxBytes 4 MiB', { maxBytes: 4 * 1024 * KiB }, 3_000, 16 * KiB, 12],
+  ])('%s: what is kept stays within the bound; the hub serves on', async (_name, recovery, count, bytes, boundMb) => {
+    const hub = await startHub({ options: { recovery } });
+    const control = await controlClient(hub);
+    const before = await hub.retainedMb();
+    await hub.call('sendMany', { prefix: 'away-', count, bytes });
+    await expectServed(hub, control);
+    expect(hub.alive).toBe(true);
+    // Kept in full: ~50 MB for each.
+    expect(await hub.retainedMb()).toBeLessThan(before + boundMb);
+  });
+});
+
 describe('hostile: handshakes that never settle (limits.maxPendingSockets, maxPendingBytes)', () => {
   it('past 1000 pending handshakes upgrades get HTTP 503; what they hold stays bounded', async () => {
     const hub = await startHub();

@@ -69,6 +69,16 @@ const commands = {
     for (let i = 0; i < count; i++) await hub.sendMessage(userId, event, body);
     return { ok: true };
   },
+  // One message of `bytes` to each of `count` users `<prefix><i>`, yielding to the event loop every 1000.
+  sendMany: async ({ prefix, count, bytes }) => {
+    const body = 'z'.repeat(bytes);
+    const started = Date.now();
+    for (let i = 0; i < count; i++) {
+      await hub.sendMessage(`${prefix}${i}`, 'n', body);
+      if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { ms: Date.now() - started };
+  },
   // `count` pushes of `bytes` each to everyone, in one tick.
   burst: ({ count, bytes }) => {
     const body = 'y'.repeat(bytes);
