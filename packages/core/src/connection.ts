@@ -32,6 +32,12 @@ export interface Connection {
    * still queued. The slow-consumer rule (`limits.maxBufferedBytes`) reads it.
    */
   backlog(): number;
+  /**
+   * Every byte not yet taken by the peer, this turn's included. After a
+   * write that leaves more than `limits.maxBufferedBytes` here, the hub looks
+   * at `backlog()` again `drainTimeoutMs` later. Without it, `backlog()` is used.
+   */
+  buffered?(): number;
   /** Writes one message. May throw; the hub reports it and counts a drop. */
   write(message: PreparedMessage): void;
   /** Sends a close frame; the transport reports the end through {@link Session.closed}. */

@@ -7,19 +7,37 @@ import type { SocketSession } from './socket-session.js';
 import type { UserRegistry } from './user-registry.js';
 import type { WatchRegistry } from './watch-registry.js';
 
+/** The slow-consumer rule's two numbers (`limits.maxBufferedBytes`, `drainTimeoutMs`). */
+export interface SlowConsumerRule {
+  readonly maxBufferedBytes: number;
+  readonly drainTimeoutMs: number;
+}
+
 /**
  * Writing messages to this node's sockets: a message is serialized and
  * encoded once, then written to each recipient under the slow-consumer rule.
  */
 export class Delivery {
+  private readonly maxBufferedBytes: number;
+  /**
+   * Sessions a write left with more than `maxBufferedBytes` queued, judged
+   * again once no message may come: `due` at the armed timer, `next` at the
+   * one after it, so each waits at least `drainTimeoutMs`.
+   */
+  private due = new Set<SocketSession>();
+  private next = new Set<SocketSession>();
+  private recheckTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(
     private readonly rooms: UserRegistry<SocketSession>,
     private readonly watches: WatchRegistry<SocketSession>,
     private readonly counters: HubCounters,
-    private readonly maxBufferedBytes: number,
+    private readonly rule: SlowConsumerRule,
     private readonly serialize: ((data: unknown) => unknown) | undefined,
     private readonly report: (error: HubError) => void,
-  ) {}
+  ) {
+    this.maxBufferedBytes = rule.maxBufferedBytes;
+  }
 
   /**
    * Serializes and encodes a message once; `undefined` (and an `'error'`)
@@ -76,7 +94,9 @@ export class Delivery {
    * One that still has more than `maxBufferedBytes` undrained from earlier
    * turns is not reading: it is cut off (4008) instead, so one slow reader
    * cannot hold the hub's memory, while a burst to a reader never trips it.
-   * Never throws.
+   * A write that leaves more than that queued is judged again
+   * `drainTimeoutMs` later, so a burst to a client that stopped reading is
+   * cut even when no message follows it. Never throws.
    */
   write(session: SocketSession, prepared: PreparedMessage): void {
     // With recovery, v2 clients get the frame that carries the offset.
@@ -87,8 +107,7 @@ export class Delivery {
       return;
     }
     if (connection.backlog() > this.maxBufferedBytes) {
-      if (session.phase !== 'closed') this.counters.slowConsumers++;
-      session.cutOff();
+      this.cutOff(session);
       this.counters.dropped++;
       return;
     }
@@ -101,6 +120,36 @@ export class Delivery {
     }
     this.counters.messagesOut++;
     this.counters.bytesOut += message.byteLength;
+    if ((connection.buffered?.() ?? connection.backlog()) > this.maxBufferedBytes) this.recheckLater(session);
+  }
+
+  private cutOff(session: SocketSession): void {
+    if (session.phase !== 'closed') this.counters.slowConsumers++;
+    session.cutOff();
+  }
+
+  private recheckLater(session: SocketSession): void {
+    this.next.add(session);
+    if (this.recheckTimer === undefined) this.armRecheck();
+  }
+
+  private armRecheck(): void {
+    this.due = this.next;
+    this.next = new Set();
+    this.recheckTimer = setTimeout(() => this.recheck(), this.rule.drainTimeoutMs);
+    this.recheckTimer.unref?.();
+  }
+
+  /** The slow-consumer rule, as if a message were due now, for the sessions a write left over the limit. */
+  private recheck(): void {
+    this.recheckTimer = undefined;
+    for (const session of this.due) {
+      if (session.open && session.connection.readyState === OPEN && session.connection.backlog() > this.maxBufferedBytes) {
+        this.cutOff(session);
+      }
+    }
+    this.due = new Set();
+    if (this.next.size > 0) this.armRecheck();
   }
 
   /** The hub's own answer to one session (acks, forbidden watch, exception). */

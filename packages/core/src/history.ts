@@ -7,7 +7,14 @@ export interface RecoveryLimits {
   maxMessages: number;
   /** How long a message is kept, in ms. */
   ttlMs: number;
+  /** In-memory history: users whose history is kept at once; past it the one idle longest goes. */
+  maxUsers: number;
+  /** In-memory history: estimated bytes of every kept message together; past it the histories idle longest go. */
+  maxBytes: number;
 }
+
+/** What one kept message costs besides its text, roughly (entry, offsets, filter, array slot). */
+export const ENTRY_OVERHEAD_BYTES = 150;
 
 /** One message as the history keeps it: what a replay needs to send it again. */
 export interface HistoryEntry {
@@ -71,14 +78,36 @@ export interface MessageHistory {
 }
 
 interface Ring {
+  /** `undefined` for the broadcasts' ring. */
+  userId: string | undefined;
   entries: HistoryEntry[];
-  /** Highest offset trimmed from this ring (by count or age); 0 when none. */
+  /** Highest offset trimmed from this ring (by count, age or size); 0 when none. */
   droppedUpTo: number;
+  /** Estimated bytes of `entries`. */
+  bytes: number;
+  /** Neighbours in the order of last messages (users' rings only). */
+  older: Ring | undefined;
+  newer: Ring | undefined;
 }
+
+const newRing = (userId: string | undefined, droppedUpTo: number): Ring => ({
+  userId,
+  entries: [],
+  droppedUpTo,
+  bytes: 0,
+  older: undefined,
+  newer: undefined,
+});
+
+const entryBytes = (entry: HistoryEntry) => ENTRY_OVERHEAD_BYTES + entry.text.length;
 
 /**
  * The message history of one hub, in memory: per user, and one for
- * broadcasts, each bounded by `maxMessages` and `ttlMs`. Offsets come from
+ * broadcasts, each bounded by `maxMessages` and `ttlMs`, all together by
+ * `maxUsers` and `maxBytes` (an app that sends to many users who are
+ * mostly offline would otherwise keep a history for each of them for
+ * `ttlMs`): past those the histories of the users who got nothing for the
+ * longest go first. Offsets come from
  * one counter, so every message has a place in one order and a replay can
  * merge a user's messages with the broadcasts. The epoch names this history:
  * a new process has a new one, so a client's position from before a restart
@@ -92,9 +121,19 @@ export class MemoryHistory implements MessageHistory {
   readonly epoch = randomBytes(8).toString('hex');
   private offset = 0;
   private readonly users = new Map<string, Ring>();
-  private readonly all: Ring = { entries: [], droppedUpTo: 0 };
-  /** Highest offset of any user history dropped whole (idle past `ttlMs`). */
+  /**
+   * The users' rings in the order of their last message, a list through
+   * the rings (a Map reordered by delete/set slows to a crawl when its
+   * oldest entries are deleted one by one: each lookup of the first skips
+   * every deleted slot before it).
+   */
+  private idlest: Ring | undefined;
+  private newest: Ring | undefined;
+  private readonly all: Ring = newRing(undefined, 0);
+  /** Highest offset of any user history dropped whole (idle past `ttlMs`, or past `maxUsers`/`maxBytes`). */
   private usersDroppedUpTo = 0;
+  /** Estimated bytes of every ring together. */
+  private bytes = 0;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(
@@ -116,11 +155,23 @@ export class MemoryHistory implements MessageHistory {
     const entry: HistoryEntry = { offset: ++this.offset, userId, filter, event, text, at: Date.now() };
     let ring = this.all;
     if (userId !== undefined) {
-      ring = this.users.get(userId) ?? { entries: [], droppedUpTo: 0 };
-      this.users.set(userId, ring);
+      const known = this.users.get(userId);
+      if (known) {
+        ring = known;
+        this.unlink(ring);
+      } else {
+        // A new history cannot tell whether an earlier one of this user was dropped: it covers nothing before.
+        ring = newRing(userId, this.usersDroppedUpTo);
+        this.users.set(userId, ring);
+      }
+      this.linkNewest(ring);
     }
     ring.entries.push(entry);
+    const bytes = entryBytes(entry);
+    ring.bytes += bytes;
+    this.bytes += bytes;
     this.trim(ring, entry.at);
+    this.bound(ring);
     this.deliver(entry);
   }
 
@@ -145,19 +196,75 @@ export class MemoryHistory implements MessageHistory {
     const { maxMessages, ttlMs } = this.limits;
     let drop = Math.max(0, ring.entries.length - maxMessages);
     while (drop < ring.entries.length && now - ring.entries[drop]!.at > ttlMs) drop++;
-    if (drop === 0) return;
-    ring.droppedUpTo = ring.entries[drop - 1]!.offset;
-    ring.entries.splice(0, drop);
+    this.dropOldest(ring, drop);
+  }
+
+  private dropOldest(ring: Ring, count: number): void {
+    if (count === 0) return;
+    ring.droppedUpTo = ring.entries[count - 1]!.offset;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += entryBytes(ring.entries[i]!);
+    ring.bytes -= bytes;
+    this.bytes -= bytes;
+    ring.entries.splice(0, count);
+  }
+
+  /**
+   * Past `maxUsers` or `maxBytes`, the histories of the users idle longest
+   * go whole (their resumes answer failed); `current`, just written to, goes
+   * last: if it alone is over `maxBytes`, its oldest messages go instead.
+   */
+  private bound(current: Ring): void {
+    const { maxUsers, maxBytes } = this.limits;
+    while (this.users.size > maxUsers || this.bytes > maxBytes) {
+      const idlest = this.idlest;
+      if (idlest === undefined || idlest === current) break;
+      this.dropUser(idlest);
+    }
+    if (this.bytes > maxBytes) this.dropOldest(current, this.overBy(current));
+    // Still over: the rest is in the broadcasts, the only other ring left.
+    if (this.bytes > maxBytes) this.dropOldest(this.all, this.overBy(this.all));
+  }
+
+  /** How many of `ring`'s oldest messages must go to bring the whole history within `maxBytes`. */
+  private overBy(ring: Ring): number {
+    let count = 0;
+    for (let over = this.bytes - this.limits.maxBytes; over > 0 && count < ring.entries.length; count++) {
+      over -= entryBytes(ring.entries[count]!);
+    }
+    return count;
+  }
+
+  private dropUser(ring: Ring): void {
+    const last = ring.entries.at(-1)?.offset ?? ring.droppedUpTo;
+    this.usersDroppedUpTo = Math.max(this.usersDroppedUpTo, last);
+    this.bytes -= ring.bytes;
+    this.users.delete(ring.userId!);
+    this.unlink(ring);
+  }
+
+  private linkNewest(ring: Ring): void {
+    ring.older = this.newest;
+    ring.newer = undefined;
+    if (this.newest) this.newest.newer = ring;
+    else this.idlest = ring;
+    this.newest = ring;
+  }
+
+  private unlink(ring: Ring): void {
+    if (ring.older) ring.older.newer = ring.newer;
+    else this.idlest = ring.newer;
+    if (ring.newer) ring.newer.older = ring.older;
+    else this.newest = ring.older;
+    ring.older = ring.newer = undefined;
   }
 
   private sweep(): void {
     const now = Date.now();
     this.trim(this.all, now);
-    for (const [userId, ring] of this.users) {
+    for (const ring of this.users.values()) {
       this.trim(ring, now);
-      if (ring.entries.length > 0) continue;
-      this.usersDroppedUpTo = Math.max(this.usersDroppedUpTo, ring.droppedUpTo);
-      this.users.delete(userId);
+      if (ring.entries.length === 0) this.dropUser(ring);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { LocalBroker, type PresenceChange } from './broker.js';
 import { ClusterSync } from './cluster-sync.js';
-import type { OpenOptions, Session } from './connection.js';
+import type { OpenOptions, PreparedMessage, Session } from './connection.js';
 import { Delivery } from './delivery.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
 import { HubError } from './errors.js';
@@ -177,7 +177,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.rooms,
       this.watchRegistry,
       this.counters,
-      this.config.limits.maxBufferedBytes,
+      { maxBufferedBytes: this.config.limits.maxBufferedBytes, drainTimeoutMs: this.config.drainTimeoutMs },
       options.serialize,
       report,
     );
@@ -439,16 +439,27 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         answer({ status: 'failed', missed: 0, ...current });
         return;
       }
-      let missed = 0;
       let last = current.offset;
+      let bytes = 0;
+      const messages: PreparedMessage[] = [];
       for (const entry of entries) {
         last = Math.max(last, entry.offset);
         if (!matchesFilter(session, entry.event, entry.filter)) continue;
-        this.delivery.write(session, this.delivery.withOffset(this.delivery.wrap(entry.event, entry.text), entry.offset));
-        missed++;
+        const message = this.delivery.withOffset(this.delivery.wrap(entry.event, entry.text), entry.offset);
+        bytes += message.v2!.byteLength;
+        messages.push(message);
       }
+      // A replay is written in one turn: past the slow-consumer limit, a client that
+      // does not read could make the hub hold its whole history per socket.
+      const max = this.config.limits.maxBufferedBytes;
+      if (bytes > max) {
+        this.counters.resumeFailed++;
+        answer({ status: 'failed', missed: 0, ...current, message: `the replay would be ${bytes} bytes, more than limits.maxBufferedBytes (${max})` });
+        return;
+      }
+      for (const message of messages) this.delivery.write(session, message);
       this.counters.resumed++;
-      answer({ status: 'recovered', missed, epoch: current.epoch, offset: last });
+      answer({ status: 'recovered', missed: messages.length, epoch: current.epoch, offset: last });
     };
     let entries: ReturnType<typeof history.read>;
     try {

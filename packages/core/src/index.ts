@@ -10,7 +10,7 @@ export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, Reco
 export type { PushAllow, PushData } from './push.js';
 export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
-export type { HubLimits, HubOptions, HubRequest, HubUser, RefreshContext, WatchContext } from './options.js';
+export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './options.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';
 export { InMemoryBroker, InMemoryBus } from './in-memory-broker.js';

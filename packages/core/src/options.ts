@@ -108,8 +108,12 @@ export interface HubLimits {
    * Bytes a socket may leave undrained: when a message is due and more than
    * this is still queued from earlier event-loop turns, the client is not
    * reading and is cut off (reported as 4008). Bytes written in the current
-   * turn do not count, so a burst never cuts a client that reads. No single
-   * message may be larger: `sendMessage`/`push` refuse one with a RangeError.
+   * turn do not count, so a burst never cuts a client that reads; a write
+   * that leaves more than this queued is judged again `drainTimeoutMs`
+   * later, so a burst to a client that stopped reading is cut even when no
+   * message follows. A resume whose replay would be larger is answered
+   * `failed`. No single message may be larger: `sendMessage`/`push` refuse
+   * one with a RangeError.
    * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
@@ -124,6 +128,35 @@ export interface HubLimits {
    * @default 100
    */
   maxSocketsPerUser?: number;
+}
+
+/** `recovery` as an object: each field has a default. */
+export interface RecoveryOptions {
+  /**
+   * Messages kept per user, and for broadcasts; a resume from further back is answered `failed`.
+   * @default 100
+   */
+  maxMessages?: number;
+  /**
+   * How long a message is kept, in ms.
+   * @default 300000 (5 min)
+   */
+  ttlMs?: number;
+  /**
+   * Users whose history the hub keeps at once (single node; a broker's
+   * shared history has bounds of its own). Past it the history of the user
+   * who got nothing for the longest goes whole: that user's resume is
+   * answered `failed`.
+   * @default 100000
+   */
+  maxUsers?: number;
+  /**
+   * Estimated bytes of every kept message together (text plus about 150
+   * bytes each), users and broadcasts (single node). Past it the histories
+   * of the users idle longest go whole, as past `maxUsers`.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
 }
 
 export interface HubOptions<User extends HubUser, Socket = unknown> {
@@ -196,6 +229,14 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   heartbeatMs?: number;
   /**
+   * Time after a write that left more than `limits.maxBufferedBytes` queued
+   * on a socket before the hub looks again: still more than that undrained
+   * then, the client is not reading and is cut off (reported as 4008). A
+   * client that reads drains a burst well within it.
+   * @default 1000
+   */
+  drainTimeoutMs?: number;
+  /**
    * Time a `push` `allow` or data callback has to settle for one user; no
    * answer skips that user (reported through `'error'`), so `push()` always
    * settles.
@@ -209,7 +250,7 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * message text per kept message.
    * @default false
    */
-  recovery?: boolean | { maxMessages?: number; ttlMs?: number };
+  recovery?: boolean | RecoveryOptions;
   /**
    * Time a socket the hub closed has to answer the close frame before it is
    * terminated (what it sends meanwhile is discarded).
@@ -228,6 +269,7 @@ export interface ResolvedOptions {
   pushTimeoutMs: number;
   closeTimeoutMs: number;
   refreshAheadMs: number;
+  drainTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
@@ -255,8 +297,14 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 1_000;
 /** Defaults of `recovery: true`. */
-export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({ maxMessages: 100, ttlMs: 300_000 });
+export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({
+  maxMessages: 100,
+  ttlMs: 300_000,
+  maxUsers: 100_000,
+  maxBytes: 64 * 1024 * 1024,
+});
 
 /** Limits where 0 is a meaningful value (off / none kept). */
 const ZERO_ALLOWED: ReadonlySet<keyof HubLimits> = new Set(['maxPendingMessages', 'messageRate']);
@@ -306,6 +354,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     pushTimeoutMs: positiveInteger('pushTimeoutMs', options.pushTimeoutMs, DEFAULT_PUSH_TIMEOUT_MS),
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
     refreshAheadMs: positiveInteger('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS),
+    drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };
@@ -327,10 +376,12 @@ function resolveRecovery(value: HubOptions<HubUser, unknown>['recovery']): Recov
   if (value === undefined || value === false) return undefined;
   if (value === true) return { ...DEFAULT_RECOVERY };
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs? }, got ${String(value)}`);
+    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs?, maxUsers?, maxBytes? }, got ${String(value)}`);
   }
   return {
     maxMessages: positiveInteger('recovery.maxMessages', value.maxMessages, DEFAULT_RECOVERY.maxMessages),
     ttlMs: positiveInteger('recovery.ttlMs', value.ttlMs, DEFAULT_RECOVERY.ttlMs),
+    maxUsers: positiveInteger('recovery.maxUsers', value.maxUsers, DEFAULT_RECOVERY.maxUsers),
+    maxBytes: positiveInteger('recovery.maxBytes', value.maxBytes, DEFAULT_RECOVERY.maxBytes),
   };
 }

@@ -35,6 +35,9 @@ class WsConnection implements Connection {
   backlog(): number {
     return undrainedBytes(this.ws);
   }
+  buffered(): number {
+    return this.ws.bufferedAmount;
+  }
   write(message: PreparedMessage): void {
     writePrepared(this.ws, message);
   }

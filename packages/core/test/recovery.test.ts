@@ -194,6 +194,58 @@ describe('recovery: never a silent gap', () => {
   });
 });
 
+describe('recovery: a bound on every user together (maxUsers, maxBytes)', () => {
+  it('past maxUsers the history of the user idle longest goes: their resume fails, the others recover', async () => {
+    f = await startHub({ recovery: { maxUsers: 2 } });
+    const bob = await connectV2('user=bob');
+    const carol = await connectV2('user=carol');
+    await leave(bob.socket);
+    await leave(carol.socket);
+    await f.hub.sendMessage('bob', 'n', 1);
+    await f.hub.sendMessage('carol', 'n', 1);
+    await f.hub.sendMessage('bob', 'n', 2); // bob is now the more recent
+    await f.hub.sendMessage('dave', 'n', 1); // a third history: carol's goes
+    const carolAgain = await connectV2('user=carol');
+    expect((await resume(carolAgain.socket, carol.welcome)).ack).toMatchObject({ status: 'failed', missed: 0 });
+    const bobAgain = await connectV2('user=bob');
+    const { replay, ack } = await resume(bobAgain.socket, bob.welcome);
+    expect(replay.map((m) => m.data)).toEqual([1, 2]);
+    expect(ack).toMatchObject({ status: 'recovered', missed: 2 });
+  });
+
+  it('a history started again after its user\'s was dropped does not claim what went before', async () => {
+    f = await startHub({ recovery: { maxUsers: 1 } });
+    const bob = await connectV2('user=bob');
+    await leave(bob.socket);
+    await f.hub.sendMessage('bob', 'n', 1);
+    await f.hub.sendMessage('carol', 'n', 1); // bob's history goes
+    await f.hub.sendMessage('bob', 'n', 2); // a new one for bob, without message 1
+    const again = await connectV2('user=bob');
+    const { replay, ack } = await resume(again.socket, bob.welcome);
+    expect(replay).toEqual([]);
+    expect(ack).toMatchObject({ status: 'failed' });
+  });
+
+  it('past maxBytes the histories idle longest go first', async () => {
+    // About 1,200 bytes per kept message (the text and ~150 bytes): room for four.
+    f = await startHub({ recovery: { maxBytes: 5000 } });
+    const bob = await connectV2('user=bob');
+    const carol = await connectV2('user=carol');
+    await leave(bob.socket);
+    await leave(carol.socket);
+    const body = 'x'.repeat(1000);
+    await f.hub.sendMessage('bob', 'n', body);
+    await f.hub.sendMessage('carol', 'n', body);
+    await f.hub.sendMessage('carol', 'n', body);
+    await f.hub.sendMessage('carol', 'n', body);
+    await f.hub.sendMessage('dave', 'n', body); // a fifth: bob's goes, carol's three stay
+    const bobAgain = await connectV2('user=bob');
+    expect((await resume(bobAgain.socket, bob.welcome)).ack).toMatchObject({ status: 'failed' });
+    const carolAgain = await connectV2('user=carol');
+    expect((await resume(carolAgain.socket, carol.welcome)).ack).toMatchObject({ status: 'recovered', missed: 3 });
+  });
+});
+
 describe('recovery: one replay per connection', () => {
   it('a second resume on the same socket is answered invalid and replays nothing', async () => {
     f = await startHub({ recovery: true });
@@ -213,6 +265,8 @@ describe('recovery: options', () => {
     [{ recovery: 'yes' }, /"recovery" must be true, false or/],
     [{ recovery: { maxMessages: 0 } }, /"recovery.maxMessages" must be a positive integer, got 0/],
     [{ recovery: { ttlMs: 1.5 } }, /"recovery.ttlMs" must be a positive integer, got 1.5/],
+    [{ recovery: { maxUsers: 0 } }, /"recovery.maxUsers" must be a positive integer, got 0/],
+    [{ recovery: { maxBytes: '64MB' } }, /"recovery.maxBytes" must be a positive integer, got "64MB"/],
   ])('%j is a TypeError naming the option', async (options, message) => {
     await expect(startHub(options as never)).rejects.toThrow(message);
   });

@@ -121,15 +121,17 @@ export class RawClient {
     });
   }
 
-  /** Opens the TCP connection and sends the upgrade; resolves with the HTTP status (101, 503…). */
-  static async open(port: number, query: string, path = '/api/v1/ws'): Promise<RawClient> {
+  /** Opens the TCP connection and sends the upgrade; resolves with the HTTP status (101, 503…). `protocol` 'wshub' speaks v2. */
+  static async open(port: number, query: string, path = '/api/v1/ws', protocol?: string): Promise<RawClient> {
     const socket = connect(port, '127.0.0.1');
     const client = new RawClient(socket);
     socket.setNoDelay(true);
     const key = randomBytes(16).toString('base64');
     socket.write(
       `GET ${path}?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+        '\r\n',
     );
     await new Promise<void>((resolve) => {
       const onData = (chunk: Buffer) => {
@@ -178,6 +180,19 @@ export class RawClient {
   write(data: Buffer): boolean {
     if (this.socket.destroyed) return false;
     return this.socket.write(data);
+  }
+
+  /** The first message received (or already there) that `match` accepts; rejects after `ms`. */
+  async nextMatching(match: (message: { event?: string; data?: any }) => boolean, ms = 3000): Promise<{ event?: string; data?: any }> {
+    const until = Date.now() + ms;
+    for (let seen = 0; ; ) {
+      for (; seen < this.messages.length; seen++) {
+        const message = JSON.parse(this.messages[seen]!);
+        if (match(message)) return message;
+      }
+      if (Date.now() > until) throw new Error(`no matching message within ${ms} ms; got ${this.messages.length}`);
+      await pace(10);
+    }
   }
 
   get isOpen(): boolean {

@@ -221,6 +221,93 @@ describe('hostile: large messages and slow readers (limits.maxBufferedBytes)', (
   });
 });
 
+/** Polls the hub's stats until `done` accepts them; rejects with the last stats after `ms`. */
+async function statsUntil<T = Record<string, any>>(hub: HubProcess, done: (stats: T) => boolean, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const stats = await hub.call<T>('stats');
+    if (done(stats)) return stats;
+    if (Date.now() > until) throw new Error(`stats never matched within ${ms} ms: ${JSON.stringify(stats)}`);
+    await pace(50);
+  }
+}
+
+describe('hostile: a burst to a client that stopped reading, and replays (maxBufferedBytes, drainTimeoutMs)', () => {
+  it('400 × 16 KiB in one turn to a client that paused its socket: cut within drainTimeoutMs, nothing held', async () => {
+    const hub = await startHub({ options: { limits: { maxBufferedBytes: 64 * KiB } } });
+    const control = await controlClient(hub);
+    const before = await hub.retainedMb();
+    const slow = await raw(hub, 'user=slow');
+    await statsUntil<{ users: number }>(hub, (s) => s.users === 2);
+    slow.socket.pause(); // reads nothing from now on
+    // Awaited sends: one event-loop turn, so the rule "undrained from earlier turns" never sees them at write time.
+    await hub.call('sendLoop', { userId: 'slow', event: 'bulk', count: 400, bytes: 16 * KiB });
+    const started = Date.now();
+    // Before the re-check, the hub held the 6.2 MB until the heartbeat ended the socket (60 s).
+    const stats = await statsUntil<{ slowConsumers: number; connections: number }>(hub, (s) => s.slowConsumers === 1, 4000);
+    expect(Date.now() - started).toBeLessThan(3500);
+    expect(stats.connections).toBe(1);
+    await expectServed(hub, control);
+    expect(await hub.retainedMb()).toBeLessThan(before + 4);
+  });
+
+  it('resumes whose replay is larger than maxBufferedBytes are answered failed; sockets that do not read hold nothing', async () => {
+    const hub = await startHub({ options: { recovery: true, limits: { maxBufferedBytes: 64 * KiB } } });
+    const control = await controlClient(hub);
+    const first = await RawClient.open(hub.port, 'user=r', undefined, 'wshub');
+    sockets.push(first);
+    const welcome = await first.nextMatching((m) => m.event === 'wshub:welcome');
+    const from = welcome.data.recovery as { epoch: string; offset: number };
+    first.socket.destroy();
+    // 100 × 16 KiB while the user is away: 1.6 MB to replay.
+    await hub.call('sendLoop', { userId: 'r', event: 'missed', count: 100, bytes: 16 * KiB });
+    const before = await hub.retainedMb();
+    const resumers = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const client = await RawClient.open(hub.port, 'user=r', undefined, 'wshub');
+        sockets.push(client);
+        await client.nextMatching((m) => m.event === 'wshub:welcome');
+        return client;
+      }),
+    );
+    // Half of them stop reading before they ask.
+    for (const [i, client] of resumers.entries()) {
+      if (i % 2 === 1) client.socket.pause();
+      client.write(client.text(JSON.stringify({ event: 'wshub:resume', id: 1, data: from })));
+    }
+    const stats = await statsUntil<{ resumed: number; resumeFailed: number }>(hub, (s) => s.resumed + s.resumeFailed === 40);
+    expect(stats).toMatchObject({ resumed: 0, resumeFailed: 40 });
+    for (const [i, client] of resumers.entries()) {
+      if (i % 2 === 1) continue;
+      const ack = await client.nextMatching((m) => m.event === 'wshub:ack');
+      expect(ack.data).toMatchObject({ id: 1, op: 'resume', status: 'failed', missed: 0, epoch: from.epoch });
+      expect(client.messages.some((m) => m.startsWith('{"event":"missed"'))).toBe(false);
+    }
+    await expectServed(hub, control);
+    expect(hub.alive).toBe(true);
+    // Replayed in full, the 20 sockets that do not read would hold 32 MB.
+    expect(await hub.retainedMb()).toBeLessThan(before + 8);
+  });
+});
+
+describe('hostile: message recovery for many users who are away (recovery.maxUsers, maxBytes)', () => {
+  // Unbounded, every user's history stayed for ttlMs (5 min): ~285 B per user for small
+  // messages, and a 256 MB heap died at ~800,000 users.
+  it.each([
+    ['100,000 users, small messages, maxUsers 10,000', { maxUsers: 10_000 }, 100_000, 40, 20],
+    ['3,000 users, 16 KiB each, maxBytes 4 MiB', { maxBytes: 4 * 1024 * KiB }, 3_000, 16 * KiB, 12],
+  ])('%s: what is kept stays within the bound; the hub serves on', async (_name, recovery, count, bytes, boundMb) => {
+    const hub = await startHub({ options: { recovery } });
+    const control = await controlClient(hub);
+    const before = await hub.retainedMb();
+    await hub.call('sendMany', { prefix: 'away-', count, bytes });
+    await expectServed(hub, control);
+    expect(hub.alive).toBe(true);
+    // Kept in full: ~50 MB for each.
+    expect(await hub.retainedMb()).toBeLessThan(before + boundMb);
+  });
+});
+
 describe('hostile: handshakes that never settle (limits.maxPendingSockets, maxPendingBytes)', () => {
   it('past 1000 pending handshakes upgrades get HTTP 503; what they hold stays bounded', async () => {
     const hub = await startHub();

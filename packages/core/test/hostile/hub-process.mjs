@@ -63,6 +63,22 @@ const commands = {
       () => ({ ok: true }),
       (error) => ({ ok: false, name: error.name, message: error.message }),
     ),
+  // `count` messages of `bytes` each to one user, each awaited: all in one event-loop turn.
+  sendLoop: async ({ userId, event, count, bytes }) => {
+    const body = 'x'.repeat(bytes);
+    for (let i = 0; i < count; i++) await hub.sendMessage(userId, event, body);
+    return { ok: true };
+  },
+  // One message of `bytes` to each of `count` users `<prefix><i>`, yielding to the event loop every 1000.
+  sendMany: async ({ prefix, count, bytes }) => {
+    const body = 'z'.repeat(bytes);
+    const started = Date.now();
+    for (let i = 0; i < count; i++) {
+      await hub.sendMessage(`${prefix}${i}`, 'n', body);
+      if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { ms: Date.now() - started };
+  },
   // `count` pushes of `bytes` each to everyone, in one tick.
   burst: ({ count, bytes }) => {
     const body = 'y'.repeat(bytes);
