@@ -53,8 +53,21 @@ export function describeUserProblem(user: unknown): string | undefined {
   if (typeof user !== 'object' || user === null) return `${user === null ? 'null' : typeof user} instead of a user object`;
   const { id, deviceFingerprint } = user as Partial<HubUser>;
   if (typeof id !== 'string' || id === '') return `a user whose "id" is not a non-empty string (got ${typeof id})`;
+  if (!isWellFormed(id)) return `a user whose "id" is not well-formed UTF-16 (it holds a lone surrogate)`;
   if (typeof deviceFingerprint !== 'string' || deviceFingerprint === '') {
     return `a user whose "deviceFingerprint" is not a non-empty string (got ${typeof deviceFingerprint})`;
   }
   return undefined;
 }
+
+/**
+ * Whether `text` has no lone surrogate. A user id names the user's Redis
+ * channel and keys, and UTF-8 turns every lone surrogate into U+FFFD, so ids
+ * that differ only there would share one channel and one history.
+ */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/** With the `u` flag a pair is one code point, so only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Surrogate}/u;

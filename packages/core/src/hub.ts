@@ -4,7 +4,7 @@ import type { OpenOptions, PreparedMessage, Session } from './connection.js';
 import { Delivery } from './delivery.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
 import { HubError } from './errors.js';
-import { describeUserProblem, runHandshake, type HandshakeOutcome } from './handshake.js';
+import { describeUserProblem, isWellFormed, runHandshake, type HandshakeOutcome } from './handshake.js';
 import { TIMED_OUT, withDeadline } from './deadline.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
 import type { HistoryEntry } from './history.js';
@@ -569,7 +569,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * message larger than `limits.maxBufferedBytes` rejects with a RangeError.
    */
   async sendMessage(userId: string, event: string, data?: unknown, isWatchingOrPayload?: WatchFilterArg): Promise<void> {
-    assertName('userId', userId);
+    assertUserId(userId);
     assertEvent(event);
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const started = this.observers.active ? performance.now() : 0;
@@ -634,7 +634,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * node: one device when `deviceFingerprint` is given, else all of them.
    */
   async disconnect(userId: string, deviceFingerprint?: string): Promise<void> {
-    assertName('userId', userId);
+    assertUserId(userId);
     if (deviceFingerprint !== undefined && typeof deviceFingerprint !== 'string') {
       throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
     }
@@ -678,6 +678,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   }
 
   isOnline(userId: string): Promise<boolean> {
+    // No user has such an id, and in Redis it would name another user's presence.
+    if (typeof userId === 'string' && !isWellFormed(userId)) return Promise.resolve(false);
     return this.cluster.isOnline(userId);
   }
 
@@ -755,6 +757,14 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 function assertName(name: string, value: unknown): void {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`wshub: "${name}" must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
+  }
+}
+
+/** A user id no user can have (see {@link isWellFormed}) would reach the channel of another in Redis: refused. */
+function assertUserId(userId: unknown): void {
+  assertName('userId', userId);
+  if (!isWellFormed(userId as string)) {
+    throw new TypeError('wshub: "userId" must be well-formed UTF-16, got a string with a lone surrogate');
   }
 }
 

@@ -66,6 +66,10 @@ describe('handshake: authenticate refuses', () => {
     ['a numeric id', { id: 7, deviceFingerprint: 'd' }, '"id"'],
     ['no deviceFingerprint', { id: 'u1' }, '"deviceFingerprint"'],
     ['null', null, 'null'],
+    // Redis names hold ids as UTF-8, where every lone surrogate is U+FFFD: such ids would share a channel and a history.
+    ['an id with a lone high surrogate', { id: 'u\uD800', deviceFingerprint: 'd' }, '"id" is not well-formed UTF-16'],
+    ['an id with a lone low surrogate', { id: '\uDC00u', deviceFingerprint: 'd' }, '"id" is not well-formed UTF-16'],
+    ['an id with a reversed pair', { id: 'u\uDE00\uD83D', deviceFingerprint: 'd' }, '"id" is not well-formed UTF-16'],
   ])('closes with 4403 and reports an error for a user with %s', async (_name, user, field) => {
     f = await startHub({ authenticate: () => user as never });
     const error = waitFor<HubError>(f.hub, 'error');
@@ -75,6 +79,22 @@ describe('handshake: authenticate refuses', () => {
     expect(err.source).toBe('authenticate');
     expect(err.message).toContain(field);
     expect(f.hub.connectedUsers()).toEqual([]);
+  });
+});
+
+describe('handshake: user ids are well-formed UTF-16', () => {
+  it('accepts an id with a surrogate pair, and refuses ill-formed ids in sendMessage, disconnect and isOnline', async () => {
+    f = await startHub({ authenticate: () => ({ id: 'u\u{1F600}', deviceFingerprint: 'd' }) as never });
+    const ready = waitFor(f.hub, 'ready');
+    const client = f.connect('user=any');
+    await ready;
+    await f.hub.sendMessage('u\u{1F600}', 'hello', 1);
+    expect(await client.next()).toMatchObject({ event: 'hello', data: 1 });
+    for (const id of ['u\uD83D', '\uDE00', 'u\uDE00\uD83D']) {
+      await expect(f.hub.sendMessage(id, 'hello', 2)).rejects.toThrow('"userId" must be well-formed UTF-16, got a string with a lone surrogate');
+      await expect(f.hub.disconnect(id)).rejects.toThrow(TypeError);
+      await expect(f.hub.isOnline(id)).resolves.toBe(false);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { optionError } from '@wshub/core';
+import { describeValue, optionError } from '@wshub/core';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /** Options of {@link RedisBroker}. Times are in milliseconds. */
@@ -168,21 +168,16 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
   if (given.length > 1) {
     throw new TypeError(`wshub: RedisBroker takes one of "url", "client" and "cluster", got ${given.map((n) => `"${n}"`).join(' and ')}`);
   }
-  if (
-    options.cluster !== undefined &&
-    (!Array.isArray(options.cluster) || options.cluster.length === 0 || !options.cluster.every(isClusterNode))
-  ) {
-    throw new TypeError(
-      `wshub RedisBroker: option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got ${JSON.stringify(options.cluster) ?? String(options.cluster)}`,
-    );
+  if (options.cluster !== undefined) {
+    const bad = clusterNodesProblem(options.cluster);
+    if (bad) throw new TypeError(`wshub RedisBroker: option "cluster" must be a non-empty array of { host, port } objects or redis:// URLs, got ${bad}`);
   }
   if (options.clusterOptions !== undefined && options.cluster === undefined) {
     throw new TypeError('wshub RedisBroker: option "clusterOptions" applies only with "cluster"');
   }
-  if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
-    throw new TypeError(
-      `wshub RedisBroker: option "url" must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url) ?? String(options.url)}`,
-    );
+  // Checked here rather than by ioredis, whose URL error carries the whole URL, password too, in its `input`.
+  if (options.url !== undefined && (typeof options.url !== 'string' || !isRedisUrl(options.url))) {
+    throw optionError('RedisBroker', 'url', 'a redis:// or rediss:// URL', withoutCredentials(options.url));
   }
   if (options.client !== undefined && !isIoredisClient(options.client)) {
     throw new TypeError(
@@ -205,8 +200,31 @@ function isIoredisClient(client: unknown): client is Redis | Cluster {
   );
 }
 
+/**
+ * A URL-like string with its user, password and query masked, so that an
+ * error never carries a credential into logs (`redis://:secret@host` →
+ * `redis://***@host`); anything else as it is. Up to the last `@`, since a
+ * password may hold `@` or `/` unescaped.
+ */
+function withoutCredentials(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_, scheme: string | undefined) => `${scheme ?? ''}***@`).replace(/\?.*$/s, '?***');
+}
+
+/** What is wrong with a `cluster` option, described without contents that may be secret; `undefined` when it is right. */
+function clusterNodesProblem(nodes: unknown): string | undefined {
+  if (!Array.isArray(nodes)) return describeValue(withoutCredentials(nodes));
+  if (nodes.length === 0) return 'an empty array';
+  const i = nodes.findIndex((node) => !isClusterNode(node));
+  return i < 0 ? undefined : `an array whose entry ${i} is ${describeValue(withoutCredentials(nodes[i]))}`;
+}
+
+function isRedisUrl(url: string): boolean {
+  return /^rediss?:\/\//.test(url) && URL.canParse(url);
+}
+
 function isClusterNode(node: unknown): boolean {
-  if (typeof node === 'string') return /^rediss?:\/\//.test(node);
+  if (typeof node === 'string') return isRedisUrl(node);
   if (typeof node === 'number') return Number.isInteger(node);
   const n = node as { host?: unknown; port?: unknown } | null;
   return typeof n === 'object' && n !== null && (n.host === undefined || typeof n.host === 'string') && (n.port === undefined || Number.isInteger(n.port));

@@ -104,4 +104,32 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       }
     });
   });
+
+  describe('a password never shows in what the hub reports', () => {
+    it('when Redis refuses it, the errors name the failure, not the password', async () => {
+      const secret = 'wr0ng-pa55word';
+      const locked = await RedisServer.start(undefined, ['--requirepass', 'the-right-one']);
+      const hubs: WsHub[] = [];
+      const reports: unknown[] = [];
+      try {
+        for (const url of [`redis://:${secret}@127.0.0.1:${locked.port}`, `redis://default:${secret}@127.0.0.1:${locked.port}/0`]) {
+          const hub = new WsHub({ authenticate, broker: new RedisBroker({ url, reconnectMaxDelayMs: 50 }) });
+          hubs.push(hub);
+          hub.on('error', (error) => reports.push(error));
+        }
+        // Both connections of both hubs (commands and subscriber) fail to authenticate.
+        await waitUntil(() => reports.length >= 4, 'the refused connections to be reported');
+        const texts = reports.map((error) => {
+          const e = error as Error;
+          return [e.message, e.stack, JSON.stringify(e), String(e), String(e.cause)].join('\n');
+        });
+        expect(texts.join('\n')).toMatch(/WRONGPASS|NOAUTH|invalid password/);
+        for (const text of texts) expect(text).not.toContain(secret);
+        for (const hub of hubs) expect(JSON.stringify(hub.stats())).not.toContain(secret);
+      } finally {
+        await Promise.all(hubs.map((hub) => hub.close()));
+        await locked.kill();
+      }
+    });
+  });
 });

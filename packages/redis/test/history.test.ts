@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WsHub } from '@wshub/core';
@@ -11,9 +12,12 @@ import { TcpProxy } from './tcp-proxy.js';
 
 const skip = redisSkipReason();
 
+/** `?user=<id>`, or `?json=<id as JSON>` for ids a URL cannot carry (lone surrogates). */
 function authenticate(req: IncomingMessage) {
-  const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('user') ?? 'anonymous';
-  return { id, deviceFingerprint: new URL(req.url ?? '/', 'http://localhost').searchParams.get('device') ?? 'd1' };
+  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const json = params.get('json');
+  const id: string = json !== null ? JSON.parse(json) : (params.get('user') ?? 'anonymous');
+  return { id, deviceFingerprint: params.get('device') ?? 'd1' };
 }
 
 interface Frame {
@@ -161,6 +165,31 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect(gotB).toEqual(gotA);
       expect(a.hub.stats().broker.recorded! + b.hub.stats().broker.recorded!).toBe(44);
       expect([...a.errors, ...b.errors]).toEqual([]);
+    });
+  });
+
+  describe('user ids that are not well-formed UTF-16', () => {
+    it('are refused with 4403, so they never share a stream and a channel with the user Redis takes them for', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      // Redis keeps names as UTF-8, where a lone surrogate becomes U+FFFD: both ids below would name twin's stream and channel.
+      const twin = 'a\uFFFD';
+      const query = (id: string) => `json=${encodeURIComponent(JSON.stringify(id))}`;
+      const onB = await V2Socket.open(b.port, query(twin));
+      sockets.push(onB);
+      await waitUntil(async () => (await a.hub.onlineUsers()).includes(twin), 'twin online');
+      for (const id of ['a\uD800', 'a\uDC00']) {
+        const ws = new WebSocket(`ws://127.0.0.1:${a.port}/api/v1/ws?${query(id)}`, ['wshub']);
+        const [code] = (await once(ws, 'close')) as [number];
+        expect(code).toBe(4403);
+        await expect(a.hub.sendMessage(id, 'n', 'for someone else')).rejects.toThrow('"userId" must be well-formed UTF-16');
+        expect(await a.hub.isOnline(id)).toBe(false);
+      }
+      expect(a.errors.filter((m) => m.includes('"id" is not well-formed UTF-16'))).toHaveLength(2);
+      await a.hub.sendMessage(twin, 'n', 'for twin');
+      expect((await onB.take(1)).map((f) => f.data)).toEqual(['for twin']);
+      expect(await r.keys('wshub:h:user:*')).toEqual([`wshub:h:user:${twin}`]);
+      expect(await a.hub.onlineUsers()).toEqual([twin]);
     });
   });
 
