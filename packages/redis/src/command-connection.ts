@@ -101,6 +101,28 @@ export class CommandConnection {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * Runs a presence query within `commandTimeoutMs`. It rejects only with a
+   * {@link RedisUnavailableError}: a connection that breaks mid-query, or a
+   * cluster that fails over, makes ioredis reject with errors of its own
+   * (`Connection is closed.`, `Cluster isn't ready…`, `Too many Cluster
+   * redirections…`), and apps are told to expect only the documented class.
+   */
+  async query<T>(run: () => Promise<T>): Promise<T> {
+    const unavailable = this.unavailable();
+    if (unavailable) throw unavailable;
+    try {
+      return await this.timed(run(), 'a presence query');
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RedisUnavailableError(
+        `wshub: Redis could not answer a presence query (${message}); cluster presence is unavailable until it does`,
+        { cause: error },
+      );
+    }
+  }
+
   /** A {@link RedisUnavailableError} for a query that cannot be answered now, or `undefined` when it can. */
   unavailable(): RedisUnavailableError | undefined {
     if (this.writable) return undefined;

@@ -172,7 +172,7 @@ export class PresenceReplicator {
   /** Every online user of the cluster with its user object (parsed JSON); this node's users included. */
   async users(): Promise<Map<string, unknown>> {
     this.checkQueryable();
-    const entries = await this.o.commands.timed(this.o.store.entries(), 'a presence query');
+    const entries = await this.o.commands.query(() => this.o.store.entries());
     const out = new Map<string, unknown>();
     for (const [userId, json] of entries) {
       try {
@@ -189,7 +189,7 @@ export class PresenceReplicator {
 
   async onlineUsers(): Promise<string[]> {
     this.checkQueryable();
-    const ids = new Set(await this.o.commands.timed(this.o.store.userIds(), 'a presence query'));
+    const ids = new Set(await this.o.commands.query(() => this.o.store.userIds()));
     for (const userId of this.held.keys()) ids.add(userId);
     return [...ids];
   }
@@ -197,7 +197,7 @@ export class PresenceReplicator {
   async isOnline(userId: string): Promise<boolean> {
     this.checkQueryable();
     if (this.held.has(userId)) return true;
-    return this.o.commands.timed(this.o.store.has(userId), 'a presence query');
+    return this.o.commands.query(() => this.o.store.has(userId));
   }
 
   /** Removes this node's records (a clean shutdown; its users still listed go offline); no further writes. */

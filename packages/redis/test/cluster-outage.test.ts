@@ -51,6 +51,8 @@ describe.skipIf(skip)(skip ?? 'the whole Redis Cluster down, then back', () => {
   });
 
   const connect = (node: HubProcess, query: string) => node.connect(query, r);
+  /** What `presenceStorm` answers: queries answered, and each rejection ("name: message") with its count. */
+  type Storm = { answered: number; rejected: Record<string, number> };
   const everyNode = (check: (broker: Record<string, number>) => boolean) => async () =>
     (await Promise.all(nodes.map((n) => n.stats()))).every((s) => check(s.broker));
 
@@ -76,9 +78,17 @@ describe.skipIf(skip)(skip ?? 'the whole Redis Cluster down, then back', () => {
     await Promise.all(nodes.map((n) => n.call('errors')));
     const before = await Promise.all(nodes.map(async (n) => (await n.stats()).broker));
 
+    // Presence queries without pause across the kill: in flight, and made while the cluster is away.
+    const storms = nodes.map((n) => n.call<Storm>('presenceStorm', 2500));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await Promise.all(cluster.servers.map((s) => s.kill()));
     const downAt = Date.now();
     await waitUntil(everyNode((s) => s.connected === 0), 'every hub to see the cluster down', 15_000);
+    for (const storm of await Promise.all(storms)) {
+      expect(storm.answered).toBeGreaterThan(0);
+      expect(Object.keys(storm.rejected).length).toBeGreaterThan(0);
+      for (const rejection of Object.keys(storm.rejected)) expect(rejection).toMatch(/^RedisUnavailableError: wshub: /);
+    }
 
     // Local delivery goes on.
     const [phoneFrom, laptopFrom, onBFrom] = [phone.messages.length, laptop.messages.length, onB.messages.length];

@@ -59,6 +59,9 @@ describe.skipIf(skip)(skip ?? 'Redis faults', () => {
       `every node to see Redis ${value ? 'up' : 'down'}`,
     );
 
+  /** What `presenceStorm` answers: queries answered, and each rejection ("name: message") with its count. */
+  type Storm = { answered: number; rejected: Record<string, number> };
+
   /** Collects what `client` receives until a marker from each node in `origins` (nodes whose publishes reached Redis). */
   async function drain(client: TestClient, user: string, origins: HubProcess[]): Promise<string[]> {
     for (const origin of origins) await origin.call('sendMessage', user, '__marker__', origin.name);
@@ -155,6 +158,20 @@ describe.skipIf(skip)(skip ?? 'Redis faults', () => {
       await c.call('sendMessage', 'f3', 'welcome', 1);
       // f3 was on B when C's held broadcast went out.
       expect(await drain(late, 'f3', [c])).toEqual(['news:{"n":3}', 'welcome:1']);
+    });
+
+    it('presence queries in flight when Redis dies, and those made while it is away, reject only with RedisUnavailableError', async () => {
+      await connect(a, 'user=g1');
+      await connect(b, 'user=g2');
+      // Queries without pause on two nodes, across the kill: some are in flight when the connection breaks.
+      const storms = [a, b].map((node) => node.call<Storm>('presenceStorm', 3000));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await redis.kill();
+      for (const storm of await Promise.all(storms)) {
+        expect(storm.answered).toBeGreaterThan(0);
+        expect(Object.values(storm.rejected).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(0);
+        for (const rejection of Object.keys(storm.rejected)) expect(rejection).toMatch(/^RedisUnavailableError: wshub: /);
+      }
     });
 
     it('drops held publishes beyond the bound or the age, counts and reports them; memory stays bounded', async () => {

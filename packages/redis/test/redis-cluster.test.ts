@@ -218,6 +218,8 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis Cluster (sharded pub/sub)'
       expect(await phone.next()).toEqual({ event: 'before', data: 1 });
       await c.call('errors');
 
+      // Presence queries on the node holding the user, without pause through the failover.
+      const storm = a.call<{ answered: number; rejected: Record<string, number> }>('presenceStorm', 4000);
       await cluster.server(victim).kill();
       const killedAt = Date.now();
       // Keep sending while the replica is promoted: what cannot reach the old master is counted, not retried.
@@ -232,6 +234,9 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis Cluster (sharded pub/sub)'
         30_000,
       );
       const resumedMs = Date.now() - killedAt;
+      const { answered, rejected } = await storm;
+      expect(answered).toBeGreaterThan(0);
+      for (const rejection of Object.keys(rejected)) expect(rejection).toMatch(/^RedisUnavailableError: wshub: /);
       expect((await cluster.masters()).has(victim)).toBe(false);
       const stats = (await c.stats()).broker;
       expect(stats.publishFailed).toBeGreaterThan(0);
