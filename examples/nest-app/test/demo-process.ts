@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const repositoryRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const URL_LINE = /wshub NestJS demo: http:\/\/localhost:(\d+)/;
 
 /**
@@ -33,6 +34,22 @@ export class DemoProcess {
   static async start(port = 0, timeoutMs = 30_000, env: Record<string, string> = {}): Promise<DemoProcess> {
     const child = spawn(process.execPath, [main], {
       env: { ...process.env, ...env, PORT: String(port), NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const demo = new DemoProcess(child);
+    demo.#port = await demo.#printedPort(timeoutMs);
+    return demo;
+  }
+
+  /**
+   * Starts the demo the way the root README says, `npm start` at the
+   * repository root (which builds first, a cache hit once built); `child` is
+   * then the npm process, not the server.
+   */
+  static async startWithNpm(port = 0, timeoutMs = 60_000): Promise<DemoProcess> {
+    const child = spawn('npm', ['start'], {
+      cwd: repositoryRoot,
+      env: { ...process.env, PORT: String(port), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const demo = new DemoProcess(child);
