@@ -50,8 +50,10 @@ export interface HubClientOptions {
   query?: Record<string, QueryValue>;
   /**
    * Returns the credential for the server's `authenticate`. Called before
-   * every connection attempt, so an expired token is replaced on reconnect.
-   * A throw or rejection counts as a failed attempt (reported as `'error'`).
+   * every connection attempt, so an expired token is replaced on reconnect,
+   * and for each renewal when the server announces the session's expiry.
+   * A throw or rejection counts as a failed attempt (reported as `'error'`);
+   * during a renewal it is reported, and the session ends at its expiry.
    */
   token?: () => string | Promise<string>;
   /**

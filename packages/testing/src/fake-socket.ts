@@ -48,7 +48,11 @@ export class FakeSocket<User extends HubUser = HubUser> {
   position: Position | undefined;
   /** After `connect(…, { resumeFrom })`: what the hub answered, as `@wshub/client`'s `'recovered'` event says it. */
   recovered: { recovered: boolean; missed: number } | undefined;
-  /** The expiry the hub announced (`wshub:expiring`): the time to refresh by, in ms since the epoch. */
+  /**
+   * When the session expires, in ms since the epoch: the user's `expiresAt`
+   * from the handshake, then what each `wshub:expiring` notice and refresh
+   * answer says. Undefined while the user has none.
+   */
   expiresAt: number | undefined;
 
   private readonly queue = new MessageQueue('FakeSocket');
@@ -166,7 +170,7 @@ export class FakeSocket<User extends HubUser = HubUser> {
     if (ack.status !== 'refreshed') {
       throw new Error(`FakeSocket: refresh was answered ${ack.status}${ack.message ? `: ${ack.message}` : ''}`);
     }
-    this.expiresAt = undefined;
+    this.expiresAt = ack.expiresAt;
     return ack.expiresAt;
   }
 
@@ -202,6 +206,8 @@ export class FakeSocket<User extends HubUser = HubUser> {
     if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
     if (message.event === EXPIRING) this.expiresAt = (message.data as { expiresAt?: number } | null)?.expiresAt;
     if (message.event === WELCOME && !this.resuming) {
+      // The welcome follows the handshake, so `user` is the one authenticate gave; the wire does not repeat its expiry.
+      this.expiresAt = expiryOf(this.user);
       this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
     }
     if (isProtocolFrame(message)) return;
@@ -213,4 +219,9 @@ export class FakeSocket<User extends HubUser = HubUser> {
   private describeState(): string {
     return this.closed ? `closed (${describeClose(this.closed.code, this.closed.reason)})` : 'open';
   }
+}
+
+function expiryOf(user: HubUser | undefined): number | undefined {
+  const expiresAt = user?.expiresAt;
+  return typeof expiresAt === 'number' && Number.isFinite(expiresAt) ? expiresAt : undefined;
 }

@@ -38,6 +38,29 @@ describe('FakeHub: sessions that expire, on fake timers', () => {
     expect(phone.received).toEqual([{ event: 'news', data: 'still here' }]);
   });
 
+  it('expiresAt is the session\'s expiry from the handshake on, and the new one once a refresh resolves', async () => {
+    vi.useFakeTimers();
+    await using hub = new FakeHub<User>({
+      refresh: ({ token, user }) => ({ ...user, expiresAt: Date.now() + Number(token) }),
+    });
+    const connectedAt = Date.now();
+    const phone = await hub.connect({ id: 'bob', deviceFingerprint: 'phone', expiresAt: connectedAt + 60_000 });
+    expect(phone.expiresAt).toBe(connectedAt + 60_000);
+    const renewed = await phone.refresh('600000');
+    expect(renewed).toBe(connectedAt + 600_000);
+    expect(phone.expiresAt).toBe(renewed);
+    await vi.advanceTimersByTimeAsync(570_000); // the next notice, 30 s ahead of the renewed expiry
+    expect(phone.expiresAt).toBe(renewed);
+  });
+
+  it('expiresAt stays undefined for a user without one', async () => {
+    await using hub = new FakeHub<User>({ refresh: ({ user }) => user });
+    const phone = await hub.connect({ id: 'bob', deviceFingerprint: 'phone' });
+    expect(phone.expiresAt).toBeUndefined();
+    expect(await phone.refresh('token')).toBeUndefined();
+    expect(phone.expiresAt).toBeUndefined();
+  });
+
   it('a refused refresh closes with 4403', async () => {
     await using hub = new FakeHub<User>({
       refresh: () => {
