@@ -206,6 +206,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     this.sessionHost = {
       limits: this.config.limits,
       closeTimeoutMs: this.config.closeTimeoutMs,
+      pauseTimeoutMs: this.config.pauseTimeoutMs,
       countIn: () => {
         this.counters.messagesIn++;
       },

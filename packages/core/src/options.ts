@@ -229,6 +229,15 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   heartbeatMs?: number;
   /**
+   * Time an authorized socket's reads may stay paused (its queue of frames
+   * behind a slow async `canWatch` past `limits.maxQueuedBytes` or
+   * `maxQueuedMessages`) before it is closed with 4429 `queued messages not
+   * handled in time`. The heartbeat does not judge a paused socket, and each
+   * queued frame may wait `watchTimeoutMs`: without this, hours.
+   * @default 60000
+   */
+  pauseTimeoutMs?: number;
+  /**
    * Time after a write that left more than `limits.maxBufferedBytes` queued
    * on a socket before the hub looks again: still more than that undrained
    * then, the client is not reading and is cut off (reported as 4008). A
@@ -270,6 +279,7 @@ export interface ResolvedOptions {
   closeTimeoutMs: number;
   refreshAheadMs: number;
   drainTimeoutMs: number;
+  pauseTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
@@ -298,6 +308,7 @@ export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 1_000;
+export const DEFAULT_PAUSE_TIMEOUT_MS = 60_000;
 /** Defaults of `recovery: true`. */
 export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({
   maxMessages: 100,
@@ -355,6 +366,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
     refreshAheadMs: positiveInteger('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS),
     drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+    pauseTimeoutMs: positiveInteger('pauseTimeoutMs', options.pauseTimeoutMs, DEFAULT_PAUSE_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };

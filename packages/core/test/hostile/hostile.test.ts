@@ -119,6 +119,25 @@ describe('hostile: frames queued behind a slow canWatch (limits.maxQueuedBytes)'
     // socket is paused by the hub: judged when it is read again, not before.
     expect(attacker.isOpen).toBe(true);
   });
+
+  it('reads paused behind a canWatch that never answers end after pauseTimeoutMs with 4429', async () => {
+    const hub = await startHub({ canWatchMs: 'never', options: { pauseTimeoutMs: 1000, limits: { messageRate: 0 } } });
+    const control = await controlClient(hub);
+    const attacker = await raw(hub, 'user=attacker');
+    for (let i = 0; i < 128; i++) attacker.write(watchFrame(attacker, i));
+    const started = Date.now();
+    // Each queued watch waits watchTimeoutMs (10 s) for the hook: 1,000 of them kept the socket for hours.
+    // The flood ends when the hub resets the socket; `once(socket, 'drain')` then rejects.
+    const flooding = flood(attacker, attacker.text(JSON.stringify({ event: 'chat', data: 'x'.repeat(60 * KiB) })), 4000).catch(() => 0);
+    const { code, afterMs } = await attacker.closed;
+    await flooding;
+    expect(code).toBe(4429);
+    // When the close frame came (the raw client never answers it; the hub terminates it 2 s later).
+    expect(Date.now() - afterMs - started).toBeLessThan(4000);
+    expect(attacker.messages).toEqual([]);
+    await expectServed(hub, control);
+    expect(hub.alive).toBe(true);
+  });
 });
 
 describe('hostile: fragmented messages (limits.maxFragments) and refused sockets', () => {
