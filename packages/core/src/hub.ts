@@ -29,6 +29,7 @@ import {
   type Welcome,
 } from './protocol.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
+import { ResumeBudget } from './resume-budget.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
 import { type CanWatch, Watches } from './watches.js';
@@ -155,6 +156,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly watches: Watches;
   private readonly cluster: ClusterSync<User>;
   private readonly sessionHost: SessionHost;
+  private readonly resumeBudget: ResumeBudget | undefined;
   private pendingCount = 0;
   private closing: Promise<void> | undefined;
 
@@ -203,6 +205,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       },
       this.config.recovery,
     );
+    if (this.cluster.history) this.resumeBudget = new ResumeBudget(this.config.limits.resumesPerUser);
     this.sessionHost = {
       limits: this.config.limits,
       closeTimeoutMs: this.config.closeTimeoutMs,
@@ -425,14 +428,22 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       answer({ status: 'invalid', message: 'resume was already answered on this connection' });
       return undefined;
     }
-    session.resumed = true;
     const position = parsePosition(data);
     if (!position) {
+      // Answered without using up the connection's one resume: the client may send a valid one.
       answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });
       return undefined;
     }
+    session.resumed = true;
     // Taken before the read: a shared history may deliver newer messages meanwhile, which the client sorts after.
     const current = history.position();
+    // Reconnecting does not buy another replay: the budget is the user's, on this node.
+    if (!this.resumeBudget?.take(session.userId)) {
+      this.counters.resumeFailed++;
+      const max = this.config.limits.resumesPerUser;
+      answer({ status: 'failed', missed: 0, ...current, message: `this user's resumes passed limits.resumesPerUser (${max} a minute)` });
+      return undefined;
+    }
     const replay = (entries: HistoryEntry[] | undefined) => {
       if (session.phase !== 'ready') return;
       if (!entries) {
@@ -729,6 +740,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       await spread(open, drainMs, (session) => session.close(CloseCode.ServiceRestart));
     }
     await Promise.all(gone);
+    this.resumeBudget?.close();
     await this.cluster.close();
   }
 }

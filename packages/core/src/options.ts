@@ -128,6 +128,14 @@ export interface HubLimits {
    * @default 100
    */
   maxSocketsPerUser?: number;
+  /**
+   * Resumes (message recovery) one user may have answered on this node per
+   * minute, over all their connections: at most this many at once, refilled
+   * evenly over a minute. Past it a resume is answered `failed` (the client
+   * refetches its state) and nothing is replayed.
+   * @default 30
+   */
+  resumesPerUser?: number;
 }
 
 /** `recovery` as an object: each field has a default. */
@@ -299,6 +307,7 @@ export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
   pushConcurrency: 128,
   maxSocketsPerUser: 100,
+  resumesPerUser: 30,
 });
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;

@@ -309,6 +309,40 @@ describe('hostile: a burst to a client that stopped reading, and replays (maxBuf
   });
 });
 
+describe('hostile: one account reconnecting and resuming in a loop (limits.resumesPerUser)', () => {
+  it('past 30 resumes a minute the user gets failed and no replay: what the hub sends stays bounded', async () => {
+    const hub = await startHub({ options: { recovery: true } });
+    const control = await controlClient(hub);
+    const first = await RawClient.open(hub.port, 'user=loop', undefined, 'wshub');
+    sockets.push(first);
+    const from = (await first.nextMatching((m) => m.event === 'wshub:welcome')).data.recovery;
+    first.socket.destroy();
+    // 40 × 8 KiB (~330 KB) to replay on every resume.
+    await hub.call('sendLoop', { userId: 'loop', event: 'missed', count: 40, bytes: 8 * KiB });
+    const { bytesOut: before } = await hub.call<{ bytesOut: number }>('stats');
+    const statuses: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const client = await RawClient.open(hub.port, 'user=loop', undefined, 'wshub');
+          await client.nextMatching((m) => m.event === 'wshub:welcome');
+          client.write(client.text(JSON.stringify({ event: 'wshub:resume', id: 1, data: from })));
+          statuses.push((await client.nextMatching((m) => m.event === 'wshub:ack')).data.status);
+          client.socket.destroy();
+        }),
+      );
+    }
+    const recovered = statuses.filter((s) => s === 'recovered').length;
+    // Unbudgeted, all 60 replayed (~20 MB); the budget is 30 at once, refilled at one per 2 s.
+    expect(recovered).toBeGreaterThanOrEqual(30);
+    expect(recovered).toBeLessThanOrEqual(34);
+    expect(statuses.filter((s) => s === 'failed')).toHaveLength(60 - recovered);
+    const { bytesOut } = await hub.call<{ bytesOut: number }>('stats');
+    expect(bytesOut - before).toBeLessThan(35 * 340 * KiB);
+    await expectServed(hub, control);
+  });
+});
+
 describe('hostile: message recovery for many users who are away (recovery.maxUsers, maxBytes)', () => {
   // Unbounded, every user's history stayed for ttlMs (5 min): ~285 B per user for small
   // messages, and a 256 MB heap died at ~800,000 users.
