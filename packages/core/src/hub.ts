@@ -494,7 +494,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   /**
    * A v2 client sends a fresh token before its session expires. The
    * `refresh` hook decides: the same user with a new `expiresAt` goes on
-   * (watches, rooms and history stay); anything else closes with 4403.
+   * (watches, rooms and history stay); anything else closes with 4403. A
+   * user whose claims changed too replaces the user on every socket of that
+   * user, on every node, as `updateUser` does.
    */
   private refreshSession(session: SocketSession<User, S>, data: unknown, rawId: unknown): Promise<void> | undefined {
     const id = parseRequestId(rawId);
@@ -527,6 +529,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         return refuse(new HubError('refresh', `wshub: refresh resolved user "${next.id}" for a socket of user "${current.id}"; the socket was closed with 4403`));
       }
       session.user = next;
+      // New claims (a role taken away) must reach the user's other sockets and the cluster's
+      // presence, which push callbacks on other nodes read: as updateUser does.
+      if (claimsChanged(current, next)) this.cluster.updateUser(next.id, next);
       this.scheduleExpiry(session);
       answer(next.expiresAt === undefined ? { status: 'refreshed' } : { status: 'refreshed', expiresAt: next.expiresAt });
     };
@@ -758,6 +763,16 @@ async function spread<T>(items: T[], ms: number, each: (item: T) => void): Promi
   for (let slice = 0; slice < slices; slice++) {
     for (const item of items.slice(slice * perSlice, (slice + 1) * perSlice)) each(item);
     if (slice < slices - 1) await new Promise((resolve) => setTimeout(resolve, ms / slices));
+  }
+}
+
+/** Whether a refreshed user differs from the one before in more than its `expiresAt`. */
+function claimsChanged(before: HubUser, after: HubUser): boolean {
+  try {
+    return JSON.stringify({ ...before, expiresAt: undefined }) !== JSON.stringify({ ...after, expiresAt: undefined });
+  } catch {
+    // Not JSON (a cycle, a BigInt): assume it changed.
+    return true;
   }
 }
 

@@ -189,7 +189,9 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * Checks a token a v2 client sends on its open socket before its session
    * expires (`@wshub/client` does so on its own, with its `token` option).
    * Return (or resolve) the user with a new `expiresAt`: it replaces the
-   * socket's user; watches and deliveries go on. It must be the same user
+   * socket's user; watches and deliveries go on. A user whose other fields
+   * changed too (a role taken away) replaces the user on every socket of
+   * that user on every node, and in the cluster's presence, as `updateUser` does. It must be the same user
    * (`id`); another id, a throw, a rejection, or no answer within
    * `authTimeoutMs` closes the socket with 4403.
    * @default refreshing is off: sessions with an `expiresAt` end at it
