@@ -29,6 +29,7 @@ import {
   type Welcome,
 } from './protocol.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
+import { ResumeBudget } from './resume-budget.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
 import { type CanWatch, Watches } from './watches.js';
@@ -155,6 +156,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly watches: Watches;
   private readonly cluster: ClusterSync<User>;
   private readonly sessionHost: SessionHost;
+  private readonly resumeBudget: ResumeBudget | undefined;
   private pendingCount = 0;
   private closing: Promise<void> | undefined;
 
@@ -203,9 +205,11 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       },
       this.config.recovery,
     );
+    if (this.cluster.history) this.resumeBudget = new ResumeBudget(this.config.limits.resumesPerUser);
     this.sessionHost = {
       limits: this.config.limits,
       closeTimeoutMs: this.config.closeTimeoutMs,
+      pauseTimeoutMs: this.config.pauseTimeoutMs,
       countIn: () => {
         this.counters.messagesIn++;
       },
@@ -424,14 +428,22 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       answer({ status: 'invalid', message: 'resume was already answered on this connection' });
       return undefined;
     }
-    session.resumed = true;
     const position = parsePosition(data);
     if (!position) {
+      // Answered without using up the connection's one resume: the client may send a valid one.
       answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });
       return undefined;
     }
+    session.resumed = true;
     // Taken before the read: a shared history may deliver newer messages meanwhile, which the client sorts after.
     const current = history.position();
+    // Reconnecting does not buy another replay: the budget is the user's, on this node.
+    if (!this.resumeBudget?.take(session.userId)) {
+      this.counters.resumeFailed++;
+      const max = this.config.limits.resumesPerUser;
+      answer({ status: 'failed', missed: 0, ...current, message: `this user's resumes passed limits.resumesPerUser (${max} a minute)` });
+      return undefined;
+    }
     const replay = (entries: HistoryEntry[] | undefined) => {
       if (session.phase !== 'ready') return;
       if (!entries) {
@@ -482,7 +494,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   /**
    * A v2 client sends a fresh token before its session expires. The
    * `refresh` hook decides: the same user with a new `expiresAt` goes on
-   * (watches, rooms and history stay); anything else closes with 4403.
+   * (watches, rooms and history stay); anything else closes with 4403. A
+   * user whose claims changed too replaces the user on every socket of that
+   * user, on every node, as `updateUser` does.
    */
   private refreshSession(session: SocketSession<User, S>, data: unknown, rawId: unknown): Promise<void> | undefined {
     const id = parseRequestId(rawId);
@@ -515,6 +529,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         return refuse(new HubError('refresh', `wshub: refresh resolved user "${next.id}" for a socket of user "${current.id}"; the socket was closed with 4403`));
       }
       session.user = next;
+      // New claims (a role taken away) must reach the user's other sockets and the cluster's
+      // presence, which push callbacks on other nodes read: as updateUser does.
+      if (claimsChanged(current, next)) this.cluster.updateUser(next.id, next);
       this.scheduleExpiry(session);
       answer(next.expiresAt === undefined ? { status: 'refreshed' } : { status: 'refreshed', expiresAt: next.expiresAt });
     };
@@ -730,6 +747,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       await spread(open, drainMs, (session) => session.close(CloseCode.ServiceRestart));
     }
     await Promise.all(gone);
+    this.resumeBudget?.close();
     await this.cluster.close();
   }
 }
@@ -747,6 +765,16 @@ async function spread<T>(items: T[], ms: number, each: (item: T) => void): Promi
   for (let slice = 0; slice < slices; slice++) {
     for (const item of items.slice(slice * perSlice, (slice + 1) * perSlice)) each(item);
     if (slice < slices - 1) await new Promise((resolve) => setTimeout(resolve, ms / slices));
+  }
+}
+
+/** Whether a refreshed user differs from the one before in more than its `expiresAt`. */
+function claimsChanged(before: HubUser, after: HubUser): boolean {
+  try {
+    return JSON.stringify({ ...before, expiresAt: undefined }) !== JSON.stringify({ ...after, expiresAt: undefined });
+  } catch {
+    // Not JSON (a cycle, a BigInt): assume it changed.
+    return true;
   }
 }
 

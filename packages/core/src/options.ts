@@ -128,6 +128,14 @@ export interface HubLimits {
    * @default 100
    */
   maxSocketsPerUser?: number;
+  /**
+   * Resumes (message recovery) one user may have answered on this node per
+   * minute, over all their connections: at most this many at once, refilled
+   * evenly over a minute. Past it a resume is answered `failed` (the client
+   * refetches its state) and nothing is replayed.
+   * @default 30
+   */
+  resumesPerUser?: number;
 }
 
 /** `recovery` as an object: each field has a default. */
@@ -181,7 +189,9 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * Checks a token a v2 client sends on its open socket before its session
    * expires (`@wshub/client` does so on its own, with its `token` option).
    * Return (or resolve) the user with a new `expiresAt`: it replaces the
-   * socket's user; watches and deliveries go on. It must be the same user
+   * socket's user; watches and deliveries go on. A user whose other fields
+   * changed too (a role taken away) replaces the user on every socket of
+   * that user on every node, and in the cluster's presence, as `updateUser` does. It must be the same user
    * (`id`); another id, a throw, a rejection, or no answer within
    * `authTimeoutMs` closes the socket with 4403.
    * @default refreshing is off: sessions with an `expiresAt` end at it
@@ -229,6 +239,15 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   heartbeatMs?: number;
   /**
+   * Time an authorized socket's reads may stay paused (its queue of frames
+   * behind a slow async `canWatch` past `limits.maxQueuedBytes` or
+   * `maxQueuedMessages`) before it is closed with 4429 `queued messages not
+   * handled in time`. The heartbeat does not judge a paused socket, and each
+   * queued frame may wait `watchTimeoutMs`: without this, hours.
+   * @default 60000
+   */
+  pauseTimeoutMs?: number;
+  /**
    * Time after a write that left more than `limits.maxBufferedBytes` queued
    * on a socket before the hub looks again: still more than that undrained
    * then, the client is not reading and is cut off (reported as 4008). A
@@ -270,6 +289,7 @@ export interface ResolvedOptions {
   closeTimeoutMs: number;
   refreshAheadMs: number;
   drainTimeoutMs: number;
+  pauseTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
   limits: Required<HubLimits>;
@@ -289,6 +309,7 @@ export const DEFAULT_LIMITS: Readonly<Required<HubLimits>> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
   pushConcurrency: 128,
   maxSocketsPerUser: 100,
+  resumesPerUser: 30,
 });
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
@@ -298,6 +319,7 @@ export const DEFAULT_PUSH_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 export const DEFAULT_REFRESH_AHEAD_MS = 30_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 1_000;
+export const DEFAULT_PAUSE_TIMEOUT_MS = 60_000;
 /** Defaults of `recovery: true`. */
 export const DEFAULT_RECOVERY: Readonly<RecoveryLimits> = Object.freeze({
   maxMessages: 100,
@@ -355,6 +377,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
     refreshAheadMs: positiveInteger('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS),
     drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
+    pauseTimeoutMs: positiveInteger('pauseTimeoutMs', options.pauseTimeoutMs, DEFAULT_PAUSE_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
     limits: resolveLimits(limits),
   };

@@ -94,8 +94,9 @@ export enum CloseCode {
   AuthTimeout = 4408,
   /**
    * Too much at once: over `maxPendingMessages`/`maxPendingBytes` before auth
-   * settled, over `messageRate`, or a queue past four times
-   * `maxQueuedMessages`/`maxQueuedBytes`. The reason says which. Reconnect with backoff.
+   * settled, over `messageRate`, a queue past four times
+   * `maxQueuedMessages`/`maxQueuedBytes`, or reads paused behind that queue
+   * for `pauseTimeoutMs`. The reason says which. Reconnect with backoff.
    */
   TooManyRequests = 4429,
 }
@@ -126,6 +127,8 @@ export const CloseReason = {
 export const RATE_LIMIT_REASON = 'message rate exceeded';
 /** The 4429 reason when a socket's queue passes four times `maxQueuedMessages`/`maxQueuedBytes`. */
 export const QUEUE_LIMIT_REASON = 'too many queued messages';
+/** The 4429 reason when a socket's reads stayed paused (its queue not drained) for `pauseTimeoutMs`. */
+export const QUEUE_TIMEOUT_REASON = 'queued messages not handled in time';
 
 /** What a client should do after the server closed with `code`. */
 export type ClosePolicy = 'reconnect' | 'stop' | 'bug';

@@ -6,6 +6,7 @@ import {
   CloseReason,
   parseClientMessage,
   QUEUE_LIMIT_REASON,
+  QUEUE_TIMEOUT_REASON,
   RATE_LIMIT_REASON,
   UNWATCH,
   WATCH,
@@ -18,6 +19,8 @@ export type Phase = 'pending' | 'ready' | 'closing' | 'closed';
 export interface SessionHost {
   readonly limits: Readonly<Required<HubLimits>>;
   readonly closeTimeoutMs: number;
+  /** How long reads may stay paused before the socket is closed (4429). */
+  readonly pauseTimeoutMs: number;
   /** Counts a frame received. */
   countIn(): void;
   /** Handles one frame of an authorized session; frames of a session arrive here one at a time, in order. */
@@ -77,6 +80,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private queued = 0;
   private queuedBytes = 0;
   private isPaused = false;
+  /** Ends a pause that outlasts `pauseTimeoutMs`. */
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
   /** Token bucket of `limits.messageRate`. */
   private tokens: number;
   private tokensAt = 0;
@@ -175,7 +180,10 @@ export class SocketSession<User = unknown, S extends object = object> implements
    * Frames that wait are counted: past `maxQueuedBytes` or
    * `maxQueuedMessages` the connection stops being read until half has
    * drained; past four times either (a transport that cannot pause), it
-   * closes with 4429.
+   * closes with 4429. Reads paused for longer than `pauseTimeoutMs` close
+   * it with 4429 too: a hook that answers slowly (each frame may wait
+   * `watchTimeoutMs`) could otherwise keep a socket the heartbeat does not
+   * judge for hours.
    */
   private enqueue(text: string, size: number): Promise<void> {
     let result: Promise<void> | undefined;
@@ -210,6 +218,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
     if (!this.isPaused && typeof this.connection.pause === 'function') {
       this.isPaused = true;
       this.connection.pause();
+      this.pauseTimer = setTimeout(() => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON), this.host.pauseTimeoutMs);
+      this.pauseTimer.unref?.();
     }
   }
 
@@ -217,6 +227,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
     const { maxQueuedBytes, maxQueuedMessages } = this.host.limits;
     if (this.queuedBytes > maxQueuedBytes / 2 || this.queued > maxQueuedMessages / 2) return;
     this.isPaused = false;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
     if (this.phase === 'ready') this.connection.resume?.();
   }
 
@@ -309,6 +321,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
+    clearTimeout(this.pauseTimer);
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -320,6 +333,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.closeTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
+    clearTimeout(this.pauseTimer);
     this.pending = [];
     this.pendingBytes = 0;
     this.resolveAuth(false);

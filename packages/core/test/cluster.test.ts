@@ -120,6 +120,34 @@ describe('cluster: disconnect and updateUser', () => {
   });
 });
 
+describe('cluster: a refresh that changes the claims', () => {
+  it('updates the user on every node, as updateUser does: an admin-only push from another node no longer reaches them', async () => {
+    bus = new InMemoryBus();
+    // The token names the role the refreshed session has.
+    const refresh = ({ token, user }: { token: string; user: User }) => ({ ...user, role: token });
+    for (let i = 0; i < 2; i++) nodes.push(await startHub({ broker: new InMemoryBroker(bus), refresh }));
+    const [a, b] = nodes;
+    const phone = a!.connect('user=ann&device=phone&role=admin', { protocols: ['wshub'] });
+    expect((await phone.next()).event).toBe('wshub:welcome');
+    const laptop = await b!.ready('user=ann&device=laptop&role=admin');
+    const boss = await a!.ready('user=boss&role=admin');
+    const adminOnly = (u: User) => u.role === 'admin';
+
+    phone.send({ event: 'wshub:refresh', id: 1, data: { token: 'user' } });
+    expect(await phone.next()).toEqual({ event: 'wshub:ack', data: { id: 1, op: 'refresh', status: 'refreshed' } });
+    await expect.poll(() => b!.hub.socketsOf('ann')[0]!.user.role).toBe('user');
+
+    await b!.hub.push('admin-alert', { level: 'high' }, adminOnly);
+    expect(await boss.next()).toEqual({ event: 'admin-alert', data: { level: 'high' } });
+    expect(await received(phone, b!, 'ann')).toEqual([]);
+    expect(await received(laptop, b!, 'ann')).toEqual([]);
+    // The same from the node that holds the refreshed socket.
+    await a!.hub.push('admin-alert', { level: 'low' }, adminOnly);
+    expect(await received(phone, a!, 'ann')).toEqual([]);
+    expect(a!.hub.socketsOf('ann')[0]!.deviceFingerprint).toBe('phone');
+  });
+});
+
 describe('cluster: presence', () => {
   it('onlineUsers and isOnline are cluster-wide', async () => {
     const [a, b] = await cluster(2);

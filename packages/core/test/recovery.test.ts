@@ -260,6 +260,39 @@ describe('recovery: one replay per connection', () => {
   });
 });
 
+describe('recovery: a malformed resume, and the per-user budget (limits.resumesPerUser)', () => {
+  it('a malformed resume is answered invalid without using up the connection\'s one resume', async () => {
+    f = await startHub({ recovery: true });
+    const first = await connectV2('user=bob');
+    await leave(first.socket);
+    await f.hub.sendMessage('bob', 'n', 1);
+    const again = await connectV2('user=bob');
+    expect((await resume(again.socket, { epoch: first.welcome!.epoch })).ack).toMatchObject({ status: 'invalid' });
+    const { replay, ack } = await resume(again.socket, first.welcome);
+    expect(replay.map((m) => m.data)).toEqual([1]);
+    expect(ack).toMatchObject({ status: 'recovered', missed: 1 });
+  });
+
+  it('past the budget a resume on a new connection is answered failed and replays nothing; other users keep theirs', async () => {
+    f = await startHub({ recovery: true, limits: { resumesPerUser: 2 } });
+    const first = await connectV2('user=bob');
+    await leave(first.socket);
+    await f.hub.sendMessage('bob', 'n', 1);
+    for (let i = 0; i < 2; i++) {
+      const client = await connectV2('user=bob');
+      expect((await resume(client.socket, first.welcome)).ack).toMatchObject({ status: 'recovered', missed: 1 });
+      await leave(client.socket);
+    }
+    const third = await connectV2('user=bob');
+    const { replay, ack } = await resume(third.socket, first.welcome);
+    expect(replay).toEqual([]);
+    expect(ack).toMatchObject({ status: 'failed', missed: 0, epoch: first.welcome!.epoch, message: expect.stringContaining('limits.resumesPerUser (2 a minute)') });
+    const carol = await connectV2('user=carol');
+    expect((await resume(carol.socket, carol.welcome)).ack).toMatchObject({ status: 'recovered', missed: 0 });
+    expect(f.hub.stats()).toMatchObject({ resumed: 3, resumeFailed: 1 });
+  });
+});
+
 describe('recovery: options', () => {
   it.each([
     [{ recovery: 'yes' }, /"recovery" must be true, false or/],

@@ -16,6 +16,8 @@ export type WsModuleOptions = Pick<
   | 'watchTimeoutMs'
   | 'pushTimeoutMs'
   | 'closeTimeoutMs'
+  | 'drainTimeoutMs'
+  | 'pauseTimeoutMs'
   | 'refreshAheadMs'
   | 'heartbeatMs'
   | 'limits'

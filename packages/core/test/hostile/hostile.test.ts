@@ -119,6 +119,25 @@ describe('hostile: frames queued behind a slow canWatch (limits.maxQueuedBytes)'
     // socket is paused by the hub: judged when it is read again, not before.
     expect(attacker.isOpen).toBe(true);
   });
+
+  it('reads paused behind a canWatch that never answers end after pauseTimeoutMs with 4429', async () => {
+    const hub = await startHub({ canWatchMs: 'never', options: { pauseTimeoutMs: 1000, limits: { messageRate: 0 } } });
+    const control = await controlClient(hub);
+    const attacker = await raw(hub, 'user=attacker');
+    for (let i = 0; i < 128; i++) attacker.write(watchFrame(attacker, i));
+    const started = Date.now();
+    // Each queued watch waits watchTimeoutMs (10 s) for the hook: 1,000 of them kept the socket for hours.
+    // The flood ends when the hub resets the socket; `once(socket, 'drain')` then rejects.
+    const flooding = flood(attacker, attacker.text(JSON.stringify({ event: 'chat', data: 'x'.repeat(60 * KiB) })), 4000).catch(() => 0);
+    const { code, afterMs } = await attacker.closed;
+    await flooding;
+    expect(code).toBe(4429);
+    // When the close frame came (the raw client never answers it; the hub terminates it 2 s later).
+    expect(Date.now() - afterMs - started).toBeLessThan(4000);
+    expect(attacker.messages).toEqual([]);
+    await expectServed(hub, control);
+    expect(hub.alive).toBe(true);
+  });
 });
 
 describe('hostile: fragmented messages (limits.maxFragments) and refused sockets', () => {
@@ -287,6 +306,40 @@ describe('hostile: a burst to a client that stopped reading, and replays (maxBuf
     expect(hub.alive).toBe(true);
     // Replayed in full, the 20 sockets that do not read would hold 32 MB.
     expect(await hub.retainedMb()).toBeLessThan(before + 8);
+  });
+});
+
+describe('hostile: one account reconnecting and resuming in a loop (limits.resumesPerUser)', () => {
+  it('past 30 resumes a minute the user gets failed and no replay: what the hub sends stays bounded', async () => {
+    const hub = await startHub({ options: { recovery: true } });
+    const control = await controlClient(hub);
+    const first = await RawClient.open(hub.port, 'user=loop', undefined, 'wshub');
+    sockets.push(first);
+    const from = (await first.nextMatching((m) => m.event === 'wshub:welcome')).data.recovery;
+    first.socket.destroy();
+    // 40 × 8 KiB (~330 KB) to replay on every resume.
+    await hub.call('sendLoop', { userId: 'loop', event: 'missed', count: 40, bytes: 8 * KiB });
+    const { bytesOut: before } = await hub.call<{ bytesOut: number }>('stats');
+    const statuses: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const client = await RawClient.open(hub.port, 'user=loop', undefined, 'wshub');
+          await client.nextMatching((m) => m.event === 'wshub:welcome');
+          client.write(client.text(JSON.stringify({ event: 'wshub:resume', id: 1, data: from })));
+          statuses.push((await client.nextMatching((m) => m.event === 'wshub:ack')).data.status);
+          client.socket.destroy();
+        }),
+      );
+    }
+    const recovered = statuses.filter((s) => s === 'recovered').length;
+    // Unbudgeted, all 60 replayed (~20 MB); the budget is 30 at once, refilled at one per 2 s.
+    expect(recovered).toBeGreaterThanOrEqual(30);
+    expect(recovered).toBeLessThanOrEqual(34);
+    expect(statuses.filter((s) => s === 'failed')).toHaveLength(60 - recovered);
+    const { bytesOut } = await hub.call<{ bytesOut: number }>('stats');
+    expect(bytesOut - before).toBeLessThan(35 * 340 * KiB);
+    await expectServed(hub, control);
   });
 });
 
