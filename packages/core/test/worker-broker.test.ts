@@ -275,13 +275,15 @@ describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
     [{ prefix: '' }, /"prefix" must be a non-empty string without spaces, got ""/],
     [{ prefix: 'a b' }, /"prefix" must be a non-empty string without spaces, got "a b"/],
     [{ onPresence: 'log' }, /"onPresence" must be a function, got string/],
+    [{ maxQueuedBytes: 0 }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got 0$/],
+    [{ maxQueuedBytes: '4MB' }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got "4MB"$/],
   ])('new WorkerRelay(%j) throws', (options, message) => {
     expect(() => new WorkerRelay(options as never)).toThrow(message);
   });
 
   it('a relay in the primary can be closed again', () => {
     const relay = new WorkerRelay({ prefix: 'closing' });
-    expect(relay.stats()).toEqual({ workers: 0, users: 0, channels: 0, relayed: 0, batches: 0 });
+    expect(relay.stats()).toEqual({ workers: 0, users: 0, channels: 0, relayed: 0, batches: 0, queuedBytes: 0 });
     relay.close();
   });
 });
