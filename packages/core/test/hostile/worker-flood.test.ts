@@ -23,12 +23,14 @@ const MiB = 2 ** 20;
 interface Forked {
   worker: number;
   port: number;
+  pid: number;
 }
 
 /** A node:cluster primary with a WorkerRelay, driven over IPC. */
 class ClusterProcess {
   readonly child: ChildProcess;
   exit: { code: number | null; signal: string | null } | undefined;
+  /** Workers that exited, as `<id>:<code or signal>`. */
   readonly workerExits: string[] = [];
   stderr = '';
   private nextId = 0;
@@ -50,7 +52,7 @@ class ClusterProcess {
       if (m.type === 'reply' && m.id !== undefined) {
         this.replies.get(m.id)?.(m);
         this.replies.delete(m.id);
-      } else if (m.type === 'exit') this.workerExits.push(`worker ${m.worker} exited (${m.code ?? m.signal}): ${this.stderr}`);
+      } else if (m.type === 'exit') this.workerExits.push(`${m.worker}:${m.code ?? m.signal}`);
     });
     this.child.on('exit', (code, signal) => {
       this.exit = { code, signal };
@@ -118,71 +120,103 @@ async function until(check: () => boolean, what: string, ms: number): Promise<vo
   }
 }
 
+interface Flood {
+  cluster: ClusterProcess;
+  workers: Forked[];
+  /** The user the flood goes to, and its worker. */
+  target: FloodReceiver;
+  receiver: Forked;
+  /** A well-behaved user on a third worker. */
+  control: TestSocket;
+  /** The worker whose app floods. */
+  sender: Forked;
+}
+
+/** A cluster of three workers: the flood's target on one, the control user on another, the sender the third. */
+async function threeWorkers(): Promise<Flood> {
+  const cluster = new ClusterProcess();
+  clusters.push(cluster);
+  const workers: Forked[] = [];
+  for (let i = 0; i < 3; i++) workers.push(await cluster.command<Forked>('fork'));
+  const base = `ws://127.0.0.1:${workers[0]!.port}/api/v1/ws`;
+
+  const target = new FloodReceiver(`${base}?user=target`);
+  sockets.push(target);
+  const receiverWorker = await target.worker;
+  // The shared port hands connections out in turn: retry until the control user is on another worker.
+  let control: TestSocket | undefined;
+  let controlWorker = receiverWorker;
+  for (let attempt = 0; controlWorker === receiverWorker; attempt++) {
+    if (attempt > 10) throw new Error('no connection landed on another worker');
+    control?.ws.terminate();
+    control = new TestSocket(`${base}?user=control&device=d${attempt}`);
+    sockets.push(control);
+    controlWorker = ((await control.next(5000)) as { data: { worker: number } }).data.worker;
+  }
+  const sender = workers.find((w) => w.worker !== receiverWorker && w.worker !== controlWorker)!;
+  // Both users are known to the relay before the flood starts.
+  for (;;) {
+    const online = await cluster.call<string[]>(sender.worker, 'onlineUsers');
+    if (online.includes('target') && online.includes('control')) break;
+  }
+  const receiver = workers.find((w) => w.worker === receiverWorker)!;
+  return { cluster, workers, target, receiver, control: control!, sender };
+}
+
+/**
+ * Until `done()`, sends the control user a numbered message from worker
+ * `from` every 100 ms and waits for it: the worst delay seen, and the
+ * primary's largest heap meanwhile.
+ */
+async function serveControl(flood: Flood, from: number, done: () => boolean) {
+  let checks = 0;
+  let worstDelay = 0;
+  let primaryPeak = 0;
+  while (!done()) {
+    const n = ++checks;
+    const sent = Date.now();
+    await flood.cluster.call(from, 'sendMessage', { userId: 'control', event: 'check', data: n });
+    for (;;) {
+      const m = await flood.control.next(5000);
+      if (m.event === 'check' && m.data === n) break;
+    }
+    worstDelay = Math.max(worstDelay, Date.now() - sent);
+    primaryPeak = Math.max(primaryPeak, (await flood.cluster.command<{ heapUsed: number }>('memory')).heapUsed);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { checks, worstDelay, primaryPeak };
+}
+
+interface FloodResult {
+  ms: number;
+  errors: string[];
+  peakHeapMb: number;
+  peakQueued: number;
+}
+
 describe('hostile: one worker floods another through the WorkerRelay (highWaterMarkBytes, maxQueuedBytes)', () => {
   it("an await loop of 40k 1 KiB sends: every process lives, memory stays bounded, a third worker's user is served, nothing is lost", async () => {
-    const cluster = new ClusterProcess();
-    clusters.push(cluster);
-    const workers: Forked[] = [];
-    for (let i = 0; i < 3; i++) workers.push(await cluster.command<Forked>('fork'));
-    const base = `ws://127.0.0.1:${workers[0]!.port}/api/v1/ws`;
-
-    const target = new FloodReceiver(`${base}?user=target`);
-    sockets.push(target);
-    const receiverWorker = await target.worker;
-    // The shared port hands connections out in turn: retry until the control user is on another worker.
-    let control: TestSocket | undefined;
-    let controlWorker = receiverWorker;
-    for (let attempt = 0; controlWorker === receiverWorker; attempt++) {
-      if (attempt > 10) throw new Error('no connection landed on another worker');
-      control?.ws.terminate();
-      control = new TestSocket(`${base}?user=control&device=d${attempt}`);
-      sockets.push(control);
-      controlWorker = ((await control.next(5000)) as { data: { worker: number } }).data.worker;
-    }
-    const sender = workers.find((w) => w.worker !== receiverWorker && w.worker !== controlWorker)!.worker;
-    // Both users are known to the relay before the flood starts.
-    for (;;) {
-      const online = await cluster.call<string[]>(sender, 'onlineUsers');
-      if (online.includes('target') && online.includes('control')) break;
-    }
+    const flood = await threeWorkers();
+    const { cluster, target, receiver, sender } = flood;
 
     // 40k sent as one IPC message aborted the primary on this heap; 100k also passes, in twice the time.
     const count = Number(process.env.FLOOD_COUNT ?? 40_000);
     let finished = false;
     const flooding = cluster
-      .call<{ ms: number; errors: string[]; peakHeapMb: number; peakQueued: number }>(sender, 'flood', {
-        userId: 'target',
-        count,
-        bytes: 1024,
-      })
+      .call<FloodResult>(sender.worker, 'flood', { userId: 'target', count, bytes: 1024 })
       .finally(() => {
         finished = true;
       });
-
-    // Meanwhile the control user on the third worker gets a message from the
-    // receiving worker every 100 ms, through the same primary.
-    let checks = 0;
-    let worstDelay = 0;
-    let primaryPeak = 0;
-    while (!finished) {
-      const n = ++checks;
-      const sent = Date.now();
-      await cluster.call(receiverWorker, 'sendMessage', { userId: 'control', event: 'check', data: n });
-      for (;;) {
-        const m = await control!.next(5000);
-        if (m.event === 'check' && m.data === n) break;
-      }
-      worstDelay = Math.max(worstDelay, Date.now() - sent);
-      primaryPeak = Math.max(primaryPeak, (await cluster.command<{ heapUsed: number }>('memory')).heapUsed);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    // Meanwhile the control user on the third worker gets messages from the
+    // receiving worker, through the same primary.
+    const { checks, worstDelay, primaryPeak } = await serveControl(flood, receiver.worker, () => finished);
     const result = await flooding;
     const down = () => cluster.exit !== undefined || cluster.workerExits.length > 0;
     await until(() => target.count === count || down(), `${count} messages at the receiver (got ${target.count})`, 10_000);
 
     // Everyone lives. Unbounded, the primary ran out of heap (or the sender did).
-    expect(cluster.exit).toBeUndefined();
-    expect(cluster.workerExits).toEqual([]);
+    expect(cluster.exit, cluster.stderr).toBeUndefined();
+    expect(cluster.workerExits, cluster.stderr).toEqual([]);
     // Nothing lost, nothing refused (an await loop waits instead), in order.
     expect(result.errors).toEqual([]);
     expect(target.count).toBe(count);
@@ -219,5 +253,35 @@ describe('hostile: one worker floods another through the WorkerRelay (highWaterM
     expect(await cluster.call<boolean>(sender, 'isOnline', { userId: 'target' })).toBe(true);
     expect(cluster.exit).toBeUndefined();
     expect(cluster.workerExits).toEqual([]);
+  }, 30_000);
+
+  it('the receiving worker is killed mid-flood while the primary is stopped: the primary and the others live on, the sender goes on', async () => {
+    const flood = await threeWorkers();
+    const { cluster, target, receiver, sender } = flood;
+    let finished = false;
+    const flooding = cluster
+      .call<FloodResult>(sender.worker, 'flood', { userId: 'target', count: 20_000, bytes: 1024 })
+      .finally(() => {
+        finished = true;
+      });
+    await until(() => target.count > 1000, 'the flood at the receiver', 10_000);
+    // The worst moment: the receiver dies while the primary is not looking,
+    // so the primary's next writes to it meet a closed pipe (EPIPE), and the
+    // acknowledgements it held for the sender must go.
+    process.kill(cluster.child.pid!, 'SIGSTOP');
+    process.kill(receiver.pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(cluster.child.pid!, 'SIGCONT');
+
+    const { checks, worstDelay } = await serveControl(flood, sender.worker, () => finished);
+    const result = await flooding;
+    await until(() => cluster.workerExits.length > 0 || cluster.exit !== undefined, "the receiver's exit", 5000);
+    expect(cluster.exit, cluster.stderr).toBeUndefined();
+    expect(cluster.workerExits).toEqual([`${receiver.worker}:SIGKILL`]);
+    expect(result.errors).toEqual([]);
+    expect(checks).toBeGreaterThan(0);
+    expect(worstDelay).toBeLessThan(2000);
+    expect(await cluster.call(sender.worker, 'onlineUsers')).toEqual(['control']);
+    expect(await cluster.command('relayStats')).toMatchObject({ workers: 2, users: 1 });
   }, 30_000);
 });
