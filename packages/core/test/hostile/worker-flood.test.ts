@@ -229,7 +229,7 @@ describe('hostile: one worker floods another through the WorkerRelay (highWaterM
     expect(worstDelay).toBeLessThan(2000);
   }, 60_000);
 
-  it('an app that does not await gets a RangeError naming maxQueuedBytes for what did not fit; the rest arrives', async () => {
+  it.each(['sendMessage', 'push'])('an app that does not await %s gets a RangeError naming maxQueuedBytes for what did not fit; the rest arrives', async (via) => {
     const cluster = new ClusterProcess({ highWaterMarkBytes: 64 * 1024, maxQueuedBytes: 256 * 1024 });
     clusters.push(cluster);
     const workers: Forked[] = [];
@@ -245,6 +245,7 @@ describe('hostile: one worker floods another through the WorkerRelay (highWaterM
       userId: 'target',
       count,
       bytes: 1024,
+      via,
     });
     expect(refused).toBeGreaterThan(0);
     expect(first).toMatch(/^RangeError: wshub: WorkerBroker: \d+ bytes wait to go to the primary, over maxQueuedBytes \(262144\); this message was not sent/);

@@ -74,12 +74,14 @@ const methods = {
     return { ms: Date.now() - started, errors, peakHeapMb: peakHeap / 2 ** 20, peakQueued };
   },
   // An app that does not await: `count` sends of `bytes` each in one turn; how many were refused, and why.
-  async burst({ userId, count, bytes }) {
+  // `via: 'push'` pushes to every user instead.
+  async burst({ userId, count, bytes, via }) {
     const body = 'x'.repeat(bytes);
     const refused = [];
     const sends = [];
     for (let i = 0; i < count; i++) {
-      sends.push(hub.sendMessage(userId, 'flood', { i, body }).catch((error) => refused.push(`${error.name}: ${error.message}`)));
+      const sent = via === 'push' ? hub.push('flood', { i, body }) : hub.sendMessage(userId, 'flood', { i, body });
+      sends.push(sent.catch((error) => refused.push(`${error.name}: ${error.message}`)));
     }
     await Promise.all(sends);
     return { refused: refused.length, first: refused[0] };
