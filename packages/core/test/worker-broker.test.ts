@@ -4,6 +4,7 @@
  * (test/worker/primary.mjs) runs the relay and passes calls to the workers.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -279,6 +280,29 @@ describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
     [{ maxQueuedBytes: '4MB' }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got "4MB"$/],
   ])('new WorkerRelay(%j) throws', (options, message) => {
     expect(() => new WorkerRelay(options as never)).toThrow(message);
+  });
+
+  it.each([
+    [{ requestTimeoutMs: 0 }, /^wshub WorkerBroker: option "requestTimeoutMs" must be a positive integer, got 0$/],
+    [{ highWaterMarkBytes: 1.5 }, /^wshub WorkerBroker: option "highWaterMarkBytes" must be a positive integer, got 1.5$/],
+    [{ maxQueuedBytes: '16MB' }, /^wshub WorkerBroker: option "maxQueuedBytes" must be a positive integer, got "16MB"$/],
+    [
+      { highWaterMarkBytes: 2048, maxQueuedBytes: 1024 },
+      /^wshub WorkerBroker: option "maxQueuedBytes" must be at least highWaterMarkBytes \(2048\), got 1024$/,
+    ],
+  ])('new WorkerBroker(%j) in a worker throws', (options, message) => {
+    // As if in a cluster worker (with an IPC channel): the options are checked before anything is sent.
+    const role = cluster as { isWorker: boolean };
+    const wasWorker = role.isWorker;
+    const send = process.send;
+    role.isWorker = true;
+    process.send ??= () => true;
+    try {
+      expect(() => new WorkerBroker(options as never)).toThrow(message);
+    } finally {
+      role.isWorker = wasWorker;
+      process.send = send;
+    }
   });
 
   it('a relay in the primary can be closed again', () => {
