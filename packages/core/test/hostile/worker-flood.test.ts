@@ -261,7 +261,7 @@ describe('hostile: one worker floods another through the WorkerRelay (highWaterM
     const { cluster, target, receiver, sender } = flood;
     let finished = false;
     const flooding = cluster
-      .call<FloodResult>(sender.worker, 'flood', { userId: 'target', count: 20_000, bytes: 1024 })
+      .call<FloodResult>(sender.worker, 'flood', { userId: 'target', count: 10_000, bytes: 1024 })
       .finally(() => {
         finished = true;
       });
