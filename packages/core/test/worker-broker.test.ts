@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerBroker, WorkerRelay } from '../src/index.js';
+import { IPC_BATCH_BYTES, IPC_BATCH_OPS, type IpcBatch, OpQueue } from '../src/worker-ipc.js';
 import { TestSocket } from './helpers.js';
 
 const script = fileURLToPath(new URL('./worker/primary.mjs', import.meta.url));
@@ -265,6 +266,70 @@ describe('WorkerRelay: a worker that dies while the relay writes to it', () => {
     expect(await primary.call(sender.worker, 'onlineUsers')).toEqual(['carol']);
     expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 1 });
   }, 20_000);
+});
+
+describe('the IPC queue: batches by count and bytes, one write at a time while the channel is full', () => {
+  type Op = ['pub', string, string];
+  const op = (data: string): Op => ['pub', 'c', data];
+  const tick = () => new Promise((resolve) => process.nextTick(resolve));
+
+  function queue(accept: boolean, canSend = () => true) {
+    const sent: Array<IpcBatch<Op>> = [];
+    const pending: Array<() => void> = [];
+    const q = new OpQueue<Op>(
+      'p',
+      (batch, done) => {
+        sent.push(batch);
+        pending.push(done);
+        return accept;
+      },
+      canSend,
+    );
+    return { q, sent, pending };
+  }
+
+  it('a full batch of operations goes at once, the rest on the next tick', async () => {
+    const { q, sent } = queue(true);
+    for (let i = 0; i < IPC_BATCH_OPS + 1; i++) q.push(op('x'));
+    expect(sent.map((b) => b.ops.length)).toEqual([IPC_BATCH_OPS]);
+    await tick();
+    expect(sent.map((b) => b.ops.length)).toEqual([IPC_BATCH_OPS, 1]);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('a batch holds about IPC_BATCH_BYTES: an await loop of 1 KiB sends never builds one huge message', () => {
+    const { q, sent } = queue(true);
+    const kib = 'x'.repeat(1024);
+    for (let i = 0; i < 1000; i++) q.push(op(kib));
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    for (const batch of sent) expect(batch.bytes).toBeLessThan(IPC_BATCH_BYTES + 2048);
+  });
+
+  it("while the channel's buffer is full, operations wait for the write's callback", async () => {
+    const { q, sent, pending } = queue(false);
+    const kib = 'x'.repeat(1024);
+    for (let i = 0; i < 600; i++) q.push(op(kib));
+    await tick();
+    expect(sent).toHaveLength(1);
+    expect(q.bytes).toBeGreaterThan(256 * 1024);
+    pending.shift()!();
+    expect(sent).toHaveLength(2);
+    pending.shift()!();
+    pending.shift()!();
+    expect(sent.reduce((n, b) => n + b.ops.length, 0)).toBe(600);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('canSend() holds everything (the unacknowledged window is full) until a flush after it says yes', async () => {
+    let open = false;
+    const { q, sent } = queue(true, () => open);
+    q.push(op('a'));
+    await tick();
+    expect(sent).toHaveLength(0);
+    open = true;
+    q.flush();
+    expect(sent.map((b) => b.ops)).toEqual([[op('a')]]);
+  });
 });
 
 describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
