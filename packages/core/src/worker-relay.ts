@@ -159,7 +159,10 @@ export class WorkerRelay {
     };
   }
 
-  /** Stops relaying. Workers' queries then time out; their brokers report it. */
+  /**
+   * Stops relaying. Workers' queries then time out (their brokers report
+   * it), and a worker's sends wait once its window went unacknowledged.
+   */
   close(): void {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
