@@ -90,6 +90,17 @@ export interface Broker {
    * serve recovery (the hub throws a TypeError saying so).
    */
   history?(limits: RecoveryLimits): MessageHistory;
+  /**
+   * Flow control, for a broker whose queue to the other nodes can fill
+   * faster than it empties (`WorkerBroker`). The hub calls it before it
+   * delivers a message it will publish (`sendMessage`, `push`):
+   * `undefined` when the broker takes it now; a promise when its queue is
+   * long, which the hub awaits after publishing, so the app's call resolves
+   * once the queue is short again; or it throws (a `RangeError` naming the
+   * limit) when the queue is full, and the hub rejects the call without
+   * delivering anything. Without it, publishes never wait.
+   */
+  admit?(): Promise<void> | undefined;
 }
 
 /**

@@ -68,6 +68,15 @@ export class ClusterSync<User> {
     return this.broker.distributed;
   }
 
+  /**
+   * Before a message that will be published: `undefined` to go on; a
+   * promise to await after publishing it (the broker's queue is long);
+   * throws when the broker's queue is full (see `Broker.admit`).
+   */
+  admit(): Promise<void> | undefined {
+    return this.broker.distributed && !this.history ? this.broker.admit?.() : undefined;
+  }
+
   /** A message for one user, wherever their sockets are. */
   sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
     if (this.history) {

@@ -584,6 +584,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * `true` → watching the event; a string/number → watching that scope or
    * the wildcard. `serialize` and `JSON.stringify` run once per call. A
    * message larger than `limits.maxBufferedBytes` rejects with a RangeError.
+   * With a broker whose queue fills (`WorkerBroker`), the promise resolves
+   * once the queue is short again, and rejects with a RangeError, nothing
+   * delivered, when it is full.
    */
   async sendMessage(userId: string, event: string, data?: unknown, isWatchingOrPayload?: WatchFilterArg): Promise<void> {
     assertUserId(userId);
@@ -594,8 +597,11 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (!message) return;
     const tooBig = this.delivery.oversize(message);
     if (tooBig) throw tooBig;
+    // Throws, before anything is delivered, when the broker's queue is full.
+    const backlog = this.cluster.admit();
     this.cluster.sendToUser(userId, filter, message);
     if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
+    if (backlog) await backlog;
   }
 
   /**

@@ -45,7 +45,10 @@ export async function runPush<User>(
   const tooBig = shared && delivery.oversize(shared);
   if (tooBig) throw tooBig;
   if (shared && !allow) {
+    // Throws, before anything is delivered, when the broker's queue is full.
+    const backlog = cluster.admit();
     cluster.broadcast(filter, shared);
+    if (backlog) await backlog;
     return;
   }
   const users = cluster.distributed ? await cluster.users() : ctx.localRecipients(event, filter);
@@ -59,17 +62,26 @@ export async function runPush<User>(
       },
       (error) => ctx.report(HubError.from(source, error, `user "${userId}"`)),
     );
-  const send = (userId: string, message: PreparedMessage | undefined) => {
-    if (!message) return;
+  /** Sends one user's message; a promise while the broker's queue is long (the push then waits). */
+  const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
+    if (!message) return undefined;
     const over = delivery.oversize(message);
-    if (over) ctx.report(HubError.from('push data', over, `user "${userId}"`));
-    else cluster.sendToUser(userId, filter, message);
-  };
-  const withData = (userId: string, user: User): Promise<unknown> | undefined => {
-    if (!perUser) {
-      send(userId, shared);
+    if (over) {
+      ctx.report(HubError.from('push data', over, `user "${userId}"`));
       return undefined;
     }
+    let backlog: Promise<void> | undefined;
+    try {
+      backlog = cluster.admit();
+    } catch (error) {
+      ctx.report(HubError.from('broker', error, `user "${userId}" was skipped`));
+      return undefined;
+    }
+    cluster.sendToUser(userId, filter, message);
+    return backlog;
+  };
+  const withData = (userId: string, user: User): Promise<unknown> | undefined => {
+    if (!perUser) return send(userId, shared);
     let value: unknown;
     try {
       value = perUser(user);
@@ -77,7 +89,7 @@ export async function runPush<User>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return void send(userId, delivery.prepare(event, value));
+    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
     return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
   };
   await runBounded(users, ctx.concurrency, ([userId, user]) => {

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { ClusterBroker } from './broker.js';
-import { type IpcBatch, isBatch, OpBatcher, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
+import { optionError } from './protocol.js';
+import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
 
 export interface WorkerBrokerOptions {
   /**
@@ -17,6 +18,28 @@ export interface WorkerBrokerOptions {
    * @default 5000
    */
   requestTimeoutMs?: number;
+  /**
+   * Bytes (about) of messages waiting to go to the primary above which
+   * `sendMessage` and `push` resolve only once the queue is below it again:
+   * an app that awaits them sends no faster than the relay passes on.
+   * @default 1048576 (1 MiB)
+   */
+  highWaterMarkBytes?: number;
+  /**
+   * Bytes (about) waiting to go to the primary above which `sendMessage`
+   * and `push` reject with a `RangeError` and deliver nothing (reached only
+   * by an app that does not await them).
+   * @default 16777216 (16 MiB)
+   */
+  maxQueuedBytes?: number;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || (resolved as number) <= 0) {
+    throw optionError('WorkerBroker', name, 'a positive integer', resolved);
+  }
+  return resolved as number;
 }
 
 interface Pending {
@@ -50,8 +73,14 @@ interface Pending {
  * ```
  */
 export class WorkerBroker extends ClusterBroker {
-  private readonly batcher: OpBatcher<WorkerOp>;
+  private readonly batcher: OpQueue<WorkerOp>;
   private readonly requestTimeoutMs: number;
+  private readonly highWaterMarkBytes: number;
+  private readonly maxQueuedBytes: number;
+  /** Bytes sent since the welcome that the relay has not acknowledged. */
+  private unacked = 0;
+  /** `sendMessage`/`push` calls waiting for the queue to fall below the high-water mark. */
+  private drainWaiters: Array<() => void> = [];
   private readonly pending = new Map<number, Pending>();
   private nextQuery = 1;
   private welcomed = false;
@@ -69,12 +98,42 @@ export class WorkerBroker extends ClusterBroker {
         'wshub: WorkerBroker runs in a node:cluster worker (cluster.isWorker is false here); the primary process runs a WorkerRelay',
       );
     }
-    const timeout = options.requestTimeoutMs ?? 5000;
-    if (!Number.isInteger(timeout) || timeout <= 0) {
-      throw new TypeError(`wshub: WorkerBroker "requestTimeoutMs" must be a positive integer, got ${String(timeout)}`);
+    this.requestTimeoutMs = positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 5000);
+    this.highWaterMarkBytes = positiveInteger('highWaterMarkBytes', options.highWaterMarkBytes, 1024 * 1024);
+    this.maxQueuedBytes = positiveInteger('maxQueuedBytes', options.maxQueuedBytes, 16 * 1024 * 1024);
+    if (this.maxQueuedBytes < this.highWaterMarkBytes) {
+      throw optionError('WorkerBroker', 'maxQueuedBytes', `at least highWaterMarkBytes (${this.highWaterMarkBytes})`, this.maxQueuedBytes);
     }
-    this.requestTimeoutMs = timeout;
-    this.batcher = new OpBatcher(this.prefix, (batch) => this.sendBatch(batch));
+    this.batcher = new OpQueue<WorkerOp>(
+      this.prefix,
+      (batch, done) => this.sendBatch(batch, done),
+      // Until the relay's welcome nothing is acknowledged (there may be no relay).
+      () => !this.welcomed || this.unacked < IPC_WINDOW_BYTES,
+      () => this.drained(),
+    );
+  }
+
+  /**
+   * Flow control (see {@link Broker.admit}): `undefined` while the queue to
+   * the primary is below `highWaterMarkBytes`; above it, a promise that
+   * settles once it is below again; above `maxQueuedBytes`, a RangeError.
+   */
+  admit(): Promise<void> | undefined {
+    const queued = this.batcher.bytes;
+    if (queued < this.highWaterMarkBytes) return undefined;
+    if (queued >= this.maxQueuedBytes) {
+      throw new RangeError(
+        `wshub: WorkerBroker: ${queued} bytes wait to go to the primary, over maxQueuedBytes (${this.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while the queue is over highWaterMarkBytes)`,
+      );
+    }
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private drained(): void {
+    if (this.drainWaiters.length === 0 || this.batcher.bytes >= this.highWaterMarkBytes) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   override attach(node: Parameters<ClusterBroker['attach']>[0]): void {
@@ -128,7 +187,7 @@ export class WorkerBroker extends ClusterBroker {
   }
 
   override stats(): Record<string, number> {
-    return { ...super.stats(), batches: this.batcher.batches };
+    return { ...super.stats(), batches: this.batcher.batches, queuedBytes: this.batcher.bytes };
   }
 
   /**
@@ -139,8 +198,10 @@ export class WorkerBroker extends ClusterBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.batcher.push(['bye']);
-    this.batcher.flush();
+    // Everything still queued goes now, past the window: no later turn may come.
+    this.batcher.flush(true);
     this.closed = true;
+    this.drained();
     clearTimeout(this.helloTimer);
     process.off('message', this.onIpc);
     for (const [id, pending] of this.pending) {
@@ -165,16 +226,28 @@ export class WorkerBroker extends ClusterBroker {
     });
   }
 
-  private sendBatch(batch: IpcBatch<WorkerOp>): void {
-    if (this.closed) return;
+  private sendBatch(batch: IpcBatch<WorkerOp>, done: () => void): boolean {
+    if (this.closed) return true;
+    if (this.welcomed) this.unacked += batch.bytes;
     try {
-      process.send?.(batch);
+      // With a callback, a failed write is handed to it, never emitted as the process's 'error' (a crash).
+      return (
+        process.send?.(batch, (error: Error | null) => {
+          if (error) this.sendFailure(error);
+          done();
+        }) ?? true
+      );
     } catch (error) {
-      // The channel is gone (the primary died): the worker will be disconnected; say so once.
-      if (this.sendFailed) return;
-      this.sendFailed = true;
-      this.node?.reportError(error instanceof Error ? error : new Error(String(error)));
+      this.sendFailure(error);
+      return true;
     }
+  }
+
+  /** The channel is gone (the primary died): the worker will be disconnected; say so once. */
+  private sendFailure(error: unknown): void {
+    if (this.sendFailed) return;
+    this.sendFailed = true;
+    this.node?.reportError(error instanceof Error ? error : new Error(String(error)));
   }
 
   private receive(ops: RelayOp[]): void {
@@ -182,7 +255,12 @@ export class WorkerBroker extends ClusterBroker {
       switch (op[0]) {
         case 'welcome':
           this.welcomed = true;
+          this.unacked = 0;
           clearTimeout(this.helloTimer);
+          break;
+        case 'ack':
+          this.unacked = Math.max(0, this.unacked - op[1]);
+          this.batcher.flush();
           break;
         case 'msg':
           this.onMessage(op[1], op[2]);

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { PresenceChange } from './broker.js';
-import { type IpcBatch, isBatch, OpBatcher, type RelayOp, type WorkerOp } from './worker-ipc.js';
+import { optionError } from './protocol.js';
+import { type IpcBatch, isBatch, OpQueue, type RelayOp, type WorkerOp } from './worker-ipc.js';
 
 export interface WorkerRelayOptions {
   /**
@@ -14,6 +15,16 @@ export interface WorkerRelayOptions {
    * even when no worker is left to emit it).
    */
   onPresence?: (change: PresenceChange) => void;
+  /**
+   * Bytes (about) the relay queues for one worker that reads slower than
+   * the others send to it. Above it, the relay stops acknowledging the
+   * batches that send to that worker, so their senders' `WorkerBroker`s
+   * hold further messages (and the apps' `sendMessage` / `push` wait) until
+   * it caught up. What the primary holds per worker is this plus one
+   * acknowledgement window (1 MiB) per sending worker.
+   * @default 4194304 (4 MiB)
+   */
+  maxQueuedBytes?: number;
 }
 
 export interface WorkerRelayStats {
@@ -27,6 +38,8 @@ export interface WorkerRelayStats {
   relayed: number;
   /** IPC messages (batches) sent to workers. */
   batches: number;
+  /** Bytes (about) queued for workers, not yet written to their channels. */
+  queuedBytes: number;
 }
 
 /**
@@ -40,22 +53,35 @@ const ignoreSendError = (): void => {};
 class WorkerLink {
   readonly channels = new Set<string>();
   readonly users = new Set<string>();
-  readonly out: OpBatcher<RelayOp>;
+  readonly out: OpQueue<RelayOp>;
+  /** Bytes of this worker's batches not acknowledged yet: they went to a worker whose queue is full. */
+  heldAck = 0;
+  /** The full workers that `heldAck` waits for. */
+  readonly blockers = new Set<WorkerLink>();
+  /** The workers whose acknowledgements wait for this one's queue to drain. */
+  readonly waiters = new Set<WorkerLink>();
 
   constructor(
     readonly worker: Worker,
     prefix: string,
+    flushed: (link: WorkerLink) => void,
   ) {
-    this.out = new OpBatcher(prefix, (batch: IpcBatch<RelayOp>) => {
-      if (!worker.isConnected()) return;
-      try {
-        // With a callback, a failed write (EPIPE: the worker died mid-write)
-        // is handed to it instead of being emitted as the Worker's 'error'.
-        worker.send(batch, ignoreSendError);
-      } catch {
-        // The worker is going away; its 'exit' cleans up.
-      }
-    });
+    this.out = new OpQueue<RelayOp>(
+      prefix,
+      (batch: IpcBatch<RelayOp>, done) => {
+        if (!worker.isConnected()) return true;
+        try {
+          // With a callback, a failed write (EPIPE: the worker died mid-write)
+          // is handed to it instead of being emitted as the Worker's 'error'.
+          return worker.send(batch, () => done());
+        } catch {
+          // The worker is going away; its 'exit' cleans up.
+          return true;
+        }
+      },
+      () => true,
+      () => flushed(this),
+    );
   }
 }
 
@@ -78,10 +104,16 @@ export class WorkerRelay {
   /** userId → (worker id → plain user). */
   private readonly presence = new Map<string, Map<number, unknown>>();
   private readonly onPresence: ((change: PresenceChange) => void) | undefined;
+  private readonly maxQueuedBytes: number;
   private relayed = 0;
   private closedBatches = 0;
+  /** The workers the batch being relayed now went to. */
+  private readonly touched = new Set<WorkerLink>();
   private readonly onMessage = (worker: Worker, message: unknown) => {
-    if (isBatch<WorkerOp>(message, this.prefix)) this.receive(worker, message.ops);
+    if (isBatch<WorkerOp>(message, this.prefix)) this.receive(worker, message.ops, message.bytes);
+  };
+  private readonly onFlushed = (link: WorkerLink) => {
+    if (link.waiters.size > 0 && link.out.bytes <= this.maxQueuedBytes) this.release(link);
   };
   private readonly onExit = (worker: Worker) => {
     worker.off('error', ignoreSendError);
@@ -99,6 +131,11 @@ export class WorkerRelay {
     if (options.onPresence !== undefined && typeof options.onPresence !== 'function') {
       throw new TypeError(`wshub: WorkerRelay "onPresence" must be a function, got ${typeof options.onPresence}`);
     }
+    const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+    if (!Number.isInteger(maxQueued) || maxQueued <= 0) {
+      throw optionError('WorkerRelay', 'maxQueuedBytes', 'a positive integer', maxQueued);
+    }
+    this.maxQueuedBytes = maxQueued;
     this.prefix = prefix;
     this.onPresence = options.onPresence;
     cluster.on('message', this.onMessage);
@@ -107,33 +144,76 @@ export class WorkerRelay {
 
   stats(): WorkerRelayStats {
     let batches = this.closedBatches;
-    for (const link of this.links.values()) batches += link.out.batches;
+    let queuedBytes = 0;
+    for (const link of this.links.values()) {
+      batches += link.out.batches;
+      queuedBytes += link.out.bytes;
+    }
     return {
       workers: this.links.size,
       users: this.presence.size,
       channels: this.subscribers.size,
       relayed: this.relayed,
       batches,
+      queuedBytes,
     };
   }
 
-  /** Stops relaying. Workers' queries then time out; their brokers report it. */
+  /**
+   * Stops relaying. Workers' queries then time out (their brokers report
+   * it), and a worker's sends wait once its window went unacknowledged.
+   */
   close(): void {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
     for (const link of this.links.values()) {
-      link.out.flush();
+      link.out.flush(true);
       link.worker.off('error', ignoreSendError);
     }
   }
 
-  private receive(worker: Worker, ops: WorkerOp[]): void {
+  private receive(worker: Worker, ops: WorkerOp[], bytes: unknown): void {
+    this.touched.clear();
+    const link = this.apply(worker, ops);
+    if (link && typeof bytes === 'number' && bytes > 0) this.acknowledge(link, bytes);
+    this.touched.clear();
+  }
+
+  /**
+   * Acknowledges a worker's batch at once, or, when a worker it went to has
+   * more than `maxQueuedBytes` queued, once that worker's queue drained: the
+   * sender's window then fills and its broker holds further messages.
+   */
+  private acknowledge(link: WorkerLink, bytes: number): void {
+    for (const to of this.touched) {
+      if (to.out.bytes <= this.maxQueuedBytes) continue;
+      link.blockers.add(to);
+      to.waiters.add(link);
+    }
+    // Acknowledgements keep their order: one held holds every later one.
+    if (link.blockers.size > 0) link.heldAck += bytes;
+    else link.out.push(['ack', bytes]);
+  }
+
+  /** `link`'s queue drained (or it left): the acknowledgements that waited for it go. */
+  private release(link: WorkerLink): void {
+    for (const waiter of link.waiters) {
+      waiter.blockers.delete(link);
+      if (waiter.blockers.size > 0 || waiter.heldAck === 0 || this.links.get(waiter.worker.id) !== waiter) continue;
+      waiter.out.push(['ack', waiter.heldAck]);
+      waiter.heldAck = 0;
+    }
+    link.waiters.clear();
+  }
+
+  /** Applies a worker's operations; the worker's link after them, if it has one. */
+  private apply(worker: Worker, ops: WorkerOp[]): WorkerLink | undefined {
     let link = this.links.get(worker.id);
     for (const op of ops) {
       if (op[0] === 'hello') {
         // A worker's hub (re)attached: start from a clean slate for it.
         if (link) this.drop(worker.id);
-        link = new WorkerLink(worker, this.prefix);
+        link = new WorkerLink(worker, this.prefix, this.onFlushed);
         // In Node an 'error' nobody listens to is a crash, of the primary and
         // with it every worker: a Worker emits one when a write to it fails.
         worker.off('error', ignoreSendError);
@@ -161,6 +241,7 @@ export class WorkerRelay {
           break;
         case 'query':
           link.out.push(['answer', op[1], this.answer(op[2], op[3])]);
+          this.touched.add(link);
           break;
         case 'bye':
           this.drop(worker.id);
@@ -168,6 +249,7 @@ export class WorkerRelay {
           break;
       }
     }
+    return link;
   }
 
   private subscribe(link: WorkerLink, channel: string): void {
@@ -197,6 +279,7 @@ export class WorkerRelay {
       if (link === from) continue;
       this.relayed++;
       link.out.push(['msg', channel, data]);
+      this.touched.add(link);
     }
   }
 
@@ -249,8 +332,13 @@ export class WorkerRelay {
     const link = this.links.get(workerId);
     if (!link) return;
     this.links.delete(workerId);
-    link.out.flush();
+    // A worker that said bye may still read; one that exited cannot.
+    link.out.flush(true);
+    link.out.clear();
     this.closedBatches += link.out.batches;
+    this.release(link);
+    for (const blocker of link.blockers) blocker.waiters.delete(link);
+    link.blockers.clear();
     for (const channel of [...link.channels]) this.unsubscribe(link, channel);
     const teller = this.links.values().next().value as WorkerLink | undefined;
     for (const userId of [...link.users]) this.leave(link, userId, teller);

@@ -4,10 +4,12 @@
  * (test/worker/primary.mjs) runs the relay and passes calls to the workers.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerBroker, WorkerRelay } from '../src/index.js';
+import { IPC_BATCH_BYTES, IPC_BATCH_OPS, type IpcBatch, OpQueue } from '../src/worker-ipc.js';
 import { TestSocket } from './helpers.js';
 
 const script = fileURLToPath(new URL('./worker/primary.mjs', import.meta.url));
@@ -266,6 +268,70 @@ describe('WorkerRelay: a worker that dies while the relay writes to it', () => {
   }, 20_000);
 });
 
+describe('the IPC queue: batches by count and bytes, one write at a time while the channel is full', () => {
+  type Op = ['pub', string, string];
+  const op = (data: string): Op => ['pub', 'c', data];
+  const tick = () => new Promise((resolve) => process.nextTick(resolve));
+
+  function queue(accept: boolean, canSend = () => true) {
+    const sent: Array<IpcBatch<Op>> = [];
+    const pending: Array<() => void> = [];
+    const q = new OpQueue<Op>(
+      'p',
+      (batch, done) => {
+        sent.push(batch);
+        pending.push(done);
+        return accept;
+      },
+      canSend,
+    );
+    return { q, sent, pending };
+  }
+
+  it('a full batch of operations goes at once, the rest on the next tick', async () => {
+    const { q, sent } = queue(true);
+    for (let i = 0; i < IPC_BATCH_OPS + 1; i++) q.push(op('x'));
+    expect(sent.map((b) => b.ops.length)).toEqual([IPC_BATCH_OPS]);
+    await tick();
+    expect(sent.map((b) => b.ops.length)).toEqual([IPC_BATCH_OPS, 1]);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('a batch holds about IPC_BATCH_BYTES: an await loop of 1 KiB sends never builds one huge message', () => {
+    const { q, sent } = queue(true);
+    const kib = 'x'.repeat(1024);
+    for (let i = 0; i < 1000; i++) q.push(op(kib));
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    for (const batch of sent) expect(batch.bytes).toBeLessThan(IPC_BATCH_BYTES + 2048);
+  });
+
+  it("while the channel's buffer is full, operations wait for the write's callback", async () => {
+    const { q, sent, pending } = queue(false);
+    const kib = 'x'.repeat(1024);
+    for (let i = 0; i < 600; i++) q.push(op(kib));
+    await tick();
+    expect(sent).toHaveLength(1);
+    expect(q.bytes).toBeGreaterThan(256 * 1024);
+    pending.shift()!();
+    expect(sent).toHaveLength(2);
+    pending.shift()!();
+    pending.shift()!();
+    expect(sent.reduce((n, b) => n + b.ops.length, 0)).toBe(600);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('canSend() holds everything (the unacknowledged window is full) until a flush after it says yes', async () => {
+    let open = false;
+    const { q, sent } = queue(true, () => open);
+    q.push(op('a'));
+    await tick();
+    expect(sent).toHaveLength(0);
+    open = true;
+    q.flush();
+    expect(sent.map((b) => b.ops)).toEqual([[op('a')]]);
+  });
+});
+
 describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
   it('a WorkerBroker outside a cluster worker throws, naming the WorkerRelay', () => {
     expect(() => new WorkerBroker()).toThrow(/WorkerBroker runs in a node:cluster worker.*WorkerRelay/);
@@ -275,13 +341,38 @@ describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
     [{ prefix: '' }, /"prefix" must be a non-empty string without spaces, got ""/],
     [{ prefix: 'a b' }, /"prefix" must be a non-empty string without spaces, got "a b"/],
     [{ onPresence: 'log' }, /"onPresence" must be a function, got string/],
+    [{ maxQueuedBytes: 0 }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got 0$/],
+    [{ maxQueuedBytes: '4MB' }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got "4MB"$/],
   ])('new WorkerRelay(%j) throws', (options, message) => {
     expect(() => new WorkerRelay(options as never)).toThrow(message);
   });
 
+  it.each([
+    [{ requestTimeoutMs: 0 }, /^wshub WorkerBroker: option "requestTimeoutMs" must be a positive integer, got 0$/],
+    [{ highWaterMarkBytes: 1.5 }, /^wshub WorkerBroker: option "highWaterMarkBytes" must be a positive integer, got 1.5$/],
+    [{ maxQueuedBytes: '16MB' }, /^wshub WorkerBroker: option "maxQueuedBytes" must be a positive integer, got "16MB"$/],
+    [
+      { highWaterMarkBytes: 2048, maxQueuedBytes: 1024 },
+      /^wshub WorkerBroker: option "maxQueuedBytes" must be at least highWaterMarkBytes \(2048\), got 1024$/,
+    ],
+  ])('new WorkerBroker(%j) in a worker throws', (options, message) => {
+    // As if in a cluster worker (with an IPC channel): the options are checked before anything is sent.
+    const role = cluster as { isWorker: boolean };
+    const wasWorker = role.isWorker;
+    const send = process.send;
+    role.isWorker = true;
+    process.send ??= () => true;
+    try {
+      expect(() => new WorkerBroker(options as never)).toThrow(message);
+    } finally {
+      role.isWorker = wasWorker;
+      process.send = send;
+    }
+  });
+
   it('a relay in the primary can be closed again', () => {
     const relay = new WorkerRelay({ prefix: 'closing' });
-    expect(relay.stats()).toEqual({ workers: 0, users: 0, channels: 0, relayed: 0, batches: 0 });
+    expect(relay.stats()).toEqual({ workers: 0, users: 0, channels: 0, relayed: 0, batches: 0, queuedBytes: 0 });
     relay.close();
   });
 });

@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 
 const { WorkerRelay } = await import(process.env.WSHUB_CORE_DIST ?? '../../dist/index.js');
 
-cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.mjs', import.meta.url)), silent: false });
+cluster.setupPrimary({
+  exec: fileURLToPath(new URL('./worker.mjs', import.meta.url)),
+  // WSHUB_WORKER_ARGS: node flags for the workers, e.g. a small heap.
+  execArgv: [...process.execArgv, ...(process.env.WSHUB_WORKER_ARGS?.split(' ').filter(Boolean) ?? [])],
+  silent: false,
+});
 
 const toTest = (message) => process.connected && process.send(message);
 const relay = new WorkerRelay({ onPresence: (change) => toTest({ type: 'relay-presence', ...change }) });
@@ -53,6 +58,7 @@ const commands = {
     });
   },
   relayStats: () => relay.stats(),
+  memory: () => process.memoryUsage(),
 };
 
 process.on('message', async ({ id, command, args }) => {

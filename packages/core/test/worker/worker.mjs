@@ -17,7 +17,8 @@ const hub = new WsHub({
     if (!id) throw new Error('no user');
     return { id, deviceFingerprint: url.searchParams.get('device') ?? 'd1', name: url.searchParams.get('name') ?? id };
   },
-  broker: new WorkerBroker({ requestTimeoutMs: 3000 }),
+  // WSHUB_BROKER_OPTIONS: more WorkerBroker options, as JSON.
+  broker: new WorkerBroker({ requestTimeoutMs: 3000, ...JSON.parse(process.env.WSHUB_BROKER_OPTIONS ?? '{}') }),
 });
 hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
@@ -52,6 +53,40 @@ const methods = {
   updateUser: ({ user }) => hub.updateUser(user),
   onlineUsers: async () => (await hub.onlineUsers()).sort(),
   isOnline: ({ userId }) => hub.isOnline(userId),
+  // An app's await loop of `count` sends of `bytes` each to `userId`; what it saw.
+  async flood({ userId, count, bytes }) {
+    const body = 'x'.repeat(bytes);
+    const started = Date.now();
+    const errors = [];
+    let peakHeap = 0;
+    let peakQueued = 0;
+    for (let i = 0; i < count; i++) {
+      try {
+        await hub.sendMessage(userId, 'flood', { i, body });
+      } catch (error) {
+        if (errors.length < 5) errors.push(error.message);
+      }
+      if (i % 500 === 0) {
+        peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+        peakQueued = Math.max(peakQueued, hub.stats().broker.queuedBytes ?? 0);
+      }
+    }
+    return { ms: Date.now() - started, errors, peakHeapMb: peakHeap / 2 ** 20, peakQueued };
+  },
+  // An app that does not await: `count` sends of `bytes` each in one turn; how many were refused, and why.
+  // `via: 'push'` pushes to every user instead.
+  async burst({ userId, count, bytes, via }) {
+    const body = 'x'.repeat(bytes);
+    const refused = [];
+    const sends = [];
+    for (let i = 0; i < count; i++) {
+      const sent = via === 'push' ? hub.push('flood', { i, body }) : hub.sendMessage(userId, 'flood', { i, body });
+      sends.push(sent.catch((error) => refused.push(`${error.name}: ${error.message}`)));
+    }
+    await Promise.all(sends);
+    return { refused: refused.length, first: refused[0] };
+  },
+  memory: () => process.memoryUsage(),
   localNames: ({ userId }) => hub.socketsOf(userId).map((socket) => socket.user.name),
   stats: () => hub.stats(),
 };
