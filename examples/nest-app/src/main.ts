@@ -25,9 +25,17 @@ async function main(): Promise<void> {
   // The page: plain HTML and a script on @wshub/client, no build step.
   servePage(app);
   await app.listen(port);
-  // Close the app on Ctrl-C / SIGTERM (clients get 1001) and exit 0, so npm does not report a failure.
+  // Close the app on Ctrl-C / SIGTERM: clients get 1001, ClientDisconnectedEvent handlers run and
+  // /health/ready answers 503 while the hub drains. Without this (or app.enableShutdownHooks(), which
+  // `nest new` does not add) the signal ends the process at once and clients get 1006. This is
+  // enableShutdownHooks() plus two things a demo run by `npm start` needs: a repeated signal is ignored
+  // (Ctrl-C reaches the server twice, from the terminal and from npm; the second would kill it
+  // mid-drain), and the process exits 0.
+  let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
       void app.close().then(() => process.exit(0));
     });
   }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connectTestClient, type TestClient } from '@wshub/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +174,27 @@ describe('stopping the demo', () => {
     const exited = demo.stop('SIGTERM');
     expect((await bob.waitForClose()).code).toBe(1001);
     expect(await exited, demo.output).toBe(0);
+  });
+
+  it('drains and exits 0 when Ctrl-C under npm start delivers SIGINT twice (from the terminal and from npm)', async () => {
+    const own = await DemoProcess.start();
+    // A socket that never answers the close frame keeps the hub draining for closeTimeoutMs (2 s).
+    const mute = connect(own.port, '127.0.0.1');
+    mute.on('error', () => {});
+    mute.write(
+      'GET /api/v1/ws?token=carol-token HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((resolve) => mute.once('data', resolve));
+    try {
+      own.child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // handled, and still draining
+      expect(own.child.exitCode).toBe(null);
+      own.child.kill('SIGINT');
+      expect(await own.exited, own.output).toBe(0);
+    } finally {
+      mute.destroy();
+    }
   });
 
   it('exits on SIGTERM while a page keeps keep-alive HTTP connections busy (the live panel, token renewals)', async () => {

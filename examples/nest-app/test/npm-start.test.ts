@@ -13,7 +13,7 @@ import { DemoProcess } from './demo-process.js';
 function descendantsOf(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const line of execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')) {
-    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    const [child = 0, parent = 0] = line.trim().split(/\s+/).map(Number);
     children.set(parent, [...(children.get(parent) ?? []), child]);
   }
   const found: number[] = [];

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ClientDisconnectedEvent, WsModule } from '@wshub/nest';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TokenAuthHandler } from './fixtures/token-auth.handler.js';
 import { EventProbe } from './support/event-probe.js';
 import { RecordingLogger } from './support/recording-logger.js';
@@ -76,5 +76,72 @@ describe('an app context without an HTTP server', () => {
     const said = logger.from('WsModule');
     expect(said).toHaveLength(1);
     expect(said[0]?.message).toContain('/api/v1/ws is not served');
+  });
+});
+
+describe('an app that nothing closes on SIGTERM', () => {
+  @Module({ imports: [WsModule], providers: [TokenAuthHandler] })
+  class App {}
+
+  const shutdownWarnings = (logger: RecordingLogger) =>
+    logger.from('WsModule').filter((entry) => entry.level === 'warn' && entry.message.includes('SIGTERM'));
+  const afterListening = () => new Promise((resolve) => setImmediate(resolve));
+
+  // Under a test runner (NODE_ENV=test) the check is off; these apps pretend to be deployed.
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('is warned once it listens: clients would get 1006, and enableShutdownHooks() is the fix', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const logger = new RecordingLogger();
+    const running = await startApp(App, { logger });
+    try {
+      await afterListening();
+      expect(shutdownWarnings(logger)).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/1006 instead of 1001.*app\.enableShutdownHooks\(\)/) }),
+      ]);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('is not warned with app.enableShutdownHooks()', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const logger = new RecordingLogger();
+    const running = await startApp(App, { logger, configure: (app) => app.enableShutdownHooks() });
+    try {
+      await afterListening();
+      expect(shutdownWarnings(logger)).toEqual([]);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('is not warned with its own SIGTERM handler, added right after listen()', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const logger = new RecordingLogger();
+    const app = await NestFactory.create(App, { logger });
+    const handler = () => void app.close();
+    try {
+      await app.listen(0, '127.0.0.1');
+      process.once('SIGTERM', handler);
+      await afterListening();
+      expect(shutdownWarnings(logger)).toEqual([]);
+    } finally {
+      process.off('SIGTERM', handler);
+      await app.close();
+    }
+  });
+
+  it('is not warned under a test runner (NODE_ENV=test)', async () => {
+    const logger = new RecordingLogger();
+    const running = await startApp(App, { logger });
+    try {
+      await afterListening();
+      expect(shutdownWarnings(logger)).toEqual([]);
+    } finally {
+      await running.close();
+    }
   });
 });
