@@ -58,8 +58,19 @@ export interface MessageHistory {
    * delivered, without an offset, and no later read may claim to cover it.
    */
   record(record: HistoryRecord): void;
-  /** Where a client that starts now stands (this node's view). */
+  /**
+   * Where a client that starts now stands (this node's view). An empty
+   * `epoch` means the history does not know it yet (see `positionKnown`).
+   */
   position(): Position;
+  /**
+   * For a history that learns its epoch after the hub started (from a shared
+   * store): resolves once `position()` names it. The hub holds the welcome of
+   * a v2 socket, and so its resume answer, until then (at most
+   * `authTimeoutMs`), since a client keeps the position it is given and a
+   * resume from an empty epoch can only fail. Absent: known from the start.
+   */
+  positionKnown?(): Promise<void>;
   /**
    * Every message for `userId` (and every broadcast) after `from`, in
    * offset order, or `undefined` when that cannot be served in full:

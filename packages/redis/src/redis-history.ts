@@ -232,6 +232,8 @@ export interface RedisHistoryHost {
 export class RedisHistory implements MessageHistory {
   /** Empty until Redis named the epoch: a resume with it always fails. */
   private epoch = '';
+  /** Resolved (and dropped) once the epoch is known; see {@link positionKnown}. */
+  private known: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Highest offset this node delivered (or the sequence when it started): where a client starting now stands. */
   private delivered = 0;
   private loaded = false;
@@ -289,6 +291,30 @@ export class RedisHistory implements MessageHistory {
 
   position(): Position {
     return { epoch: this.epoch, offset: this.delivered };
+  }
+
+  /**
+   * Resolves once Redis named the epoch: a few ms after the node started,
+   * or once Redis is reachable. The hub holds welcomes until then.
+   */
+  positionKnown(): Promise<void> {
+    if (this.epoch) return Promise.resolve();
+    if (!this.known) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.known = { promise, resolve };
+    }
+    return this.known.promise;
+  }
+
+  private setEpoch(epoch: string): void {
+    this.epoch = epoch;
+    if (epoch && this.known) {
+      this.known.resolve();
+      this.known = undefined;
+    }
   }
 
   /**
@@ -463,7 +489,7 @@ export class RedisHistory implements MessageHistory {
         ([named, offset]) => {
           if (this.loaded) return;
           this.loaded = true;
-          if (!this.epoch) this.epoch = named;
+          if (!this.epoch) this.setEpoch(named);
           if (named === this.candidate) this.candidate = randomBytes(8).toString('hex');
           if (this.delivered === 0) this.delivered = Number(offset);
         },
@@ -474,7 +500,7 @@ export class RedisHistory implements MessageHistory {
   }
 
   private adopt(epoch: string): void {
-    this.epoch = epoch;
+    this.setEpoch(epoch);
     if (epoch === this.candidate) this.candidate = randomBytes(8).toString('hex');
   }
 
