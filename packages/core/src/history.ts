@@ -56,8 +56,12 @@ export interface MessageHistory {
    * `BrokerNode.deliverRecorded`, or the callback of a memory history). A
    * message that cannot be kept (the store is unreachable) is still
    * delivered, without an offset, and no later read may claim to cover it.
+   *
+   * A history that sends records to a store may bound those in flight: it
+   * returns a promise while it is over its bound, and the hub's
+   * `sendMessage`/`push` wait for it before they settle.
    */
-  record(record: HistoryRecord): void;
+  record(record: HistoryRecord): void | Promise<void>;
   /**
    * Where a client that starts now stands (this node's view). An empty
    * `epoch` means the history does not know it yet (see `positionKnown`).

@@ -590,7 +590,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (!message) return;
     const tooBig = this.delivery.oversize(message);
     if (tooBig) throw tooBig;
-    this.cluster.sendToUser(userId, filter, message);
+    // A history over its bound of records in flight: the caller waits, at the pace the store answers.
+    const room = this.cluster.sendToUser(userId, filter, message);
+    if (room) await room;
     if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
   }
 

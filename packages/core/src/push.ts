@@ -45,7 +45,7 @@ export async function runPush<User>(
   const tooBig = shared && delivery.oversize(shared);
   if (tooBig) throw tooBig;
   if (shared && !allow) {
-    cluster.broadcast(filter, shared);
+    await cluster.broadcast(filter, shared);
     return;
   }
   const users = cluster.distributed ? await cluster.users() : ctx.localRecipients(event, filter);
@@ -59,17 +59,16 @@ export async function runPush<User>(
       },
       (error) => ctx.report(HubError.from(source, error, `user "${userId}"`)),
     );
-  const send = (userId: string, message: PreparedMessage | undefined) => {
-    if (!message) return;
+  /** A promise when the history is over its bound of records in flight: the push's pool waits for it. */
+  const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
+    if (!message) return undefined;
     const over = delivery.oversize(message);
     if (over) ctx.report(HubError.from('push data', over, `user "${userId}"`));
-    else cluster.sendToUser(userId, filter, message);
+    else return cluster.sendToUser(userId, filter, message);
+    return undefined;
   };
   const withData = (userId: string, user: User): Promise<unknown> | undefined => {
-    if (!perUser) {
-      send(userId, shared);
-      return undefined;
-    }
+    if (!perUser) return send(userId, shared);
     let value: unknown;
     try {
       value = perUser(user);
@@ -77,7 +76,7 @@ export async function runPush<User>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return void send(userId, delivery.prepare(event, value));
+    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
     return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
   };
   await runBounded(users, ctx.concurrency, ([userId, user]) => {
