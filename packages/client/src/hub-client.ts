@@ -82,6 +82,12 @@ export class HubClient<
   #nextId = 1;
   /** Message recovery: where this client stands in the server's history (the last offset handled). */
   #position: Position | undefined;
+  /**
+   * A server with recovery gave this client no usable position (empty or
+   * invalid) or refused its resume: what it misses before the next welcome
+   * cannot be replayed, so that welcome says `recovered: false`.
+   */
+  #positionLost = false;
   /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
   #resuming: { id: number; held: Array<{ event: string; data: unknown; offset: number | undefined }> } | undefined;
   readonly #inFlight = new Map<number, { event: string; payload: string | null }>();
@@ -294,8 +300,17 @@ export class HubClient<
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
       // Authorized (protocol v2). With recovery, the position to start from, unless a resume is under way.
-      const position = isObject(data) ? parsePosition(data.recovery) : undefined;
-      if (!this.#resuming) this.#position = this.#options.recover ? position : undefined;
+      const offered = isObject(data) && data.recovery !== undefined;
+      const position = offered ? parsePosition(data.recovery) : undefined;
+      if (!this.#resuming && this.#options.recover) {
+        const lost = this.#positionLost && offered;
+        this.#position = position;
+        // An empty epoch (a server that does not know its history's yet) is no position: never sent back in a resume.
+        this.#positionLost = offered && !position;
+        if (lost) this.#emitter.emit('recovered', { recovered: false, missed: 0 });
+      } else if (!this.#resuming) {
+        this.#position = undefined;
+      }
     } else if (event === EXPIRING) {
       void this.#refresh(socket);
     } else if (event === EXCEPTION) {
@@ -336,17 +351,23 @@ export class HubClient<
     const numbered = held.filter((m) => m.offset !== undefined).sort((a, b) => a.offset! - b.offset!);
     const other = held.filter((m) => m.offset === undefined);
     if (ack.status !== 'recovered' && ack.status !== 'failed') {
-      // No recovery on this server (or a malformed request): nothing to resume from.
+      // No recovery on this server (or a refused position): nothing to resume from, and what was missed is gone.
       this.#position = undefined;
+      this.#positionLost = false;
       if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
+      this.#emitter.emit('recovered', { recovered: false, missed: 0 });
       for (const m of [...numbered, ...other]) this.#emitter.emit(m.event, m.data);
       return;
     }
     const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
     for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
-    if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
-      this.#position = { epoch: ack.epoch, offset: Math.max(ack.offset, ack.status === 'recovered' ? (this.#position?.offset ?? 0) : 0) };
-    }
+    // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
+    const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
+    this.#position = next && {
+      epoch: next.epoch,
+      offset: Math.max(next.offset, ack.status === 'recovered' ? (this.#position?.offset ?? 0) : 0),
+    };
+    this.#positionLost = next === undefined;
     this.#emitter.emit('recovered', { recovered: ack.status === 'recovered', missed: ack.missed ?? 0 });
     for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
     for (const m of other) this.#emitter.emit(m.event, m.data);

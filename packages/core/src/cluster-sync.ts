@@ -77,11 +77,13 @@ export class ClusterSync<User> {
     return this.broker.distributed && !this.history ? this.broker.admit?.() : undefined;
   }
 
-  /** A message for one user, wherever their sockets are. */
-  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): void {
+  /**
+   * A message for one user, wherever their sockets are. A promise: the
+   * history is over its bound of records in flight; the caller waits for it.
+   */
+  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      this.history.record({ userId, filter, event: message.event, text: message.text });
-      return;
+      return this.history.record({ userId, filter, event: message.event, text: message.text }) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
@@ -89,18 +91,19 @@ export class ClusterSync<User> {
         this.broker.publishToUser(userId, { kind: 'send', userId, event: message.event, filter, message: message.text }),
       );
     }
+    return undefined;
   }
 
-  /** A message for every user, wherever they are. */
-  broadcast(filter: DeliveryFilter, message: PreparedMessage): void {
+  /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
+  broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      this.history.record({ userId: undefined, filter, event: message.event, text: message.text });
-      return;
+      return this.history.record({ userId: undefined, filter, event: message.event, text: message.text }) ?? undefined;
     }
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
       this.publish(() => this.broker.publishToAll({ kind: 'push', event: message.event, filter, message: message.text }));
     }
+    return undefined;
   }
 
   /** A recorded message, for this node's sockets: with its offset for v2 clients when it has one. */

@@ -63,10 +63,25 @@ export interface MessageHistory {
    * `BrokerNode.deliverRecorded`, or the callback of a memory history). A
    * message that cannot be kept (the store is unreachable) is still
    * delivered, without an offset, and no later read may claim to cover it.
+   *
+   * A history that sends records to a store may bound those in flight: it
+   * returns a promise while it is over its bound, and the hub's
+   * `sendMessage`/`push` wait for it before they settle.
    */
-  record(record: HistoryRecord): void;
-  /** Where a client that starts now stands (this node's view). */
+  record(record: HistoryRecord): void | Promise<void>;
+  /**
+   * Where a client that starts now stands (this node's view). An empty
+   * `epoch` means the history does not know it yet (see `positionKnown`).
+   */
   position(): Position;
+  /**
+   * For a history that learns its epoch after the hub started (from a shared
+   * store): resolves once `position()` names it. The hub holds the welcome of
+   * a v2 socket, and so its resume answer, until then (at most
+   * `authTimeoutMs`), since a client keeps the position it is given and a
+   * resume from an empty epoch can only fail. Absent: known from the start.
+   */
+  positionKnown?(): Promise<void>;
   /**
    * Every message for `userId` (and every broadcast) after `from`, in
    * offset order, or `undefined` when that cannot be served in full:

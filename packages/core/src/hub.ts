@@ -321,9 +321,33 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       if (started !== 0) {
         this.observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
       }
-      this.settleHandshake(session, outcome);
+      if (outcome.kind === 'accepted') this.whenPositionKnown(session, () => this.settleHandshake(session, outcome));
+      else this.settleHandshake(session, outcome);
     });
     return session;
+  }
+
+  /**
+   * Runs `admit` once the history knows the position a v2 socket's welcome
+   * gives (a shared history learns its epoch from its store after the hub
+   * started), or after `authTimeoutMs` (the welcome then says the position is
+   * unknown: epoch ""). Meanwhile the socket stays pending: its frames wait,
+   * within the pending budget, and so does its resume.
+   */
+  private whenPositionKnown(session: SocketSession<User, S>, admit: () => void): void {
+    const history = this.cluster.history;
+    const known = session.v2 && history?.position().epoch === '' ? history.positionKnown?.() : undefined;
+    if (!known) {
+      admit();
+      return;
+    }
+    const go = () => {
+      clearTimeout(timer);
+      if (session.phase === 'pending') admit();
+    };
+    const timer = setTimeout(go, this.config.authTimeoutMs);
+    timer.unref();
+    known.then(go, go);
   }
 
   private settleHandshake(session: SocketSession<User, S>, outcome: HandshakeOutcome<User>): void {
@@ -599,7 +623,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (tooBig) throw tooBig;
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = this.cluster.admit();
-    this.cluster.sendToUser(userId, filter, message);
+    // A history over its bound of records in flight: the caller waits, at the pace the store answers.
+    const room = this.cluster.sendToUser(userId, filter, message);
+    if (room) await room;
     if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
     if (backlog) await backlog;
   }

@@ -47,7 +47,7 @@ export async function runPush<User>(
   if (shared && !allow) {
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
-    cluster.broadcast(filter, shared);
+    await cluster.broadcast(filter, shared);
     if (backlog) await backlog;
     return;
   }
@@ -62,7 +62,10 @@ export async function runPush<User>(
       },
       (error) => ctx.report(HubError.from(source, error, `user "${userId}"`)),
     );
-  /** Sends one user's message; a promise while the broker's queue is long (the push then waits). */
+  /**
+   * Sends one user's message; a promise while the broker's queue is long or
+   * the history is over its bound of records in flight (the push then waits).
+   */
   const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
     if (!message) return undefined;
     const over = delivery.oversize(message);
@@ -77,8 +80,9 @@ export async function runPush<User>(
       ctx.report(HubError.from('broker', error, `user "${userId}" was skipped`));
       return undefined;
     }
-    cluster.sendToUser(userId, filter, message);
-    return backlog;
+    const room = cluster.sendToUser(userId, filter, message);
+    if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
+    return room ?? backlog;
   };
   const withData = (userId: string, user: User): Promise<unknown> | undefined => {
     if (!perUser) return send(userId, shared);

@@ -98,6 +98,20 @@ export interface RedisBrokerOptions {
    * @default 1000
    */
   reconnectMaxDelayMs?: number;
+  /**
+   * With `recovery`: recorded messages sent to Redis and not answered yet,
+   * plus those queued behind them, at most this many. Past it,
+   * `sendMessage`/`push` wait (their promises settle later) until Redis has
+   * answered enough of them, so an app that sends faster than Redis records
+   * is slowed to Redis's pace instead of running out of memory. Await them.
+   * @default 4096
+   */
+  recordMaxInFlight?: number;
+  /**
+   * …and at most this many bytes of them (message text, in UTF-16 units).
+   * @default 8388608 (8 MiB)
+   */
+  recordMaxInFlightBytes?: number;
 }
 
 export interface ResolvedRedisBrokerOptions {
@@ -112,6 +126,8 @@ export interface ResolvedRedisBrokerOptions {
   bufferMaxAgeMs: number;
   bufferFlushDelayMs: number;
   reconnectMaxDelayMs: number;
+  recordMaxInFlight: number;
+  recordMaxInFlightBytes: number;
 }
 
 export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> = Object.freeze({
@@ -126,6 +142,8 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
   bufferMaxAgeMs: 10_000,
   bufferFlushDelayMs: 1500,
   reconnectMaxDelayMs: 1000,
+  recordMaxInFlight: 4096,
+  recordMaxInFlightBytes: 8 * 1024 * 1024,
 });
 
 function positive(name: string, value: unknown, fallback: number, min = 1): number {
@@ -158,6 +176,8 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     bufferMaxAgeMs: positive('bufferMaxAgeMs', options.bufferMaxAgeMs, d.bufferMaxAgeMs),
     bufferFlushDelayMs: positive('bufferFlushDelayMs', options.bufferFlushDelayMs, d.bufferFlushDelayMs, 0),
     reconnectMaxDelayMs: positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, 10),
+    recordMaxInFlight: positive('recordMaxInFlight', options.recordMaxInFlight, d.recordMaxInFlight),
+    recordMaxInFlightBytes: positive('recordMaxInFlightBytes', options.recordMaxInFlightBytes, d.recordMaxInFlightBytes, 1024),
   };
   if (resolved.nodeTtlMs < 2 * resolved.nodeHeartbeatMs) {
     throw new TypeError(

@@ -37,6 +37,9 @@ export class PresenceReplicator {
   /** Users who left while their removal could not be written; removed by the next re-announce. */
   private readonly pendingLeaves = new Set<string>();
   private busy = false;
+  /** Re-announces in flight, and the users written meanwhile (see {@link reannounce}). */
+  private reannouncing = 0;
+  private readonly writtenDuringReannounce = new Set<string>();
   private stalledHeartbeats = 0;
   private closed = false;
 
@@ -91,6 +94,7 @@ export class PresenceReplicator {
 
   private write(entries: Array<[string, string]>): void {
     if (entries.length === 0 || this.closed) return;
+    if (this.reannouncing > 0) for (const [userId] of entries) this.writtenDuringReannounce.add(userId);
     if (!this.o.commands.writable) {
       this.stale = true;
       return;
@@ -124,6 +128,21 @@ export class PresenceReplicator {
    */
   private async reannounce(): Promise<void> {
     if (this.closed) return;
+    this.reannouncing++;
+    try {
+      await this.replaceAll();
+    } finally {
+      // A user written while the records were replaced may have been written
+      // before the replacement, which left them out: written again.
+      if (--this.reannouncing === 0 && this.writtenDuringReannounce.size > 0) {
+        const again = [...this.writtenDuringReannounce];
+        this.writtenDuringReannounce.clear();
+        this.reachableNow(again.filter((userId) => this.o.reachable(userId)));
+      }
+    }
+  }
+
+  private async replaceAll(): Promise<void> {
     const users = this.o.node.localUsers();
     const held = new Map<string, string>();
     for (const [userId, user] of users) held.set(userId, JSON.stringify(user));

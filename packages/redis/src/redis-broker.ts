@@ -232,6 +232,8 @@ export class RedisBroker extends ClusterBroker {
         publishPlain: (record) => this.publishPlain(record),
         holding: () => this.publisher.held > 0,
         bufferFlushDelayMs: this.options.bufferFlushDelayMs,
+        maxInFlight: this.options.recordMaxInFlight,
+        maxInFlightBytes: this.options.recordMaxInFlightBytes,
       },
       limits,
     );

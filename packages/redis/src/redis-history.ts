@@ -48,6 +48,14 @@ for i = 1, n do
   local body = ARGV[2 + 2 * i]
   local seq = string.format('%.0f', first + i - 1)
   redis.call('XADD', stream, seq .. '-0', 'b', body, 't', now)
+  -- A new stream's first node is allocated at 4 KiB; a user with one message
+  -- would cost that much. Rewritten (DUMP/RESTORE) it takes what it holds,
+  -- and later entries grow it as needed. Best effort: a Redis that forbids
+  -- these commands keeps the stream as it is.
+  if redis.call('XLEN', stream) == 1 then
+    local dumped = redis.pcall('DUMP', stream)
+    if type(dumped) == 'string' then redis.pcall('RESTORE', stream, 0, dumped, 'REPLACE') end
+  end
   -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
   -- which a read compares with its position (trimming does not).
   local over = redis.call('XLEN', stream) - max
@@ -214,6 +222,10 @@ export interface RedisHistoryHost {
   holding(): boolean;
   /** How long after a reconnect the outage buffer is sent, in ms. */
   bufferFlushDelayMs: number;
+  /** Records sent to Redis and not answered yet, at most; see {@link RedisHistory.record}. */
+  maxInFlight: number;
+  /** …and at most this many body bytes (UTF-16 units). */
+  maxInFlightBytes: number;
 }
 
 /**
@@ -232,6 +244,8 @@ export interface RedisHistoryHost {
 export class RedisHistory implements MessageHistory {
   /** Empty until Redis named the epoch: a resume with it always fails. */
   private epoch = '';
+  /** Resolved (and dropped) once the epoch is known; see {@link positionKnown}. */
+  private known: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Highest offset this node delivered (or the sequence when it started): where a client starting now stands. */
   private delivered = 0;
   private loaded = false;
@@ -246,9 +260,15 @@ export class RedisHistory implements MessageHistory {
   private gap: { from: number; at: number; epoch: string } | undefined;
   /** Channels confirmed after a gap, waiting for the first recorded message received after their confirmation. */
   private readonly catchingUp = new Set<CatchUp>();
-  /** Records waiting for the next script call, in the order they were made. */
-  private batch: Array<{ record: HistoryRecord; body: string }> = [];
-  private batchBytes = 0;
+  /** Records waiting for a script call, in the order they were made, from `head` on. */
+  private queue: Array<{ record: HistoryRecord; body: string }> = [];
+  private head = 0;
+  private queuedBytes = 0;
+  /** Records (and their body bytes) sent to Redis and not answered yet. */
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  /** Callers of `record` waiting for room (see {@link record}). */
+  private waiters: Array<() => void> = [];
   private flushTimer: ReturnType<typeof setImmediate> | undefined;
   /**
    * The epoch this node proposes when Redis has none. Replaced once it was
@@ -292,36 +312,118 @@ export class RedisHistory implements MessageHistory {
   }
 
   /**
+   * Resolves once Redis named the epoch: a few ms after the node started,
+   * or once Redis is reachable. The hub holds welcomes until then.
+   */
+  positionKnown(): Promise<void> {
+    if (this.epoch) return Promise.resolve();
+    if (!this.known) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.known = { promise, resolve };
+    }
+    return this.known.promise;
+  }
+
+  private setEpoch(epoch: string): void {
+    this.epoch = epoch;
+    if (epoch && this.known) {
+      this.known.resolve();
+      this.known = undefined;
+    }
+  }
+
+  /**
    * Queues the message for the next recording script call. The records of
    * one event-loop turn (up to {@link RECORD_BATCH_MESSAGES} messages or
    * {@link RECORD_BATCH_BYTES}) go to Redis in one call, in the order they
    * were made, and get consecutive offsets.
+   *
+   * Records sent and not answered yet are bounded (`maxInFlight` records,
+   * `maxInFlightBytes` of bodies); more wait here, in order. A promise is
+   * returned while the records queued and in flight are over that bound:
+   * the hub's `sendMessage`/`push` wait for it, so an app sending flat out
+   * goes at the pace Redis answers instead of filling memory.
    */
-  record(record: HistoryRecord): void {
-    if (this.closed) return;
+  record(record: HistoryRecord): Promise<void> | undefined {
+    if (this.closed) return undefined;
     const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
     const body = `${header}\n${record.text}`;
-    if (this.batch.length > 0 && (this.batch.length >= RECORD_BATCH_MESSAGES || this.batchBytes + body.length > RECORD_BATCH_BYTES)) {
-      this.flush();
-    }
-    this.batch.push({ record, body });
-    this.batchBytes += body.length;
-    this.flushTimer ??= setImmediate(() => this.flush());
+    this.queue.push({ record, body });
+    this.queuedBytes += body.length;
+    this.pump(false);
+    this.flushTimer ??= setImmediate(() => {
+      this.flushTimer = undefined;
+      this.pump(true);
+    });
+    return this.over() ? new Promise<void>((resolve) => this.waiters.push(resolve)) : undefined;
   }
 
-  /** Sends the queued records in one script call; delivers them without offsets when Redis is unreachable. */
-  private flush(): void {
-    if (this.flushTimer) clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    const batch = this.batch;
-    if (batch.length === 0) return;
-    this.batch = [];
-    this.batchBytes = 0;
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  private over(): boolean {
+    const { maxInFlight, maxInFlightBytes } = this.host;
+    return this.inFlight + this.queued > maxInFlight || this.inFlightBytes + this.queuedBytes > maxInFlightBytes;
+  }
+
+  /** Lets the callers waiting for room go on, once there is. */
+  private release(): void {
+    if (this.waiters.length === 0 || (this.over() && !this.closed)) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Sends queued records, a batch per script call, while those in flight
+   * are under the bound: full batches at once, the last partial one when
+   * `all` (the turn ended, or an answer came). `force` ignores the bound
+   * (closing). Delivers them without offsets when Redis is unreachable.
+   */
+  private pump(all: boolean, force = false): void {
     // While the outage buffer still holds this node's earlier messages, later ones queue behind them (same order for every node).
     if (!this.host.commands.writable || this.host.holding()) {
-      for (const { record } of batch) this.unrecorded(record);
+      if (!all && !this.over()) return; // at the end of the turn, as a batch would have been
+      const queue = this.queue.slice(this.head);
+      this.queue = [];
+      this.head = 0;
+      this.queuedBytes = 0;
+      for (const { record } of queue) this.unrecorded(record);
+      this.release();
       return;
     }
+    while (this.queued > 0 && (force || (this.inFlight < this.host.maxInFlight && this.inFlightBytes < this.host.maxInFlightBytes))) {
+      let n = 0;
+      let bytes = 0;
+      while (this.head + n < this.queue.length && n < RECORD_BATCH_MESSAGES) {
+        const size = this.queue[this.head + n]!.body.length;
+        if (n > 0 && bytes + size > RECORD_BATCH_BYTES) break;
+        bytes += size;
+        n++;
+      }
+      if (!all && n === this.queued && n < RECORD_BATCH_MESSAGES && (n === 0 || bytes < RECORD_BATCH_BYTES)) break; // more may join this turn
+      const batch = this.queue.slice(this.head, this.head + n);
+      this.head += n;
+      this.queuedBytes -= bytes;
+      // Compacted now and then, not per batch: a long queue is not copied for every call.
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.send(batch, bytes);
+    }
+    if (this.queued === 0) {
+      this.queue = [];
+      this.head = 0;
+    }
+  }
+
+  /** One script call for `batch`. One that Redis does not answer within `commandTimeoutMs` counts as failed and frees its room. */
+  private send(batch: Array<{ record: HistoryRecord; body: string }>, bytes: number): void {
     const { seq, epoch, tick, clock, all } = this.keys;
     const keys = [seq, epoch, tick, clock];
     const args = [this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs)];
@@ -330,16 +432,26 @@ export class RedisHistory implements MessageHistory {
       keys.push(forAll ? all : this.userStream(record.userId!), forAll ? this.host.broadcastChannel : this.host.userChannel(record.userId!));
       args.push(body, forAll ? 'a' : 'u');
     }
-    this.redis.wshubHistoryRecord(String(keys.length), ...keys, ...args).then(
+    this.inFlight += batch.length;
+    this.inFlightBytes += bytes;
+    const done = () => {
+      this.inFlight -= batch.length;
+      this.inFlightBytes -= bytes;
+      if (!this.closed) this.pump(true);
+      this.release();
+    };
+    this.host.commands.timed(this.redis.wshubHistoryRecord(String(keys.length), ...keys, ...args), 'a recording').then(
       ([, named]) => {
         this.counters.recorded += batch.length;
         this.adopt(named);
+        done();
       },
       (error: Error) => {
         // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
         this.counters.recordFailed += batch.length;
         this.lost();
         this.host.reporter.report('history', new Error(`wshub: recording ${batch.length} message(s) in the Redis history failed: ${error.message}`));
+        done();
       },
     );
   }
@@ -463,7 +575,7 @@ export class RedisHistory implements MessageHistory {
         ([named, offset]) => {
           if (this.loaded) return;
           this.loaded = true;
-          if (!this.epoch) this.epoch = named;
+          if (!this.epoch) this.setEpoch(named);
           if (named === this.candidate) this.candidate = randomBytes(8).toString('hex');
           if (this.delivered === 0) this.delivered = Number(offset);
         },
@@ -474,13 +586,16 @@ export class RedisHistory implements MessageHistory {
   }
 
   private adopt(epoch: string): void {
-    this.epoch = epoch;
+    this.setEpoch(epoch);
     if (epoch === this.candidate) this.candidate = randomBytes(8).toString('hex');
   }
 
   close(): void {
-    this.flush(); // what was recorded before the hub closed is sent (or delivered without offsets)
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    this.pump(true, true); // what was recorded before the hub closed is sent (or delivered without offsets)
     this.closed = true;
+    this.release();
     clearTimeout(this.markTimer);
   }
 

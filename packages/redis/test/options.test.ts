@@ -17,6 +17,8 @@ describe('options are checked before anything connects', () => {
     [{ nodeHeartbeatMs: 0 }, 'option "nodeHeartbeatMs" must be an integer of at least 10, got 0'],
     [{ bufferMaxMessages: -1 }, 'option "bufferMaxMessages" must be an integer of at least 0, got -1'],
     [{ bufferMaxAgeMs: 1.5 }, 'option "bufferMaxAgeMs" must be an integer of at least 1, got 1.5'],
+    [{ recordMaxInFlight: 0 }, 'option "recordMaxInFlight" must be an integer of at least 1, got 0'],
+    [{ recordMaxInFlightBytes: 100 }, 'option "recordMaxInFlightBytes" must be an integer of at least 1024, got 100'],
     [{ nodeHeartbeatMs: 6000 }, 'option "nodeTtlMs" (10000) must be at least twice "nodeHeartbeatMs" (6000)'],
     [{ heartbeatMs: 3000 }, 'option "heartbeatMs" is now "nodeHeartbeatMs"'],
   ])('%j', (options, message) => {
@@ -38,6 +40,8 @@ describe('options are checked before anything connects', () => {
       bufferMaxAgeMs: 10_000,
       bufferFlushDelayMs: 1500,
       reconnectMaxDelayMs: 1000,
+      recordMaxInFlight: 4096,
+      recordMaxInFlightBytes: 8 * 1024 * 1024,
     });
   });
 });
