@@ -24,6 +24,8 @@ interface Outage {
   dropped: number;
   expired: number;
   overflowReported: boolean;
+  /** The lost connection was reported (a cluster's shard may have started holding before). */
+  downReported: boolean;
 }
 
 export interface OutagePublisherOptions {
@@ -113,8 +115,9 @@ export class OutagePublisher {
     if (this.closed) return;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.outage) return;
-    this.outage = { dropped: 0, expired: 0, overflowReported: false };
+    this.outage ??= { dropped: 0, expired: 0, overflowReported: false, downReported: false };
+    if (this.outage.downReported) return;
+    this.outage.downReported = true;
     const { bufferMaxMessages, bufferMaxBytes, bufferMaxAgeMs } = this.options;
     this.options.report(
       new Error(
@@ -166,7 +169,7 @@ export class OutagePublisher {
   }
 
   private hold(channel: string, data: string, lane = 0): void {
-    this.outage ??= { dropped: 0, expired: 0, overflowReported: false };
+    this.outage ??= { dropped: 0, expired: 0, overflowReported: false, downReported: false };
     const dropped = this.buffer.push(channel, data, Date.now(), lane);
     if (this.options.lanes) {
       this.watchLanes();

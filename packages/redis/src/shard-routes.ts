@@ -58,7 +58,8 @@ export class ShardRoutes implements PublishLanes {
     const redis = master === undefined ? undefined : this.pool?.getInstanceByKey(master);
     if (!master || !redis) return false;
     if (redis.status === 'wait') redis.connect().catch(() => {}); // pool connections are lazy, and only a write would start this one
-    if (redis.status !== 'ready') {
+    // Not writable: the socket ended, and ioredis would queue the publish only to fail it when it closes.
+    if (redis.status !== 'ready' || (redis.stream as { writable?: boolean } | undefined)?.writable !== true) {
       if (this.settling.has(master)) this.settling.set(master, undefined);
       return false;
     }
