@@ -343,7 +343,10 @@ export class HubClient<
   /**
    * The answer to a resume. Everything that arrived while it was pending
    * goes out now in offset order: the replay (up to the answer's offset),
-   * then `'recovered'`, then newer messages.
+   * then `'recovered'`, then newer messages. A `failed` answer replayed
+   * nothing: what arrived meanwhile goes out in the order it came, then
+   * `'recovered'`, so every gap before the answer lies before the event —
+   * the point from which a refetched state is newer than any message.
    */
   #onResumed(ack: Ack): void {
     const held = this.#resuming?.held ?? [];
@@ -355,20 +358,34 @@ export class HubClient<
       this.#position = undefined;
       this.#positionLost = false;
       if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
+      // As after a failed resume: what came before the answer first, then the report.
+      for (const m of held) this.#emitter.emit(m.event, m.data);
       this.#emitter.emit('recovered', { recovered: false, missed: 0 });
-      for (const m of [...numbered, ...other]) this.#emitter.emit(m.event, m.data);
+      return;
+    }
+    if (ack.status === 'failed') {
+      // Live messages that came before the answer (some without offsets, some
+      // the server filtered out before this socket's watches were in place)
+      // are part of what the failure reports. Their offsets belong to the
+      // answer's epoch, not the old position's: handed out as they came.
+      let last = typeof ack.offset === 'number' ? ack.offset : 0;
+      for (const m of held) {
+        if (m.offset !== undefined) last = Math.max(last, m.offset);
+        this.#emitter.emit(m.event, m.data);
+      }
+      // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
+      const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
+      this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, last) };
+      this.#positionLost = next === undefined;
+      this.#emitter.emit('recovered', { recovered: false, missed: ack.missed ?? 0 });
       return;
     }
     const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
     for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
-    // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
     const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
-    this.#position = next && {
-      epoch: next.epoch,
-      offset: Math.max(next.offset, ack.status === 'recovered' ? (this.#position?.offset ?? 0) : 0),
-    };
+    this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, this.#position?.offset ?? 0) };
     this.#positionLost = next === undefined;
-    this.#emitter.emit('recovered', { recovered: ack.status === 'recovered', missed: ack.missed ?? 0 });
+    this.#emitter.emit('recovered', { recovered: true, missed: ack.missed ?? 0 });
     for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
     for (const m of other) this.#emitter.emit(m.event, m.data);
   }

@@ -2,10 +2,30 @@ import type { ThrottledReporter } from './throttled-reporter.js';
 import { OutageBuffer } from './outage-buffer.js';
 import type { PublisherCounters } from './redis-broker-stats.js';
 
+/** How often held publishes are retried on a cluster while one of its shards is away or settling. */
+const LANE_RETRY_MS = 100;
+
+/**
+ * Lanes for Redis Cluster: a publish goes to the master of its channel's
+ * slot, and waits while that master is unreachable or new (see `ShardRoutes`).
+ */
+export interface PublishLanes {
+  /** The lane of a channel: publishes of one lane keep their order and wait together. */
+  lane(channel: string): number;
+  /** True when a publish in `lane` may be written now. */
+  open(lane: number): boolean;
+  /** Writes one publish in its lane (called only when the lane is open). */
+  send(channel: string, data: string): Promise<unknown>;
+  /** The whole cluster was unreachable: every lane waits for its master to settle. */
+  reset(): void;
+}
+
 interface Outage {
   dropped: number;
   expired: number;
   overflowReported: boolean;
+  /** The lost connection was reported (a cluster's shard may have started holding before). */
+  downReported: boolean;
 }
 
 export interface OutagePublisherOptions {
@@ -20,6 +40,8 @@ export interface OutagePublisherOptions {
   /** Reports through the hub's `'error'`. */
   report(error: Error): void;
   reporter: ThrottledReporter;
+  /** On Redis Cluster: per-slot lanes, so one shard that fails over holds only its own publishes. */
+  lanes?: PublishLanes;
 }
 
 /**
@@ -30,12 +52,17 @@ export interface OutagePublisherOptions {
  * than `bufferMaxAgeMs`. Only publishes that never reached a connection are
  * held, so nothing is sent twice. One report when the outage starts, one when
  * the buffer overflows, one with the losses when it ends.
+ *
+ * With `lanes` (Redis Cluster), a publish waits also while the master of
+ * its slot is unreachable or settling, behind what its slot holds already,
+ * and goes as soon as that master takes publishes; the other slots go on.
  */
 export class OutagePublisher {
   readonly counters: PublisherCounters = { flushed: 0, bufferDropped: 0, bufferExpired: 0, publishFailed: 0 };
   private readonly buffer: OutageBuffer;
   private outage: Outage | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private laneTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
   constructor(private readonly options: OutagePublisherOptions) {
@@ -56,14 +83,26 @@ export class OutagePublisher {
 
   publish(channel: string, data: string): void {
     if (this.closed) return;
-    if (this.buffer.length === 0 && this.options.writable()) this.sendNow(channel, data);
-    else this.hold(channel, data);
+    const lanes = this.options.lanes;
+    if (!lanes) {
+      if (this.buffer.length === 0 && this.options.writable()) this.sendNow(channel, data);
+      else this.hold(channel, data);
+      return;
+    }
+    // Behind what its lane holds, so a channel's publishes keep their order.
+    const lane = lanes.lane(channel);
+    if (this.buffer.heldIn(lane) === 0 && this.options.writable() && lanes.open(lane)) this.sendNow(channel, data);
+    else this.hold(channel, data, lane);
   }
 
-  /** The command connection is ready: send what was held, after the flush delay. */
-  connectionUp(): void {
+  /** The command connection is ready (`reconnect`: again): send what was held, after the flush delay. */
+  connectionUp(reconnect = true): void {
     if (this.closed) return;
-    if (this.buffer.length === 0) {
+    if (this.options.lanes) {
+      // Each master settles on its own, bufferFlushDelayMs after its connection is ready again.
+      if (reconnect) this.options.lanes.reset();
+      this.flushLanes();
+    } else if (this.buffer.length === 0) {
       this.endOutage();
     } else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flush(), this.options.bufferFlushDelayMs);
@@ -76,8 +115,9 @@ export class OutagePublisher {
     if (this.closed) return;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.outage) return;
-    this.outage = { dropped: 0, expired: 0, overflowReported: false };
+    this.outage ??= { dropped: 0, expired: 0, overflowReported: false, downReported: false };
+    if (this.outage.downReported) return;
+    this.outage.downReported = true;
     const { bufferMaxMessages, bufferMaxBytes, bufferMaxAgeMs } = this.options;
     this.options.report(
       new Error(
@@ -99,12 +139,14 @@ export class OutagePublisher {
     this.closed = true;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    clearInterval(this.laneTimer);
+    this.laneTimer = undefined;
     if (this.buffer.length === 0) return;
-    if (this.options.writable()) {
-      const held = this.buffer.drain();
-      for (const item of held) this.sendNow(item.channel, item.data);
-      this.counters.flushed += held.length;
-    } else {
+    const lanes = this.options.lanes;
+    const held = this.options.writable() ? this.buffer.take((lane) => !lanes || lanes.open(lane)) : [];
+    for (const item of held) this.sendNow(item.channel, item.data);
+    this.counters.flushed += held.length;
+    if (this.buffer.length > 0) {
       const dropped = this.buffer.drain().length;
       this.counters.bufferDropped += dropped;
       this.options.report(
@@ -119,15 +161,27 @@ export class OutagePublisher {
    * retried: delivery across nodes is at most once.
    */
   private sendNow(channel: string, data: string): void {
-    this.options.send(channel, data).catch((error: Error) => {
+    const sent = this.options.lanes ? this.options.lanes.send(channel, data) : this.options.send(channel, data);
+    sent.catch((error: Error) => {
       this.counters.publishFailed++;
       this.options.reporter.report('publish', new Error(`wshub: a Redis publish on "${channel}" failed: ${error.message}`));
     });
   }
 
-  private hold(channel: string, data: string): void {
-    this.outage ??= { dropped: 0, expired: 0, overflowReported: false };
-    const dropped = this.buffer.push(channel, data, Date.now());
+  private hold(channel: string, data: string, lane = 0): void {
+    this.outage ??= { dropped: 0, expired: 0, overflowReported: false, downReported: false };
+    const dropped = this.buffer.push(channel, data, Date.now(), lane);
+    if (this.options.lanes) {
+      this.watchLanes();
+      if (this.options.writable()) {
+        this.options.reporter.report(
+          'shard',
+          new Error(
+            `wshub: the Redis Cluster master of slot ${lane} is unreachable or has just taken over; publishes to its channels are held (at most ${this.options.bufferMaxAgeMs} ms) until it serves them`,
+          ),
+        );
+      }
+    }
     if (dropped === 0) return;
     this.counters.bufferDropped += dropped;
     this.outage.dropped += dropped;
@@ -148,6 +202,27 @@ export class OutagePublisher {
     const held = this.buffer.drain();
     for (const item of held) this.sendNow(item.channel, item.data);
     this.counters.flushed += held.length;
+    this.endOutage();
+  }
+
+  /** Retries held publishes on a cluster until every lane has sent what it held. */
+  private watchLanes(): void {
+    if (this.laneTimer || this.closed) return;
+    this.laneTimer = setInterval(() => this.flushLanes(), LANE_RETRY_MS);
+    this.laneTimer.unref();
+  }
+
+  /** Sends what the open lanes hold, oldest first; the others keep theirs. */
+  private flushLanes(): void {
+    const lanes = this.options.lanes!;
+    if (this.closed || !this.options.writable()) return;
+    this.expire();
+    const held = this.buffer.take((lane) => lanes.open(lane));
+    for (const item of held) this.sendNow(item.channel, item.data);
+    this.counters.flushed += held.length;
+    if (this.buffer.length > 0) return;
+    clearInterval(this.laneTimer);
+    this.laneTimer = undefined;
     this.endOutage();
   }
 

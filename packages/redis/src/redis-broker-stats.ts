@@ -13,7 +13,7 @@ export type RedisBrokerStats = {
   held: number;
   /** …and their bytes. */
   heldBytes: number;
-  /** Held publishes sent after a reconnect. */
+  /** Held publishes sent after a reconnect (on a cluster, once their shard's master settled). */
   flushed: number;
   /** Held publishes dropped because the buffer was full. */
   bufferDropped: number;

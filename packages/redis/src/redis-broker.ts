@@ -8,6 +8,7 @@ import { PresenceStore } from './presence-store.js';
 import type { RedisBrokerStats } from './redis-broker-stats.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
+import { ShardRoutes } from './shard-routes.js';
 import { ShardedSubscriber, StandaloneSubscriber, type Subscriber, type SubscriberContext } from './subscriber.js';
 import { ThrottledReporter } from './throttled-reporter.js';
 
@@ -29,7 +30,9 @@ const SLOTS_REFRESH_MS = 1000;
  *   connection per master ({@link ShardedSubscriber}); re-subscribed on every
  *   reconnect or failover, each connection checked by a liveness probe;
  * - {@link OutagePublisher}: publishes made while Redis is unreachable are
- *   held in a bounded buffer and sent after reconnecting (never twice);
+ *   held in a bounded buffer and sent after reconnecting (never twice); on
+ *   a cluster, per slot, through {@link ShardRoutes}, so a shard that fails
+ *   over holds only its own;
  * - {@link PresenceReplicator}: this node's users in cluster presence, written
  *   again from the hub's registry after every reconnect, and the cluster-wide
  *   `'presence'` transitions; queries reject at once with
@@ -44,6 +47,8 @@ export class RedisBroker extends ClusterBroker {
   private readonly makeSubscriber: (nodeId: string) => Subscriber;
   private subscriber: Subscriber | undefined;
   private readonly publisher: OutagePublisher;
+  /** On Redis Cluster: where each publish goes, and whether its shard takes it now. */
+  private readonly routes: ShardRoutes | undefined;
   private readonly reporter: ThrottledReporter;
   private presence: PresenceReplicator | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -92,17 +97,20 @@ export class RedisBroker extends ClusterBroker {
       if (cmd instanceof Cluster) cmd.on('node error', (error: Error) => this.connectionFailed('command', error));
     }
     this.commands = new CommandConnection(cmd, !client, resolved.commandTimeoutMs, {
-      up: () => this.onCommandsUp(),
+      up: (reconnect) => this.onCommandsUp(reconnect),
       down: (status) => {
         if (!this.closed) this.publisher.connectionDown(status);
       },
     });
+    const isCluster = cmd instanceof Cluster || (cmd as { isCluster?: boolean }).isCluster === true;
+    this.routes = isCluster ? new ShardRoutes(cmd as Cluster, resolved.bufferFlushDelayMs) : undefined;
     this.publisher = new OutagePublisher({
       ...resolved,
       writable: () => this.commands.writable,
       send: (channel, data) => this.commands.publish(channel, data),
       report: (error) => this.report(error),
       reporter: this.reporter,
+      ...(this.routes ? { lanes: this.routes } : {}),
     });
 
     const ctx: SubscriberContext = {
@@ -127,7 +135,7 @@ export class RedisBroker extends ClusterBroker {
       probeTimeoutMs: resolved.probeTimeoutMs,
       commandTimeoutMs: resolved.commandTimeoutMs,
     };
-    if (cmd instanceof Cluster || (cmd as { isCluster?: boolean }).isCluster) {
+    if (isCluster) {
       const cluster = cmd as Cluster;
       const nodeOptions: RedisOptions = { ...cluster.options.redisOptions, ...forced, lazyConnect: false, connectionName: 'wshub-sub' };
       this.makeSubscriber = (nodeId) =>
@@ -182,11 +190,11 @@ export class RedisBroker extends ClusterBroker {
     return this.closing !== undefined;
   }
 
-  private onCommandsUp(): void {
+  private onCommandsUp(reconnect: boolean): void {
     if (this.closed || !this.node) return;
     this.reporter.reset('connection:command');
     this.presence?.connectionUp();
-    this.publisher.connectionUp();
+    this.publisher.connectionUp(reconnect);
     this.recorded?.connectionUp();
   }
 
@@ -361,6 +369,7 @@ export class RedisBroker extends ClusterBroker {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.probeTimer);
     this.publisher.close();
+    this.routes?.close();
     this.recorded?.close();
     await this.presence?.retire();
     this.subscriber?.close();

@@ -45,6 +45,24 @@ describe('the outage buffer keeps the newest publishes within count, bytes and a
     expect(buffer.length).toBe(0);
   });
 
+  it('takes the publishes of open lanes, oldest first, and keeps the others in order with their counts', () => {
+    const buffer = new OutageBuffer({ maxMessages: 4, maxBytes: 100, maxAgeMs: 100 });
+    for (const [data, lane] of [['a1', 1], ['b1', 2], ['a2', 1], ['b2', 2]] as const) buffer.push('c', data, 0, lane);
+    const asked: number[] = [];
+    const open = (lane: number) => {
+      asked.push(lane);
+      return lane === 2;
+    };
+    expect(buffer.take(open).map((h) => h.data)).toEqual(['b1', 'b2']);
+    expect(asked).toEqual([1, 2]); // once per lane
+    expect([buffer.heldIn(1), buffer.heldIn(2), buffer.length, buffer.bytes]).toEqual([2, 0, 2, 4]);
+    // Dropping the oldest beyond the bound updates its lane's count.
+    for (const data of ['x1', 'x2', 'x3']) buffer.push('c', data, 0, 3);
+    expect([buffer.heldIn(1), buffer.heldIn(3)]).toEqual([1, 3]); // a1 went
+    expect(buffer.take(() => true).map((h) => h.data)).toEqual(['a2', 'x1', 'x2', 'x3']);
+    expect(buffer.heldIn(3)).toBe(0);
+  });
+
   it('keeps its memory in line with what it holds after long churn', () => {
     const buffer = new OutageBuffer({ maxMessages: 10, maxBytes: 1000, maxAgeMs: 100 });
     for (let i = 0; i < 100_000; i++) buffer.push('c', 'x', i);

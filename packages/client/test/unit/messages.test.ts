@@ -221,3 +221,29 @@ describe('send', () => {
     expect(() => client.send('note', { big: 1n })).toThrow(TypeError);
   });
 });
+
+describe('a resume answered failed', () => {
+  it('hands out what came before the answer as it came, then says recovered: false, then newer messages', async () => {
+    const log: string[] = [];
+    client.on('order-status', ({ id }) => log.push(id));
+    client.on('recovered', ({ recovered }) => log.push(`recovered ${recovered}`));
+    const first = await socketCreated();
+    first.open();
+    first.receive({ event: 'wshub:welcome', data: { protocol: 2, recovery: { epoch: 'e1', offset: 10 } } });
+    first.receive({ event: 'order-status', data: { id: '11', status: 'paid' }, offset: 11 });
+    first.drop();
+    const second = await socketCreated();
+    second.open();
+    const at = second.sent.findIndex((frame) => (frame as { event?: string }).event === 'wshub:resume');
+    expect(second.sent[at]).toEqual({ event: 'wshub:resume', data: { epoch: 'e1', offset: 11 } });
+    // The server's history restarted (a new epoch): live messages came before the answer, whose offset was taken first.
+    second.receive({ event: 'order-status', data: { id: 'a', status: 'paid' }, offset: 500 });
+    second.receive({ event: 'order-status', data: { id: 'b', status: 'paid' } }); // not recorded: no offset
+    second.receive({ event: 'order-status', data: { id: 'c', status: 'paid' }, offset: 501 });
+    second.receive({ event: 'wshub:ack', data: { id: second.ids[at], op: 'resume', status: 'failed', missed: 0, epoch: 'e2', offset: 501 } });
+    second.receive({ event: 'order-status', data: { id: 'd', status: 'paid' }, offset: 502 });
+    second.receive({ event: 'order-status', data: { id: 'c', status: 'paid' }, offset: 501 }); // seen already: dropped
+    // Everything before the answer lies before the event, the plain 'b' in its place among them.
+    expect(log).toEqual(['11', 'a', 'b', 'c', 'recovered false', 'd']);
+  });
+});
