@@ -44,6 +44,8 @@ describe.skipIf(!hasRedis && !process.env.CI)('npm run bench -- --smoke --scenar
         for (const sample of r.samples) expect(sample.error, `${m.key} ${r.contender}`).toBeUndefined();
       }
     }
-    expect(doc.warnings).toEqual([]);
+    // A load process near a full core is a caveat on the numbers, which a smoke run does not read
+    // (a busy machine makes it so); every other warning is a fault.
+    expect(doc.warnings.filter((w) => !w.endsWith('the load side may be the limit'))).toEqual([]);
   });
 });

@@ -43,6 +43,8 @@ describe('npm run bench -- --smoke --scenarios J', () => {
         for (const sample of r.samples) expect(sample.error, `${m.key} ${r.contender}`).toBeUndefined();
       }
     }
-    expect(doc.warnings).toEqual([]);
+    // A load process near a full core is a caveat on the numbers, which a smoke run does not read
+    // (a busy machine makes it so); every other warning is a fault.
+    expect(doc.warnings.filter((w) => !w.endsWith('the load side may be the limit'))).toEqual([]);
   });
 });
