@@ -18,6 +18,8 @@ export interface PublishLanes {
   send(channel: string, data: string): Promise<unknown>;
   /** The whole cluster was unreachable: every lane waits for its master to settle. */
   reset(): void;
+  /** True while `lane` waits only for the first connection to its master (no fault to report). */
+  opening?(lane: number): boolean;
 }
 
 interface Outage {
@@ -173,7 +175,7 @@ export class OutagePublisher {
     const dropped = this.buffer.push(channel, data, Date.now(), lane);
     if (this.options.lanes) {
       this.watchLanes();
-      if (this.options.writable()) {
+      if (this.options.writable() && !this.options.lanes.opening?.(lane)) {
         this.options.reporter.report(
           'shard',
           new Error(

@@ -30,6 +30,8 @@ export class ShardRoutes implements PublishLanes {
   private masters = new Set<string>();
   /** Masters that must settle: since when their connection has been seen ready (`undefined`: not yet). */
   private readonly settling = new Map<string, number | undefined>();
+  /** Masters whose connection has been ready at least once. */
+  private readonly served = new Set<string>();
   private readonly onRefresh = () => this.mapChanged();
   private readonly onNodeLost = (_redis: Redis, key: string) => this.unsettle(key);
 
@@ -63,6 +65,7 @@ export class ShardRoutes implements PublishLanes {
       if (this.settling.has(master)) this.settling.set(master, undefined);
       return false;
     }
+    this.served.add(master);
     if (!this.settling.has(master)) return true;
     const since = this.settling.get(master);
     if (since === undefined) {
@@ -72,6 +75,18 @@ export class ShardRoutes implements PublishLanes {
     if (this.now() - since < this.settleMs) return false;
     this.settling.delete(master);
     return true;
+  }
+
+  /**
+   * True while the lane waits only for its master's first connection (pool
+   * connections open at the first publish): a short wait at start, not a
+   * shard that failed or took over.
+   */
+  opening(slot: number): boolean {
+    const master = this.cluster.slots[slot]?.[0];
+    if (!master || this.served.has(master) || this.settling.has(master)) return false;
+    const status = this.pool?.getInstanceByKey(master)?.status;
+    return status === 'wait' || status === 'connecting' || status === 'connect';
   }
 
   /**

@@ -159,6 +159,21 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis Cluster (sharded pub/sub)'
       expect(await c.call('callbackCalls')).toEqual({ p1: 1 });
     });
 
+    it("a node that just started publishes to every master at once, and reports nothing while its connections open", async () => {
+      // Twelve users: their channels fall on all three masters.
+      const users = Array.from({ length: 12 }, (_, i) => `f${i}`);
+      const clients = await Promise.all(users.map((user) => connect(a, `user=${user}`)));
+      const fresh = await HubProcess.start('D', { cluster: cluster.nodes, ...OPTIONS });
+      try {
+        for (const user of users) await fresh.call('sendMessage', user, 'first', user);
+        for (const [i, client] of clients.entries()) expect(await exactly(client, 0, [`first:"${users[i]}"`])).toEqual([`first:"${users[i]}"`]);
+        // Before, the first publish to each master (its pool connection still opening) was reported as a shard that failed over.
+        expect(await fresh.call('errors')).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it('onlineUsers, isOnline and disconnect across nodes', async () => {
       await connect(a, 'user=o1');
       const laptop = await connect(b, 'user=o2&device=laptop');
