@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connectTestClient } from '@wshub/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST } from './hub-process.js';
+import { FAST, waitUntil } from './hub-process.js';
 import { RedisServer, redisSkipReason } from './redis-server.js';
 
 /**
@@ -99,7 +99,13 @@ describe.skipIf(skip)(skip ?? 'recording on Redis is bounded (hostile: an app se
         await new Promise((r) => setTimeout(r, 100));
       }
       const floodMs = await flood;
-      const { sent, stats } = await node.call<{ sent: number; stats: Record<string, number> }>('progress');
+      type Progress = { sent: number; stats: Record<string, number> };
+      // The last awaited sends resolved once admitted, before Redis answered their recordings.
+      await waitUntil(async () => {
+        const { stats } = await node.call<Progress>('progress');
+        return stats.recorded! + stats.recordFailed! >= COUNT;
+      }, 'every recording answered');
+      const { sent, stats } = await node.call<Progress>('progress');
       report(
         `recording flood: ${sent} sends of ${SIZE} B in ${floodMs} ms (${Math.round(sent / (floodMs / 1000))}/s) in a ${HEAP_MB} MB heap; heap at most ${Math.round(maxHeap / 2 ** 20)} MB; control client answered ${answers} times, slowest ${maxAnswerMs} ms; recorded ${stats.recorded}, failed ${stats.recordFailed}`,
       );
