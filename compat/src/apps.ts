@@ -43,6 +43,25 @@ function hasNodeModulesAbove(dir: string): string | undefined {
   }
 }
 
+/** The folders under `packages/` whose package is published (not private). */
+export function publishedPackages(): string[] {
+  const packages = join(REPO, 'packages');
+  return readdirSync(packages).filter((name) => {
+    const manifest = JSON.parse(readFileSync(join(packages, name, 'package.json'), 'utf8')) as { private?: boolean };
+    return manifest.private !== true;
+  });
+}
+
+/** An empty folder of this run, where no node_modules above it is visible. */
+export function freshDir(name: string): string {
+  const dir = join(WORK_ROOT, name);
+  const above = hasNodeModulesAbove(dir);
+  if (above) throw new Error(`${above}/node_modules would be visible to the app in ${dir}; set WSHUB_COMPAT_CACHE elsewhere`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 /** `npm pack`s the published packages; returns name → tarball path. */
 export async function packPackages(names: string[], into: string): Promise<Map<string, string>> {
   rmSync(into, { recursive: true, force: true });

@@ -8,14 +8,10 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packPackages } from '../src/apps.js';
+import { packPackages, publishedPackages } from '../src/apps.js';
 import { runOk } from '../src/run.js';
 
-const PACKAGES_DIR = fileURLToPath(new URL('../../packages/', import.meta.url));
-const PUBLISHED = readdirSync(PACKAGES_DIR).filter((name) => {
-  const manifest = JSON.parse(readFileSync(join(PACKAGES_DIR, name, 'package.json'), 'utf8')) as { private?: boolean };
-  return manifest.private !== true;
-});
+const PUBLISHED = publishedPackages();
 // The checkout as this process sees it and as the build tools may have resolved it.
 const REPO = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const REPO_PATHS = [...new Set([REPO, realpathSync(REPO)])];

@@ -22,7 +22,9 @@ const sharedPathEntry: Plugin = {
 export default defineConfig({
   entry: { index: 'src/index.ts', path: 'src/path.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // The declarations name `node:http`; an app whose tsconfig loads no `@types` (TypeScript 6's default)
+  // reads them only through this reference, which tsup's declaration bundler drops from the source.
+  dts: { banner: '/// <reference types="node" />' },
   sourcemap: true,
   clean: true,
   target: 'node20',

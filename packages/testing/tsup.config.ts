@@ -28,7 +28,9 @@ export default defineConfig({
   format: ['esm', 'cjs'],
   // Shared code lives in one chunk in both formats, so `FakeHub` from either entry is the same class (a Nest token).
   splitting: true,
-  dts: true,
+  // The declarations name `Symbol.asyncDispose` and `ws`'s types; an app whose tsconfig loads no `@types` (TypeScript 6's default)
+  // reads them only through this reference, which tsup's declaration bundler drops from the source.
+  dts: { banner: '/// <reference types="node" />' },
   sourcemap: true,
   clean: true,
   outDir: OUT_DIR,
