@@ -1,0 +1,278 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { Outbox, type OutboxRelay, outboxSql } from '../src/index.js';
+import { findPostgres, type HubFixture, rows, startHub, take, testSchema, transaction, until } from './support.js';
+
+const user = await findPostgres();
+
+describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
+  let db: Awaited<ReturnType<typeof testSchema>>;
+  let pool: pg.Pool;
+  let table: string;
+  let outbox: Outbox;
+  let fx: HubFixture | undefined;
+  const relays: OutboxRelay[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    db = await testSchema(user!, 'main');
+    pool = db.pool;
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  // Each test gets its own table, so a row left by one cannot reach another.
+  async function fresh(): Promise<Outbox> {
+    table = `${db.schema}.outbox_${++n}`;
+    outbox = new Outbox({ pool, table });
+    await outbox.install();
+    return outbox;
+  }
+
+  function relay(options: Parameters<Outbox['relay']>[1] = {}): OutboxRelay {
+    const r = outbox.relay(fx!.hub, { pollIntervalMs: 100, retryMinMs: 20, retryMaxMs: 200, ...options });
+    relays.push(r);
+    return r;
+  }
+
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+    await fx?.close();
+    fx = undefined;
+  });
+
+  describe('install', () => {
+    it('is idempotent: a second install, and two at once, leave one working table', async () => {
+      await fresh();
+      await outbox.install();
+      await Promise.all([outbox.install(), outbox.install()]);
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'e', 1));
+      expect(await rows(pool, table)).toEqual({ pending: 1, dead: 0 });
+    });
+
+    it('exports the same SQL it runs, for migration tools', async () => {
+      await fresh();
+      expect(outbox.sql).toBe(outboxSql(table));
+      expect(outboxSql()).toContain('CREATE TABLE IF NOT EXISTS "wshub_outbox"');
+    });
+
+    it('a missing table is an error naming outbox.install(), from sendMessage and from the relay', async () => {
+      fx = await startHub();
+      outbox = new Outbox({ pool, table: `${db.schema}.never_installed` });
+      await expect(transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'e', 1))).rejects.toThrow(
+        `wshub outbox: the table "${db.schema}.never_installed" does not exist; run await outbox.install() once`,
+      );
+      const errors: Error[] = [];
+      relay().on('error', (e) => errors.push(e));
+      await until('the relay to report the missing table', () => errors.length > 0);
+      expect(errors[0]!.message).toContain('run await outbox.install()');
+    });
+  });
+
+  describe('bad input is refused at call time, so the transaction can roll back', () => {
+    it.each([
+      ['data with a cycle', () => outbox.sendMessage(tx, 'u1', 'e', cyclic()), TypeError, 'the data of "e" is not JSON'],
+      ['a BigInt', () => outbox.sendMessage(tx, 'u1', 'e', { n: 1n }), TypeError, 'the data of "e" is not JSON'],
+      ['a function as data', () => outbox.sendMessage(tx, 'u1', 'e', () => 1), TypeError, 'not JSON, got function'],
+      ['a push callback', () => outbox.push(tx, 'e', () => 1), TypeError, 'a callback cannot be stored'],
+      ['more than maxBytes', () => outbox.sendMessage(tx, 'u1', 'e', 'x'.repeat(1024 * 1024)), RangeError, 'more than maxBytes (1048576)'],
+      ['an empty user id', () => outbox.sendMessage(tx, '', 'e', 1), TypeError, '"userId" must be a non-empty string, got an empty string'],
+      ['a user id that is not a string', () => outbox.disconnect(tx, 42 as never), TypeError, '"userId" must be a non-empty string, got number'],
+      ['a lone surrogate in a user id', () => outbox.sendMessage(tx, 'u\uD800', 'e', 1), TypeError, 'well-formed UTF-16'],
+      ['a reserved event name', () => outbox.push(tx, 'wshub:x', 1), TypeError, 'are the protocol\'s own'],
+      ['an object as filter', () => outbox.sendMessage(tx, 'u1', 'e', 1, {} as never), TypeError, '"isWatchingOrPayload" must be'],
+      ['no tx', () => outbox.sendMessage(undefined as never, 'u1', 'e', 1), TypeError, '"tx" must run the transaction\'s queries'],
+    ])('%s', async (_name, call, type, message) => {
+      await fresh();
+      queries = 0;
+      const write = call as () => Promise<void>;
+      await expect(write()).rejects.toThrow(type);
+      await expect(write()).rejects.toThrow(message);
+      expect(queries).toBe(0);
+    });
+
+    it.each([
+      [{ pool: {} }, 'option "pool" must be a pg Pool'],
+      [{ pool: { connect() {}, query() {} }, table: 'a;drop' }, 'option "table" must be "name" or "schema.name"'],
+      [{ pool: { connect() {}, query() {} }, maxBytes: 0 }, 'option "maxBytes" must be a positive integer, got 0'],
+    ])('new Outbox(%j) throws a TypeError naming the option', (options, message) => {
+      expect(() => new Outbox(options as never)).toThrow(message);
+    });
+  });
+
+  describe('delivered if and only if the transaction commits', () => {
+    it('a rolled-back transaction sends nothing; a committed one arrives', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      relay();
+      await expect(
+        transaction(pool, async (tx) => {
+          await outbox.sendMessage(tx, 'u1', 'rolled-back', 1);
+          await outbox.push(tx, 'rolled-back-push', 1);
+          throw new Error('the app changed its mind');
+        }),
+      ).rejects.toThrow('the app changed its mind');
+      await transaction(pool, async (tx) => {
+        await outbox.sendMessage(tx, 'u1', 'order-status', { id: 42, status: 'shipped' });
+        await outbox.push(tx, 'admin-alert', { text: 'order 42 shipped' });
+      });
+      const got = await take(client, 2);
+      expect(got.map((m) => [m.event, m.data])).toEqual([
+        ['order-status', { id: 42, status: 'shipped' }],
+        ['admin-alert', { text: 'order 42 shipped' }],
+      ]);
+      await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+      await fx.hub.sendMessage('u1', 'end');
+      expect((await client.next()).event).toBe('end');
+    });
+
+    it('keeps data as written (key order, null, no data) and the watch filter', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      await transaction(pool, async (tx) => {
+        await outbox.sendMessage(tx, 'u1', 'a', { zeta: 1, alpha: 2 });
+        await outbox.sendMessage(tx, 'u1', 'b', null);
+        await outbox.sendMessage(tx, 'u1', 'c');
+        await outbox.sendMessage(tx, 'u1', 'watched-only', 1, true);
+        await outbox.sendMessage(tx, 'u1', 'd', 'last');
+      });
+      relay();
+      const got = await take(client, 4);
+      expect(got.map((m) => JSON.stringify(m))).toEqual([
+        '{"event":"a","data":{"zeta":1,"alpha":2}}',
+        '{"event":"b","data":null}',
+        '{"event":"c"}',
+        '{"event":"d","data":"last"}',
+      ]);
+    });
+
+    it('disconnect closes the user\'s sockets with 4000 once the transaction commits', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      relay();
+      await transaction(pool, (tx) => outbox.disconnect(tx, 'u1'));
+      expect((await client.waitForClose()).code).toBe(4000);
+    });
+  });
+
+  describe('per-user order = commit order', () => {
+    it('transactions whose ids are taken in one order and that commit in another arrive in commit order', async () => {
+      await fresh();
+      fx = await startHub();
+      const users = ['u1', 'u2', 'u3'];
+      const clients = await Promise.all(users.map((u) => fx!.connect(u)));
+      const committed = new Map<string, number[]>(users.map((u) => [u, []]));
+      // 30 transactions at once, 10 per user, each holding its row a random
+      // time before it commits. Without the outbox's locks, ids would be
+      // taken in start order and commits would land in another order.
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          transaction(pool, async (tx) => {
+            const u = users[i % 3]!;
+            await outbox.sendMessage(tx, u, 'n', i);
+            await new Promise((r) => setTimeout(r, Math.random() * 30));
+            return u;
+          }).then((u) => committed.get(u)!.push(i)),
+        ),
+      );
+      // The relay starts after every commit, so it reads all rows in one batch.
+      relay();
+      for (const [k, u] of users.entries()) {
+        const got = await take(clients[k]!, 10);
+        expect(got.map((m) => m.data)).toEqual(committed.get(u));
+      }
+    });
+
+    it('two relays at once: one is active, per-user order holds and nothing arrives twice', async () => {
+      await fresh();
+      fx = await startHub();
+      const users = ['u1', 'u2'];
+      const clients = await Promise.all(users.map((u) => fx!.connect(u)));
+      const first = relay({ batchSize: 7 });
+      const second = relay({ batchSize: 7 });
+      const committed = new Map<string, number[]>(users.map((u) => [u, []]));
+      let i = 0;
+      for (let wave = 0; wave < 6; wave++) {
+        await Promise.all(
+          Array.from({ length: 10 }, () => {
+            const k = i++;
+            const u = users[k % 2]!;
+            return transaction(pool, (tx) => outbox.sendMessage(tx, u, 'n', k)).then(() => committed.get(u)!.push(k));
+          }),
+        );
+      }
+      for (const [k, u] of users.entries()) {
+        const got = await take(clients[k]!, 30);
+        expect(got.map((m) => m.data)).toEqual(committed.get(u));
+      }
+      expect([first.stats().active, second.stats().active].sort()).toEqual([false, true]);
+      await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+      await fx.hub.push('end');
+      for (const c of clients) expect((await c.next()).event).toBe('end');
+    });
+  });
+
+  describe('faults', () => {
+    it('a row the hub refuses is dead-lettered with its error and the rows behind it go on', async () => {
+      await fresh();
+      // The hub's own limit is smaller than the outbox's, so the hub refuses this one row.
+      fx = await startHub({ limits: { maxBufferedBytes: 4096 } });
+      const client = await fx.connect('u1');
+      const errors: Error[] = [];
+      await transaction(pool, async (tx) => {
+        await outbox.sendMessage(tx, 'u1', 'n', 1);
+        await outbox.push(tx, 'big', 'x'.repeat(10_000));
+        await outbox.sendMessage(tx, 'u1', 'n', 2);
+      });
+      relay().on('error', (e) => errors.push(e));
+      expect((await take(client, 2)).map((m) => m.data)).toEqual([1, 2]);
+      await until('the dead row', async () => (await rows(pool, table)).dead === 1);
+      const { rows: dead } = await pool.query(`SELECT event, error FROM ${table} WHERE dead_at IS NOT NULL`);
+      expect(dead).toEqual([{ event: 'big', error: expect.stringContaining('limits.maxBufferedBytes') }]);
+      expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('could not be delivered and was dead-lettered')]);
+      expect(await rows(pool, table)).toEqual({ pending: 0, dead: 1 });
+    });
+
+    it('PostgreSQL ending the relay\'s connection: the relay reports it, connects again and loses nothing', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      const errors: Error[] = [];
+      const r = relay({ onError: (e) => errors.push(e) });
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 0));
+      expect((await take(client, 1))[0]!.data).toBe(0);
+      for (let round = 1; round <= 3; round++) {
+        await until('the relay to be connected again', () => errors.length >= round - 1 && r.stats().active);
+        const { rows: ended } = await pool.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [`wshub-outbox-relay ${table}`.slice(0, 63)],
+        );
+        expect(ended).toEqual([{ pg_terminate_backend: true }]);
+        await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', round));
+      }
+      expect((await take(client, 3)).map((m) => m.data)).toEqual([1, 2, 3]);
+      expect(errors.length).toBeGreaterThanOrEqual(3);
+      await until('four rows relayed and deleted', () => r.stats().relayed === 4);
+      expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
+    });
+  });
+});
+
+// The bad-input cases run against a transaction that counts its queries: none may run.
+let queries = 0;
+const tx = {
+  query: async () => {
+    queries++;
+    return { rows: [] };
+  },
+};
+
+function cyclic(): unknown {
+  const a: Record<string, unknown> = {};
+  a.self = a;
+  return a;
+}
