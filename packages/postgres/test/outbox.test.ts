@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { Outbox, type OutboxRelay, outboxSql } from '../src/index.js';
@@ -276,3 +277,12 @@ function cyclic(): unknown {
   a.self = a;
   return a;
 }
+
+describe('README', () => {
+  it('quotes the SQL that install() runs and the example file as they are', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const example = await readFile(new URL('../examples/ship-order.ts', import.meta.url), 'utf8');
+    expect(readme).toContain(`\`\`\`sql\n${outboxSql()}\`\`\``);
+    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+  });
+});
