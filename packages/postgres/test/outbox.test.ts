@@ -260,6 +260,59 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       await until('four rows relayed and deleted', () => r.stats().relayed === 4);
       expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
     });
+
+    it('the connection lost between sending a batch and deleting it: the rows go again and the hub drops the repeats', async () => {
+      await fresh();
+      fx = await startHub();
+      const hub = fx.hub;
+      const client = await fx.connect('u1');
+      await transaction(pool, async (tx) => {
+        for (let i = 0; i < 20; i++) await outbox.sendMessage(tx, 'u1', 'n', i);
+      });
+      // The real hub, with one hook: on the 10th message PostgreSQL ends the
+      // relay's session, so the batch's DELETE fails after the hub took 10 rows.
+      let calls = 0;
+      const target = {
+        sendMessage: async (...args: Parameters<typeof hub.sendMessage>) => {
+          await hub.sendMessage(...args);
+          if (++calls === 10) {
+            await pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+              `wshub-outbox-relay ${table}`.slice(0, 63),
+            ]);
+          }
+        },
+        push: hub.push.bind(hub),
+        disconnect: hub.disconnect.bind(hub),
+      };
+      const errors: Error[] = [];
+      const r = outbox.relay(target, { batchSize: 20, pollIntervalMs: 100, retryMinMs: 20 });
+      relays.push(r);
+      r.on('error', (e) => errors.push(e));
+      expect((await take(client, 20)).map((m) => m.data)).toEqual([...Array(20).keys()]);
+      await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+      expect(calls).toBeGreaterThan(20);
+      expect(errors.length).toBeGreaterThan(0);
+      await hub.sendMessage('u1', 'end');
+      expect((await client.next()).event).toBe('end');
+    });
+
+    it('close() frees the leader lock: a standby takes over and the closed relay sends nothing more', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      const first = relay();
+      await until('the first relay to lead', () => first.stats().active);
+      const second = relay();
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 1));
+      expect((await take(client, 1))[0]!.data).toBe(1);
+      await first.close();
+      expect(first.stats().active).toBe(false);
+      await until('the standby to lead', () => second.stats().active);
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 2));
+      expect((await take(client, 1))[0]!.data).toBe(2);
+      await until('the standby to delete its row', () => second.stats().relayed === 1);
+      expect(first.stats().relayed).toBe(1);
+    });
   });
 });
 
