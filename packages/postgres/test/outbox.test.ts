@@ -160,6 +160,37 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
     });
   });
 
+  describe('wake-up', () => {
+    it('LISTEN/NOTIFY wakes the relay at commit, long before its next poll', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      const r = relay({ pollIntervalMs: 60_000 });
+      await until('the relay to lead', () => r.stats().active);
+      // Its first round found nothing: now it sleeps for a minute unless notified.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 1));
+      expect((await take(client, 1, 5000))[0]!.data).toBe(1);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('with listen: false (PgBouncer in transaction mode) polling alone delivers', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      const r = relay({ listen: false, pollIntervalMs: 200 });
+      await until('the relay to lead', () => r.stats().active);
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 1));
+      expect((await take(client, 1))[0]!.data).toBe(1);
+      const { rows: listening } = await pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+        [`wshub-outbox-relay ${table}`.slice(0, 63)],
+      );
+      expect(listening).toEqual([{ n: 0 }]);
+    });
+  });
+
   describe('per-user order = commit order', () => {
     it('transactions whose ids are taken in one order and that commit in another arrive in commit order', async () => {
       await fresh();
