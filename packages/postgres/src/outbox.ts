@@ -112,7 +112,8 @@ export class Outbox {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
-      client.release();
+      // Destroyed, not returned: the connection may be the reason it failed.
+      client.release(true);
       throw error;
     }
     client.release();

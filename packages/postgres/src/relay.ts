@@ -53,6 +53,7 @@ export interface RelayStats {
 
 interface Row {
   id: string;
+  message_id: string;
   kind: 'message' | 'push' | 'disconnect';
   user_id: string | null;
   event: string | null;
@@ -213,7 +214,7 @@ export class OutboxRelay {
   private async round(client: PoolClientLike): Promise<number> {
     const { table } = this.ctx;
     const result = (await client.query(
-      `SELECT id, kind, user_id, event, data::text AS data, filter::text AS filter FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
+      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
       [this.options.batchSize],
     )) as { rows: Row[] };
     const sent: string[] = [];
@@ -238,7 +239,7 @@ export class OutboxRelay {
   }
 
   private send(row: Row): Promise<void> {
-    const id = `${this.ctx.table.name}:${row.id}`;
+    const id = row.message_id;
     // Read as text: SQL NULL (no data) and JSON null must stay apart.
     const data = row.data === null ? undefined : JSON.parse(row.data);
     const filter = row.filter === null ? undefined : (JSON.parse(row.filter) as WatchFilterArg);

@@ -27,6 +27,9 @@ export function parseTableName(name: unknown): TableName | undefined {
  *
  * - `id` is the delivery order (see the lock rules in `outbox.ts` for why it
  *   equals commit order per user).
+ * - `message_id` goes with the message to the hub, which drops a repeat:
+ *   unique across tables and databases (ids alone would collide when two
+ *   databases relay into one hub).
  * - `data` and `filter` are `json`, not `jsonb`: `json` keeps the text as the
  *   app wrote it (jsonb would reorder an object's keys).
  * - A row that could not be delivered keeps `dead_at` and `error`; the
@@ -37,6 +40,7 @@ export function outboxSql(table: string = DEFAULT_TABLE): string {
   if (!t) throw new TypeError(tableRule(table));
   return `CREATE TABLE IF NOT EXISTS ${t.sql} (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  message_id uuid NOT NULL DEFAULT gen_random_uuid(),
   kind text NOT NULL CHECK (kind IN ('message', 'push', 'disconnect')),
   user_id text,
   event text,
