@@ -6,6 +6,8 @@ export interface RelayTarget {
   sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
   push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
   disconnect(userId: string): Promise<void>;
+  /** True once `close()` was called: the relay then stops and leaves the rest to another node's relay. */
+  readonly isClosing?: boolean;
 }
 
 export interface RelayOptions {
@@ -148,6 +150,7 @@ export class OutboxRelay {
         if (!(await this.lead(client))) continue;
         this.counts.failures = 0;
         while (!this.closed) {
+          if (this.hubClosing()) break;
           this.woken = false;
           const count = await this.round(client);
           if (count < this.options.batchSize) await this.idle(this.options.pollIntervalMs);
@@ -197,6 +200,7 @@ export class OutboxRelay {
   /** Tries to become the active relay; a standby waits `pollIntervalMs` and is asked again. */
   private async lead(client: PoolClientLike): Promise<boolean> {
     if (this.counts.active) return true;
+    if (this.hubClosing()) return false;
     const result = (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [this.ctx.keys.leader])) as {
       rows: Array<{ ok: boolean }>;
     };
@@ -219,6 +223,7 @@ export class OutboxRelay {
     )) as { rows: Row[] };
     const sent: string[] = [];
     for (const row of result.rows) {
+      if (this.hubClosing()) break;
       try {
         await this.send(row);
         sent.push(row.id);
@@ -236,6 +241,17 @@ export class OutboxRelay {
       this.counts.relayed += sent.length;
     }
     return result.rows.length;
+  }
+
+  /**
+   * A closing hub would take rows that no socket gets any more (and, once its
+   * broker is closed, no other node either): the relay stops instead, which
+   * frees the leader lock, and a relay on another node sends them.
+   */
+  private hubClosing(): boolean {
+    if (this.hub.isClosing !== true) return false;
+    this.closed = true;
+    return true;
   }
 
   private send(row: Row): Promise<void> {

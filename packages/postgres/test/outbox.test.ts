@@ -327,6 +327,29 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect((await client.next()).event).toBe('end');
     });
 
+    it('a relay whose hub is closing stops and leaves the rows to a relay on another node', async () => {
+      await fresh();
+      fx = await startHub();
+      const other = await startHub();
+      try {
+        const client = await other.connect('u1');
+        const closingNode = relay();
+        await until('the first node to lead', () => closingNode.stats().active);
+        const standby = outbox.relay(other.hub, { pollIntervalMs: 100 });
+        relays.push(standby);
+        await fx.hub.close();
+        await transaction(pool, async (tx) => {
+          for (let i = 0; i < 5; i++) await outbox.sendMessage(tx, 'u1', 'n', i);
+        });
+        expect((await take(client, 5)).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
+        expect(closingNode.stats()).toMatchObject({ active: false, relayed: 0 });
+        expect(standby.stats().active).toBe(true);
+      } finally {
+        await Promise.all(relays.splice(0).map((r) => r.close()));
+        await other.close();
+      }
+    });
+
     it('close() frees the leader lock: a standby takes over and the closed relay sends nothing more', async () => {
       await fresh();
       fx = await startHub();
