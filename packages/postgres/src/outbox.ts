@@ -42,6 +42,15 @@ export interface OutboxOptions {
   maxBytes?: number;
 }
 
+export interface OutboxStats {
+  /** Rows committed and not yet relayed. */
+  pending: number;
+  /** Age of the oldest of them, in seconds (0 when none). */
+  oldestPendingSeconds: number;
+  /** Rows the hub refused, kept with `dead_at` and `error`. */
+  deadLettered: number;
+}
+
 /** Internals the relay shares with its outbox. */
 export interface OutboxContext {
   readonly pool: PoolLike;
@@ -155,6 +164,28 @@ export class Outbox {
     assertQueryable(tx);
     assertUserId(userId);
     await this.write(tx, 'disconnect', userId, null, null, null);
+  }
+
+  /**
+   * What the table holds now: rows waiting for the relay, the age of the
+   * oldest of them, and dead-lettered rows. One scan of the table (which the
+   * relay keeps small), for metrics and health checks.
+   */
+  async stats(): Promise<OutboxStats> {
+    const { table } = this.ctx;
+    let result: { rows: Array<{ pending: number; dead: number; oldest: number | null }> };
+    try {
+      result = (await this.ctx.pool.query(
+        `SELECT count(*) FILTER (WHERE dead_at IS NULL)::int AS pending,
+  count(*) FILTER (WHERE dead_at IS NOT NULL)::int AS dead,
+  EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL))::float8 AS oldest
+FROM ${table.sql}`,
+      )) as typeof result;
+    } catch (error) {
+      throw explain(error, table.name);
+    }
+    const row = result.rows[0]!;
+    return { pending: row.pending, oldestPendingSeconds: row.oldest ?? 0, deadLettered: row.dead };
   }
 
   /**

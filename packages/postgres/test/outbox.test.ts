@@ -52,6 +52,19 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect(await rows(pool, table)).toEqual({ pending: 1, dead: 0 });
     });
 
+    it('stats(): rows pending, the age of the oldest, dead-lettered', async () => {
+      await fresh();
+      expect(await outbox.stats()).toEqual({ pending: 0, oldestPendingSeconds: 0, deadLettered: 0 });
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'e', 1));
+      await pool.query(`UPDATE ${table} SET created_at = now() - interval '90 seconds'`);
+      await transaction(pool, (tx) => outbox.push(tx, 'e', 2));
+      const stats = await outbox.stats();
+      expect(stats).toMatchObject({ pending: 2, deadLettered: 0 });
+      expect(stats.oldestPendingSeconds).toBeGreaterThanOrEqual(90);
+      expect(stats.oldestPendingSeconds).toBeLessThan(120);
+      await expect(new Outbox({ pool, table: `${db.schema}.nope` }).stats()).rejects.toThrow('run await outbox.install()');
+    });
+
     it('exports the same SQL it runs, for migration tools', async () => {
       await fresh();
       expect(outbox.sql).toBe(outboxSql(table));
@@ -267,6 +280,7 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect(dead).toEqual([{ event: 'big', error: expect.stringContaining('limits.maxBufferedBytes') }]);
       expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('could not be delivered and was dead-lettered')]);
       expect(await rows(pool, table)).toEqual({ pending: 0, dead: 1 });
+      expect(await outbox.stats()).toEqual({ pending: 0, oldestPendingSeconds: 0, deadLettered: 1 });
     });
 
     it('PostgreSQL ending the relay\'s connection: the relay reports it, connects again and loses nothing', async () => {
