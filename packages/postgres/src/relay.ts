@@ -297,7 +297,12 @@ export class OutboxRelay {
     this.broken = undefined;
     this.counts.active = false;
     if (!client) return;
-    client.release(true);
+    // run() must never reject (nobody would catch it): a release that throws is only reported.
+    try {
+      client.release(true);
+    } catch (error) {
+      this.report(error);
+    }
   }
 }
 
