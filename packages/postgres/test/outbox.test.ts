@@ -364,6 +364,29 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       }
     });
 
+    it('a connection release that throws is reported; close() still resolves', async () => {
+      await fresh();
+      fx = await startHub();
+      // The real pool, with one hook: releasing the relay's connection throws after releasing it.
+      const hooked = {
+        query: pool.query.bind(pool),
+        connect: async () => {
+          const client = await pool.connect();
+          const release = client.release.bind(client);
+          client.release = (destroy?: boolean | Error) => {
+            release(destroy);
+            throw new Error('release failed');
+          };
+          return client;
+        },
+      };
+      const errors: Error[] = [];
+      const r = new Outbox({ pool: hooked, table }).relay(fx.hub, { onError: (e) => errors.push(e) });
+      await until('the relay to lead', () => r.stats().active);
+      await expect(r.close()).resolves.toBeUndefined();
+      expect(errors.map((e) => e.message)).toEqual(['release failed']);
+    });
+
     it('close() frees the leader lock: a standby takes over and the closed relay sends nothing more', async () => {
       await fresh();
       fx = await startHub();
