@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import pg from 'pg';
 import { Outbox, type OutboxRelay, outboxSql } from '../src/index.js';
-import { findPostgres, type HubFixture, rows, startHub, take, testSchema, transaction, until } from './support.js';
+import { OutageProxy } from './outage-proxy.js';
+import { findPostgres, type HubFixture, PG, rows, startHub, take, testSchema, transaction, until } from './support.js';
 
 const user = await findPostgres();
 
@@ -339,6 +340,49 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect(errors.length).toBeGreaterThan(0);
       await hub.sendMessage('u1', 'end');
       expect((await client.next()).event).toBe('end');
+    });
+
+    it('PostgreSQL away for a while: the relay retries with backoff, reports each failure, and delivers everything once it is back', async () => {
+      await fresh();
+      fx = await startHub();
+      const client = await fx.connect('u1');
+      const proxy = await OutageProxy.start(PG);
+      const relayPool = new pg.Pool({ ...PG, port: proxy.port, user, max: 2 });
+      relayPool.on('error', () => {});
+      try {
+        const errors: number[] = [];
+        const r = new Outbox({ pool: relayPool, table }).relay(fx.hub, {
+          pollIntervalMs: 100,
+          retryMinMs: 50,
+          retryMaxMs: 400,
+          onError: () => errors.push(Date.now()),
+        });
+        relays.push(r);
+        await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 0));
+        expect((await take(client, 1))[0]!.data).toBe(0);
+
+        proxy.down();
+        const downAt = Date.now();
+        // The app goes on committing while the relay cannot reach PostgreSQL.
+        for (let i = 1; i <= 5; i++) await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', i));
+        await until('a few failed attempts', () => errors.length >= 4);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(client.unread).toEqual([]);
+        expect(r.stats()).toMatchObject({ active: false });
+        expect(r.stats().failures).toBeGreaterThanOrEqual(4);
+        // Backoff, not a hot loop: 50, 100, 200, 400, 400… ms apart.
+        const elapsed = Date.now() - downAt;
+        expect(errors.length).toBeLessThan(elapsed / 50);
+
+        proxy.up();
+        expect((await take(client, 5)).map((m) => m.data)).toEqual([1, 2, 3, 4, 5]);
+        await until('the relay to be healthy again', () => r.stats().failures === 0 && r.stats().active);
+        await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+      } finally {
+        await Promise.all(relays.splice(0).map((x) => x.close()));
+        await relayPool.end();
+        await proxy.close();
+      }
     });
 
     it('a relay whose hub is closing stops and leaves the rows to a relay on another node', async () => {
