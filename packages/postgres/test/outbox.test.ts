@@ -206,30 +206,52 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
   });
 
   describe('per-user order = commit order', () => {
+    /**
+     * The order in which transactions committed, as PostgreSQL saw it (the
+     * order their COMMIT answers reach this process is not it: a backend can
+     * release its locks, let the next transaction commit and answer, and only
+     * then answer its own client). Each transaction, last thing before its
+     * commit, bumps one counter row: its row lock is held until commit, so the
+     * counter's values are commit order.
+     */
+    async function commitOrder(): Promise<(tx: pg.PoolClient) => Promise<number>> {
+      const counter = `${table}_commit_order`;
+      await pool.query(`CREATE TABLE ${counter} (n int NOT NULL); INSERT INTO ${counter} VALUES (0)`);
+      return async (tx) => (await tx.query(`UPDATE ${counter} SET n = n + 1 RETURNING n`)).rows[0].n;
+    }
+
+    /** Per user, the `data` values in commit order. */
+    function inCommitOrder(done: Array<{ u: string; k: number; n: number }>, u: string): number[] {
+      return done
+        .filter((d) => d.u === u)
+        .sort((a, b) => a.n - b.n)
+        .map((d) => d.k);
+    }
+
     it('transactions whose ids are taken in one order and that commit in another arrive in commit order', async () => {
       await fresh();
       fx = await startHub();
       const users = ['u1', 'u2', 'u3'];
       const clients = await Promise.all(users.map((u) => fx!.connect(u)));
-      const committed = new Map<string, number[]>(users.map((u) => [u, []]));
+      const bump = await commitOrder();
       // 30 transactions at once, 10 per user, each holding its row a random
       // time before it commits. Without the outbox's locks, ids would be
       // taken in start order and commits would land in another order.
-      await Promise.all(
-        Array.from({ length: 30 }, (_, i) =>
+      const done = await Promise.all(
+        Array.from({ length: 30 }, (_, k) =>
           transaction(pool, async (tx) => {
-            const u = users[i % 3]!;
-            await outbox.sendMessage(tx, u, 'n', i);
+            const u = users[k % 3]!;
+            await outbox.sendMessage(tx, u, 'n', k);
             await new Promise((r) => setTimeout(r, Math.random() * 30));
-            return u;
-          }).then((u) => committed.get(u)!.push(i)),
+            return { u, k, n: await bump(tx) };
+          }),
         ),
       );
       // The relay starts after every commit, so it reads all rows in one batch.
       relay();
-      for (const [k, u] of users.entries()) {
-        const got = await take(clients[k]!, 10);
-        expect(got.map((m) => m.data)).toEqual(committed.get(u));
+      for (const [i, u] of users.entries()) {
+        const got = await take(clients[i]!, 10);
+        expect(got.map((m) => m.data)).toEqual(inCommitOrder(done, u));
       }
     });
 
@@ -238,22 +260,27 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       fx = await startHub();
       const users = ['u1', 'u2'];
       const clients = await Promise.all(users.map((u) => fx!.connect(u)));
+      const bump = await commitOrder();
       const first = relay({ batchSize: 7 });
       const second = relay({ batchSize: 7 });
-      const committed = new Map<string, number[]>(users.map((u) => [u, []]));
-      let i = 0;
+      const done: Array<{ u: string; k: number; n: number }> = [];
+      let k = 0;
       for (let wave = 0; wave < 6; wave++) {
-        await Promise.all(
+        const batch = await Promise.all(
           Array.from({ length: 10 }, () => {
-            const k = i++;
-            const u = users[k % 2]!;
-            return transaction(pool, (tx) => outbox.sendMessage(tx, u, 'n', k)).then(() => committed.get(u)!.push(k));
+            const mine = k++;
+            const u = users[mine % 2]!;
+            return transaction(pool, async (tx) => {
+              await outbox.sendMessage(tx, u, 'n', mine);
+              return { u, k: mine, n: await bump(tx) };
+            });
           }),
         );
+        done.push(...batch);
       }
-      for (const [k, u] of users.entries()) {
-        const got = await take(clients[k]!, 30);
-        expect(got.map((m) => m.data)).toEqual(committed.get(u));
+      for (const [i, u] of users.entries()) {
+        const got = await take(clients[i]!, 30);
+        expect(got.map((m) => m.data)).toEqual(inCommitOrder(done, u));
       }
       expect([first.stats().active, second.stats().active].sort()).toEqual([false, true]);
       await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
