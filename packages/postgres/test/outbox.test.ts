@@ -85,6 +85,22 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
     });
   });
 
+  describe('errors with nobody listening', () => {
+    it('do not crash the process: the relay keeps the last one in stats() and goes on', async () => {
+      fx = await startHub();
+      outbox = new Outbox({ pool, table: `${db.schema}.not_yet` });
+      const r = relay();
+      await until('the relay to meet the missing table', () => r.stats().lastError !== undefined);
+      expect(r.stats().lastError!.message).toContain('run await outbox.install()');
+      // It goes on trying: once the table exists, rows flow.
+      table = `${db.schema}.not_yet`;
+      await outbox.install();
+      const client = await fx.connect('u1');
+      await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 1));
+      expect((await take(client, 1))[0]!.data).toBe(1);
+    });
+  });
+
   describe('bad input is refused at call time, so the transaction can roll back', () => {
     it.each([
       ['data with a cycle', () => outbox.sendMessage(tx, 'u1', 'e', cyclic()), TypeError, 'the data of "e" is not JSON'],
