@@ -29,6 +29,7 @@ import {
   type Welcome,
 } from './protocol.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
+import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
 import { ResumeBudget } from './resume-budget.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
@@ -157,6 +158,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly cluster: ClusterSync<User>;
   private readonly sessionHost: SessionHost;
   private readonly resumeBudget: ResumeBudget | undefined;
+  private readonly recentIds = new RecentIds();
   private pendingCount = 0;
   private closing: Promise<void> | undefined;
 
@@ -610,12 +612,21 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * message larger than `limits.maxBufferedBytes` rejects with a RangeError.
    * With a broker whose queue fills (`WorkerBroker`), the promise resolves
    * once the queue is short again, and rejects with a RangeError, nothing
-   * delivered, when it is full.
+   * delivered, when it is full. With `options.id`, a repeat of a recent id
+   * is dropped (see {@link RecentIds}).
    */
-  async sendMessage(userId: string, event: string, data?: unknown, isWatchingOrPayload?: WatchFilterArg): Promise<void> {
+  async sendMessage(
+    userId: string,
+    event: string,
+    data?: unknown,
+    isWatchingOrPayload?: WatchFilterArg,
+    options?: SendOptions,
+  ): Promise<void> {
     assertUserId(userId);
     assertEvent(event);
     const filter = toDeliveryFilter(isWatchingOrPayload);
+    const id = assertSendOptions(options);
+    if (id !== undefined && this.recentIds.has(id)) return;
     const started = this.observers.active ? performance.now() : 0;
     const message = this.delivery.prepare(event, data);
     if (!message) return;
@@ -625,6 +636,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     const backlog = this.cluster.admit();
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
     const room = this.cluster.sendToUser(userId, filter, message);
+    if (id !== undefined) this.recentIds.add(id);
     if (room) await room;
     if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
     if (backlog) await backlog;
@@ -635,19 +647,23 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * accepts, with `data` or a per-user `data(user)`. Callbacks run once per
    * user (not per socket), concurrently up to `limits.pushConcurrency`; one
    * that throws, rejects or does not settle within `pushTimeoutMs` skips
-   * that user and is reported through `'error'`.
+   * that user and is reported through `'error'`. With `options.id`, a
+   * repeat of a recent id is dropped (see {@link RecentIds}).
    */
   async push(
     event: string,
     data?: PushData<User>,
     allow?: PushAllow<User> | null,
     isWatchingOrPayload?: WatchFilterArg,
+    options?: SendOptions,
   ): Promise<void> {
     assertEvent(event);
     if (allow !== undefined && allow !== null && typeof allow !== 'function') {
       throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
     }
     const filter = toDeliveryFilter(isWatchingOrPayload);
+    const id = assertSendOptions(options);
+    if (id !== undefined && this.recentIds.has(id)) return;
     const started = this.observers.active ? performance.now() : 0;
     await runPush(
       {
@@ -663,6 +679,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       allow,
       filter,
     );
+    // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
+    if (id !== undefined) this.recentIds.add(id);
     if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
   }
 

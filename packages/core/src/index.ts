@@ -8,6 +8,7 @@ export { hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } f
 export { MemoryHistory } from './history.js';
 export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
 export type { PushAllow, PushData } from './push.js';
+export type { SendOptions } from './recent-ids.js';
 export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './options.js';

@@ -1,0 +1,2 @@
+export { OutboxRelayHost, WS_OUTBOX_OPTIONS, WsOutboxModule } from './ws-outbox.module.js';
+export type { WsOutboxModuleAsyncOptions, WsOutboxModuleOptions } from './ws-outbox.module.js';

@@ -1,0 +1,325 @@
+import type { SendOptions, WatchFilterArg } from '@wshub/core';
+import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
+
+/** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
+export interface RelayTarget {
+  sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
+  push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
+  disconnect(userId: string): Promise<void>;
+  /** True once `close()` was called: the relay then stops and leaves the rest to another node's relay. */
+  readonly isClosing?: boolean;
+}
+
+export interface RelayOptions {
+  /**
+   * Rows read, sent and deleted per round.
+   * @default 100
+   */
+  batchSize?: number;
+  /**
+   * How often the relay looks for rows without a notification, and how often
+   * a standby relay tries to take over from the active one.
+   * @default 1000
+   */
+  pollIntervalMs?: number;
+  /**
+   * Wake up on `LISTEN`/`NOTIFY` as rows commit. Set `false` behind
+   * PgBouncer in transaction mode, where `LISTEN` does not work: polling
+   * alone still delivers everything, `pollIntervalMs` later at worst.
+   * @default true
+   */
+  listen?: boolean;
+  /**
+   * First wait before connecting again after PostgreSQL failed; it doubles
+   * up to `retryMaxMs` while failures go on.
+   * @default 100
+   */
+  retryMinMs?: number;
+  /** @default 10000 */
+  retryMaxMs?: number;
+  /** Called with every error the relay meets (it goes on after each); or use `relay.on('error', …)`. */
+  onError?: (error: Error) => void;
+}
+
+export interface RelayStats {
+  /** Whether this relay holds the leader lock (the others wait). */
+  active: boolean;
+  /** Rows sent to the hub and deleted. */
+  relayed: number;
+  /** Rows the hub refused, kept with `dead_at` and `error`. */
+  deadLettered: number;
+  /** Failures to reach PostgreSQL since the last success (0 when healthy). */
+  failures: number;
+  lastError: Error | undefined;
+}
+
+interface Row {
+  id: string;
+  message_id: string;
+  kind: 'message' | 'push' | 'disconnect';
+  user_id: string | null;
+  event: string | null;
+  data: string | null;
+  filter: string | null;
+}
+
+const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryMaxMs: 10_000 };
+
+/**
+ * Moves committed outbox rows to the hub, in id order (which the outbox's
+ * locks make commit order per user), and deletes them.
+ *
+ * One relay at a time is active: it holds a session advisory lock on its
+ * own connection and reads, sends and deletes on that same connection. Rows
+ * locked with `FOR UPDATE SKIP LOCKED` by several relays would let one relay
+ * send a user's later row while another still holds the earlier one; a
+ * single active relay cannot reorder. When its process dies, PostgreSQL ends
+ * its session and frees the lock, and a standby takes over within
+ * `pollIntervalMs`. Because the lock and the batches share the connection, a
+ * relay that lost its lock has also lost the connection it would send with.
+ *
+ * A crash after sending and before the delete sends those rows again: each
+ * goes with its id (`options.id` of `sendMessage`/`push`), so the hub drops
+ * the repeat.
+ */
+export class OutboxRelay {
+  private readonly options: Required<Omit<RelayOptions, 'onError'>> & Pick<RelayOptions, 'onError'>;
+  private readonly listeners = new Set<(error: Error) => void>();
+  private readonly done: Promise<void>;
+  private closed = false;
+  private woken = false;
+  private wake: (() => void) | undefined;
+  private client: PoolClientLike | undefined;
+  private broken: Error | undefined;
+  private readonly counts: RelayStats = { active: false, relayed: 0, deadLettered: 0, failures: 0, lastError: undefined };
+
+  constructor(
+    private readonly ctx: OutboxContext,
+    private readonly hub: RelayTarget,
+    options: RelayOptions,
+  ) {
+    this.options = resolve(options);
+    for (const method of ['sendMessage', 'push', 'disconnect'] as const) {
+      if (typeof (hub as unknown as Record<string, unknown> | null)?.[method] !== 'function') {
+        throw new TypeError(`wshub outbox: relay(hub) needs a hub with ${method}(), got ${hub === null ? 'null' : typeof hub}`);
+      }
+    }
+    this.done = this.run();
+  }
+
+  /** Listens for errors (PostgreSQL away, a row dead-lettered); the relay goes on after each. */
+  on(event: 'error', listener: (error: Error) => void): this {
+    if (event === 'error') this.listeners.add(listener);
+    return this;
+  }
+
+  off(event: 'error', listener: (error: Error) => void): this {
+    if (event === 'error') this.listeners.delete(listener);
+    return this;
+  }
+
+  stats(): RelayStats {
+    return { ...this.counts };
+  }
+
+  /** Stops after the round in flight (its rows are sent and deleted) and frees the connection and the lock. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    await this.done;
+  }
+
+  private report(error: unknown): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    this.counts.lastError = e;
+    // A listener that throws must not stop the relay or skip the others.
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(e);
+      } catch {}
+    }
+    try {
+      this.options.onError?.(e);
+    } catch {}
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      try {
+        const client = await this.connect();
+        if (!(await this.lead(client))) continue;
+        this.counts.failures = 0;
+        while (!this.closed) {
+          if (this.hubClosing()) break;
+          this.woken = false;
+          const count = await this.round(client);
+          if (count < this.options.batchSize) await this.idle(this.options.pollIntervalMs);
+          this.check();
+        }
+      } catch (error) {
+        this.drop();
+        if (this.closed) break;
+        this.counts.failures++;
+        this.report(explain(error, this.ctx.table.name));
+        const wait = Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (this.counts.failures - 1));
+        await this.idle(wait);
+      }
+    }
+    this.drop();
+  }
+
+  /** One dedicated connection: leader lock, LISTEN and batches. */
+  private async connect(): Promise<PoolClientLike> {
+    if (this.client) return this.client;
+    const client = await this.ctx.pool.connect();
+    this.client = client;
+    this.broken = undefined;
+    // An idle connection that PostgreSQL ends emits 'error': without a
+    // listener that would crash the process.
+    client.on('error', (error) => {
+      if (this.client !== client) return;
+      this.broken = error;
+      this.wake?.();
+    });
+    client.on('end', () => {
+      if (this.client !== client) return;
+      this.broken ??= new Error('wshub outbox: the relay connection to PostgreSQL ended');
+      this.wake?.();
+    });
+    client.on('notification', (message) => {
+      if (this.client === client && message.channel === this.ctx.table.name) {
+        this.woken = true;
+        this.wake?.();
+      }
+    });
+    // Named after its table, so an operator (or a test) can find it in pg_stat_activity.
+    await client.query('SELECT set_config($1, $2, false)', ['application_name', `wshub-outbox-relay ${this.ctx.table.name}`.slice(0, 63)]);
+    return client;
+  }
+
+  /** Tries to become the active relay; a standby waits `pollIntervalMs` and is asked again. */
+  private async lead(client: PoolClientLike): Promise<boolean> {
+    if (this.counts.active) return true;
+    if (this.hubClosing()) return false;
+    const result = (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [this.ctx.keys.leader])) as {
+      rows: Array<{ ok: boolean }>;
+    };
+    if (!result.rows[0]?.ok) {
+      await this.idle(this.options.pollIntervalMs);
+      this.check();
+      return false;
+    }
+    this.counts.active = true;
+    if (this.options.listen) await client.query(`LISTEN "${this.ctx.table.name}"`);
+    return true;
+  }
+
+  /** Sends one batch in id order; returns how many rows it read. */
+  private async round(client: PoolClientLike): Promise<number> {
+    const { table } = this.ctx;
+    const result = (await client.query(
+      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
+      [this.options.batchSize],
+    )) as { rows: Row[] };
+    const sent: string[] = [];
+    for (const row of result.rows) {
+      if (this.hubClosing()) break;
+      try {
+        await this.send(row);
+        sent.push(row.id);
+      } catch (error) {
+        // The hub refused this row and would refuse it again: set it aside
+        // with its error so the rows behind it go on.
+        const message = error instanceof Error ? error.message : String(error);
+        await client.query(`UPDATE ${table.sql} SET dead_at = now(), error = $2 WHERE id = $1`, [row.id, message]);
+        this.counts.deadLettered++;
+        this.report(new Error(`wshub outbox: row ${row.id} ("${row.event ?? row.kind}") could not be delivered and was dead-lettered: ${message}`, { cause: error }));
+      }
+    }
+    if (sent.length > 0) {
+      await client.query(`DELETE FROM ${table.sql} WHERE id = ANY($1::bigint[])`, [sent]);
+      this.counts.relayed += sent.length;
+    }
+    return result.rows.length;
+  }
+
+  /**
+   * A closing hub would take rows that no socket gets any more (and, once its
+   * broker is closed, no other node either): the relay stops instead, which
+   * frees the leader lock, and a relay on another node sends them.
+   */
+  private hubClosing(): boolean {
+    if (this.hub.isClosing !== true) return false;
+    this.closed = true;
+    return true;
+  }
+
+  private send(row: Row): Promise<void> {
+    const id = row.message_id;
+    // Read as text: SQL NULL (no data) and JSON null must stay apart.
+    const data = row.data === null ? undefined : JSON.parse(row.data);
+    const filter = row.filter === null ? undefined : (JSON.parse(row.filter) as WatchFilterArg);
+    switch (row.kind) {
+      case 'message':
+        return this.hub.sendMessage(row.user_id!, row.event!, data, filter, { id });
+      case 'push':
+        return this.hub.push(row.event!, data, null, filter, { id });
+      case 'disconnect':
+        return this.hub.disconnect(row.user_id!);
+      default:
+        return Promise.reject(new Error(`unknown row kind ${JSON.stringify(row.kind)}`));
+    }
+  }
+
+  /** Waits `ms`, or less when a notification, an error or close() comes. */
+  private idle(ms: number): Promise<void> {
+    if (this.closed || this.woken || this.broken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private check(): void {
+    if (this.broken) throw this.broken;
+  }
+
+  /** Destroys the connection, which also frees the leader lock. */
+  private drop(): void {
+    const client = this.client;
+    this.client = undefined;
+    this.broken = undefined;
+    this.counts.active = false;
+    if (!client) return;
+    // run() must never reject (nobody would catch it): a release that throws is only reported.
+    try {
+      client.release(true);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+}
+
+function resolve(options: RelayOptions): OutboxRelay['options'] {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`wshub outbox: relay options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const out = { ...DEFAULTS, listen: true, ...options };
+  for (const name of ['batchSize', 'pollIntervalMs', 'retryMinMs', 'retryMaxMs'] as const) {
+    const value = out[name];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`wshub outbox: relay option "${name}" must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (typeof out.listen !== 'boolean') throw new TypeError(`wshub outbox: relay option "listen" must be a boolean, got ${typeof out.listen}`);
+  if (out.onError !== undefined && typeof out.onError !== 'function') {
+    throw new TypeError(`wshub outbox: relay option "onError" must be a function, got ${typeof out.onError}`);
+  }
+  return out;
+}
