@@ -26,6 +26,7 @@ export const SUITES: ReadonlyArray<{ workspace: string; exclude: string[] }> = [
   { workspace: 'packages/testing', exclude: [] },
   { workspace: 'packages/nest', exclude: [] },
   { workspace: 'packages/prometheus', exclude: [] },
+  { workspace: 'packages/postgres', exclude: [] },
   {
     workspace: 'packages/redis',
     exclude: ['test/chaos.test.ts', 'test/redis-cluster.test.ts', 'test/cluster-outage.test.ts', 'test/faults.test.ts'],
