@@ -4,12 +4,20 @@
  * `promtool check metrics` objects to), the readiness probe, which fails
  * while SIGTERM drains the hub, and the activity the live panel draws.
  */
+import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectTestClient, type TestClient } from '@wshub/testing';
 import parsePrometheusTextFormat, { type Family } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoProcess } from './demo-process.js';
+
+const promtoolMissing = (() => {
+  const probe = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+  return probe.error || probe.status !== 0 ? 'promtool not found on PATH' : undefined;
+})();
+if (promtoolMissing && process.env.CI) throw new Error(`${promtoolMissing}: the promtool check must run under CI (install Debian's prometheus)`);
+if (promtoolMissing) process.stderr.write(`demo: ${promtoolMissing}; the promtool check of /metrics is skipped (install Debian's prometheus to run it)\n`);
 
 let demo: DemoProcess;
 const clients: TestClient[] = [];
@@ -69,6 +77,12 @@ describe('GET /metrics', () => {
     expect(families.has('process_cpu_user_seconds_total')).toBe(true); // PrometheusModule's default metrics
     const lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
     expect(new Set(lines.map((l) => l.slice(0, l.lastIndexOf(' ')))).size).toBe(lines.length); // no series twice
+  });
+
+  it.skipIf(promtoolMissing !== undefined)('passes `promtool check metrics` as it is served', async () => {
+    const { text } = await scrape();
+    const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, output: '' });
   });
 
   it('counts sockets, users and deliveries, and times them', async () => {
