@@ -91,6 +91,17 @@ export interface HubClientOptions {
    * @default true
    */
   recover?: boolean;
+  /**
+   * One WebSocket for every tab of this origin that creates a client with
+   * the same URL. `'worker'`: the socket lives in a `SharedWorker` and each
+   * tab talks to it (a TypeError where there is no `SharedWorker`); `true`:
+   * the same where `SharedWorker` exists, otherwise one socket per tab, said
+   * once with `console.warn`. `'leader'` (a leader tab elected with Web
+   * Locks) is not available yet. The first tab's options are the shared
+   * connection's; the `token` of a tab that is still open serves it.
+   * @default false
+   */
+  share?: boolean | 'worker' | 'leader';
 }
 
 /** Options with every default filled in. */
@@ -103,6 +114,8 @@ export interface ResolvedOptions {
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
   recover: boolean;
+  /** `'auto'` for `share: true`. */
+  share: false | 'auto' | 'worker';
 }
 
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({
@@ -230,6 +243,18 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     fail(`option "recover" must be a boolean, got ${show(o.recover)}`);
   }
 
+  let share: ResolvedOptions['share'] = false;
+  if (o.share === true) share = 'auto';
+  else if (o.share === 'worker') share = o.share;
+  else if (o.share === 'leader') {
+    fail(`option "share" cannot be 'leader' yet (leader election is not built); use true or 'worker'`);
+  } else if (o.share !== undefined && o.share !== false) {
+    fail(`option "share" must be true, false or 'worker', got ${show(o.share)}`);
+  }
+  if (share && o.WebSocket !== undefined) {
+    fail('option "WebSocket" cannot be used with "share": the shared socket is made in the SharedWorker, with its WebSocket');
+  }
+
   return {
     url: resolvedUrl,
     protocols: protocols.filter((p) => p !== SUBPROTOCOL),
@@ -239,5 +264,6 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     reconnect,
     maxQueuedMessages,
     recover: o.recover ?? true,
+    share,
   };
 }

@@ -1,0 +1,213 @@
+/**
+ * `share: 'worker'` in a real browser: Debian's headless Chromium, driven by
+ * playwright-core, tabs of one page against a real `WsHub`. The page loads
+ * the package's built `dist/index.js` as a plain module from a CDN-style
+ * path, so the worker is found beside it (`npx tsup` first).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestHub } from '../support/hub.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const WAIT_MS = 10_000;
+const TABS = 5;
+const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+const PAGE = `<!doctype html><meta charset="utf-8"><title>wshub share</title>
+<script type="module">
+  import { HubClient } from '/client/index.js';
+  globalThis.HubClient = HubClient;
+  globalThis.ready = true;
+</script>`;
+
+const skip =
+  existsSync(CHROMIUM) || process.env.CI ? undefined : `${CHROMIUM} is missing (apt-get install chromium): share's browser test is skipped`;
+if (skip) process.stderr.write(`@wshub/client: ${skip}\n`);
+
+/** Serves the page and `dist/` under `/client/` on 127.0.0.1: every tab has the same origin, so they share one worker. */
+async function servePage(): Promise<{ server: Server; base: string }> {
+  const types: Record<string, string> = { '.js': 'text/javascript', '.map': 'application/json' };
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    if (path === '/') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    const file = join(dist, path.replace(/^\/client\//, ''));
+    if (!path.startsWith('/client/') || !file.startsWith(dist) || !existsSync(file)) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    response.end(readFileSync(file));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+interface TabLog {
+  got: Array<{ event: string; data: unknown }>;
+  events: Array<{ event: string; data: unknown }>;
+  states: string[];
+}
+
+describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
+  let browser: Browser;
+  let hub: TestHub;
+  let server: Server;
+  let base: string;
+  let context: BrowserContext | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(join(dist, 'shared-worker.js'))) throw new Error(`${dist}shared-worker.js is missing: build the client first (npx tsup)`);
+    [browser, hub, { server, base }] = await Promise.all([
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 }),
+      TestHub.start(),
+      servePage(),
+    ]);
+  }, 90_000);
+
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+
+  afterAll(async () => {
+    server?.closeAllConnections();
+    server?.close();
+    await Promise.all([browser?.close(), hub?.stop()]);
+  }, 30_000);
+
+  /** Opens a tab whose client shares the socket, handles every `feed-*` event and `notice`, and watches `watches`. */
+  async function openTab(watches: Array<[string, string | null]>): Promise<Page> {
+    const page = await context!.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(base);
+    await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    await page.evaluate(
+      async ({ url, watches, tabs }) => {
+        const g = globalThis as any;
+        const log: TabLog = { got: [], events: [], states: [] };
+        g.log = log;
+        const client = new g.HubClient(url, { share: 'worker', token: () => 'alice-token' });
+        g.client = client;
+        g.subscriptions = {};
+        for (const event of [...Array.from({ length: tabs }, (_, i) => `feed-${i}`), 'notice', 'shared']) {
+          client.on(event, (data: unknown) => log.got.push({ event, data }));
+        }
+        for (const event of ['ended', 'recovered', 'error', 'close']) {
+          client.on(event, (data: unknown) => log.events.push({ event, data: data instanceof Error ? data.message : data }));
+        }
+        client.on('state', (state: string) => log.states.push(state));
+        const confirmations = watches.map(([event, payload]) => {
+          const subscription = client.watch(event, payload);
+          g.subscriptions[`${event}/${payload}`] = subscription;
+          return subscription.whenConfirmed();
+        });
+        const confirmed: boolean[] = await Promise.all(confirmations);
+        if (confirmed.includes(false)) throw new Error(`a watch was not confirmed: ${JSON.stringify(watches)}`);
+      },
+      { url: hub.url, watches, tabs: TABS },
+    );
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  /** The events the user's one socket watches on the server, with their scopes. */
+  const serverWatches = () => {
+    const sockets = hub.hub.socketsOf('alice');
+    expect(sockets).toHaveLength(1);
+    return Object.fromEntries([...sockets[0]!.watching].map(([event, scopes]) => [event, [...scopes]]));
+  };
+
+  const logOf = (page: Page): Promise<TabLog> => page.evaluate(() => (globalThis as any).log as TabLog);
+
+  /** Waits until the tab has received `count` messages. */
+  const received = (page: Page, count: number) =>
+    page.waitForFunction((n) => (globalThis as any).log.got.length >= n, count, { timeout: WAIT_MS });
+
+  it('five tabs hold one socket; each gets what it watches, user-wide messages reach all, a tab closing or unwatching leaves the others served, logout ends them all', async () => {
+    context = await browser.newContext();
+    const tabs: Page[] = [];
+    for (let i = 0; i < TABS; i++) {
+      // Tabs 0 and 1 both watch ('shared', 'x'): per-tab counting keeps it while one does.
+      const watches: Array<[string, string | null]> = [[`feed-${i}`, null]];
+      if (i < 2) watches.push(['shared', 'x']);
+      tabs.push(await openTab(watches));
+    }
+    expect(serverWatches()).toEqual({
+      'feed-0': [null],
+      'feed-1': [null],
+      'feed-2': [null],
+      'feed-3': [null],
+      'feed-4': [null],
+      shared: ['x'],
+    });
+
+    for (let i = 0; i < TABS; i++) await hub.hub.sendMessage('alice', `feed-${i}`, { n: i }, true);
+    await hub.hub.sendMessage('alice', 'notice', { text: 'for every tab' });
+    await hub.hub.sendMessage('alice', 'shared', { n: 1 }, 'x');
+    for (const [i, tab] of tabs.entries()) {
+      const expected = [{ event: `feed-${i}`, data: { n: i } }, { event: 'notice', data: { text: 'for every tab' } }];
+      if (i < 2) expected.push({ event: 'shared', data: { n: 1 } });
+      await received(tab, expected.length);
+      expect((await logOf(tab)).got, `tab ${i}`).toEqual(expected);
+    }
+
+    // Tab 0 unwatches ('shared', 'x'); tab 1 still watches it, so it stays on the socket.
+    await tabs[0]!.evaluate(() => (globalThis as any).subscriptions['shared/x'].unwatch());
+    // Tab 4 goes without a word: its Web Lock tells the worker.
+    await tabs[4]!.close();
+    await expect.poll(() => 'feed-4' in serverWatches(), { timeout: WAIT_MS }).toBe(false);
+    expect(serverWatches()).toEqual({ 'feed-0': [null], 'feed-1': [null], 'feed-2': [null], 'feed-3': [null], shared: ['x'] });
+    await hub.hub.sendMessage('alice', 'shared', { n: 2 }, 'x');
+    await hub.hub.sendMessage('alice', 'feed-3', { n: 3, again: true }, true);
+    await received(tabs[1]!, 4);
+    await received(tabs[3]!, 3);
+    expect((await logOf(tabs[1]!)).got.at(-1)).toEqual({ event: 'shared', data: { n: 2 } });
+    expect((await logOf(tabs[3]!)).got.at(-1)).toEqual({ event: 'feed-3', data: { n: 3, again: true } });
+    // A round trip through the socket: anything for tab 0 would have arrived by now.
+    await hub.hub.sendMessage('alice', 'feed-0', { n: 0, again: true }, true);
+    await received(tabs[0]!, 4);
+    expect((await logOf(tabs[0]!)).got.slice(3)).toEqual([{ event: 'feed-0', data: { n: 0, again: true } }]);
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+
+    // Logout: 4000 ends every tab.
+    hub.hub.disconnect('alice');
+    for (const tab of tabs.slice(0, 4)) {
+      await tab.waitForFunction(() => (globalThis as any).client.state === 'closed');
+      const log = await logOf(tab);
+      expect(log.events.filter((e) => e.event === 'ended').map((e) => (e.data as { code: number }).code)).toEqual([4000]);
+    }
+  }, 30_000);
+
+  it('close() in one tab detaches only it; the socket closes when the last tab leaves', async () => {
+    context = await browser.newContext();
+    const first = await openTab([['feed-0', null]]);
+    const second = await openTab([['feed-1', null]]);
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    await first.evaluate(() => (globalThis as any).client.close());
+    await hub.hub.sendMessage('alice', 'feed-1', { n: 1 }, true);
+    await received(second, 1);
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    await second.evaluate(() => (globalThis as any).client.close());
+    await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+  }, 30_000);
+});
