@@ -98,7 +98,8 @@ export interface HubClientOptions {
    * the same where `SharedWorker` exists, otherwise one socket per tab, said
    * once with `console.warn`. `'leader'` (a leader tab elected with Web
    * Locks) is not available yet. The first tab's options are the shared
-   * connection's; the `token` of a tab that is still open serves it.
+   * connection's; the `token` of a tab that is still open serves it. The
+   * `WebSocket` option applies only where a tab falls back to its own socket.
    * @default false
    */
   share?: boolean | 'worker' | 'leader';
@@ -251,8 +252,8 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
   } else if (o.share !== undefined && o.share !== false) {
     fail(`option "share" must be true, false or 'worker', got ${show(o.share)}`);
   }
-  if (share && o.WebSocket !== undefined) {
-    fail('option "WebSocket" cannot be used with "share": the shared socket is made in the SharedWorker, with its WebSocket');
+  if (share === 'worker' && o.WebSocket !== undefined) {
+    fail(`option "WebSocket" cannot be used with share: 'worker': the shared socket is made in the SharedWorker, with its WebSocket`);
   }
 
   return {

@@ -94,7 +94,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
   }, 30_000);
 
   /** Opens a tab whose client shares the socket, handles every `feed-*` event and `notice`, and watches `watches`. */
-  async function openTab(watches: Array<[string, string | null]>): Promise<Page> {
+  async function openTab(watches: Array<[string, string | null]>, share: true | 'worker' = 'worker'): Promise<Page> {
     const page = await context!.newPage();
     page.setDefaultTimeout(WAIT_MS);
     const errors: string[] = [];
@@ -102,11 +102,11 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     await page.goto(base);
     await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
     await page.evaluate(
-      async ({ url, watches, tabs }) => {
+      async ({ url, watches, tabs, share }) => {
         const g = globalThis as any;
         const log: TabLog = { got: [], events: [], states: [] };
         g.log = log;
-        const client = new g.HubClient(url, { share: 'worker', token: () => 'alice-token' });
+        const client = new g.HubClient(url, { share, token: () => 'alice-token' });
         g.client = client;
         g.subscriptions = {};
         for (const event of [...Array.from({ length: tabs }, (_, i) => `feed-${i}`), 'notice', 'shared']) {
@@ -124,7 +124,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
         const confirmed: boolean[] = await Promise.all(confirmations);
         if (confirmed.includes(false)) throw new Error(`a watch was not confirmed: ${JSON.stringify(watches)}`);
       },
-      { url: hub.url, watches, tabs: TABS },
+      { url: hub.url, watches, tabs: TABS, share },
     );
     expect(errors).toEqual([]);
     return page;
@@ -209,5 +209,19 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     expect(hub.hub.socketsOf('alice')).toHaveLength(1);
     await second.evaluate(() => (globalThis as any).client.close());
     await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+  }, 30_000);
+
+  it('share: true picks the SharedWorker where there is one', async () => {
+    context = await browser.newContext();
+    const warnings: string[] = [];
+    const first = await openTab([['feed-0', null]], true);
+    first.on('console', (message) => warnings.push(message.text()));
+    const second = await openTab([['feed-1', null]], true);
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    await hub.hub.sendMessage('alice', 'feed-1', { n: 1 }, true);
+    await received(second, 1);
+    expect((await logOf(second)).got).toEqual([{ event: 'feed-1', data: { n: 1 } }]);
+    expect((await logOf(first)).got).toEqual([]);
+    expect(warnings).toEqual([]);
   }, 30_000);
 });
