@@ -94,12 +94,14 @@ export interface HubClientOptions {
   /**
    * One WebSocket for every tab of this origin that creates a client with
    * the same URL. `'worker'`: the socket lives in a `SharedWorker` and each
-   * tab talks to it (a TypeError where there is no `SharedWorker`); `true`:
-   * the same where `SharedWorker` exists, otherwise one socket per tab, said
-   * once with `console.warn`. `'leader'` (a leader tab elected with Web
-   * Locks) is not available yet. The first tab's options are the shared
-   * connection's; the `token` of a tab that is still open serves it. The
-   * `WebSocket` option applies only where a tab falls back to its own socket.
+   * tab talks to it; `'leader'`: a tab elected with a Web Lock holds it and
+   * the others talk to it over a `BroadcastChannel` (either is a TypeError
+   * where the browser lacks what it needs); `true`: the worker where
+   * `SharedWorker` exists, else the leader where Web Locks and
+   * `BroadcastChannel` do, else one socket per tab, said once with
+   * `console.warn`. The first tab's options are the shared connection's; the
+   * `token` of a tab that is still open serves it. The `WebSocket` option
+   * applies only where a tab falls back to its own socket.
    * @default false
    */
   share?: boolean | 'worker' | 'leader';
@@ -116,7 +118,7 @@ export interface ResolvedOptions {
   maxQueuedMessages: number;
   recover: boolean;
   /** `'auto'` for `share: true`. */
-  share: false | 'auto' | 'worker';
+  share: false | 'auto' | 'worker' | 'leader';
 }
 
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({
@@ -246,14 +248,12 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
 
   let share: ResolvedOptions['share'] = false;
   if (o.share === true) share = 'auto';
-  else if (o.share === 'worker') share = o.share;
-  else if (o.share === 'leader') {
-    fail(`option "share" cannot be 'leader' yet (leader election is not built); use true or 'worker'`);
-  } else if (o.share !== undefined && o.share !== false) {
-    fail(`option "share" must be true, false or 'worker', got ${show(o.share)}`);
+  else if (o.share === 'worker' || o.share === 'leader') share = o.share;
+  else if (o.share !== undefined && o.share !== false) {
+    fail(`option "share" must be true, false, 'worker' or 'leader', got ${show(o.share)}`);
   }
-  if (share === 'worker' && o.WebSocket !== undefined) {
-    fail(`option "WebSocket" cannot be used with share: 'worker': the shared socket is made in the SharedWorker, with its WebSocket`);
+  if ((share === 'worker' || share === 'leader') && o.WebSocket !== undefined) {
+    fail(`option "WebSocket" cannot be used with share: '${share}': the shared socket is made with the global WebSocket`);
   }
 
   return {

@@ -1,4 +1,5 @@
 import type { ResolvedOptions } from '../options.js';
+import { type BroadcastChannelConstructor, type LockManagerLike, openLeader } from './leader.js';
 import { SharedHubClient, type TabPort } from './shared-client.js';
 
 interface SharedWorkerLike {
@@ -10,18 +11,31 @@ type SharedWorkerConstructor = new (url: URL, options: { type: 'module'; name: s
 let warned = false;
 
 /**
- * The tab's side of `share`: a {@link SharedHubClient} on the shared worker,
- * or `undefined` for a client of its own where there is no `SharedWorker`
- * (`share: true`; said once in the console).
+ * The tab's side of `share`: a {@link SharedHubClient} on the shared worker
+ * or on the leader tab, or `undefined` for a client of its own where
+ * neither can be had (`share: true`; said once in the console).
  *
- * @throws {TypeError} for `share: 'worker'` where there is no `SharedWorker`.
+ * @throws {TypeError} for `share: 'worker'` or `'leader'` where the browser lacks what it needs.
  */
 export function openShared(options: ResolvedOptions): SharedHubClient | undefined {
   const scope = globalThis as {
     SharedWorker?: SharedWorkerConstructor;
-    navigator?: { locks?: ConstructorParameters<typeof SharedHubClient>[2] };
+    BroadcastChannel?: BroadcastChannelConstructor;
+    MessageChannel?: Parameters<typeof openLeader>[3];
+    navigator?: { locks?: LockManagerLike };
   };
   const SharedWorker = scope.SharedWorker;
+  const locks = scope.navigator?.locks;
+  const canLead =
+    locks !== undefined && typeof scope.BroadcastChannel === 'function' && typeof scope.MessageChannel === 'function';
+  if (options.share === 'leader' || (options.share === 'auto' && typeof SharedWorker !== 'function' && canLead)) {
+    if (!canLead) {
+      throw new TypeError(
+        `wshub client: option "share" is 'leader', but Web Locks (navigator.locks), BroadcastChannel or MessageChannel is missing here; use share: true to fall back`,
+      );
+    }
+    return openLeader(options, locks!, scope.BroadcastChannel!, scope.MessageChannel!);
+  }
   if (typeof SharedWorker !== 'function') {
     if (options.share === 'worker') {
       throw new TypeError(`wshub client: option "share" is 'worker', but there is no SharedWorker here; use share: true to fall back`);
@@ -30,7 +44,9 @@ export function openShared(options: ResolvedOptions): SharedHubClient | undefine
       warned = true;
       // A browser library's one word to the developer: nothing else would tell them the tabs do not share.
       // biome-ignore lint/suspicious/noConsole: said once, where the app cannot otherwise learn it
-      console.warn('wshub client: there is no SharedWorker here, so each tab has its own WebSocket (share: true)');
+      console.warn(
+        'wshub client: there is neither SharedWorker nor Web Locks with BroadcastChannel here, so each tab has its own WebSocket (share: true)',
+      );
     }
     return undefined;
   }
@@ -48,5 +64,5 @@ export function openShared(options: ResolvedOptions): SharedHubClient | undefine
     );
   }
   worker.port.start?.();
-  return new SharedHubClient(options, worker.port, scope.navigator?.locks);
+  return new SharedHubClient(options, worker.port, locks);
 }

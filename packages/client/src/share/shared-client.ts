@@ -48,6 +48,8 @@ export class SharedHubClient {
   #closed = false;
   /** What the tab said before it attached (it attaches once it holds its lock); sent right after the attach. */
   #early: TabMessage[] | undefined = [];
+  /** The attach message, sent again by {@link reattach}. */
+  #attachMessage: TabMessage | undefined;
   /** Resolving it releases the lock that tells the worker this tab is here. */
   #releaseLock: (() => void) | undefined;
 
@@ -208,7 +210,29 @@ export class SharedHubClient {
     this.#releaseLock?.();
   }
 
+  /**
+   * The connection's holder changed (`share: 'leader'`: another tab leads
+   * now): attach to the new one with this tab's watches and handlers.
+   */
+  reattach(): void {
+    if (this.#closed || this.#early || !this.#attachMessage) return;
+    for (const subscription of this.#subscriptions.values()) subscription[markUnconfirmed]();
+    this.#port.postMessage(this.#attachMessage);
+    for (const [key, subscription] of this.#subscriptions) {
+      this.#port.postMessage({ type: 'watch', key, event: subscription.event, payload: subscription.payload });
+    }
+    for (const event of this.#listening) this.#port.postMessage({ type: 'listen', event });
+  }
+
+  /** Server events with handlers, one entry per handler. */
+  get #listening(): string[] {
+    return this.#emitter.events().flatMap((event) =>
+      CLIENT_EVENTS.has(event) ? [] : Array.from({ length: this.#emitter.count(event) }, () => event),
+    );
+  }
+
   #attach(attach: TabMessage): void {
+    this.#attachMessage = attach;
     const early = this.#early ?? [];
     this.#early = undefined;
     this.#port.postMessage(attach);

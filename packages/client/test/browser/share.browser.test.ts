@@ -94,7 +94,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
   }, 30_000);
 
   /** Opens a tab whose client shares the socket, handles every `feed-*` event and `notice`, and watches `watches`. */
-  async function openTab(watches: Array<[string, string | null]>, share: true | 'worker' = 'worker'): Promise<Page> {
+  async function openTab(watches: Array<[string, string | null]>, share: true | 'worker' | 'leader'): Promise<Page> {
     const page = await context!.newPage();
     page.setDefaultTimeout(WAIT_MS);
     const errors: string[] = [];
@@ -143,72 +143,91 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
   const received = (page: Page, count: number) =>
     page.waitForFunction((n) => (globalThis as any).log.got.length >= n, count, { timeout: WAIT_MS });
 
-  it('five tabs hold one socket; each gets what it watches, user-wide messages reach all, a tab closing or unwatching leaves the others served, logout ends them all', async () => {
+  describe.each(['worker', 'leader'] as const)("share: '%s'", (share) => {
+    it('five tabs hold one socket; each gets what it watches, user-wide messages reach all, a tab closing or unwatching leaves the others served, logout ends them all', async () => {
+      context = await browser.newContext();
+      const tabs: Page[] = [];
+      for (let i = 0; i < TABS; i++) {
+        // Tabs 0 and 1 both watch ('shared', 'x'): per-tab counting keeps it while one does.
+        const watches: Array<[string, string | null]> = [[`feed-${i}`, null]];
+        if (i < 2) watches.push(['shared', 'x']);
+        tabs.push(await openTab(watches, share));
+      }
+      expect(serverWatches()).toEqual({
+        'feed-0': [null],
+        'feed-1': [null],
+        'feed-2': [null],
+        'feed-3': [null],
+        'feed-4': [null],
+        shared: ['x'],
+      });
+
+      for (let i = 0; i < TABS; i++) await hub.hub.sendMessage('alice', `feed-${i}`, { n: i }, true);
+      await hub.hub.sendMessage('alice', 'notice', { text: 'for every tab' });
+      await hub.hub.sendMessage('alice', 'shared', { n: 1 }, 'x');
+      for (const [i, tab] of tabs.entries()) {
+        const expected = [{ event: `feed-${i}`, data: { n: i } }, { event: 'notice', data: { text: 'for every tab' } }];
+        if (i < 2) expected.push({ event: 'shared', data: { n: 1 } });
+        await received(tab, expected.length);
+        expect((await logOf(tab)).got, `tab ${i}`).toEqual(expected);
+      }
+
+      // Tab 0 unwatches ('shared', 'x'); tab 1 still watches it, so it stays on the socket.
+      await tabs[0]!.evaluate(() => (globalThis as any).subscriptions['shared/x'].unwatch());
+      // Tab 4 goes without a word: its Web Lock tells the worker (or the leader, tab 0).
+      await tabs[4]!.close();
+      await expect.poll(() => 'feed-4' in serverWatches(), { timeout: WAIT_MS }).toBe(false);
+      expect(serverWatches()).toEqual({ 'feed-0': [null], 'feed-1': [null], 'feed-2': [null], 'feed-3': [null], shared: ['x'] });
+      await hub.hub.sendMessage('alice', 'shared', { n: 2 }, 'x');
+      await hub.hub.sendMessage('alice', 'feed-3', { n: 3, again: true }, true);
+      await received(tabs[1]!, 4);
+      await received(tabs[3]!, 3);
+      expect((await logOf(tabs[1]!)).got.at(-1)).toEqual({ event: 'shared', data: { n: 2 } });
+      expect((await logOf(tabs[3]!)).got.at(-1)).toEqual({ event: 'feed-3', data: { n: 3, again: true } });
+      // A round trip through the socket: anything for tab 0 would have arrived by now.
+      await hub.hub.sendMessage('alice', 'feed-0', { n: 0, again: true }, true);
+      await received(tabs[0]!, 4);
+      expect((await logOf(tabs[0]!)).got.slice(3)).toEqual([{ event: 'feed-0', data: { n: 0, again: true } }]);
+      expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+
+      // Logout: 4000 ends every tab.
+      hub.hub.disconnect('alice');
+      for (const tab of tabs.slice(0, 4)) {
+        await tab.waitForFunction(() => (globalThis as any).client.state === 'closed');
+        const log = await logOf(tab);
+        expect(log.events.filter((e) => e.event === 'ended').map((e) => (e.data as { code: number }).code)).toEqual([4000]);
+      }
+    }, 30_000);
+
+    it('close() in one tab detaches only it; the socket closes when the last tab leaves', async () => {
+      context = await browser.newContext();
+      const first = await openTab([['feed-0', null]], share);
+      const second = await openTab([['feed-1', null]], share);
+      expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+      await first.evaluate(() => (globalThis as any).client.close());
+      await hub.hub.sendMessage('alice', 'feed-1', { n: 1 }, true);
+      await received(second, 1);
+      expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+      await second.evaluate(() => (globalThis as any).client.close());
+      await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+    }, 30_000);
+  });
+
+  it("share: 'leader' — the leader tab going hands the socket to another tab, which the others attach to", async () => {
     context = await browser.newContext();
     const tabs: Page[] = [];
-    for (let i = 0; i < TABS; i++) {
-      // Tabs 0 and 1 both watch ('shared', 'x'): per-tab counting keeps it while one does.
-      const watches: Array<[string, string | null]> = [[`feed-${i}`, null]];
-      if (i < 2) watches.push(['shared', 'x']);
-      tabs.push(await openTab(watches));
-    }
-    expect(serverWatches()).toEqual({
-      'feed-0': [null],
-      'feed-1': [null],
-      'feed-2': [null],
-      'feed-3': [null],
-      'feed-4': [null],
-      shared: ['x'],
-    });
-
-    for (let i = 0; i < TABS; i++) await hub.hub.sendMessage('alice', `feed-${i}`, { n: i }, true);
-    await hub.hub.sendMessage('alice', 'notice', { text: 'for every tab' });
-    await hub.hub.sendMessage('alice', 'shared', { n: 1 }, 'x');
-    for (const [i, tab] of tabs.entries()) {
-      const expected = [{ event: `feed-${i}`, data: { n: i } }, { event: 'notice', data: { text: 'for every tab' } }];
-      if (i < 2) expected.push({ event: 'shared', data: { n: 1 } });
-      await received(tab, expected.length);
-      expect((await logOf(tab)).got, `tab ${i}`).toEqual(expected);
-    }
-
-    // Tab 0 unwatches ('shared', 'x'); tab 1 still watches it, so it stays on the socket.
-    await tabs[0]!.evaluate(() => (globalThis as any).subscriptions['shared/x'].unwatch());
-    // Tab 4 goes without a word: its Web Lock tells the worker.
-    await tabs[4]!.close();
-    await expect.poll(() => 'feed-4' in serverWatches(), { timeout: WAIT_MS }).toBe(false);
-    expect(serverWatches()).toEqual({ 'feed-0': [null], 'feed-1': [null], 'feed-2': [null], 'feed-3': [null], shared: ['x'] });
-    await hub.hub.sendMessage('alice', 'shared', { n: 2 }, 'x');
-    await hub.hub.sendMessage('alice', 'feed-3', { n: 3, again: true }, true);
-    await received(tabs[1]!, 4);
-    await received(tabs[3]!, 3);
-    expect((await logOf(tabs[1]!)).got.at(-1)).toEqual({ event: 'shared', data: { n: 2 } });
-    expect((await logOf(tabs[3]!)).got.at(-1)).toEqual({ event: 'feed-3', data: { n: 3, again: true } });
-    // A round trip through the socket: anything for tab 0 would have arrived by now.
-    await hub.hub.sendMessage('alice', 'feed-0', { n: 0, again: true }, true);
-    await received(tabs[0]!, 4);
-    expect((await logOf(tabs[0]!)).got.slice(3)).toEqual([{ event: 'feed-0', data: { n: 0, again: true } }]);
+    for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'leader'));
     expect(hub.hub.socketsOf('alice')).toHaveLength(1);
-
-    // Logout: 4000 ends every tab.
-    hub.hub.disconnect('alice');
-    for (const tab of tabs.slice(0, 4)) {
-      await tab.waitForFunction(() => (globalThis as any).client.state === 'closed');
-      const log = await logOf(tab);
-      expect(log.events.filter((e) => e.event === 'ended').map((e) => (e.data as { code: number }).code)).toEqual([4000]);
-    }
-  }, 30_000);
-
-  it('close() in one tab detaches only it; the socket closes when the last tab leaves', async () => {
-    context = await browser.newContext();
-    const first = await openTab([['feed-0', null]]);
-    const second = await openTab([['feed-1', null]]);
-    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
-    await first.evaluate(() => (globalThis as any).client.close());
+    await tabs[0]!.close();
+    await expect
+      .poll(() => hub.hub.socketsOf('alice').map((s) => [...s.watching.keys()].sort()), { timeout: WAIT_MS })
+      .toEqual([['feed-1', 'feed-2']]);
     await hub.hub.sendMessage('alice', 'feed-1', { n: 1 }, true);
-    await received(second, 1);
-    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
-    await second.evaluate(() => (globalThis as any).client.close());
-    await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+    await hub.hub.sendMessage('alice', 'feed-2', { n: 2 }, true);
+    await received(tabs[1]!, 1);
+    await received(tabs[2]!, 1);
+    expect((await logOf(tabs[1]!)).got).toEqual([{ event: 'feed-1', data: { n: 1 } }]);
+    expect((await logOf(tabs[2]!)).got).toEqual([{ event: 'feed-2', data: { n: 2 } }]);
   }, 30_000);
 
   it('share: true picks the SharedWorker where there is one', async () => {

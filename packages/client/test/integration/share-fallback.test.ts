@@ -4,12 +4,16 @@ import { HubClient } from '../../src/index.js';
 import { TestHub } from '../support/hub.js';
 import { inState } from '../support/wait.js';
 
-/** Node has no `SharedWorker`: what `share` does where a browser has none either (Chrome on Android, some WebViews). */
-describe('share where there is no SharedWorker', () => {
+/**
+ * Node has no `SharedWorker` (and Node 20 no Web Locks; they are hidden on
+ * later versions): what `share` does where a browser lacks them too.
+ */
+describe('share where there is neither SharedWorker nor Web Locks', () => {
   let hub: TestHub;
   const clients: HubClient[] = [];
 
   beforeEach(async () => {
+    vi.stubGlobal('navigator', {});
     hub = await TestHub.start();
   });
 
@@ -17,6 +21,7 @@ describe('share where there is no SharedWorker', () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await hub.stop();
     vi.restoreAllMocks();
+    vi.unstubAllGlobals();
   });
 
   it('share: true gives each client its own socket and says so once in the console', async () => {
@@ -27,7 +32,9 @@ describe('share where there is no SharedWorker', () => {
     await Promise.all(clients.map((c) => inState(c, 'open')));
     expect(hub.hub.socketsOf('alice')).toHaveLength(2);
     expect(warn.mock.calls).toEqual([
-      ['wshub client: there is no SharedWorker here, so each tab has its own WebSocket (share: true)'],
+      [
+        'wshub client: there is neither SharedWorker nor Web Locks with BroadcastChannel here, so each tab has its own WebSocket (share: true)',
+      ],
     ]);
 
     const got: unknown[] = [];
@@ -37,16 +44,15 @@ describe('share where there is no SharedWorker', () => {
     await vi.waitFor(() => expect(got).toEqual([{ id: 42 }]));
   });
 
-  it("share: 'worker' refuses at once with a TypeError that says what to use", () => {
-    const global = globalThis as { WebSocket?: unknown };
-    const saved = global.WebSocket;
-    global.WebSocket = WebSocket;
-    try {
-      expect(() => new HubClient(hub.url, { share: 'worker' })).toThrow(
-        new TypeError(`wshub client: option "share" is 'worker', but there is no SharedWorker here; use share: true to fall back`),
-      );
-    } finally {
-      global.WebSocket = saved;
-    }
+  it("share: 'worker' and 'leader' refuse at once with a TypeError that says what to use", () => {
+    vi.stubGlobal('WebSocket', WebSocket);
+    expect(() => new HubClient(hub.url, { share: 'worker' })).toThrow(
+      new TypeError(`wshub client: option "share" is 'worker', but there is no SharedWorker here; use share: true to fall back`),
+    );
+    expect(() => new HubClient(hub.url, { share: 'leader' })).toThrow(
+      new TypeError(
+        `wshub client: option "share" is 'leader', but Web Locks (navigator.locks), BroadcastChannel or MessageChannel is missing here; use share: true to fall back`,
+      ),
+    );
   });
 });
