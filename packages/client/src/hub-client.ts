@@ -31,6 +31,7 @@ import type {
 import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
 import { SendQueue } from './send-queue.js';
 import { openShared } from './share/open-shared.js';
+import { recoveryPosition } from './share/position.js';
 import type { SharedHubClient } from './share/shared-client.js';
 import { show } from './show.js';
 import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from './subscription.js';
@@ -111,6 +112,15 @@ export class HubClient<
   get state(): ConnectionState {
     if (this.#shared) return this.#shared.state;
     return this.#state;
+  }
+
+  /** @internal The last offset handled; set before the socket opens, the first connection resumes from it. */
+  get [recoveryPosition](): Position | undefined {
+    return this.#position && { ...this.#position };
+  }
+
+  set [recoveryPosition](position: Position | undefined) {
+    this.#position = position && { ...position };
   }
 
   /**

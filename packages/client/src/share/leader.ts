@@ -75,6 +75,8 @@ export function openLeader(
       if (host) channel.postMessage({ kind: 'leader', id });
     } else if (data.kind === 'to-tab') {
       if (data.to === id && !local) link.onmessage?.({ data: data.message });
+      // Every tab sees every message go by: whichever leads next resumes from the latest.
+      else if (data.message.type === 'message' && data.message.position) client.notePosition(data.message.position);
     } else if (data.kind === 'to-leader' && host) {
       serveRemote(data.from, data.message);
     }

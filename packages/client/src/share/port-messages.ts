@@ -1,3 +1,4 @@
+import type { Position } from '@wshub/core/protocol';
 import type { ConnectionState, ForbiddenWatch } from '../events.js';
 import type { ReconnectOptions } from '../options.js';
 
@@ -17,6 +18,8 @@ export interface SharedOptions {
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
   recover: boolean;
+  /** The latest recovery position the tab knows of: a new connection resumes from it (leader hand-over). */
+  position?: Position;
 }
 
 /** Tab → worker. `key` names one `watch()` call of that tab. */
@@ -36,7 +39,8 @@ export type TabMessage =
 /** Worker → tab. */
 export type WorkerMessage =
   | { type: 'state'; state: ConnectionState }
-  | { type: 'message'; event: string; data: unknown }
+  /** `position`: the shared client's, this message's offset included (with recovery). */
+  | { type: 'message'; event: string; data: unknown; position?: Position }
   /** One of the client's own events, for every tab. */
   | { type: 'emit'; event: 'close' | 'unauthorized' | 'ended' | 'exception' | 'recovered'; data: unknown }
   | { type: 'error'; error: SerializedError }

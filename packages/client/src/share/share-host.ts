@@ -1,6 +1,7 @@
 import { ClientBugError } from '../client-bug-error.js';
 import { HubClient } from '../hub-client.js';
 import type { Subscription } from '../subscription.js';
+import { recoveryPosition } from './position.js';
 import type { SerializedError, SharedOptions, TabMessage, WorkerMessage } from './port-messages.js';
 
 /** The part of `MessagePort` the host uses. */
@@ -9,6 +10,9 @@ export interface PortLike {
   onmessage: ((event: { data: TabMessage }) => void) | null;
   close(): void;
 }
+
+/** How long a hand-over waits for the other tabs to attach before the new socket connects and resumes. */
+const HANDOVER_SETTLE_MS = 150;
 
 /** What `navigator.locks` offers, where it exists. */
 interface LockManagerLike {
@@ -81,6 +85,8 @@ class SharedConnection {
       token: options.hasToken ? () => this.#askToken() : undefined,
     });
     const client = this.client;
+    // A hand-over: the new connection resumes where the last one's messages reached.
+    if (options.recover && options.position) client[recoveryPosition] = options.position;
     client.on('state', (state) => {
       this.#broadcast({ type: 'state', state });
       if (state === 'open') for (const tab of this.tabs) this.#awaitConfirmations(tab);
@@ -208,16 +214,19 @@ class SharedConnection {
    * was sent to the whole user, and goes to every tab with a handler for it.
    */
   #route(event: string, data: unknown): void {
+    // The client moved its position to this message's offset before calling its handlers.
+    const position = this.client[recoveryPosition];
+    const message: WorkerMessage = position ? { type: 'message', event, data, position } : { type: 'message', event, data };
     let watched = false;
     for (const tab of this.tabs) {
       if (tab.watches(event)) {
         watched = true;
-        tab.post({ type: 'message', event, data });
+        tab.post(message);
       }
     }
     if (watched) return;
     for (const tab of this.tabs) {
-      if (tab.listening.has(event)) tab.post({ type: 'message', event, data });
+      if (tab.listening.has(event)) tab.post(message);
     }
   }
 
@@ -253,6 +262,10 @@ class SharedConnection {
  */
 export class ShareHost {
   readonly #connections = new Map<string, SharedConnection>();
+  /** Hand-overs waiting for the other tabs: what arrived for each URL meanwhile, in order. */
+  readonly #settling = new Map<string, Array<[Tab, TabMessage]>>();
+  /** Tabs whose attach waits in {@link #settling}, with its URL. */
+  readonly #waiting = new Map<Tab, string>();
   readonly #locks: LockManagerLike | undefined;
 
   constructor(locks: LockManagerLike | undefined) {
@@ -266,6 +279,22 @@ export class ShareHost {
   }
 
   #onMessage(tab: Tab, message: TabMessage): void {
+    const url = message.type === 'attach' ? message.options.url : this.#waiting.get(tab);
+    const settling = url === undefined ? undefined : this.#settling.get(url);
+    if (url !== undefined && settling) {
+      settling.push([tab, message]);
+      if (message.type === 'attach') this.#waiting.set(tab, url);
+      return;
+    }
+    if (url !== undefined && message.type === 'attach' && message.options.position && !this.#connections.has(url)) {
+      // A hand-over from a leader tab that went: the tabs attach again within
+      // moments of each other. Their watches must be on the new socket before
+      // it resumes, or the server replays nothing for them.
+      this.#settling.set(url, [[tab, message]]);
+      this.#waiting.set(tab, url);
+      setTimeout(() => this.#settled(url), HANDOVER_SETTLE_MS);
+      return;
+    }
     if (message.type === 'attach') {
       this.#attach(tab, message);
       return;
@@ -275,6 +304,16 @@ export class ShareHost {
       return;
     }
     tab.connection?.handle(tab, message);
+  }
+
+  #settled(url: string): void {
+    const queued = this.#settling.get(url) ?? [];
+    this.#settling.delete(url);
+    for (const [tab] of queued) this.#waiting.delete(tab);
+    for (const [tab, message] of queued) {
+      if (message.type === 'attach') this.#attach(tab, message);
+      else this.#onMessage(tab, message);
+    }
   }
 
   #attach(tab: Tab, message: Extract<TabMessage, { type: 'attach' }>): void {

@@ -1,3 +1,4 @@
+import type { Position } from '@wshub/core/protocol';
 import { ClientBugError } from '../client-bug-error.js';
 import { Emitter } from '../emitter.js';
 import type { ClientEvents, ConnectionState, ForbiddenWatch, Handler } from '../events.js';
@@ -49,7 +50,11 @@ export class SharedHubClient {
   /** What the tab said before it attached (it attaches once it holds its lock); sent right after the attach. */
   #early: TabMessage[] | undefined = [];
   /** The attach message, sent again by {@link reattach}. */
-  #attachMessage: TabMessage | undefined;
+  #attachMessage: Extract<TabMessage, { type: 'attach' }> | undefined;
+  /** The offset of the last message this tab handled: one seen again after a hand-over is dropped. */
+  #handled: Position | undefined;
+  /** The latest position this tab knows of, its own messages' or another tab's (leader hand-over). */
+  #known: Position | undefined;
   /** Resolving it releases the lock that tells the worker this tab is here. */
   #releaseLock: (() => void) | undefined;
 
@@ -158,6 +163,11 @@ export class SharedHubClient {
         this.#setState(message.state);
         break;
       case 'message':
+        if (message.position) {
+          if (isAfter(message.position, this.#handled) === false) break;
+          this.#handled = message.position;
+          this.notePosition(message.position);
+        }
         this.#emitter.emit(message.event, message.data);
         break;
       case 'emit':
@@ -217,11 +227,17 @@ export class SharedHubClient {
   reattach(): void {
     if (this.#closed || this.#early || !this.#attachMessage) return;
     for (const subscription of this.#subscriptions.values()) subscription[markUnconfirmed]();
-    this.#port.postMessage(this.#attachMessage);
+    const attach = this.#attachMessage;
+    this.#port.postMessage(this.#known ? { ...attach, options: { ...attach.options, position: this.#known } } : attach);
     for (const [key, subscription] of this.#subscriptions) {
       this.#port.postMessage({ type: 'watch', key, event: subscription.event, payload: subscription.payload });
     }
     for (const event of this.#listening) this.#port.postMessage({ type: 'listen', event });
+  }
+
+  /** A message went out at `position` (to this tab or, seen on the channel, to another). */
+  notePosition(position: Position): void {
+    if (isAfter(position, this.#known) !== false) this.#known = position;
   }
 
   /** Server events with handlers, one entry per handler. */
@@ -231,7 +247,7 @@ export class SharedHubClient {
     );
   }
 
-  #attach(attach: TabMessage): void {
+  #attach(attach: Extract<TabMessage, { type: 'attach' }>): void {
     this.#attachMessage = attach;
     const early = this.#early ?? [];
     this.#early = undefined;
@@ -262,6 +278,12 @@ export class SharedHubClient {
       throw error;
     });
   }
+}
+
+/** Whether `position` comes after `than`; `undefined` when they cannot be compared (another epoch, or none yet). */
+function isAfter(position: Position, than: Position | undefined): boolean | undefined {
+  if (!than || than.epoch !== position.epoch) return undefined;
+  return position.offset > than.offset;
 }
 
 function deserializeError(serialized: SerializedError): Error {

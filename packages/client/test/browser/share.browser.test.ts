@@ -94,7 +94,11 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
   }, 30_000);
 
   /** Opens a tab whose client shares the socket, handles every `feed-*` event and `notice`, and watches `watches`. */
-  async function openTab(watches: Array<[string, string | null]>, share: true | 'worker' | 'leader'): Promise<Page> {
+  async function openTab(
+    watches: Array<[string, string | null]>,
+    share: true | 'worker' | 'leader',
+    url = hub.url,
+  ): Promise<Page> {
     const page = await context!.newPage();
     page.setDefaultTimeout(WAIT_MS);
     const errors: string[] = [];
@@ -124,7 +128,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
         const confirmed: boolean[] = await Promise.all(confirmations);
         if (confirmed.includes(false)) throw new Error(`a watch was not confirmed: ${JSON.stringify(watches)}`);
       },
-      { url: hub.url, watches, tabs: TABS, share },
+      { url, watches, tabs: TABS, share },
     );
     expect(errors).toEqual([]);
     return page;
@@ -228,6 +232,44 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     await received(tabs[2]!, 1);
     expect((await logOf(tabs[1]!)).got).toEqual([{ event: 'feed-1', data: { n: 1 } }]);
     expect((await logOf(tabs[2]!)).got).toEqual([{ event: 'feed-2', data: { n: 2 } }]);
+  }, 30_000);
+
+  it("share: 'leader' — the leader tab closed while messages stream: the other tabs miss nothing and see nothing twice", async () => {
+    // A hub with message recovery: the next leader's socket resumes from the position the tabs saw go by.
+    const recovering = await TestHub.start({ recovery: true });
+    try {
+      context = await browser.newContext();
+      const tabs: Page[] = [];
+      for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'leader', recovering.url));
+      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+      const total = 300;
+      for (let n = 0; n < total; n++) {
+        if (n === 100) void tabs[0]!.close();
+        await recovering.hub.sendMessage('alice', n % 2 === 0 ? 'feed-1' : 'feed-2', { n }, true);
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      const expected = (parity: number) =>
+        Array.from({ length: total / 2 }, (_, k) => ({ event: `feed-${parity + 1}`, data: { n: 2 * k + parity } }));
+      for (const parity of [0, 1]) {
+        const tab = tabs[parity + 1]!;
+        await received(tab, total / 2).catch(async (error: Error) => {
+          const got = (await logOf(tab)).got.map((m) => (m.data as { n: number }).n);
+          throw new Error(`tab ${parity + 1} got ${got.length} of ${total / 2}: ${got.join(',')}`, { cause: error });
+        });
+        // A little longer: a message seen twice would come right behind.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const log = await logOf(tab);
+        expect(log.got, `tab ${parity + 1}`).toEqual(expected(parity));
+        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual([
+          { recovered: true, missed: expect.any(Number) },
+        ]);
+      }
+      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+    } finally {
+      await context?.close();
+      context = undefined;
+      await recovering.stop();
+    }
   }, 30_000);
 
   it('share: true picks the SharedWorker where there is one', async () => {
