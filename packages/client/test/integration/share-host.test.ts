@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { resolveOptions } from '../../src/options.js';
 import { ShareHost } from '../../src/share/share-host.js';
 import { SharedHubClient } from '../../src/share/shared-client.js';
-import { TestHub } from '../support/hub.js';
+import { TestHub, tokenOf } from '../support/hub.js';
 import { inState, nextEvent } from '../support/wait.js';
 
 describe('the shared connection', () => {
@@ -48,6 +48,31 @@ describe('the shared connection', () => {
     expect(hub.hub.socketsOf('alice')).toHaveLength(1);
     expect(first).toHaveBeenCalledTimes(1);
     expect(second).not.toHaveBeenCalled();
+  });
+
+  it('a session that expires is refreshed once, through one tab, on the one socket', async () => {
+    // Tokens `alice-<ttl>-<n>`: alice, for `ttl` ms from when the server reads them.
+    const user = (token: string | undefined) => {
+      const match = token?.match(/^(\w+)-(\d+)-\d+$/);
+      if (!match) throw new Error('bad token');
+      return { id: match[1]!, deviceFingerprint: 'd', expiresAt: Date.now() + Number(match[2]) };
+    };
+    hub = await TestHub.start({ authenticate: (request) => user(tokenOf(request)), refresh: ({ token }) => user(token) });
+    let issued = 0;
+    const first = vi.fn(() => `alice-1000-${++issued}`);
+    const second = vi.fn(() => `alice-1000-${++issued}`);
+    const a = openTab(first);
+    const b = openTab(second);
+    const closes: number[] = [];
+    for (const tab of [a, b]) tab.on('close', ({ code }: { code: number }) => closes.push(code));
+    await inState(a as never, 'open');
+    const socket = hub.hub.socketsOf('alice')[0];
+    // The server asks half a second ahead of the 1 s expiry: one refresh.
+    await vi.waitFor(() => expect(first).toHaveBeenCalledTimes(2), { timeout: 3000 });
+    expect(second).not.toHaveBeenCalled();
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    expect(hub.hub.socketsOf('alice')[0]).toBe(socket);
+    expect(closes).toEqual([]);
   });
 
   it('a refused watch is forbidden in the tab that asked, not in the other', async () => {
