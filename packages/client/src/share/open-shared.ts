@@ -63,6 +63,14 @@ export function openShared(options: ResolvedOptions): SharedHubClient | undefine
       { cause: error },
     );
   }
+  const client = new SharedHubClient(options, worker.port, locks);
+  // A worker script that cannot be loaded (not served beside the bundle) would otherwise leave the tab connecting for ever.
+  worker.onerror = () =>
+    client.fail(
+      new Error(
+        'wshub client: the shared worker could not be started: is shared-worker.js served beside the bundle that holds the client? (see "One socket for all tabs" in the README)',
+      ),
+    );
   worker.port.start?.();
-  return new SharedHubClient(options, worker.port, locks);
+  return client;
 }

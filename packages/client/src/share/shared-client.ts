@@ -137,6 +137,14 @@ export class SharedHubClient {
     return true;
   }
 
+  /** The shared connection cannot be had: `'error'`, then closed for good. */
+  fail(error: Error): void {
+    if (this.#closed) return;
+    this.#stop();
+    this.#emitter.emit('error', error);
+    this.#setState('closed');
+  }
+
   /** Detaches this tab; the shared socket closes when the last tab has. Idempotent. */
   close(): Promise<void> {
     if (!this.#closed) {

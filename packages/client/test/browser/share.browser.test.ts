@@ -27,9 +27,10 @@ const CHROMIUM_ARGS = [
 const WAIT_MS = 10_000;
 const TABS = 5;
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
-const PAGE = `<!doctype html><meta charset="utf-8"><title>wshub share</title>
+/** The page, loading the client from `/client/` or (`/broken/`) from where the worker file is missing. */
+const pageHtml = (lib: string) => `<!doctype html><meta charset="utf-8"><title>wshub share</title>
 <script type="module">
-  import { HubClient } from '/client/index.js';
+  import { HubClient } from '/${lib}/index.js';
   globalThis.HubClient = HubClient;
   globalThis.ready = true;
 </script>`;
@@ -43,12 +44,13 @@ async function servePage(): Promise<{ server: Server; base: string }> {
   const types: Record<string, string> = { '.js': 'text/javascript', '.map': 'application/json' };
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
-    if (path === '/') {
-      response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    if (path === '/' || path === '/broken') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end(pageHtml(path === '/' ? 'client' : 'broken'));
       return;
     }
-    const file = join(dist, path.replace(/^\/client\//, ''));
-    if (!path.startsWith('/client/') || !file.startsWith(dist) || !existsSync(file)) {
+    const file = join(dist, path.replace(/^\/(client|broken)\//, ''));
+    const missing = path === '/broken/shared-worker.js';
+    if (!/^\/(client|broken)\//.test(path) || missing || !file.startsWith(dist) || !existsSync(file)) {
       response.writeHead(404).end();
       return;
     }
@@ -270,6 +272,24 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
       context = undefined;
       await recovering.stop();
     }
+  }, 30_000);
+
+  it('a worker file that is not served: the tab gets an error that says so, and the client closes', async () => {
+    context = await browser.newContext();
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(WAIT_MS);
+    await tab.goto(`${base}broken`);
+    await tab.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+    const outcome = await tab.evaluate(async (url) => {
+      const client = new (globalThis as any).HubClient(url, { share: 'worker', token: () => 'alice-token' });
+      const error = await new Promise<Error>((resolve) => client.on('error', resolve));
+      return { message: error.message, state: client.state };
+    }, hub.url);
+    expect(outcome).toEqual({
+      message:
+        'wshub client: the shared worker could not be started: is shared-worker.js served beside the bundle that holds the client? (see "One socket for all tabs" in the README)',
+      state: 'closed',
+    });
   }, 30_000);
 
   it('share: true picks the SharedWorker where there is one', async () => {
