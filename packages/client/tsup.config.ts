@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // The shared worker of `share` ships beside index.js, which loads it as
+  // `new URL('./shared-worker.js', import.meta.url)`.
+  entry: { index: 'src/index.ts', 'shared-worker': 'src/shared-worker.ts' },
+  // Each file whole: the worker is loaded alone (a CDN path, Vite's worker build), not with chunks.
+  splitting: false,
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -30,6 +30,16 @@ export class Emitter {
     if (!handler || list.length === 0) this.#handlers.delete(event);
   }
 
+  /** The events that have handlers. */
+  events(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** How many handlers `event` has. */
+  count(event: string): number {
+    return this.#handlers.get(event)?.length ?? 0;
+  }
+
   has(event: string): boolean {
     return this.#handlers.has(event);
   }

@@ -10,7 +10,6 @@ import {
   REFRESH,
   RESUME,
   type ExceptionReply,
-  parseWatchBody,
   RESERVED_PREFIX,
   SUBPROTOCOL,
   UNWATCH,
@@ -31,8 +30,12 @@ import type {
 } from './events.js';
 import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
 import { SendQueue } from './send-queue.js';
+import { openShared } from './share/open-shared.js';
+import { recoveryPosition } from './share/position.js';
+import type { SharedHubClient } from './share/shared-client.js';
 import { show } from './show.js';
 import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from './subscription.js';
+import { checkEventName, sendFrame, watchScope } from './watch-args.js';
 import { WatchSet } from './watch-set.js';
 import { OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
 
@@ -91,6 +94,8 @@ export class HubClient<
   /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
   #resuming: { id: number; held: Array<{ event: string; data: unknown; offset: number | undefined }> } | undefined;
   readonly #inFlight = new Map<number, { event: string; payload: string | null }>();
+  /** With `share`: the shared worker's client, which every public method hands on to. */
+  readonly #shared: SharedHubClient | undefined;
 
   /**
    * Starts connecting at once. Register handlers right after construction:
@@ -103,12 +108,25 @@ export class HubClient<
    */
   constructor(url: string | URL, options?: HubClientOptions) {
     this.#options = resolveOptions(url, options);
+    // One socket for the browser's tabs: the tab gets a client of the shared worker instead.
     this.#queue = new SendQueue(this.#options.maxQueuedMessages);
-    void this.#connect();
+    // One socket for the browser's tabs: this tab's client then speaks to the shared worker.
+    this.#shared = this.#options.share ? openShared(this.#options) : undefined;
+    if (!this.#shared) void this.#connect();
   }
 
   get state(): ConnectionState {
+    if (this.#shared) return this.#shared.state;
     return this.#state;
+  }
+
+  /** @internal The last offset handled; set before the socket opens, the first connection resumes from it. */
+  get [recoveryPosition](): Position | undefined {
+    return this.#position && { ...this.#position };
+  }
+
+  set [recoveryPosition](position: Position | undefined) {
+    this.#position = position && { ...position };
   }
 
   /**
@@ -118,6 +136,7 @@ export class HubClient<
    * the others; its error is emitted as `'error'`.
    */
   on<K extends keyof AllEvents<Events> & string>(event: K, handler: Handler<AllEvents<Events>[K]>): () => void {
+    if (this.#shared) return this.#shared.on(event, handler);
     checkEventName('on', event);
     if (typeof handler !== 'function') {
       throw new TypeError(`wshub client: on(${JSON.stringify(event)}) "handler" must be a function, got ${typeof handler}`);
@@ -128,7 +147,8 @@ export class HubClient<
 
   /** Removes `handler` from `event`, or every handler of `event` when none is given. */
   off<K extends keyof AllEvents<Events> & string>(event: K, handler?: Handler<AllEvents<Events>[K]>): void {
-    this.#emitter.off(event, handler);
+    if (this.#shared) this.#shared.off(event, handler);
+    else this.#emitter.off(event, handler);
   }
 
   /**
@@ -144,15 +164,8 @@ export class HubClient<
    * @throws {TypeError} for an invalid event or payload, {Error} after `close()`.
    */
   watch<K extends keyof Events & string>(event: K, payload?: string | number | null): Subscription {
-    // The server's own rule, from the shared protocol module; the sentence is the server's too.
-    const body = parseWatchBody(payload === undefined ? { event } : { event, payload });
-    if (!body.ok) {
-      const field = body.message.includes('"data.event"') ? 'event' : 'payload';
-      const value: unknown = field === 'event' ? event : payload;
-      const got = typeof value === 'string' && value.length > 0 ? `${value.length} characters` : show(value);
-      throw new TypeError(`wshub client: ${body.message.replace(/^watch "data\.(\w+)"/, 'watch() "$1"')}, got ${got}`);
-    }
-    const scope = body.payload;
+    if (this.#shared) return this.#shared.watch(event, payload);
+    const scope = watchScope(event, payload);
     if (this.#stopped) {
       throw new Error(`wshub client: watch(${JSON.stringify(event)}) was called after the client closed`);
     }
@@ -178,15 +191,8 @@ export class HubClient<
    * `watch()`), or data `JSON.stringify` cannot write.
    */
   send<K extends keyof Outgoing & string>(event: K, data: Outgoing[K]): boolean {
-    checkEventName('send', event);
-    if (event === WATCH || event === UNWATCH) {
-      throw new TypeError(
-        `wshub client: send() cannot send "${event}"; use watch() and Subscription.unwatch(), which the client repeats after reconnecting`,
-      );
-    }
-    // Serialised now, so a bad value fails in the caller's stack and later
-    // changes to `data` do not alter a queued message.
-    const frame = JSON.stringify({ event, data });
+    if (this.#shared) return this.#shared.send(event, data);
+    const frame = sendFrame(event, data);
     if (this.#stopped) return false;
     const socket = this.#openSocket();
     if (socket) {
@@ -201,6 +207,7 @@ export class HubClient<
    * messages are dropped. Resolves once the socket has closed. Idempotent.
    */
   close(): Promise<void> {
+    if (this.#shared) return this.#shared.close();
     if (!this.#stopped) {
       this.#stop();
       const socket = this.#socket;
@@ -595,12 +602,6 @@ function closeSocket(socket: WebSocketLike): Promise<void> {
     if (socket.readyState === 3) resolve();
     else socket.close(1000, 'client closed');
   });
-}
-
-function checkEventName(method: string, event: unknown): void {
-  if (typeof event !== 'string' || event.length === 0) {
-    throw new TypeError(`wshub client: ${method}() "event" must be a non-empty string, got ${show(event)}`);
-  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -91,6 +91,20 @@ export interface HubClientOptions {
    * @default true
    */
   recover?: boolean;
+  /**
+   * One WebSocket for every tab of this origin that creates a client with
+   * the same URL. `'worker'`: the socket lives in a `SharedWorker` and each
+   * tab talks to it; `'leader'`: a tab elected with a Web Lock holds it and
+   * the others talk to it over a `BroadcastChannel` (either is a TypeError
+   * where the browser lacks what it needs); `true`: the worker where
+   * `SharedWorker` exists, else the leader where Web Locks and
+   * `BroadcastChannel` do, else one socket per tab, said once with
+   * `console.warn`. The first tab's options are the shared connection's; the
+   * `token` of a tab that is still open serves it. The `WebSocket` option
+   * applies only where a tab falls back to its own socket.
+   * @default false
+   */
+  share?: boolean | 'worker' | 'leader';
 }
 
 /** Options with every default filled in. */
@@ -103,6 +117,8 @@ export interface ResolvedOptions {
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
   recover: boolean;
+  /** `'auto'` for `share: true`. */
+  share: false | 'auto' | 'worker' | 'leader';
 }
 
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({
@@ -230,6 +246,16 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     fail(`option "recover" must be a boolean, got ${show(o.recover)}`);
   }
 
+  let share: ResolvedOptions['share'] = false;
+  if (o.share === true) share = 'auto';
+  else if (o.share === 'worker' || o.share === 'leader') share = o.share;
+  else if (o.share !== undefined && o.share !== false) {
+    fail(`option "share" must be true, false, 'worker' or 'leader', got ${show(o.share)}`);
+  }
+  if ((share === 'worker' || share === 'leader') && o.WebSocket !== undefined) {
+    fail(`option "WebSocket" cannot be used with share: '${share}': the shared socket is made with the global WebSocket`);
+  }
+
   return {
     url: resolvedUrl,
     protocols: protocols.filter((p) => p !== SUBPROTOCOL),
@@ -239,5 +265,6 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     reconnect,
     maxQueuedMessages,
     recover: o.recover ?? true,
+    share,
   };
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 // The build is what browsers get: it must carry the protocol module inside
 // and import nothing, so `ws` and Node built-ins never reach a bundle.
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const files = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts'];
+const files = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'shared-worker.js'];
 
 function read(file: string): string {
   const path = `${dist}${file}`;
@@ -28,6 +28,12 @@ describe('the built package', () => {
   it('has the protocol constants compiled in', () => {
     expect(read('index.js')).toContain('"wshub"');
     expect(read('index.js')).toContain('4403');
+  });
+
+  it('index.js loads the shared worker from beside itself, in the form bundlers look for', () => {
+    expect(read('index.js')).toContain(
+      'new SharedWorker(new URL("./shared-worker.js", import.meta.url), { type: "module", name: "wshub" })',
+    );
   });
 
   it('loads from require() and from import, with the same exports', async () => {

@@ -24,6 +24,9 @@ describe('options', () => {
     ['NaN attempts', 'ws://hub.test/', { reconnect: { maxAttempts: Number.NaN } }, 'option "reconnect.maxAttempts" must be a number >= 0, got NaN'],
     ['max below initial', 'ws://hub.test/', { reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }, 'option "reconnect.maxDelayMs" (100) must not be less than "reconnect.initialDelayMs" (500)'],
     ['a fractional queue', 'ws://hub.test/', { maxQueuedMessages: 1.5 }, 'option "maxQueuedMessages" must be a whole number, got 1.5'],
+    ['share: "yes"', 'ws://hub.test/', { share: 'yes' as never }, `option "share" must be true, false, 'worker' or 'leader', got "yes"`],
+    ["share: 'worker' with a WebSocket class", 'ws://hub.test/', { share: 'worker' }, `option "WebSocket" cannot be used with share: 'worker'`],
+    ["share: 'leader' with a WebSocket class", 'ws://hub.test/', { share: 'leader' }, `option "WebSocket" cannot be used with share: 'leader'`],
   ])('refuses %s with a TypeError naming it', (_, url, options, message) => {
     const create = () => new HubClient(url as string, typeof options === 'object' ? { WebSocket, ...options } : options);
     expect(create).toThrow(TypeError);

@@ -1,0 +1,76 @@
+import type { ResolvedOptions } from '../options.js';
+import { type BroadcastChannelConstructor, type LockManagerLike, openLeader } from './leader.js';
+import { SharedHubClient, type TabPort } from './shared-client.js';
+
+interface SharedWorkerLike {
+  port: TabPort & { start?(): void };
+  onerror: ((event: unknown) => void) | null;
+}
+type SharedWorkerConstructor = new (url: URL, options: { type: 'module'; name: string }) => SharedWorkerLike;
+
+let warned = false;
+
+/**
+ * The tab's side of `share`: a {@link SharedHubClient} on the shared worker
+ * or on the leader tab, or `undefined` for a client of its own where
+ * neither can be had (`share: true`; said once in the console).
+ *
+ * @throws {TypeError} for `share: 'worker'` or `'leader'` where the browser lacks what it needs.
+ */
+export function openShared(options: ResolvedOptions): SharedHubClient | undefined {
+  const scope = globalThis as {
+    SharedWorker?: SharedWorkerConstructor;
+    BroadcastChannel?: BroadcastChannelConstructor;
+    MessageChannel?: Parameters<typeof openLeader>[3];
+    navigator?: { locks?: LockManagerLike };
+  };
+  const SharedWorker = scope.SharedWorker;
+  const locks = scope.navigator?.locks;
+  const canLead =
+    locks !== undefined && typeof scope.BroadcastChannel === 'function' && typeof scope.MessageChannel === 'function';
+  if (options.share === 'leader' || (options.share === 'auto' && typeof SharedWorker !== 'function' && canLead)) {
+    if (!canLead) {
+      throw new TypeError(
+        `wshub client: option "share" is 'leader', but Web Locks (navigator.locks), BroadcastChannel or MessageChannel is missing here; use share: true to fall back`,
+      );
+    }
+    return openLeader(options, locks!, scope.BroadcastChannel!, scope.MessageChannel!);
+  }
+  if (typeof SharedWorker !== 'function') {
+    if (options.share === 'worker') {
+      throw new TypeError(`wshub client: option "share" is 'worker', but there is no SharedWorker here; use share: true to fall back`);
+    }
+    if (!warned) {
+      warned = true;
+      // A browser library's one word to the developer: nothing else would tell them the tabs do not share.
+      // biome-ignore lint/suspicious/noConsole: said once, where the app cannot otherwise learn it
+      console.warn(
+        'wshub client: there is neither SharedWorker nor Web Locks with BroadcastChannel here, so each tab has its own WebSocket (share: true)',
+      );
+    }
+    return undefined;
+  }
+  let worker: SharedWorkerLike;
+  try {
+    // Written out in full, as bundlers (Vite, webpack 5) look for this exact
+    // form to emit the worker file; the name is fixed for the same reason
+    // (Vite wants static options): one worker serves every URL.
+    worker = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'wshub' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new TypeError(
+      `wshub client: could not start the shared worker (share needs the ES module build, where ./shared-worker.js sits beside it): ${message}`,
+      { cause: error },
+    );
+  }
+  const client = new SharedHubClient(options, worker.port, locks);
+  // A worker script that cannot be loaded (not served beside the bundle) would otherwise leave the tab connecting for ever.
+  worker.onerror = () =>
+    client.fail(
+      new Error(
+        'wshub client: the shared worker could not be started: is shared-worker.js served beside the bundle that holds the client? (see "One socket for all tabs" in the README)',
+      ),
+    );
+  worker.port.start?.();
+  return client;
+}

@@ -1,0 +1,349 @@
+import { ClientBugError } from '../client-bug-error.js';
+import { HubClient } from '../hub-client.js';
+import type { Subscription } from '../subscription.js';
+import { recoveryPosition } from './position.js';
+import type { SerializedError, SharedOptions, TabMessage, WorkerMessage } from './port-messages.js';
+
+/** The part of `MessagePort` the host uses. */
+export interface PortLike {
+  postMessage(message: WorkerMessage): void;
+  onmessage: ((event: { data: TabMessage }) => void) | null;
+  close(): void;
+}
+
+/** How long a hand-over waits for the other tabs to attach before the new socket connects and resumes. */
+const HANDOVER_SETTLE_MS = 150;
+
+/** What `navigator.locks` offers, where it exists. */
+interface LockManagerLike {
+  request(name: string, callback: () => unknown): Promise<unknown>;
+}
+
+/** A token request sent to one tab, settled by its answer or by its leaving. */
+interface TokenRequest {
+  tab: Tab;
+  resolve(token: string): void;
+  reject(error: Error): void;
+}
+
+class Tab {
+  readonly port: PortLike;
+  connection: SharedConnection | undefined;
+  hasToken = false;
+  /** This tab's `watch()` calls by key: each is its own subscription of the shared client. */
+  readonly subscriptions = new Map<number, Subscription>();
+  /** Server events this tab has handlers for, with their count. */
+  readonly listening = new Map<string, number>();
+
+  constructor(port: PortLike) {
+    this.port = port;
+  }
+
+  post(message: WorkerMessage): void {
+    try {
+      this.port.postMessage(message);
+    } catch {
+      // Data that cannot be cloned or a port already closed: the tab cannot get it either way.
+    }
+  }
+
+  watches(event: string): boolean {
+    for (const subscription of this.subscriptions.values()) {
+      if (subscription.event === event && subscription.status === 'active') return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * One `HubClient` — one WebSocket — for every tab attached with the same URL.
+ * Watches are the client's subscriptions, one per tab's `watch()` call, so
+ * the client's own counting keeps a key watched while any tab holds it.
+ */
+class SharedConnection {
+  readonly url: string;
+  readonly client: HubClient;
+  readonly tabs = new Set<Tab>();
+  /** Server events the shared client has a forwarding handler for, and how many tabs want each. */
+  readonly #events = new Map<string, { tabs: number; off: () => void }>();
+  readonly #tokenRequests = new Map<number, TokenRequest>();
+  #nextTokenId = 1;
+  readonly #onEnd: () => void;
+
+  /** `first` is attached before the client starts, as the client asks for a token at once. */
+  constructor(options: SharedOptions, first: Tab, onEnd: () => void) {
+    this.url = options.url;
+    this.#onEnd = onEnd;
+    this.tabs.add(first);
+    first.connection = this;
+    this.client = new HubClient(options.url, {
+      protocols: options.protocols,
+      tokenIn: options.tokenIn,
+      reconnect: options.reconnect,
+      maxQueuedMessages: options.maxQueuedMessages,
+      recover: options.recover,
+      token: options.hasToken ? () => this.#askToken() : undefined,
+    });
+    const client = this.client;
+    // A hand-over: the new connection resumes where the last one's messages reached.
+    if (options.recover && options.position) client[recoveryPosition] = options.position;
+    client.on('state', (state) => {
+      this.#broadcast({ type: 'state', state });
+      if (state === 'open') for (const tab of this.tabs) this.#awaitConfirmations(tab);
+      if (state === 'closed') this.#onEnd();
+    });
+    for (const event of ['close', 'unauthorized', 'ended', 'exception', 'recovered'] as const) {
+      client.on(event, (data) => this.#broadcast({ type: 'emit', event, data }));
+    }
+    client.on('error', (error) => this.#broadcast({ type: 'error', error: serializeError(error) }));
+    first.post({ type: 'state', state: client.state });
+  }
+
+  attach(tab: Tab): void {
+    this.tabs.add(tab);
+    tab.connection = this;
+    tab.post({ type: 'state', state: this.client.state });
+  }
+
+  /** The tab closed its client or went away: its watches and handlers go; the last tab closes the socket. */
+  detach(tab: Tab): void {
+    if (!this.tabs.delete(tab)) return;
+    tab.connection = undefined;
+    for (const subscription of tab.subscriptions.values()) {
+      subscription.unwatch();
+      this.#release(subscription.event);
+    }
+    tab.subscriptions.clear();
+    for (const [event, count] of tab.listening) for (let i = 0; i < count; i++) this.#release(event);
+    tab.listening.clear();
+    for (const [id, request] of this.#tokenRequests) {
+      if (request.tab !== tab) continue;
+      this.#tokenRequests.delete(id);
+      request.reject(new Error('the tab asked for the token closed before answering'));
+    }
+    if (this.tabs.size === 0) {
+      this.#onEnd();
+      void this.client.close();
+    }
+  }
+
+  handle(tab: Tab, message: TabMessage): void {
+    switch (message.type) {
+      case 'watch':
+        this.#watch(tab, message.key, message.event, message.payload);
+        break;
+      case 'unwatch': {
+        const subscription = tab.subscriptions.get(message.key);
+        tab.subscriptions.delete(message.key);
+        subscription?.unwatch();
+        if (subscription) this.#release(subscription.event);
+        break;
+      }
+      case 'listen':
+        tab.listening.set(message.event, (tab.listening.get(message.event) ?? 0) + 1);
+        this.#hold(message.event);
+        break;
+      case 'unlisten': {
+        const count = tab.listening.get(message.event) ?? 0;
+        if (count === 0) break;
+        if (count === 1) tab.listening.delete(message.event);
+        else tab.listening.set(message.event, count - 1);
+        this.#release(message.event);
+        break;
+      }
+      case 'send': {
+        const { event, data } = JSON.parse(message.frame) as { event: string; data: unknown };
+        this.client.send(event, data);
+        break;
+      }
+      case 'token':
+        this.#answerToken(message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #watch(tab: Tab, key: number, event: string, payload: string | null): void {
+    if (this.client.state === 'closed') return;
+    const subscription = this.client.watch(event, payload);
+    tab.subscriptions.set(key, subscription);
+    this.#hold(event);
+    subscription.onForbidden((watch) => {
+      if (tab.subscriptions.get(key) !== subscription) return;
+      tab.subscriptions.delete(key);
+      this.#release(event);
+      tab.post({ type: 'forbidden', key, watch });
+    });
+    this.#awaitConfirmation(tab, key, subscription);
+  }
+
+  #awaitConfirmations(tab: Tab): void {
+    for (const [key, subscription] of tab.subscriptions) this.#awaitConfirmation(tab, key, subscription);
+  }
+
+  #awaitConfirmation(tab: Tab, key: number, subscription: Subscription): void {
+    void subscription.whenConfirmed().then((confirmed) => {
+      if (confirmed && tab.subscriptions.get(key) === subscription) tab.post({ type: 'confirmed', key });
+    });
+  }
+
+  /** One more tab wants `event`: the shared client forwards it while any does. */
+  #hold(event: string): void {
+    const entry = this.#events.get(event);
+    if (entry) {
+      entry.tabs += 1;
+      return;
+    }
+    const off = this.client.on(event, (data: unknown) => this.#route(event, data));
+    this.#events.set(event, { tabs: 1, off });
+  }
+
+  #release(event: string): void {
+    const entry = this.#events.get(event);
+    if (!entry) return;
+    entry.tabs -= 1;
+    if (entry.tabs > 0) return;
+    entry.off();
+    this.#events.delete(event);
+  }
+
+  /**
+   * Which tabs get a message. The frame does not say which scope it was sent
+   * for, so: the tabs that watch its event (any payload); when none does, it
+   * was sent to the whole user, and goes to every tab with a handler for it.
+   */
+  #route(event: string, data: unknown): void {
+    // The client moved its position to this message's offset before calling its handlers.
+    const position = this.client[recoveryPosition];
+    const message: WorkerMessage = position ? { type: 'message', event, data, position } : { type: 'message', event, data };
+    let watched = false;
+    for (const tab of this.tabs) {
+      if (tab.watches(event)) {
+        watched = true;
+        tab.post(message);
+      }
+    }
+    if (watched) return;
+    for (const tab of this.tabs) {
+      if (tab.listening.has(event)) tab.post(message);
+    }
+  }
+
+  #broadcast(message: WorkerMessage): void {
+    for (const tab of this.tabs) tab.post(message);
+  }
+
+  /** Asks one tab that has a `token` option; the first that attached and is still here. */
+  #askToken(): Promise<string> {
+    const tab = [...this.tabs].find((t) => t.hasToken);
+    if (!tab) return Promise.reject(new Error('no open tab has a "token" option to ask'));
+    const id = this.#nextTokenId++;
+    return new Promise((resolve, reject) => {
+      this.#tokenRequests.set(id, { tab, resolve, reject });
+      tab.post({ type: 'token', id });
+    });
+  }
+
+  #answerToken(message: Extract<TabMessage, { type: 'token' }>): void {
+    const request = this.#tokenRequests.get(message.id);
+    if (!request) return;
+    this.#tokenRequests.delete(message.id);
+    // The shared client checks the value as it checks any token.
+    if (message.error !== undefined) request.reject(new Error(message.error));
+    else request.resolve(message.token as string);
+  }
+}
+
+/**
+ * The shared worker's side: tabs attach over their ports; one
+ * {@link SharedConnection} per URL. A connection that stopped for good
+ * (logout, 4403) is forgotten, so a tab that attaches later starts anew.
+ */
+export class ShareHost {
+  readonly #connections = new Map<string, SharedConnection>();
+  /** Hand-overs waiting for the other tabs: what arrived for each URL meanwhile, in order. */
+  readonly #settling = new Map<string, Array<[Tab, TabMessage]>>();
+  /** Tabs whose attach waits in {@link #settling}, with its URL. */
+  readonly #waiting = new Map<Tab, string>();
+  readonly #locks: LockManagerLike | undefined;
+
+  constructor(locks: LockManagerLike | undefined) {
+    this.#locks = locks;
+  }
+
+  /** Serves one tab's port. */
+  connect(port: PortLike): void {
+    const tab = new Tab(port);
+    port.onmessage = (event) => this.#onMessage(tab, event.data);
+  }
+
+  #onMessage(tab: Tab, message: TabMessage): void {
+    const url = message.type === 'attach' ? message.options.url : this.#waiting.get(tab);
+    const settling = url === undefined ? undefined : this.#settling.get(url);
+    if (url !== undefined && settling) {
+      settling.push([tab, message]);
+      if (message.type === 'attach') this.#waiting.set(tab, url);
+      return;
+    }
+    if (url !== undefined && message.type === 'attach' && message.options.position && !this.#connections.has(url)) {
+      // A hand-over from a leader tab that went: the tabs attach again within
+      // moments of each other. Their watches must be on the new socket before
+      // it resumes, or the server replays nothing for them.
+      this.#settling.set(url, [[tab, message]]);
+      this.#waiting.set(tab, url);
+      setTimeout(() => this.#settled(url), HANDOVER_SETTLE_MS);
+      return;
+    }
+    if (message.type === 'attach') {
+      this.#attach(tab, message);
+      return;
+    }
+    if (message.type === 'detach') {
+      this.#leave(tab);
+      return;
+    }
+    tab.connection?.handle(tab, message);
+  }
+
+  #settled(url: string): void {
+    const queued = this.#settling.get(url) ?? [];
+    this.#settling.delete(url);
+    for (const [tab] of queued) this.#waiting.delete(tab);
+    for (const [tab, message] of queued) {
+      if (message.type === 'attach') this.#attach(tab, message);
+      else this.#onMessage(tab, message);
+    }
+  }
+
+  #attach(tab: Tab, message: Extract<TabMessage, { type: 'attach' }>): void {
+    if (tab.connection) return;
+    const { options } = message;
+    tab.hasToken = options.hasToken;
+    const connection = this.#connections.get(options.url);
+    if (connection) {
+      connection.attach(tab);
+    } else {
+      const created: SharedConnection = new SharedConnection(options, tab, () => {
+        if (this.#connections.get(options.url) === created) this.#connections.delete(options.url);
+      });
+      this.#connections.set(options.url, created);
+    }
+    // The tab holds this lock until it closes, crashes or navigates away: a tab gone without a word is noticed.
+    if (message.lock && this.#locks) void this.#locks.request(message.lock, () => this.#leave(tab));
+  }
+
+  #leave(tab: Tab): void {
+    tab.connection?.detach(tab);
+    tab.port.close();
+  }
+}
+
+function serializeError(error: Error): SerializedError {
+  const serialized: SerializedError = { name: error.name, message: error.message };
+  if (error instanceof ClientBugError) {
+    serialized.code = error.code;
+    serialized.reason = error.reason;
+  }
+  return serialized;
+}

@@ -1,0 +1,119 @@
+/**
+ * The shared connection's rules, fast and without a browser: the host a
+ * SharedWorker (or leader tab) runs, tabs' clients on real MessagePorts, a
+ * real WsHub. The Chromium suite (test/browser) runs the same through a real
+ * SharedWorker.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { resolveOptions } from '../../src/options.js';
+import { ShareHost } from '../../src/share/share-host.js';
+import { SharedHubClient } from '../../src/share/shared-client.js';
+import { TestHub, tokenOf } from '../support/hub.js';
+import { inState, nextEvent } from '../support/wait.js';
+
+describe('the shared connection', () => {
+  let hub: TestHub;
+  let host: ShareHost;
+  const tabs: SharedHubClient[] = [];
+
+  beforeEach(() => {
+    // The host's client uses the global WebSocket, as in a browser.
+    vi.stubGlobal('WebSocket', WebSocket);
+    host = new ShareHost(undefined);
+  });
+
+  afterEach(async () => {
+    await Promise.all(tabs.splice(0).map((tab) => tab.close()));
+    await vi.waitFor(() => expect(hub.hub.socketsOf('alice')).toHaveLength(0));
+    await hub.stop();
+    vi.unstubAllGlobals();
+  });
+
+  function openTab(token: () => string = () => 'alice-token'): SharedHubClient {
+    const { port1, port2 } = new MessageChannel();
+    host.connect(port2 as never);
+    const tab = new SharedHubClient(resolveOptions(hub.url, { share: 'worker', token }), port1 as never, undefined);
+    tabs.push(tab);
+    return tab;
+  }
+
+  it('asks one tab for the token, and one socket serves both', async () => {
+    hub = await TestHub.start();
+    const first = vi.fn(() => 'alice-token');
+    const second = vi.fn(() => 'alice-token');
+    const a = openTab(first);
+    const b = openTab(second);
+    await Promise.all([inState(a as never, 'open'), inState(b as never, 'open')]);
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    expect(first).toHaveBeenCalledTimes(1);
+    expect(second).not.toHaveBeenCalled();
+  });
+
+  it('a session that expires is refreshed once, through one tab, on the one socket', async () => {
+    // Tokens `alice-<ttl>-<n>`: alice, for `ttl` ms from when the server reads them.
+    const user = (token: string | undefined) => {
+      const match = token?.match(/^(\w+)-(\d+)-\d+$/);
+      if (!match) throw new Error('bad token');
+      return { id: match[1]!, deviceFingerprint: 'd', expiresAt: Date.now() + Number(match[2]) };
+    };
+    hub = await TestHub.start({ authenticate: (request) => user(tokenOf(request)), refresh: ({ token }) => user(token) });
+    let issued = 0;
+    const first = vi.fn(() => `alice-1000-${++issued}`);
+    const second = vi.fn(() => `alice-1000-${++issued}`);
+    const a = openTab(first);
+    const b = openTab(second);
+    const closes: number[] = [];
+    for (const tab of [a, b]) tab.on('close', ({ code }: { code: number }) => closes.push(code));
+    await inState(a as never, 'open');
+    const socket = hub.hub.socketsOf('alice')[0];
+    // The server asks half a second ahead of the 1 s expiry: one refresh.
+    await vi.waitFor(() => expect(first).toHaveBeenCalledTimes(2), { timeout: 3000 });
+    expect(second).not.toHaveBeenCalled();
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    expect(hub.hub.socketsOf('alice')[0]).toBe(socket);
+    expect(closes).toEqual([]);
+  });
+
+  it('a refused watch is forbidden in the tab that asked, not in the other', async () => {
+    hub = await TestHub.start({ canWatch: ({ event }) => event !== 'secret' });
+    const a = openTab();
+    const b = openTab();
+    const refused = a.watch('secret', 1);
+    const forbidden = nextEvent(a as never, 'forbidden');
+    const bForbidden = vi.fn();
+    b.on('forbidden', bForbidden);
+    const allowed = b.watch('open-feed');
+    expect(await refused.whenConfirmed()).toBe(false);
+    expect(refused.status).toBe('forbidden');
+    expect(await forbidden).toEqual({ event: 'secret', payload: '1' });
+    expect(await allowed.whenConfirmed()).toBe(true);
+    expect(bForbidden).not.toHaveBeenCalled();
+  });
+
+  it("'recovered' reaches every tab; each tab's watches are on the socket again after a reconnect", async () => {
+    hub = await TestHub.start({ recovery: true });
+    const a = openTab();
+    const b = openTab();
+    const got: string[] = [];
+    a.on('feed-a', () => got.push('a'));
+    b.on('feed-b', () => got.push('b'));
+    expect(await a.watch('feed-a').whenConfirmed()).toBe(true);
+    expect(await b.watch('feed-b').whenConfirmed()).toBe(true);
+    const recovered = [nextEvent(a as never, 'recovered'), nextEvent(b as never, 'recovered')];
+    await hub.restart(); // a new history: recovered false
+    expect(await Promise.all(recovered)).toEqual([
+      { recovered: false, missed: 0 },
+      { recovered: false, missed: 0 },
+    ]);
+    await vi.waitFor(() => {
+      const sockets = hub.hub.socketsOf('alice');
+      expect(sockets).toHaveLength(1);
+      expect([...sockets[0]!.watching.keys()].sort()).toEqual(['feed-a', 'feed-b']);
+    });
+    await hub.hub.sendMessage('alice', 'feed-b', {}, true);
+    await hub.hub.sendMessage('alice', 'feed-a', {}, true);
+    // Each tab's port keeps its own order; between two tabs there is none.
+    await vi.waitFor(() => expect(got.sort()).toEqual(['a', 'b']));
+  });
+});
