@@ -1,3 +1,5 @@
+import { show } from './show.js';
+
 type AnyHandler = (data: any) => void;
 
 /**
@@ -56,4 +58,20 @@ export class Emitter {
       }
     }
   }
+}
+
+/**
+ * A handler threw. It goes to `'error'`; if that handler is the one that
+ * threw, or there is none, it is rethrown outside the client so it is not
+ * lost (the page's or process's uncaught-error handling sees it).
+ */
+export function handlerFailed(emitter: Emitter, error: unknown, event: string): void {
+  if (event !== 'error' && emitter.has('error')) {
+    const reported = error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`);
+    emitter.emit('error', reported);
+    return;
+  }
+  queueMicrotask(() => {
+    throw error;
+  });
 }

@@ -18,7 +18,7 @@ import {
 } from '@wshub/core/protocol';
 import { reconnectDelay } from './backoff.js';
 import { ClientBugError } from './client-bug-error.js';
-import { Emitter } from './emitter.js';
+import { Emitter, handlerFailed } from './emitter.js';
 import type {
   AllEvents,
   CloseInfo,
@@ -68,7 +68,7 @@ export class HubClient<
   Outgoing extends EventMapOf<Outgoing> = Record<string, unknown>,
 > {
   readonly #options: ResolvedOptions;
-  readonly #emitter = new Emitter((error, event) => this.#handlerFailed(error, event));
+  readonly #emitter: Emitter = new Emitter((error, event) => handlerFailed(this.#emitter, error, event));
   readonly #watches = new WatchSet();
   readonly #queue: SendQueue;
   #state: ConnectionState = 'connecting';
@@ -456,7 +456,7 @@ export class HubClient<
         try {
           handler(refused);
         } catch (error) {
-          this.#handlerFailed(error, 'forbidden');
+          handlerFailed(this.#emitter, error, 'forbidden');
         }
       }
     }
@@ -575,21 +575,6 @@ export class HubClient<
     this.#emitter.emit('error', error);
   }
 
-  /**
-   * A handler threw. It goes to `'error'`; if that handler is the one that
-   * threw, or there is none, it is rethrown outside the client so it is not
-   * lost (the page's or process's uncaught-error handling sees it).
-   */
-  #handlerFailed(error: unknown, event: string): void {
-    if (event !== 'error' && this.#emitter.has('error')) {
-      const reported = error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`);
-      this.#emitter.emit('error', reported);
-      return;
-    }
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
 }
 
 function closeSocket(socket: WebSocketLike): Promise<void> {

@@ -1,9 +1,8 @@
 import type { Position } from '@wshub/core/protocol';
 import { ClientBugError } from '../client-bug-error.js';
-import { Emitter } from '../emitter.js';
+import { Emitter, handlerFailed } from '../emitter.js';
 import type { ClientEvents, ConnectionState, ForbiddenWatch, Handler } from '../events.js';
 import type { ResolvedOptions } from '../options.js';
-import { show } from '../show.js';
 import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from '../subscription.js';
 import { checkEventName, sendFrame, watchScope } from '../watch-args.js';
 import type { SerializedError, SharedOptions, TabMessage, WorkerMessage } from './port-messages.js';
@@ -42,7 +41,7 @@ interface LockManagerLike {
 export class SharedHubClient {
   readonly #port: TabPort;
   readonly #token: ResolvedOptions['token'];
-  readonly #emitter = new Emitter((error, event) => this.#handlerFailed(error, event));
+  readonly #emitter: Emitter = new Emitter((error, event) => handlerFailed(this.#emitter, error, event));
   readonly #subscriptions = new Map<number, Subscription>();
   #nextKey = 1;
   #state: ConnectionState = 'connecting';
@@ -204,7 +203,7 @@ export class SharedHubClient {
       try {
         handler(refused);
       } catch (error) {
-        this.#handlerFailed(error, 'forbidden');
+        handlerFailed(this.#emitter, error, 'forbidden');
       }
     }
     this.#emitter.emit('forbidden', refused);
@@ -275,17 +274,6 @@ export class SharedHubClient {
     this.#emitter.emit('state', next);
   }
 
-  /** As `HubClient` does: to `'error'`, or thrown outside the client when there is no other handler. */
-  #handlerFailed(error: unknown, event: string): void {
-    if (event !== 'error' && this.#emitter.has('error')) {
-      const reported = error instanceof Error ? error : new Error(`wshub client: a "${event}" handler threw ${show(error)}`);
-      this.#emitter.emit('error', reported);
-      return;
-    }
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
 }
 
 /** Whether `position` comes after `than`; `undefined` when they cannot be compared (another epoch, or none yet). */
