@@ -21,12 +21,12 @@ describe.skipIf(!hasRedis && !process.env.CI)('npm run bench -- --smoke --scenar
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wshub-bench-i-'));
     await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--scenarios', 'I', '--out-dir', dir], {
-      timeout: 55_000,
+      timeout: 150_000,
     });
     const json = (await readdir(dir)).filter((f) => f.endsWith('.json'));
     expect(json).toHaveLength(1);
     doc = JSON.parse(await readFile(join(dir, json[0]), 'utf8'));
-  }, 60_000);
+  }, 160_000);
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });

@@ -20,12 +20,12 @@ describe('npm run bench -- --smoke --scenarios J', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wshub-bench-j-'));
     await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--scenarios', 'J', '--out-dir', dir], {
-      timeout: 55_000,
+      timeout: 150_000,
     });
     const json = (await readdir(dir)).filter((f) => f.endsWith('.json'));
     expect(json).toHaveLength(1);
     doc = JSON.parse(await readFile(join(dir, json[0]), 'utf8'));
-  }, 60_000);
+  }, 160_000);
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
