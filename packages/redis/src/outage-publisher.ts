@@ -175,7 +175,11 @@ export class OutagePublisher {
     const dropped = this.buffer.push(channel, data, Date.now(), lane);
     if (this.options.lanes) {
       this.watchLanes();
-      if (this.options.writable() && !this.options.lanes.opening?.(lane)) {
+      // A fault only when the lane itself cannot take publishes: not one held behind earlier
+      // publishes of an open lane (they go at the next retry), nor one whose master's first
+      // connection is still opening.
+      const lanes = this.options.lanes;
+      if (this.options.writable() && !lanes.open(lane) && !lanes.opening?.(lane)) {
         this.options.reporter.report(
           'shard',
           new Error(

@@ -85,8 +85,9 @@ export class ShardRoutes implements PublishLanes {
   opening(slot: number): boolean {
     const master = this.cluster.slots[slot]?.[0];
     if (!master || this.served.has(master) || this.settling.has(master)) return false;
+    // No connection yet (the pool adds it with the slot map), or one still opening.
     const status = this.pool?.getInstanceByKey(master)?.status;
-    return status === 'wait' || status === 'connecting' || status === 'connect';
+    return status === undefined || status === 'wait' || status === 'connecting' || status === 'connect';
   }
 
   /**
