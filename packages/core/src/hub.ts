@@ -4,20 +4,21 @@ import type { OpenOptions, Session } from './connection.js';
 import { Delivery } from './delivery.js';
 import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from './delivery-filter.js';
 import { HubError } from './errors.js';
+import { settleHandshake, whenPositionKnown } from './admission.js';
 import { dispatchFrame } from './frames/dispatch.js';
-import { isWellFormed, runHandshake, type HandshakeOutcome } from './handshake.js';
+import { isWellFormed, runHandshake } from './handshake.js';
 import type { HubContext } from './hub-context.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
 import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
 import type { HubEvents, HubSocket } from './hub-types.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
-import { CloseCode, RESERVED_PREFIX, WELCOME, type Welcome } from './protocol.js';
+import { CloseCode, RESERVED_PREFIX } from './protocol.js';
+import { originRule } from './origins.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
 import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
 import { ResumeBudget } from './resume-budget.js';
-import { scheduleExpiry } from './session-expiry.js';
-import { limitSockets } from './socket-cap.js';
+import { decorateSocket } from './socket-fields.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
 import { type CanWatch, Watches } from './watches.js';
@@ -36,43 +37,6 @@ export interface HubStats extends HubCounters {
   users: number;
   broker: Record<string, number>;
 }
-
-const kSession = Symbol('wshub.session');
-type Decorated = { [kSession]: SocketSession };
-
-/** Getters shared by every decorated socket (no closure per socket). */
-const socketFields: PropertyDescriptorMap = {
-  roomId: {
-    get(this: Decorated) {
-      return this[kSession].userId || undefined;
-    },
-    enumerable: true,
-    configurable: true,
-  },
-  deviceFingerprint: {
-    get(this: Decorated) {
-      return this[kSession].deviceFingerprint || undefined;
-    },
-    enumerable: true,
-    configurable: true,
-  },
-  user: {
-    get(this: Decorated) {
-      return this[kSession].user;
-    },
-    enumerable: true,
-    configurable: true,
-  },
-  watching: {
-    get(this: Decorated) {
-      const copy = new Map<string, Set<string | null>>();
-      for (const [event, scopes] of this[kSession].watching) copy.set(event, new Set(scopes));
-      return copy;
-    },
-    enumerable: true,
-    configurable: true,
-  },
-};
 
 /**
  * The hub: sessions, per-user rooms, watch rules, delivery, push and cluster
@@ -106,13 +70,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   constructor(options: HubOptions<User, HubSocket<User, S>>) {
     this.config = resolveOptions(options as HubOptions<HubUser, unknown>);
     this.authenticate = options.authenticate;
-    const origins = options.allowedOrigins;
-    if (typeof origins === 'function') this.allowOrigin = origins;
-    else if (origins) {
-      const list = new Set(origins);
-      // Exact match only: no prefix/suffix tricks. Non-browser clients send no Origin.
-      this.allowOrigin = (origin) => origin === undefined || list.has(origin);
-    }
+    this.allowOrigin = originRule(options.allowedOrigins);
     this.notifier = new Notifier((name, error) => {
       if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
     });
@@ -254,12 +212,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   open(options: OpenOptions<S>): Session {
     const { socket, connection, request } = options;
     const session = new SocketSession<User, S>(this.sessionHost, socket, connection, options.protocol === 'wshub');
-    Object.defineProperties(socket, {
-      id: { value: session.id, enumerable: true, configurable: true },
-      isAuthorized: { value: session.isAuthorized, enumerable: true, configurable: true },
-      [kSession]: { value: session, configurable: true },
-      ...socketFields,
-    });
+    decorateSocket(socket, session);
     this.sessions.add(session);
     this.pendingCount++;
     if (this.closing) {
@@ -274,65 +227,10 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       if (started !== 0) {
         this.observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
       }
-      if (outcome.kind === 'accepted') this.whenPositionKnown(session, () => this.settleHandshake(session, outcome));
-      else this.settleHandshake(session, outcome);
+      if (outcome.kind === 'accepted') whenPositionKnown(this.ctx, session, () => settleHandshake(this.ctx, session, outcome));
+      else settleHandshake(this.ctx, session, outcome);
     });
     return session;
-  }
-
-  /**
-   * Runs `admit` once the history knows the position a v2 socket's welcome
-   * gives (a shared history learns its epoch from its store after the hub
-   * started), or after `authTimeoutMs` (the welcome then says the position is
-   * unknown: epoch ""). Meanwhile the socket stays pending: its frames wait,
-   * within the pending budget, and so does its resume.
-   */
-  private whenPositionKnown(session: SocketSession<User, S>, admit: () => void): void {
-    const history = this.cluster.history;
-    const known = session.v2 && history?.position().epoch === '' ? history.positionKnown?.() : undefined;
-    if (!known) {
-      admit();
-      return;
-    }
-    const go = () => {
-      clearTimeout(timer);
-      if (session.phase === 'pending') admit();
-    };
-    const timer = setTimeout(go, this.config.authTimeoutMs);
-    timer.unref();
-    known.then(go, go);
-  }
-
-  private settleHandshake(session: SocketSession<User, S>, outcome: HandshakeOutcome<User>): void {
-    if (outcome.kind === 'timeout') {
-      this.counters.authTimeouts++;
-      session.close(CloseCode.AuthTimeout);
-      return;
-    }
-    if (outcome.kind === 'refused') {
-      if (outcome.problem) {
-        this.report(
-          new HubError('authenticate', `wshub: authenticate resolved ${outcome.problem}; the socket was refused with 4403`),
-        );
-      }
-      this.counters.authRejected++;
-      // The reason is the app's business: the client gets a fixed token, never the error text.
-      session.close(CloseCode.Forbidden);
-      return;
-    }
-    const user = outcome.user;
-    session.admit(user);
-    if (this.rooms.add(user.id, session)) this.cluster.joined(user.id, user);
-    limitSockets(this.ctx, user.id);
-    if (session.phase !== 'ready') return;
-    this.notifier.emit('ready', { socket: session.socket as HubSocket<User, S>, user });
-    if (session.v2 && session.phase === 'ready') {
-      const history = this.cluster.history;
-      const welcome: Welcome = history ? { protocol: 2, recovery: history.position() } : { protocol: 2 };
-      this.delivery.reply(session, WELCOME, welcome);
-    }
-    scheduleExpiry(this.ctx, session);
-    session.flushPending();
   }
 
   private ended(session: SocketSession<User, S>, code: number, reason: string): void {
