@@ -1,5 +1,6 @@
 import type { PresenceChange } from './broker.js';
 import type { HubError } from './errors.js';
+import type { HubCounters } from './hub-counters.js';
 import type { HubRequest, HubUser } from './options.js';
 
 /**
@@ -49,3 +50,15 @@ export type HubEvents<User, S> = {
    */
   presence: PresenceChange;
 };
+
+export interface HubStats extends HubCounters {
+  /** Errors reported through `'error'`, by their `source` (`'canWatch'`, `'broker'`, …). */
+  errorsBySource: Record<string, number>;
+  /** Open sockets, authorized or not. */
+  connections: number;
+  /** Sockets whose `authenticate` is still pending. */
+  pending: number;
+  /** Distinct users with at least one socket on this node. */
+  users: number;
+  broker: Record<string, number>;
+}

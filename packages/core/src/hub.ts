@@ -7,13 +7,15 @@ import { HubError } from './errors.js';
 import { settleHandshake, whenPositionKnown } from './admission.js';
 import { dispatchFrame } from './frames/dispatch.js';
 import { isWellFormed, runHandshake } from './handshake.js';
+import { assertEvent, assertUserId } from './arguments.js';
+import { closeSessions } from './drain.js';
 import type { HubContext } from './hub-context.js';
-import { type HubCounters, newCounters } from './hub-counters.js';
+import { newCounters } from './hub-counters.js';
 import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
-import type { HubEvents, HubSocket } from './hub-types.js';
+import type { HubEvents, HubSocket, HubStats } from './hub-types.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
-import { CloseCode, RESERVED_PREFIX } from './protocol.js';
+import { CloseCode } from './protocol.js';
 import { originRule } from './origins.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
 import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
@@ -24,19 +26,7 @@ import { UserRegistry } from './user-registry.js';
 import { type CanWatch, Watches } from './watches.js';
 import { WatchRegistry } from './watch-registry.js';
 
-export type { HubEvents, HubSocket, HubSocketFields } from './hub-types.js';
-
-export interface HubStats extends HubCounters {
-  /** Errors reported through `'error'`, by their `source` (`'canWatch'`, `'broker'`, …). */
-  errorsBySource: Record<string, number>;
-  /** Open sockets, authorized or not. */
-  connections: number;
-  /** Sockets whose `authenticate` is still pending. */
-  pending: number;
-  /** Distinct users with at least one socket on this node. */
-  users: number;
-  broker: Record<string, number>;
-}
+export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub-types.js';
 
 /**
  * The hub: sessions, per-user rooms, watch rules, delivery, push and cluster
@@ -435,15 +425,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   }
 
   private async shutdown(drainMs: number): Promise<void> {
-    const open = [...this.sessions];
-    // Tracked by the hub itself, not through 'disconnected': a handler can neither miss nor block it.
-    const gone = open.map((session) => session.whenClosed());
-    if (drainMs === 0) {
-      for (const session of open) session.close(CloseCode.GoingAway);
-    } else {
-      await spread(open, drainMs, (session) => session.close(CloseCode.ServiceRestart));
-    }
-    await Promise.all(gone);
+    await closeSessions([...this.sessions], drainMs);
     this.ctx.resumeBudget?.close();
     await this.cluster.close();
   }
@@ -454,35 +436,3 @@ export interface CloseOptions {
   /** Spread the closing of sockets (with 1012) over this many ms. 0 closes all at once with 1001. */
   drainMs?: number;
 }
-
-/** Calls `each` for every item, in slices of about 20 ms spread evenly over `ms`. */
-async function spread<T>(items: T[], ms: number, each: (item: T) => void): Promise<void> {
-  const slices = Math.max(1, Math.min(items.length, Math.ceil(ms / 20)));
-  const perSlice = Math.ceil(items.length / slices);
-  for (let slice = 0; slice < slices; slice++) {
-    for (const item of items.slice(slice * perSlice, (slice + 1) * perSlice)) each(item);
-    if (slice < slices - 1) await new Promise((resolve) => setTimeout(resolve, ms / slices));
-  }
-}
-
-function assertName(name: string, value: unknown): void {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`wshub: "${name}" must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
-  }
-}
-
-/** A user id no user can have (see {@link isWellFormed}) would reach the channel of another in Redis: refused. */
-function assertUserId(userId: unknown): void {
-  assertName('userId', userId);
-  if (!isWellFormed(userId as string)) {
-    throw new TypeError('wshub: "userId" must be well-formed UTF-16, got a string with a lone surrogate');
-  }
-}
-
-function assertEvent(event: unknown): void {
-  assertName('event', event);
-  if ((event as string).startsWith(RESERVED_PREFIX)) {
-    throw new TypeError(`wshub: event names starting with "${RESERVED_PREFIX}" are the protocol's own, got "${event}"`);
-  }
-}
-
