@@ -15,7 +15,7 @@ import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
 import type { HubEvents, HubSocket, HubStats } from './hub-types.js';
 import { type Handler, Notifier } from './notifier.js';
 import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from './options.js';
-import { CloseCode } from './protocol.js';
+import { CloseCode, optionError } from './protocol.js';
 import { originRule } from './origins.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
 import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
@@ -418,7 +418,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   close(options: CloseOptions = {}): Promise<void> {
     const drainMs = options?.drainMs ?? 0;
     if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0) {
-      return Promise.reject(new TypeError(`wshub: close() "drainMs" must be a non-negative integer, got ${String(drainMs)}`));
+      return Promise.reject(optionError('close()', 'drainMs', 'a non-negative integer', drainMs));
     }
     this.closing ??= this.shutdown(drainMs);
     return this.closing;
