@@ -20,6 +20,8 @@ import type { Watches } from './watches.js';
 export interface HubContext<User extends HubUser = HubUser, S extends object = object> {
   readonly config: ResolvedOptions;
   readonly counters: HubCounters;
+  /** Every open session of this hub, authorized or not. */
+  readonly sessions: Set<SocketSession<User, S>>;
   readonly rooms: UserRegistry<SocketSession>;
   readonly delivery: Delivery;
   readonly watches: Watches;

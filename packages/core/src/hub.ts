@@ -20,6 +20,7 @@ import { originRule } from './origins.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
 import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
 import { ResumeBudget } from './resume-budget.js';
+import { sessionEnded } from './session-end.js';
 import { decorateSocket } from './socket-fields.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
 import { UserRegistry } from './user-registry.js';
@@ -98,6 +99,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     this.ctx = {
       config: this.config,
       counters: this.counters,
+      sessions: this.sessions,
       rooms: this.rooms,
       delivery: this.delivery,
       watches: this.watches,
@@ -118,7 +120,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       leftPending: () => {
         this.pendingCount--;
       },
-      ended: (session, code, reason) => this.ended(session as SocketSession<User, S>, code, reason),
+      ended: (session, code, reason) => sessionEnded(this.ctx, session as SocketSession<User, S>, code, reason),
     };
   }
 
@@ -221,22 +223,6 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       else settleHandshake(this.ctx, session, outcome);
     });
     return session;
-  }
-
-  private ended(session: SocketSession<User, S>, code: number, reason: string): void {
-    this.sessions.delete(session);
-    const authorized = session.authorized;
-    if (authorized) {
-      this.watches.removeAll(session);
-      if (this.rooms.remove(session.userId, session)) this.cluster.left(session.userId);
-    }
-    this.notifier.emit('disconnected', {
-      socket: session.socket as HubSocket<User, S>,
-      userId: authorized ? session.userId : undefined,
-      deviceFingerprint: authorized ? session.deviceFingerprint : undefined,
-      ...session.closeInfo(code, reason),
-      authorized,
-    });
   }
 
   // -------------------------------------------------------------- delivery
