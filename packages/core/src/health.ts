@@ -1,4 +1,5 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { optionError } from './protocol.js';
 
 /** What {@link hubHealth} reads of a hub: any `Hub` or `WsHub` has it. */
 export interface HealthSource {
@@ -48,7 +49,7 @@ export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 1000;
 export function hubHealth(hub: HealthSource, options: HubHealthOptions = {}): HubHealth {
   const maxDelay = options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS;
   if (typeof maxDelay !== 'number' || !(maxDelay > 0)) {
-    throw new TypeError(`wshub: "maxEventLoopDelayMs" must be a positive number, got ${String(maxDelay)}`);
+    throw optionError('hubHealth', 'maxEventLoopDelayMs', 'a positive number', maxDelay);
   }
   const closing = hub.isClosing;
   const accepting = hub.acceptsConnections;

@@ -345,16 +345,16 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     throw new TypeError('wshub: options must be an object with at least an "authenticate" function');
   }
   if (typeof options.authenticate !== 'function') {
-    throw new TypeError(`wshub: option "authenticate" must be a function, got ${typeof options.authenticate}`);
+    throw optionError('', 'authenticate', 'a function', options.authenticate);
   }
   for (const hook of ['canWatch', 'serialize', 'refresh'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') {
-      throw new TypeError(`wshub: option "${hook}" must be a function, got ${typeof options[hook]}`);
+      throw optionError('', hook, 'a function', options[hook]);
     }
   }
   const path = options.path ?? DEFAULT_PATH;
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new TypeError(`wshub: option "path" must be a string starting with "/", got ${JSON.stringify(path)}`);
+    throw optionError('', 'path', 'a string starting with "/"', path);
   }
   const origins = options.allowedOrigins;
   if (
@@ -362,11 +362,11 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     typeof origins !== 'function' &&
     !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))
   ) {
-    throw new TypeError('wshub: option "allowedOrigins" must be an array of strings or a function');
+    throw optionError('', 'allowedOrigins', 'an array of strings or a function', origins);
   }
   const limits = options.limits ?? {};
   if (typeof limits !== 'object' || limits === null) {
-    throw new TypeError(`wshub: option "limits" must be an object, got ${limits === null ? 'null' : typeof limits}`);
+    throw optionError('', 'limits', 'an object', limits);
   }
   return {
     path,
@@ -399,7 +399,7 @@ function resolveRecovery(value: HubOptions<HubUser, unknown>['recovery']): Recov
   if (value === undefined || value === false) return undefined;
   if (value === true) return { ...DEFAULT_RECOVERY };
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`wshub: option "recovery" must be true, false or { maxMessages?, ttlMs?, maxUsers?, maxBytes? }, got ${String(value)}`);
+    throw optionError('', 'recovery', 'true, false or { maxMessages?, ttlMs?, maxUsers?, maxBytes? }', value);
   }
   return {
     maxMessages: positiveInteger('recovery.maxMessages', value.maxMessages, DEFAULT_RECOVERY.maxMessages),

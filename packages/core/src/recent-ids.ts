@@ -1,3 +1,5 @@
+import { optionError } from './protocol.js';
+
 /** How many message ids a hub remembers to drop repeats. */
 export const RECENT_IDS_MAX = 10_000;
 /** How long a message id is remembered. */
@@ -58,7 +60,7 @@ export function assertSendOptions(options: unknown): string | undefined {
   }
   const id = (options as SendOptions).id;
   if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
-    throw new TypeError(`wshub: send option "id" must be a non-empty string, got ${id === '' ? 'an empty string' : typeof id}`);
+    throw optionError('sendMessage/push', 'id', 'a non-empty string', id);
   }
   return id;
 }

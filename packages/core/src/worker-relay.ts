@@ -123,13 +123,13 @@ export class WorkerRelay {
   constructor(options: WorkerRelayOptions = {}) {
     const prefix = options.prefix ?? 'wshub';
     if (typeof prefix !== 'string' || prefix.length === 0 || prefix.includes(' ')) {
-      throw new TypeError(`wshub: WorkerRelay "prefix" must be a non-empty string without spaces, got ${JSON.stringify(prefix)}`);
+      throw optionError('WorkerRelay', 'prefix', 'a non-empty string without spaces', prefix);
     }
     if (!cluster.isPrimary) {
       throw new Error('wshub: WorkerRelay runs in the primary process of a node:cluster (cluster.isPrimary is false here)');
     }
     if (options.onPresence !== undefined && typeof options.onPresence !== 'function') {
-      throw new TypeError(`wshub: WorkerRelay "onPresence" must be a function, got ${typeof options.onPresence}`);
+      throw optionError('WorkerRelay', 'onPresence', 'a function', options.onPresence);
     }
     const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     if (!Number.isInteger(maxQueued) || maxQueued <= 0) {

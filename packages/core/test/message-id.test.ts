@@ -58,8 +58,8 @@ describe('delivery: a message id sent again is dropped', () => {
   });
 
   it.each([
-    [{ id: '' }, 'send option "id" must be a non-empty string, got an empty string'],
-    [{ id: 7 }, 'send option "id" must be a non-empty string, got number'],
+    [{ id: '' }, 'sendMessage/push: option "id" must be a non-empty string, got ""'],
+    [{ id: 7 }, 'sendMessage/push: option "id" must be a non-empty string, got 7'],
     [null, 'send options must be an object, got null'],
   ])('refuses the options %j with a TypeError', async (options, message) => {
     f = await startHub();

@@ -118,6 +118,21 @@ describe('refresh over the same socket', () => {
     expect(await request(client, 'wshub:refresh', { token: '' })).toMatchObject({ status: 'invalid' });
     expect(client.closed).toBeUndefined();
   });
+
+  it('a v1 client sending wshub:refresh is an app message: the hook is not called', async () => {
+    let calls = 0;
+    const f = await hub({
+      refresh: ({ token }) => {
+        calls++;
+        return fromToken(token);
+      },
+    });
+    const v1 = await f.ready('user=bob');
+    const message = waitFor<{ event: string }>(f.hub, 'message');
+    v1.send({ event: 'wshub:refresh', id: 1, data: { token: 'bob:60000' } });
+    expect((await message).event).toBe('wshub:refresh');
+    expect(calls).toBe(0);
+  });
 });
 
 describe('refresh: what a client can make the hook do', () => {

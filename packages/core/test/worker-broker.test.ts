@@ -340,7 +340,7 @@ describe('WorkerBroker / WorkerRelay: misuse fails at once', () => {
   it.each([
     [{ prefix: '' }, /"prefix" must be a non-empty string without spaces, got ""/],
     [{ prefix: 'a b' }, /"prefix" must be a non-empty string without spaces, got "a b"/],
-    [{ onPresence: 'log' }, /"onPresence" must be a function, got string/],
+    [{ onPresence: 'log' }, /WorkerRelay: option "onPresence" must be a function, got "log"/],
     [{ maxQueuedBytes: 0 }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got 0$/],
     [{ maxQueuedBytes: '4MB' }, /^wshub WorkerRelay: option "maxQueuedBytes" must be a positive integer, got "4MB"$/],
   ])('new WorkerRelay(%j) throws', (options, message) => {
