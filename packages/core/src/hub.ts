@@ -179,7 +179,11 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     this.notifier = new Notifier((name, error) => {
       if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
     });
-    const report = (error: HubError) => this.report(error);
+    // An error reported while a call of this hub is traced is recorded on its span too.
+    const report = (error: HubError) => {
+      this.tracing?.recordError(error);
+      this.report(error);
+    };
     this.tracing = createTracing(options.tracing, () => this.counters.messagesOut);
     this.delivery = new Delivery(
       this.rooms,
@@ -683,7 +687,10 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
           cluster: this.cluster,
           timeoutMs: this.config.pushTimeoutMs,
           concurrency: this.config.limits.pushConcurrency,
-          report: (error) => this.report(error),
+          report: (error) => {
+            this.tracing?.recordError(error);
+            this.report(error);
+          },
           localRecipients: (e, f) => this.localRecipients(e, f),
         },
         event,

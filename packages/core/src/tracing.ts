@@ -77,6 +77,8 @@ export function createTracing(options: TracingOptions | undefined, written: () =
  */
 export class Tracing {
   private readonly tracer: OtelApi.Tracer;
+  /** This hub's spans not yet ended: only those take errors from {@link recordError}. */
+  private readonly live = new WeakSet<OtelApi.Span>();
 
   constructor(
     private readonly api: Api,
@@ -107,6 +109,7 @@ export class Tracing {
     if (facts.event !== undefined) span.setAttribute('messaging.destination.name', facts.event);
     if (facts.messageId !== undefined) span.setAttribute('messaging.message.id', facts.messageId);
     if (facts.userId !== undefined) this.setUser(span, facts.userId);
+    this.live.add(span);
     const before = this.written();
     let result: Promise<T>;
     try {
@@ -118,7 +121,7 @@ export class Tracing {
     if (facts.countSockets) span.setAttribute('wshub.sockets', this.written() - before);
     return result.then(
       (value) => {
-        span.end();
+        this.end(span);
         return value;
       },
       (error: unknown) => {
@@ -163,6 +166,7 @@ export class Tracing {
     });
     if (envelope.kind === 'send' || envelope.kind === 'push') span.setAttribute('messaging.destination.name', envelope.event);
     if (envelope.kind !== 'push') this.setUser(span, envelope.userId);
+    this.live.add(span);
     const before = this.written();
     try {
       if (api.context.with(api.trace.setSpan(base, span), apply)) {
@@ -172,7 +176,17 @@ export class Tracing {
       this.fail(span, error);
       throw error;
     }
-    span.end();
+    this.end(span);
+  }
+
+  /**
+   * An error the hub reports through `'error'` (a `serialize` that throws,
+   * a broker that fails to publish, a push callback that rejects): recorded
+   * on the hub's span it happened in, if any. The call goes on, as it did.
+   */
+  recordError(error: Error): void {
+    const span = this.api.trace.getSpan(this.api.context.active());
+    if (span && this.live.has(span)) this.markFailed(span, error);
   }
 
   private setUser(span: OtelApi.Span, userId: string): void {
@@ -180,11 +194,19 @@ export class Tracing {
     else if (this.userIds === 'hash') span.setAttribute('user.hash', createHash('sha256').update(userId).digest('hex'));
   }
 
-  private fail(span: OtelApi.Span, error: unknown): void {
-    const exception = error instanceof Error ? error : new Error(String(error));
-    span.recordException(exception);
-    span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: exception.message });
+  private end(span: OtelApi.Span): void {
+    this.live.delete(span);
     span.end();
+  }
+
+  private fail(span: OtelApi.Span, error: unknown): void {
+    this.markFailed(span, error instanceof Error ? error : new Error(String(error)));
+    this.end(span);
+  }
+
+  private markFailed(span: OtelApi.Span, error: Error): void {
+    span.recordException(error);
+    span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: error.message });
   }
 }
 

@@ -109,6 +109,50 @@ describe('tracing: wshub.send is a child of the caller\'s active span', () => {
   });
 });
 
+describe('tracing: an error the hub reports during a traced call is recorded on that call\'s span', () => {
+  beforeEach(register);
+
+  it.each([
+    [
+      'serialize throws',
+      async () => {
+        const a = await node({ serialize: () => { throw new Error('cannot serialize this'); } });
+        return () => a.hub.sendMessage('u1', 'e', 1);
+      },
+      /cannot serialize this/,
+    ],
+    [
+      'the broker fails to publish',
+      async (bus: InMemoryBus) => {
+        const a = await node({ broker: new InMemoryBroker(bus) });
+        bus.publish = () => { throw new Error('the bus is down'); };
+        return () => a.hub.sendMessage('u1', 'e', 1);
+      },
+      /the bus is down/,
+    ],
+    [
+      'a push data callback rejects',
+      async () => {
+        const a = await node();
+        await a.ready('user=u1');
+        return () => a.hub.push('e', async () => { throw new Error('no data for this user'); });
+      },
+      /no data for this user/,
+    ],
+  ])('%s: the call resolves, the error reaches \'error\' and the span', async (_, setup, message) => {
+    const call = await setup(new InMemoryBus());
+    const errors: Error[] = [];
+    nodes[0]!.hub.on('error', (error) => errors.push(error));
+    await inRequest(call);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(message)]);
+    const [send] = await spans('wshub.send');
+    expect(send!.status).toEqual({ code: SpanStatusCode.ERROR, message: expect.stringMatching(message) });
+    expect(send!.events.map((e) => e.name)).toEqual(['exception']);
+    // The app's span is not ours to mark.
+    expect(named('POST /orders')[0]!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+});
+
 describe('tracing: user ids are personal data, omitted unless the hub\'s option says otherwise', () => {
   beforeEach(register);
 
