@@ -229,6 +229,21 @@ describe('tracing: one trace across nodes (the envelope carries the W3C tracepar
     for (const d of delivers) expect(d.spanContext().traceId).toBe(request.spanContext().traceId);
   });
 
+  it('a message too large for the receiving node: its error is on that node\'s wshub.deliver', async () => {
+    const bus = new InMemoryBus();
+    const a = await node({ broker: new InMemoryBroker(bus) });
+    const b = await node({ broker: new InMemoryBroker(bus), limits: { maxBufferedBytes: 1024 } });
+    await b.ready('user=u1');
+    const errors: Error[] = [];
+    b.hub.on('error', (error) => errors.push(error));
+    await inRequest(() => a.hub.sendMessage('u1', 'big', 'x'.repeat(4096)));
+    const [deliver] = await spans('wshub.deliver');
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/more than limits\.maxBufferedBytes/)]);
+    expect(deliver!.status).toEqual({ code: SpanStatusCode.ERROR, message: expect.stringMatching(/more than limits\.maxBufferedBytes/) });
+    expect(deliver!.attributes['wshub.sockets']).toBeUndefined();
+    expect(named('wshub.send')[0]!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
   it('a traceparent that is not well formed is ignored: the message is delivered in a new trace', async () => {
     const bus = new InMemoryBus();
     const b = await node({ broker: new InMemoryBroker(bus) });
