@@ -202,6 +202,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       report,
       this.counters,
       this.observers,
+      this.tracing,
     );
     this.cluster = new ClusterSync<User>(
       options.broker ?? new LocalBroker(),

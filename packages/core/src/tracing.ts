@@ -189,6 +189,28 @@ export class Tracing {
     if (span && this.live.has(span)) this.markFailed(span, error);
   }
 
+  /**
+   * A `wshub.canWatch` span (INTERNAL) around the app's `canWatch`;
+   * `undefined` when it would not record. `run` calls the check inside it,
+   * so the app's own spans are its children; `end` gives the decision.
+   */
+  watchCheck(socketId: string, userId: string, event: string): WatchSpan | undefined {
+    const { api } = this;
+    const span = this.tracer.startSpan('wshub.canWatch', { kind: api.SpanKind.INTERNAL });
+    if (!span.isRecording()) return undefined;
+    span.setAttributes({ 'wshub.socket.id': socketId, 'wshub.watch.event': event });
+    this.setUser(span, userId);
+    const context = api.trace.setSpan(api.context.active(), span);
+    return {
+      run: (check) => api.context.with(context, check),
+      end: (decision, error) => {
+        span.setAttribute('wshub.watch.decision', decision);
+        if (error !== undefined) this.markFailed(span, error instanceof Error ? error : new Error(String(error)));
+        span.end();
+      },
+    };
+  }
+
   private setUser(span: OtelApi.Span, userId: string): void {
     if (this.userIds === 'include') span.setAttribute('user.id', userId);
     else if (this.userIds === 'hash') span.setAttribute('user.hash', createHash('sha256').update(userId).digest('hex'));
@@ -208,6 +230,13 @@ export class Tracing {
     span.recordException(error);
     span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: error.message });
   }
+}
+
+/** One `wshub.canWatch` span. */
+export interface WatchSpan {
+  run<T>(check: () => T): T;
+  /** `error`: what the check threw or rejected with, or the timeout. */
+  end(decision: 'allowed' | 'forbidden' | 'timeout' | 'error', error?: unknown): void;
 }
 
 const OPERATION_OF: Record<Envelope['kind'], SendOperation> = {

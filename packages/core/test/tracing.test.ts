@@ -294,3 +294,66 @@ describe('tracing: no tracer provider registered', () => {
     ]);
   });
 });
+
+describe('tracing: wshub.canWatch, with the decision', () => {
+  beforeEach(register);
+
+  it.each([
+    ['returns true: allowed', () => true, 'allowed', undefined],
+    ['resolves false: forbidden', async () => false, 'forbidden', undefined],
+    [
+      'throws: error',
+      () => {
+        throw new Error('db down');
+      },
+      'error',
+      /db down/,
+    ],
+    [
+      'rejects: error',
+      async () => {
+        throw new Error('db down');
+      },
+      'error',
+      /db down/,
+    ],
+    ['never answers: timeout', () => new Promise<boolean>(() => {}), 'timeout', /did not answer within 100 ms/],
+  ])('canWatch %s', async (_, check, decision, error) => {
+    let activeInCheck: string | undefined;
+    const canWatch = () => {
+      activeInCheck = trace.getActiveSpan()?.spanContext().spanId;
+      return check();
+    };
+    const a = await node({ canWatch: canWatch as never, watchTimeoutMs: 100, tracing: { userIds: 'include' } });
+    a.hub.on('error', () => {});
+    const client = await a.ready('user=u1');
+    client.watch('order-status', 42);
+    const [span] = await spans('wshub.canWatch');
+    expect(span!.kind).toBe(SpanKind.INTERNAL);
+    expect(span!.attributes).toEqual({
+      'wshub.socket.id': a.hub.socketsOf('u1')[0]!.id,
+      'wshub.watch.event': 'order-status',
+      'wshub.watch.decision': decision,
+      'user.id': 'u1',
+    });
+    // The app's spans inside canWatch are its children.
+    expect(activeInCheck).toBe(span!.spanContext().spanId);
+    if (error) {
+      expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: expect.stringMatching(error) });
+      expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+    } else {
+      expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    }
+  });
+
+  it('no canWatch, no span: every watch is allowed without asking', async () => {
+    const a = await node();
+    const client = await a.ready('user=u1');
+    client.watch('news');
+    // v1 watches are not confirmed: wait for the server-side socket to hold it.
+    for (let i = 0; i < 200 && !a.hub.socketsOf('u1')[0]?.watching.has('news'); i++) await new Promise((r) => setTimeout(r, 10));
+    await a.hub.sendMessage('u1', 'news', 1, true);
+    expect(await client.next()).toEqual({ event: 'news', data: 1 });
+    expect(named('wshub.canWatch')).toEqual([]);
+  });
+});
