@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url for the CJS build (tracing loads its optional peer with createRequire).
+  shims: true,
 });

@@ -6,11 +6,20 @@ import type { MessageHistory, RecordedMessage, RecoveryLimits } from './history.
  * (`message` is the exact frame text), so a receiving node writes them
  * without serializing again.
  */
-export type Envelope =
+export type Envelope = (
   | { kind: 'send'; userId: string; event: string; filter: DeliveryFilter; message: string }
   | { kind: 'push'; event: string; filter: DeliveryFilter; message: string }
   | { kind: 'disconnect'; userId: string; deviceFingerprint?: string }
-  | { kind: 'update'; userId: string; user: unknown };
+  | { kind: 'update'; userId: string; user: unknown }
+) & {
+  /**
+   * The W3C `traceparent` of the sender's `wshub.send` span, when tracing
+   * is on, so the receiving node's `wshub.deliver` span joins its trace.
+   * Read leniently: one that is not well formed is ignored, the envelope
+   * still applied.
+   */
+  tp?: string;
+};
 
 /** What a hub offers the broker it is given. */
 export interface BrokerNode {

@@ -7,6 +7,7 @@ import { HubError } from './errors.js';
 import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from './history.js';
 import { CloseCode } from './protocol.js';
 import type { SocketSession } from './socket-session.js';
+import type { Tracing } from './tracing.js';
 import type { UserRegistry } from './user-registry.js';
 
 /** What cluster sync needs from the hub besides delivery. */
@@ -36,10 +37,11 @@ export class ClusterSync<User> {
     private readonly rooms: UserRegistry<SocketSession>,
     private readonly host: ClusterHost<User>,
     recovery: RecoveryLimits | undefined,
+    private readonly tracing: Tracing | undefined = undefined,
   ) {
     broker.attach({
       nodeId: this.nodeId,
-      deliver: (envelope) => this.apply(envelope),
+      deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
       localUsers: () => this.localUsers(true),
       reportError: (error) => host.report(HubError.from('broker', error)),
       presence: (change) => host.presence(change),
@@ -88,7 +90,10 @@ export class ClusterSync<User> {
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
       this.publish(() =>
-        this.broker.publishToUser(userId, { kind: 'send', userId, event: message.event, filter, message: message.text }),
+        this.broker.publishToUser(
+          userId,
+          this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text }),
+        ),
       );
     }
     return undefined;
@@ -101,7 +106,7 @@ export class ClusterSync<User> {
     }
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
-      this.publish(() => this.broker.publishToAll({ kind: 'push', event: message.event, filter, message: message.text }));
+      this.publish(() => this.broker.publishToAll(this.traced({ kind: 'push', event: message.event, filter, message: message.text })));
     }
     return undefined;
   }
@@ -126,7 +131,7 @@ export class ClusterSync<User> {
   disconnect(userId: string, deviceFingerprint: string | undefined): void {
     this.host.disconnectLocal(userId, deviceFingerprint);
     if (this.broker.distributed) {
-      this.publish(() => this.broker.publishToUser(userId, { kind: 'disconnect', userId, deviceFingerprint }));
+      this.publish(() => this.broker.publishToUser(userId, this.traced({ kind: 'disconnect', userId, deviceFingerprint })));
     }
   }
 
@@ -137,7 +142,7 @@ export class ClusterSync<User> {
       this.publish(() => {
         const plain = toPlain(user);
         if (room) this.broker.userUpdated(userId, plain);
-        this.broker.publishToUser(userId, { kind: 'update', userId, user: plain });
+        this.broker.publishToUser(userId, this.traced({ kind: 'update', userId, user: plain }));
       });
     }
   }
@@ -183,27 +188,37 @@ export class ClusterSync<User> {
     }
   }
 
-  /** Applies an envelope from another node. */
-  private apply(envelope: Envelope): void {
+  /** The envelope with the active span's `traceparent`, when tracing is on and there is one. */
+  private traced(envelope: Envelope): Envelope {
+    const tp = this.tracing?.traceparent();
+    if (tp !== undefined) envelope.tp = tp;
+    return envelope;
+  }
+
+  /** Applies an envelope from another node; true when it wrote a message to this node's sockets. */
+  private apply(envelope: Envelope): boolean {
     switch (envelope.kind) {
       case 'send':
       case 'push': {
         const message = this.delivery.wrap(envelope.event, envelope.message);
         const tooBig = this.delivery.oversize(message);
-        if (tooBig) this.host.report(HubError.from('broker', tooBig, 'a message from another node'));
-        else if (envelope.kind === 'send') this.delivery.toUser(envelope.userId, envelope.filter, message);
+        if (tooBig) {
+          this.host.report(HubError.from('broker', tooBig, 'a message from another node'));
+          return false;
+        }
+        if (envelope.kind === 'send') this.delivery.toUser(envelope.userId, envelope.filter, message);
         else this.delivery.toAll(envelope.filter, message);
-        return;
+        return true;
       }
       case 'disconnect':
         this.host.disconnectLocal(envelope.userId, envelope.deviceFingerprint);
-        return;
+        return false;
       case 'update': {
         const room = this.rooms.get(envelope.userId);
-        if (!room) return;
+        if (!room) return false;
         for (const session of room) session.user = envelope.user;
         this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
-        return;
+        return false;
       }
     }
   }

@@ -23,6 +23,7 @@ import { ResumeBudget } from './resume-budget.js';
 import { sessionEnded } from './session-end.js';
 import { decorateSocket } from './socket-fields.js';
 import { type SessionHost, SocketSession } from './socket-session.js';
+import { createTracing, type Tracing } from './tracing.js';
 import { UserRegistry } from './user-registry.js';
 import { type CanWatch, Watches } from './watches.js';
 import { WatchRegistry } from './watch-registry.js';
@@ -57,6 +58,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private readonly recentIds = new RecentIds();
   private pendingCount = 0;
   private closing: Promise<void> | undefined;
+  /** Undefined without `@opentelemetry/api`: no span is even attempted. */
+  private readonly tracing: Tracing | undefined;
 
   constructor(options: HubOptions<User, HubSocket<User, S>>) {
     this.config = resolveOptions(options as HubOptions<HubUser, unknown>);
@@ -65,7 +68,12 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     this.notifier = new Notifier((name, error) => {
       if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
     });
-    const report = (error: HubError) => this.report(error);
+    // An error reported while a call of this hub is traced is recorded on its span too.
+    const report = (error: HubError) => {
+      this.tracing?.recordError(error);
+      this.report(error);
+    };
+    this.tracing = createTracing(options.tracing, () => this.counters.messagesOut);
     this.delivery = new Delivery(
       this.rooms,
       this.watchRegistry,
@@ -83,6 +91,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       report,
       this.counters,
       this.observers,
+      this.tracing,
     );
     this.cluster = new ClusterSync<User>(
       options.broker ?? new LocalBroker(),
@@ -95,6 +104,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         userOf: (session) => session.user as User,
       },
       this.config.recovery,
+      this.tracing,
     );
     this.ctx = {
       config: this.config,
@@ -250,19 +260,25 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const id = assertSendOptions(options);
     if (id !== undefined && this.recentIds.has(id)) return;
-    const started = this.observers.active ? performance.now() : 0;
-    const message = this.delivery.prepare(event, data);
-    if (!message) return;
-    const tooBig = this.delivery.oversize(message);
-    if (tooBig) throw tooBig;
-    // Throws, before anything is delivered, when the broker's queue is full.
-    const backlog = this.cluster.admit();
-    // A history over its bound of records in flight: the caller waits, at the pace the store answers.
-    const room = this.cluster.sendToUser(userId, filter, message);
-    if (id !== undefined) this.recentIds.add(id);
-    if (room) await room;
-    if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
-    if (backlog) await backlog;
+    const send = async (): Promise<void> => {
+      const started = this.observers.active ? performance.now() : 0;
+      const message = this.delivery.prepare(event, data);
+      if (!message) return;
+      const tooBig = this.delivery.oversize(message);
+      if (tooBig) throw tooBig;
+      // Throws, before anything is delivered, when the broker's queue is full.
+      const backlog = this.cluster.admit();
+      // A history over its bound of records in flight: the caller waits, at the pace the store answers.
+      const room = this.cluster.sendToUser(userId, filter, message);
+      if (id !== undefined) this.recentIds.add(id);
+      if (room) await room;
+      if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
+      if (backlog) await backlog;
+    };
+    if (!this.tracing) return send();
+    // With recovery the history delivers later, so the sockets reached are not known here.
+    const countSockets = !this.cluster.history;
+    return this.tracing.send('sendMessage', { event, userId, messageId: id, countSockets }, send);
   }
 
   /**
@@ -287,24 +303,33 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const id = assertSendOptions(options);
     if (id !== undefined && this.recentIds.has(id)) return;
-    const started = this.observers.active ? performance.now() : 0;
-    await runPush(
-      {
-        delivery: this.delivery,
-        cluster: this.cluster,
-        timeoutMs: this.config.pushTimeoutMs,
-        concurrency: this.config.limits.pushConcurrency,
-        report: (error) => this.report(error),
-        localRecipients: (e, f) => this.localRecipients(e, f),
-      },
-      event,
-      data,
-      allow,
-      filter,
-    );
-    // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
-    if (id !== undefined) this.recentIds.add(id);
-    if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
+    const send = async (): Promise<void> => {
+      const started = this.observers.active ? performance.now() : 0;
+      await runPush(
+        {
+          delivery: this.delivery,
+          cluster: this.cluster,
+          timeoutMs: this.config.pushTimeoutMs,
+          concurrency: this.config.limits.pushConcurrency,
+          report: (error) => {
+            this.tracing?.recordError(error);
+            this.report(error);
+          },
+          localRecipients: (e, f) => this.localRecipients(e, f),
+        },
+        event,
+        data,
+        allow,
+        filter,
+      );
+      // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
+      if (id !== undefined) this.recentIds.add(id);
+      if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
+    };
+    if (!this.tracing) return send();
+    // Only one shared message is written before the push's first await; callbacks run per user, later.
+    const countSockets = !this.cluster.history && typeof data !== 'function' && !allow;
+    return this.tracing.send('push', { event, messageId: id, countSockets }, send);
   }
 
   /** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
@@ -328,7 +353,10 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (deviceFingerprint !== undefined && typeof deviceFingerprint !== 'string') {
       throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
     }
-    this.cluster.disconnect(userId, deviceFingerprint);
+    if (!this.tracing) return this.cluster.disconnect(userId, deviceFingerprint);
+    return this.tracing.send('disconnect', { userId, countSockets: false }, async () =>
+      this.cluster.disconnect(userId, deviceFingerprint),
+    );
   }
 
   private disconnectLocal(userId: string, deviceFingerprint: string | undefined): void {
@@ -346,7 +374,10 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (typeof user !== 'object' || user === null || typeof user.id !== 'string' || user.id === '') {
       throw new TypeError('wshub: updateUser(user) needs an object with a non-empty string "id"');
     }
-    this.cluster.updateUser(user.id, user);
+    if (!this.tracing) return this.cluster.updateUser(user.id, user);
+    return this.tracing.send('updateUser', { userId: user.id, countSockets: false }, async () =>
+      this.cluster.updateUser(user.id, user),
+    );
   }
 
   // ---------------------------------------------------------------- queries

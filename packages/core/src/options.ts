@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Broker } from './broker.js';
 import type { RecoveryLimits } from './history.js';
 import { DEFAULT_PATH, optionError } from './protocol.js';
+import type { TracingOptions } from './tracing.js';
 
 /** What every user object must carry: `id` groups sockets into a room, `deviceFingerprint` names one device. */
 export interface HubUser {
@@ -276,6 +277,13 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * @default 2000
    */
   closeTimeoutMs?: number;
+  /**
+   * OpenTelemetry spans (docs/OBSERVABILITY.md): they are made when the app
+   * has `@opentelemetry/api` and registered a tracer provider. This says
+   * whether spans name the user.
+   * @default { userIds: 'omit' }
+   */
+  tracing?: TracingOptions;
   limits?: HubLimits;
 }
 

@@ -14,6 +14,7 @@ import {
   WATCH,
 } from './protocol.js';
 import type { SocketSession } from './socket-session.js';
+import type { Tracing } from './tracing.js';
 import type { WatchRegistry } from './watch-registry.js';
 
 /** `canWatch` as the hub calls it: with the app's view of the socket. */
@@ -44,6 +45,7 @@ export class Watches {
     private readonly report: (error: HubError) => void,
     private readonly counters: HubCounters,
     private readonly observers: Observers,
+    private readonly tracing: Tracing | undefined = undefined,
   ) {}
 
   /** A watch frame; the promise settles when an async `canWatch` has answered (later frames wait for it). */
@@ -68,10 +70,14 @@ export class Watches {
       return undefined;
     }
     const started = this.observers.active ? performance.now() : 0;
-    const finish = (allowed: unknown, outcome?: 'timeout' | 'error') => {
+    const canWatch = this.canWatch;
+    // Only a check the app wrote gets a span: without one every watch is allowed.
+    const span = canWatch ? this.tracing?.watchCheck(session.id, session.userId, event) : undefined;
+    const finish = (allowed: unknown, outcome?: 'timeout' | 'error', error?: HubError) => {
       if (started !== 0) {
         this.observers.call('watchChecked', secondsSince(started), outcome ?? (allowed === true ? 'allowed' : 'forbidden'));
       }
+      span?.end(outcome ?? (allowed === true ? 'allowed' : 'forbidden'), error);
       if (allowed !== true) this.counters.watchRefusals++;
       if (session.phase !== 'ready') return;
       if (allowed === true) {
@@ -83,17 +89,18 @@ export class Watches {
         this.delivery.reply(session, WATCH, { event, payload, forbidden: true });
       }
     };
-    const canWatch = this.canWatch;
     if (!canWatch) {
       finish(true);
       return undefined;
     }
     let verdict: boolean | Promise<boolean>;
+    const check = () => canWatch({ user: session.user, userId: session.userId, event, payload, socket: session.socket });
     try {
-      verdict = canWatch({ user: session.user, userId: session.userId, event, payload, socket: session.socket });
+      verdict = span ? span.run(check) : check();
     } catch (error) {
-      this.report(HubError.from('canWatch', error));
-      finish(false, 'error');
+      const failure = HubError.from('canWatch', error);
+      this.report(failure);
+      finish(false, 'error', failure);
       return undefined;
     }
     if (!isThenable(verdict)) {
@@ -105,15 +112,17 @@ export class Watches {
       (allowed) => {
         if (allowed === TIMED_OUT) {
           const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;
-          this.report(new HubError('canWatch', message));
-          finish(false, 'timeout');
+          const failure = new HubError('canWatch', message);
+          this.report(failure);
+          finish(false, 'timeout', failure);
         } else {
           finish(allowed);
         }
       },
       (error) => {
-        this.report(HubError.from('canWatch', error));
-        finish(false, 'error');
+        const failure = HubError.from('canWatch', error);
+        this.report(failure);
+        finish(false, 'error', failure);
       },
     );
   }

@@ -188,6 +188,29 @@ describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
     expect(primary.changes('alice')).toEqual([`+w${w1}`]);
   });
 
+  it('a sendMessage on one worker to a socket on another is one trace: the envelope carries the traceparent', async () => {
+    interface Exported {
+      name: string;
+      kind: number;
+      traceId: string;
+      spanId: string;
+      parentSpanId?: string;
+      attributes: Record<string, unknown>;
+    }
+    await primary.call(w1, 'startTracing');
+    await primary.call(w2, 'startTracing');
+    const request = await primary.call<{ traceId: string; spanId: string }>(w1, 'tracedSend', { userId: 'alice', event: 'shipped', data: 1 });
+    expect(await aliceLaptop.next()).toEqual({ event: 'shipped', data: 1 });
+    expect(await alicePhone.next()).toEqual({ event: 'shipped', data: 1 });
+    const inTrace = async (w: number) =>
+      (await primary.call<Exported[]>(w, 'spans')).filter((s) => s.traceId === request.traceId && s.name.startsWith('wshub.'));
+    await until(async () => (await inTrace(w2)).length === 1, 'the delivery span on the other worker');
+    const [send] = await inTrace(w1);
+    const [deliver] = await inTrace(w2);
+    expect(send).toMatchObject({ name: 'wshub.send', parentSpanId: request.spanId, attributes: { 'wshub.sockets': 1 } });
+    expect(deliver).toMatchObject({ name: 'wshub.deliver', parentSpanId: send!.spanId, attributes: { 'wshub.sockets': 1 } });
+  });
+
   it('a killed worker: its users go offline once, told by a live worker; a replacement serves them again', async () => {
     // Kill bob's worker; alice has a device on each worker, so one survives.
     const survivor = wb === w1 ? w2 : w1;

@@ -24,6 +24,9 @@ hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', dat
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
 hub.on('error', (error) => process.send({ type: 'error', message: error.message }));
 
+/** Set by `startTracing`. */
+let exporter;
+
 const methods = {
   sendMessage: ({ userId, event, data }) => hub.sendMessage(userId, event, data),
   async push({ event }) {
@@ -86,6 +89,33 @@ const methods = {
     await Promise.all(sends);
     return { refused: refused.length, first: refused[0] };
   },
+  // Registers an OpenTelemetry tracer provider with an in-memory exporter: the hub follows one registered after it.
+  async startTracing() {
+    const { context, trace } = await import('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  },
+  // sendMessage inside an app span (as an HTTP request's); that span's ids.
+  async tracedSend({ userId, event, data }) {
+    const { trace } = await import('@opentelemetry/api');
+    return trace.getTracer('app').startActiveSpan('POST /send', async (span) => {
+      await hub.sendMessage(userId, event, data);
+      span.end();
+      return span.spanContext();
+    });
+  },
+  spans: () =>
+    exporter.getFinishedSpans().map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      traceId: s.spanContext().traceId,
+      spanId: s.spanContext().spanId,
+      parentSpanId: s.parentSpanContext?.spanId,
+      attributes: s.attributes,
+    })),
   memory: () => process.memoryUsage(),
   localNames: ({ userId }) => hub.socketsOf(userId).map((socket) => socket.user.name),
   stats: () => hub.stats(),
