@@ -514,10 +514,14 @@ function cyclic(): unknown {
 }
 
 describe('README', () => {
-  it('quotes the SQL that install() runs and the example file as they are', async () => {
+  it('quotes the SQL that install() runs and the example and recipe files as they are', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const example = await readFile(new URL('../examples/ship-order.ts', import.meta.url), 'utf8');
     expect(readme).toContain(`\`\`\`sql\n${outboxSql()}\`\`\``);
     expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+    for (const recipe of ['knex.ts', 'drizzle.ts']) {
+      const text = await readFile(new URL(`../examples/${recipe}`, import.meta.url), 'utf8');
+      expect(readme).toContain(`\`\`\`ts\n${text}\`\`\``);
+    }
   });
 });

@@ -1,0 +1,92 @@
+import { drizzle } from 'drizzle-orm/node-postgres';
+import knexFactory from 'knex';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as drizzleRecipe from '../examples/drizzle.js';
+import * as knexRecipe from '../examples/knex.js';
+import { Outbox, type OutboxRelay } from '../src/index.js';
+import { findPostgres, type HubFixture, PG, rows, startHub, take, testSchema, until } from './support.js';
+
+const user = await findPostgres();
+
+describe.skipIf(!user)('the Knex and Drizzle recipes, as the README quotes them', () => {
+  let db: Awaited<ReturnType<typeof testSchema>>;
+  let pool: pg.Pool;
+  let outbox: Outbox;
+  let fx: HubFixture;
+  let relay: OutboxRelay;
+  // Every connection, the recipes' own included, works in this file's schema.
+  const connection = () => ({ ...PG, user, options: `-c search_path=${db.schema}` });
+
+  beforeAll(async () => {
+    db = await testSchema(user!, 'recipes');
+    pool = new pg.Pool(connection());
+    await pool.query('CREATE TABLE orders (id int PRIMARY KEY, owner_id text NOT NULL, status text NOT NULL)');
+    await pool.query(`INSERT INTO orders VALUES (1, 'alice', 'paid'), (2, 'alice', 'paid'), (3, 'alice', 'paid')`);
+    outbox = new Outbox({ pool });
+    await outbox.install();
+    fx = await startHub();
+    relay = outbox.relay(fx.hub, { pollIntervalMs: 100 });
+  });
+  afterAll(async () => {
+    await relay?.close();
+    await fx?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  async function check(ship: (orderId: number) => Promise<void>, orderId: number) {
+    const alice = await fx.connect('alice');
+    // The recipes send to the owner's sockets that watch the order.
+    alice.watch('order-status', orderId);
+    // Frames are handled in order: once the hub has this marker, it has the watch.
+    const marked = new Promise<void>((resolve) => fx.hub.on('message', (m) => m.event === 'marker' && resolve()));
+    alice.emit('marker');
+    await marked;
+    // A failed transaction (no order 99) sends nothing and writes nothing.
+    await expect(ship(99)).rejects.toThrow('no order 99');
+    await ship(orderId);
+    const [got] = await take(alice, 1);
+    expect([got!.event, got!.data]).toEqual(['order-status', { id: orderId, status: 'shipped' }]);
+    expect((await pool.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows).toEqual([{ status: 'shipped' }]);
+    await until('the outbox to be empty', async () => (await rows(pool, 'wshub_outbox')).pending === 0);
+    // Nothing else came: the next frame is this marker.
+    await fx.hub.push('end');
+    expect((await alice.next()).event).toBe('end');
+    alice.ws.close();
+  }
+
+  it('Knex: the order row and sendMessage in one knex.transaction', async () => {
+    const knex = knexFactory({ client: 'pg', connection: connection() });
+    try {
+      await check((id) => knexRecipe.shipOrder(knex, outbox, id), 1);
+      // A transaction that fails after sendMessage rolls the notification back too.
+      await expect(
+        knex.transaction(async (trx) => {
+          await outbox.sendMessage(knexRecipe.knexTx(trx), 'alice', 'order-status', { id: 2 });
+          throw new Error('the app gives up');
+        }),
+      ).rejects.toThrow('the app gives up');
+      expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+    } finally {
+      await knex.destroy();
+    }
+  });
+
+  it('Drizzle: the order row and sendMessage in one db.transaction', async () => {
+    const drizzlePool = new pg.Pool(connection());
+    try {
+      const orm = drizzle(drizzlePool);
+      await check((id) => drizzleRecipe.shipOrder(orm, outbox, id), 3);
+      await expect(
+        orm.transaction(async (tx) => {
+          await outbox.sendMessage(drizzleRecipe.drizzleTx(tx), 'alice', 'order-status', { id: 2 });
+          throw new Error('the app gives up');
+        }),
+      ).rejects.toThrow('the app gives up');
+      expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+    } finally {
+      await drizzlePool.end();
+    }
+  });
+});
