@@ -16,20 +16,29 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 /**
  * The workspaces whose suites run again on every Node, with the files left to
  * the one run on the machine's Node: the attacks that size a small heap
- * (hostile), and the Redis chaos and cluster suites that start many
- * processes for a minute each. What those test does not change with Node's
- * version; what the rest tests (sockets, timers, streams, workers, Nest) can.
+ * (core's hostile suite, Redis's recording flood), the chaos, fault, restart
+ * and cluster suites that start and kill many processes (Redis, PostgreSQL),
+ * and the browser suite, whose client runs in Chromium. What those test does
+ * not change with Node's version and they are the longest; what the rest
+ * tests (sockets, timers, streams, workers, Nest) can.
  */
 export const SUITES: ReadonlyArray<{ workspace: string; exclude: string[] }> = [
   { workspace: 'packages/core', exclude: ['test/hostile/**'] },
-  { workspace: 'packages/client', exclude: [] },
+  { workspace: 'packages/client', exclude: ['test/browser/**'] },
   { workspace: 'packages/testing', exclude: [] },
   { workspace: 'packages/nest', exclude: [] },
   { workspace: 'packages/prometheus', exclude: [] },
-  { workspace: 'packages/postgres', exclude: [] },
+  { workspace: 'packages/postgres', exclude: ['test/restart.test.ts', 'test/node-kill.test.ts'] },
   {
     workspace: 'packages/redis',
-    exclude: ['test/chaos.test.ts', 'test/redis-cluster.test.ts', 'test/cluster-outage.test.ts', 'test/faults.test.ts'],
+    exclude: [
+      'test/chaos.test.ts',
+      'test/redis-cluster.test.ts',
+      'test/cluster-outage.test.ts',
+      'test/faults.test.ts',
+      'test/rolling-restart.test.ts',
+      'test/recording-flood.test.ts',
+    ],
   },
 ];
 
