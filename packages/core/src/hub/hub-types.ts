@@ -1,0 +1,64 @@
+import type { PresenceChange } from '../brokers/broker.js';
+import type { HubError } from '../protocol/errors.js';
+import type { HubCounters } from './hub-counters.js';
+import type { HubRequest, HubUser } from '../config/options.js';
+
+/**
+ * The fields the hub adds to each socket object apps see: the shape of
+ * `@kovalenko/nestjs-websocket`'s `AuthWebSocket`, read-only. The hub keeps
+ * its own state; these read it.
+ */
+export interface HubSocketFields<User> {
+  /** Unique connection id. */
+  readonly id: string;
+  /** The user's id (`user.id`): the room all that user's sockets share. Set once authorized. */
+  readonly roomId: string;
+  readonly deviceFingerprint: string;
+  readonly user: User;
+  /** The socket's watches (event → scopes, `null` for a wildcard), as a copy: changing it changes nothing. */
+  readonly watching: Map<string, Set<string | null>>;
+  /** Resolves `true` once authorized; `false` if auth fails or the socket closes first. Never hangs. */
+  readonly isAuthorized: Promise<boolean>;
+}
+
+/** A transport's socket object with the hub's fields. */
+export type HubSocket<User = HubUser, S extends object = object> = S & HubSocketFields<User>;
+
+/** Payloads of the hub's notifications (`hub.on(name, handler)`). */
+export type HubEvents<User, S> = {
+  /** A socket was accepted, before `authenticate` ran. */
+  connected: { socket: S; request: HubRequest };
+  /** `authenticate` accepted the socket; it is registered and receives deliveries. */
+  ready: { socket: S; user: User };
+  /** A socket closed. `authorized` tells whether it had been `ready`. */
+  disconnected: {
+    socket: S;
+    userId?: string;
+    deviceFingerprint?: string;
+    code: number;
+    reason: string;
+    authorized: boolean;
+  };
+  /** A valid client event other than watch/unwatch. */
+  message: { socket: S; event: string; data: unknown };
+  /** Errors from user callbacks and the broker; the hub never throws them at callers. */
+  error: HubError;
+  /**
+   * A user came online (first socket anywhere in the cluster) or went
+   * offline (last socket anywhere closed, or its node died). Emitted once
+   * per change in the whole cluster, on one node.
+   */
+  presence: PresenceChange;
+};
+
+export interface HubStats extends HubCounters {
+  /** Errors reported through `'error'`, by their `source` (`'canWatch'`, `'broker'`, …). */
+  errorsBySource: Record<string, number>;
+  /** Open sockets, authorized or not. */
+  connections: number;
+  /** Sockets whose `authenticate` is still pending. */
+  pending: number;
+  /** Distinct users with at least one socket on this node. */
+  users: number;
+  broker: Record<string, number>;
+}

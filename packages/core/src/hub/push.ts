@@ -1,0 +1,111 @@
+import type { ClusterSync } from './cluster-sync.js';
+import type { PreparedMessage } from '../session/connection.js';
+import { TIMED_OUT, withDeadline } from '../util/deadline.js';
+import type { Delivery } from './delivery.js';
+import type { DeliveryFilter } from '../routing/delivery-filter.js';
+import { HubError } from '../protocol/errors.js';
+import { runBounded } from '../util/run-bounded.js';
+
+/** Push data: a value, or a callback run once per user (spelled out so the callback's `user` is typed). */
+export type PushData<User> = ((user: User) => unknown) | string | number | boolean | object | null | undefined;
+export type PushAllow<User> = (user: User) => boolean | Promise<boolean>;
+
+/** What one push needs from the hub. */
+export interface PushContext<User> {
+  readonly delivery: Delivery;
+  readonly cluster: ClusterSync<User>;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  report(error: HubError): void;
+  /** This node's users that could receive `event` under `filter`, with one user object each. */
+  localRecipients(event: string, filter: DeliveryFilter): Iterable<[string, User]>;
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
+/**
+ * One `push`. Plain data without `allow` is encoded once and broadcast.
+ * Otherwise `allow` and the data callback run once per user (cluster-wide
+ * with a distributed broker), at most `concurrency` at a time; a callback
+ * that throws, rejects or does not settle within `timeoutMs` skips that
+ * user and is reported, so a push always settles.
+ */
+export async function runPush<User>(
+  ctx: PushContext<User>,
+  event: string,
+  data: PushData<User>,
+  allow: PushAllow<User> | null | undefined,
+  filter: DeliveryFilter,
+): Promise<void> {
+  const { delivery, cluster } = ctx;
+  const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
+  const shared = perUser ? undefined : delivery.prepare(event, data);
+  if (!perUser && !shared) return;
+  const tooBig = shared && delivery.oversize(shared);
+  if (tooBig) throw tooBig;
+  if (shared && !allow) {
+    // Throws, before anything is delivered, when the broker's queue is full.
+    const backlog = cluster.admit();
+    await cluster.broadcast(filter, shared);
+    if (backlog) await backlog;
+    return;
+  }
+  const users = cluster.distributed ? await cluster.users() : ctx.localRecipients(event, filter);
+  const settle = <V>(source: string, userId: string, value: PromiseLike<V>, then: (v: V) => unknown) =>
+    withDeadline(value, ctx.timeoutMs).then(
+      (result) => {
+        if (result !== TIMED_OUT) return then(result);
+        const message = `wshub: ${source} callback did not answer within ${ctx.timeoutMs} ms (user "${userId}"); that user was skipped`;
+        ctx.report(new HubError(source, message));
+        return undefined;
+      },
+      (error) => ctx.report(HubError.from(source, error, `user "${userId}"`)),
+    );
+  /**
+   * Sends one user's message; a promise while the broker's queue is long or
+   * the history is over its bound of records in flight (the push then waits).
+   */
+  const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
+    if (!message) return undefined;
+    const over = delivery.oversize(message);
+    if (over) {
+      ctx.report(HubError.from('push data', over, `user "${userId}"`));
+      return undefined;
+    }
+    let backlog: Promise<void> | undefined;
+    try {
+      backlog = cluster.admit();
+    } catch (error) {
+      ctx.report(HubError.from('broker', error, `user "${userId}" was skipped`));
+      return undefined;
+    }
+    const room = cluster.sendToUser(userId, filter, message);
+    if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
+    return room ?? backlog;
+  };
+  const withData = (userId: string, user: User): Promise<unknown> | undefined => {
+    if (!perUser) return send(userId, shared);
+    let value: unknown;
+    try {
+      value = perUser(user);
+    } catch (error) {
+      ctx.report(HubError.from('push data', error, `user "${userId}"`));
+      return undefined;
+    }
+    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
+    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
+  };
+  await runBounded(users, ctx.concurrency, ([userId, user]) => {
+    if (!allow) return withData(userId, user);
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = allow(user);
+    } catch (error) {
+      ctx.report(HubError.from('push allow', error, `user "${userId}"`));
+      return undefined;
+    }
+    if (!isThenable(verdict)) return verdict === true ? withData(userId, user) : undefined;
+    return settle('push allow', userId, verdict, (ok) => (ok === true ? withData(userId, user) : undefined));
+  });
+}
