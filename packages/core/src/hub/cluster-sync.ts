@@ -137,7 +137,7 @@ export class ClusterSync<User> {
 
   updateUser(userId: string, user: User): void {
     const room = this.rooms.get(userId);
-    if (room) for (const session of room) session.user = user;
+    if (room) for (const session of room) session.replaceUser(user);
     if (this.broker.distributed) {
       this.publish(() => {
         const plain = toPlain(user);
@@ -216,7 +216,7 @@ export class ClusterSync<User> {
       case 'update': {
         const room = this.rooms.get(envelope.userId);
         if (!room) return false;
-        for (const session of room) session.user = envelope.user;
+        for (const session of room) session.replaceUser(envelope.user);
         this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
         return false;
       }

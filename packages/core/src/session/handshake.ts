@@ -26,15 +26,14 @@ export function runHandshake<User extends HubUser>(
 ): void {
   const settle = (outcome: HandshakeOutcome<User>) => {
     if (session.phase !== 'pending') return;
-    clearTimeout(session.authTimer);
-    session.authTimer = undefined;
+    session.stopAuthClock();
     done(outcome);
   };
   const accept = (user: User) => {
     const problem = describeUserProblem(user);
     settle(problem ? { kind: 'refused', error: undefined, problem } : { kind: 'accepted', user });
   };
-  session.authTimer = setTimeout(() => settle({ kind: 'timeout' }), timeoutMs);
+  session.startAuthClock(timeoutMs, () => settle({ kind: 'timeout' }));
   let result: User | Promise<User>;
   try {
     result = authenticate(request);

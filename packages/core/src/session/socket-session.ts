@@ -50,25 +50,22 @@ function isWatchFrame(text: string): boolean {
 export class SocketSession<User = unknown, S extends object = object> implements Session {
   /** Unique connection id: hex from random bytes, one flat string (~60 B; a UUID string is ~490 B). */
   readonly id = randomBytes(16).toString('hex');
-  phase: Phase = 'pending';
-  user: User | undefined;
-  /** `user.id` once authorized: the room this session belongs to. */
-  userId = '';
-  deviceFingerprint = '';
-  /** Was admitted (`'ready'` emitted). */
-  authorized = false;
-  /** Sent a resume (one per connection). */
-  resumed = false;
-  /** Active watches: event → scopes, `null` for a wildcard. The hub's own; apps see a copy. */
+  /** Active watches: event → scopes, `null` for a wildcard. Kept by `WatchRegistry`, in step with its index; apps see a copy. */
   readonly watching = new Map<string, Set<string | null>>();
   readonly isAuthorized: Promise<boolean>;
-  /** Close code the hub chose, reported even when the peer never saw it (e.g. 4008). */
-  closeCode: number | undefined;
-  /** Reason sent with `closeCode`, when it is not the code's fixed token. */
-  closeReason: string | undefined;
-  /** Cleared by the handshake once it settles. */
-  authTimer: ReturnType<typeof setTimeout> | undefined;
 
+  private state: Phase = 'pending';
+  private currentUser: User | undefined;
+  private room = '';
+  private device = '';
+  private admitted = false;
+  private resumeTaken = false;
+  /** Close code the hub chose, reported even when the peer never saw it (e.g. 4008). */
+  private chosenCode: number | undefined;
+  /** Reason sent with `chosenCode`, when it is not the code's fixed token. */
+  private chosenReason: string | undefined;
+  /** Ends a handshake that outlasts `authTimeoutMs`. */
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
   private resolveAuth!: (value: boolean) => void;
   private pending: string[] = [];
   /** How many of `pending` are small watch/unwatch frames (budgeted apart). */
@@ -102,6 +99,34 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.isAuthorized = new Promise<boolean>((resolve) => {
       this.resolveAuth = resolve;
     });
+  }
+
+  get phase(): Phase {
+    return this.state;
+  }
+
+  /** The user `authenticate` gave, or the app's newer object for the same id; `undefined` until admitted. */
+  get user(): User | undefined {
+    return this.currentUser;
+  }
+
+  /** `user.id` once authorized: the room this session belongs to. */
+  get userId(): string {
+    return this.room;
+  }
+
+  get deviceFingerprint(): string {
+    return this.device;
+  }
+
+  /** Was admitted (`'ready'` emitted), even if closed since. */
+  get authorized(): boolean {
+    return this.admitted;
+  }
+
+  /** Sent its resume (one per connection). */
+  get resumed(): boolean {
+    return this.resumeTaken;
   }
 
   get paused(): boolean {
@@ -237,12 +262,33 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /** Authorized as `user`: from now on frames are handled, the kept ones first, in order. */
   admit(user: User & { id: string; deviceFingerprint: string }): void {
     this.setPhase('ready');
-    this.authorized = true;
+    this.admitted = true;
     this.tokensAt = Date.now();
-    this.user = user;
-    this.userId = user.id;
-    this.deviceFingerprint = user.deviceFingerprint;
+    this.currentUser = user;
+    this.room = user.id;
+    this.device = user.deviceFingerprint;
     this.resolveAuth(true);
+  }
+
+  /** The app gave a newer object for the same user (`updateUser`, `refresh`): what hooks and push callbacks see from now on. */
+  replaceUser(user: User): void {
+    this.currentUser = user;
+  }
+
+  /** Uses up the connection's one resume. */
+  takeResume(): void {
+    this.resumeTaken = true;
+  }
+
+  /** Calls `onTimeout` unless the handshake settles (`stopAuthClock`) within `timeoutMs`. */
+  startAuthClock(timeoutMs: number, onTimeout: () => void): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = setTimeout(onTimeout, timeoutMs);
+  }
+
+  stopAuthClock(): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   /**
@@ -289,8 +335,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   close(code: CloseCode, reason?: string): void {
     if (this.phase === 'closed') return;
     if (this.phase !== 'closing') {
-      this.closeCode = code;
-      this.closeReason = reason;
+      this.chosenCode = code;
+      this.chosenReason = reason;
     }
     this.stopInput();
     try {
@@ -309,8 +355,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /** A slow consumer: terminated without flushing, reported as 4008. */
   cutOff(): void {
     if (this.phase === 'closed') return;
-    this.closeCode = CloseCode.SlowConsumer;
-    this.closeReason = undefined;
+    this.chosenCode = CloseCode.SlowConsumer;
+    this.chosenReason = undefined;
     this.stopInput();
     this.connection.terminate();
   }
@@ -355,13 +401,13 @@ export class SocketSession<User = unknown, S extends object = object> implements
 
   /** What `'disconnected'` reports: the hub's own code when it chose one. */
   closeInfo(code: number, reason: string): { code: number; reason: string } {
-    const chosen = this.closeCode;
+    const chosen = this.chosenCode;
     if (chosen === undefined) return { code, reason };
-    return { code: chosen, reason: this.closeReason ?? CloseReason[chosen as CloseCode] ?? reason };
+    return { code: chosen, reason: this.chosenReason ?? CloseReason[chosen as CloseCode] ?? reason };
   }
 
   private setPhase(next: Phase): void {
-    if (this.phase === 'pending' && next !== 'pending') this.host.leftPending();
-    this.phase = next;
+    if (this.state === 'pending' && next !== 'pending') this.host.leftPending();
+    this.state = next;
   }
 }

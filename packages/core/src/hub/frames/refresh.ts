@@ -47,7 +47,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
     if (next.id !== current.id) {
       return refuse(new HubError('refresh', `wshub: refresh resolved user "${next.id}" for a socket of user "${current.id}"; the socket was closed with 4403`));
     }
-    session.user = next;
+    session.replaceUser(next);
     // New claims (a role taken away) must reach the user's other sockets and the cluster's
     // presence, which push callbacks on other nodes read: as updateUser does.
     if (claimsChanged(current, next)) ctx.cluster.updateUser(next.id, next);

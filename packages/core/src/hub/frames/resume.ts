@@ -43,7 +43,7 @@ export function resumeFrame<User extends HubUser, S extends object>(
     answer({ status: 'invalid', message: 'resume "data" must be { "epoch": string, "offset": non-negative integer }' });
     return undefined;
   }
-  session.resumed = true;
+  session.takeResume();
   const { counters, delivery, config } = ctx;
   // Taken before the read: a shared history may deliver newer messages meanwhile, which the client sorts after.
   const current = history.position();
