@@ -348,7 +348,7 @@ function positiveInteger(name: string, value: unknown, fallback: number, allowZe
 }
 
 /** Validates options and fills in defaults; misuse fails at once with a TypeError naming the option. */
-export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedOptions {
+export function resolveOptions<User extends HubUser, Socket>(options: HubOptions<User, Socket>): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('wshub: options must be an object with at least an "authenticate" function');
   }

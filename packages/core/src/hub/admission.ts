@@ -1,12 +1,42 @@
 import { HubError } from '../protocol/errors.js';
-import type { HandshakeOutcome } from '../session/handshake.js';
+import type { OpenOptions, Session } from '../session/connection.js';
+import { type HandshakeOutcome, runHandshake } from '../session/handshake.js';
+import { SocketSession } from '../session/socket-session.js';
+import { secondsSince } from './hub-observer.js';
 import type { HubContext } from './hub-context.js';
-import type { HubSocket } from './hub-types.js';
 import type { HubUser } from '../config/options.js';
 import { CloseCode, WELCOME, type Welcome } from '../protocol/protocol.js';
 import { scheduleExpiry } from './session-expiry.js';
 import { limitSockets } from './socket-cap.js';
-import type { SocketSession } from '../session/socket-session.js';
+
+/**
+ * A transport accepted a connection: the session adds the hub's fields to
+ * the socket, `'connected'` is emitted and `authenticate` runs; its outcome
+ * goes to {@link settleHandshake}. While the hub closes, the socket is
+ * closed with 1001 at once.
+ */
+export function openSession<User extends HubUser, S extends object>(ctx: HubContext<User, S>, options: OpenOptions<S>): Session {
+  const { socket, connection, request } = options;
+  const session = new SocketSession<User, S>({ host: ctx.sessionHost, socket, connection, v2: options.protocol === 'wshub' });
+  ctx.sessions.add(session);
+  ctx.state.pending++;
+  if (ctx.state.closing) {
+    session.close(CloseCode.GoingAway);
+    return session;
+  }
+  ctx.notifier.emit('connected', { socket: session.socket, request });
+  if (session.phase !== 'pending') return session; // a 'connected' handler closed it
+  const { observers } = ctx;
+  const started = observers.active ? performance.now() : 0;
+  runHandshake(session, ctx.authenticate, request, ctx.config.authTimeoutMs, (outcome) => {
+    if (started !== 0) {
+      observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
+    }
+    if (outcome.kind === 'accepted') whenPositionKnown(ctx, session, () => settleHandshake(ctx, session, outcome));
+    else settleHandshake(ctx, session, outcome);
+  });
+  return session;
+}
 
 /**
  * Runs `admit` once the history knows the position a v2 socket's welcome
@@ -65,7 +95,7 @@ export function settleHandshake<User extends HubUser, S extends object>(
   if (ctx.rooms.add(user.id, session)) ctx.cluster.joined(user.id, user);
   limitSockets(ctx, user.id);
   if (session.phase !== 'ready') return;
-  ctx.notifier.emit('ready', { socket: session.socket as HubSocket<User, S>, user });
+  ctx.notifier.emit('ready', { socket: session.socket, user });
   if (session.v2 && session.phase === 'ready') {
     const history = ctx.cluster.history;
     const welcome: Welcome = history ? { protocol: 2, recovery: history.position() } : { protocol: 2 };

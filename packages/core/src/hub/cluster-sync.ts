@@ -6,18 +6,26 @@ import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import { HubError } from '../protocol/errors.js';
 import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from '../brokers/history.js';
 import { CloseCode } from '../protocol/protocol.js';
-import type { SocketSession } from '../session/socket-session.js';
+import type { AdmittedSession } from '../session/socket-session.js';
 import type { Tracing } from '../config/tracing.js';
 import type { UserRegistry } from '../routing/user-registry.js';
 
 /** What cluster sync needs from the hub besides delivery. */
-export interface ClusterHost<User> {
+export interface ClusterHost {
   /** Closes the user's sockets on this node (one device, or all) with 4000. */
   disconnectLocal(userId: string, deviceFingerprint: string | undefined): void;
   presence(change: PresenceChange): void;
   report(error: HubError): void;
-  /** The user object in the registry's terms. */
-  userOf(session: SocketSession): User;
+}
+
+/** What cluster sync works with. */
+export interface ClusterSyncOptions<User, S extends object> {
+  readonly broker: Broker;
+  readonly delivery: Delivery;
+  readonly rooms: UserRegistry<AdmittedSession<User, S>>;
+  readonly host: ClusterHost;
+  readonly recovery: RecoveryLimits | undefined;
+  readonly tracing: Tracing | undefined;
 }
 
 /**
@@ -27,18 +35,22 @@ export interface ClusterHost<User> {
  * from other nodes are applied. With the default `LocalBroker` nothing is
  * published and presence is this node's own.
  */
-export class ClusterSync<User> {
+export class ClusterSync<User, S extends object = object> {
   /** Unique per hub instance (brokers drop their own publishes by it). */
   readonly nodeId: string = randomUUID();
+  readonly broker: Broker;
+  private readonly delivery: Delivery;
+  private readonly rooms: UserRegistry<AdmittedSession<User, S>>;
+  private readonly host: ClusterHost;
+  private readonly tracing: Tracing | undefined;
 
-  constructor(
-    readonly broker: Broker,
-    private readonly delivery: Delivery,
-    private readonly rooms: UserRegistry<SocketSession>,
-    private readonly host: ClusterHost<User>,
-    recovery: RecoveryLimits | undefined,
-    private readonly tracing: Tracing | undefined = undefined,
-  ) {
+  constructor(options: ClusterSyncOptions<User, S>) {
+    const { broker, host, recovery, tracing } = options;
+    this.broker = broker;
+    this.delivery = options.delivery;
+    this.rooms = options.rooms;
+    this.host = host;
+    this.tracing = tracing;
     broker.attach({
       nodeId: this.nodeId,
       deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
@@ -216,7 +228,8 @@ export class ClusterSync<User> {
       case 'update': {
         const room = this.rooms.get(envelope.userId);
         if (!room) return false;
-        for (const session of room) session.replaceUser(envelope.user);
+        // The user object as the node that updated it sent it (JSON).
+        for (const session of room) session.replaceUser(envelope.user as User);
         this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
         return false;
       }

@@ -13,6 +13,19 @@ export interface SlowConsumerRule {
   readonly drainTimeoutMs: number;
 }
 
+/** What delivery writes to and by which rules. */
+export interface DeliveryOptions {
+  /** The admitted sessions, by user. */
+  readonly rooms: UserRegistry<SocketSession>;
+  /** The sessions, by what they watch. */
+  readonly watchers: WatchRegistry<SocketSession>;
+  readonly counters: HubCounters;
+  readonly rule: SlowConsumerRule;
+  /** The app's `serialize`, run once per message. */
+  readonly serialize: ((data: unknown) => unknown) | undefined;
+  readonly report: (error: HubError) => void;
+}
+
 /**
  * Writing messages to this node's sockets: a message is serialized and
  * encoded once, then written to each recipient under the slow-consumer rule.
@@ -28,15 +41,21 @@ export class Delivery {
   private next = new Set<SocketSession>();
   private recheckTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    private readonly rooms: UserRegistry<SocketSession>,
-    private readonly watches: WatchRegistry<SocketSession>,
-    private readonly counters: HubCounters,
-    private readonly rule: SlowConsumerRule,
-    private readonly serialize: ((data: unknown) => unknown) | undefined,
-    private readonly report: (error: HubError) => void,
-  ) {
-    this.maxBufferedBytes = rule.maxBufferedBytes;
+  private readonly rooms: UserRegistry<SocketSession>;
+  private readonly watches: WatchRegistry<SocketSession>;
+  private readonly counters: HubCounters;
+  private readonly rule: SlowConsumerRule;
+  private readonly serialize: ((data: unknown) => unknown) | undefined;
+  private readonly report: (error: HubError) => void;
+
+  constructor(options: DeliveryOptions) {
+    this.rooms = options.rooms;
+    this.watches = options.watchers;
+    this.counters = options.counters;
+    this.rule = options.rule;
+    this.serialize = options.serialize;
+    this.report = options.report;
+    this.maxBufferedBytes = options.rule.maxBufferedBytes;
   }
 
   /**

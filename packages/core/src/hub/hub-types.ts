@@ -1,28 +1,9 @@
 import type { PresenceChange } from '../brokers/broker.js';
 import type { HubError } from '../protocol/errors.js';
 import type { HubCounters } from './hub-counters.js';
-import type { HubRequest, HubUser } from '../config/options.js';
+import type { HubRequest } from '../config/options.js';
 
-/**
- * The fields the hub adds to each socket object apps see: the shape of
- * `@kovalenko/nestjs-websocket`'s `AuthWebSocket`, read-only. The hub keeps
- * its own state; these read it.
- */
-export interface HubSocketFields<User> {
-  /** Unique connection id. */
-  readonly id: string;
-  /** The user's id (`user.id`): the room all that user's sockets share. Set once authorized. */
-  readonly roomId: string;
-  readonly deviceFingerprint: string;
-  readonly user: User;
-  /** The socket's watches (event → scopes, `null` for a wildcard), as a copy: changing it changes nothing. */
-  readonly watching: Map<string, Set<string | null>>;
-  /** Resolves `true` once authorized; `false` if auth fails or the socket closes first. Never hangs. */
-  readonly isAuthorized: Promise<boolean>;
-}
-
-/** A transport's socket object with the hub's fields. */
-export type HubSocket<User = HubUser, S extends object = object> = S & HubSocketFields<User>;
+export type { HubSocket, HubSocketFields } from '../session/socket-fields.js';
 
 /** Payloads of the hub's notifications (`hub.on(name, handler)`). */
 export type HubEvents<User, S> = {

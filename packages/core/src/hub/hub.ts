@@ -1,32 +1,19 @@
-import { LocalBroker } from '../brokers/broker.js';
-import { ClusterSync } from './cluster-sync.js';
-import type { OpenOptions, Session } from '../session/connection.js';
-import { Delivery } from './delivery.js';
-import { type DeliveryFilter, matchesFilter, toDeliveryFilter, type WatchFilterArg } from '../routing/delivery-filter.js';
+import type { PushAllow, PushData } from './push.js';
+import type { SendOptions } from '../brokers/recent-ids.js';
+import type { HubOptions, HubUser } from '../config/options.js';
 import { HubError } from '../protocol/errors.js';
-import { settleHandshake, whenPositionKnown } from './admission.js';
-import { dispatchFrame } from './frames/dispatch.js';
-import { isWellFormed, runHandshake } from '../session/handshake.js';
-import { assertEvent, assertUserId } from './arguments.js';
+import { optionError } from '../protocol/protocol.js';
+import type { WatchFilterArg } from '../routing/delivery-filter.js';
+import type { OpenOptions, Session } from '../session/connection.js';
 import { closeSessions } from '../session/drain.js';
-import type { HubContext } from './hub-context.js';
-import { newCounters } from './hub-counters.js';
-import { type HubObserver, Observers, secondsSince } from './hub-observer.js';
+import { isWellFormed } from '../session/handshake.js';
+import type { Handler } from '../util/notifier.js';
+import { openSession } from './admission.js';
+import { assertUserId } from './arguments.js';
+import { createHubContext, type HubContext } from './hub-context.js';
+import type { HubObserver } from './hub-observer.js';
 import type { HubEvents, HubSocket, HubStats } from './hub-types.js';
-import { type Handler, Notifier } from '../util/notifier.js';
-import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from '../config/options.js';
-import { CloseCode, optionError } from '../protocol/protocol.js';
-import { originRule } from '../config/origins.js';
-import { type PushAllow, type PushData, runPush } from './push.js';
-import { assertSendOptions, RecentIds, type SendOptions } from '../brokers/recent-ids.js';
-import { ResumeBudget } from './resume-budget.js';
-import { sessionEnded } from './session-end.js';
-import { decorateSocket } from '../session/socket-fields.js';
-import { type SessionHost, SocketSession } from '../session/socket-session.js';
-import { createTracing, type Tracing } from '../config/tracing.js';
-import { UserRegistry } from '../routing/user-registry.js';
-import { type CanWatch, Watches } from './watches.js';
-import { WatchRegistry } from '../routing/watch-registry.js';
+import { push, sendMessage } from './send.js';
 
 export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub-types.js';
 
@@ -39,109 +26,21 @@ export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub-type
  * `@wshub/testing`) is this hub with an in-memory one.
  */
 export class Hub<User extends HubUser = HubUser, S extends object = object> {
-  private readonly config: ResolvedOptions;
-  private readonly authenticate: (request: HubRequest) => User | Promise<User>;
-  private readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined;
-  private readonly sessions = new Set<SocketSession<User, S>>();
-  private readonly rooms = new UserRegistry<SocketSession>();
-  private readonly watchRegistry = new WatchRegistry<SocketSession>();
-  private readonly counters = newCounters();
-  private readonly errorsBySource = new Map<string, number>();
-  private readonly observers = new Observers((error) => this.report(HubError.from('observer', error)));
-  private readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;
-  private readonly delivery: Delivery;
-  private readonly watches: Watches;
-  private readonly cluster: ClusterSync<User>;
-  private readonly sessionHost: SessionHost;
-  /** What the parts that answer frames and keep rules share (see {@link HubContext}). */
+  /** Everything the hub's parts share (see {@link HubContext}). */
   private readonly ctx: HubContext<User, S>;
-  private readonly recentIds = new RecentIds();
-  private pendingCount = 0;
-  private closing: Promise<void> | undefined;
-  /** Undefined without `@opentelemetry/api`: no span is even attempted. */
-  private readonly tracing: Tracing | undefined;
 
   constructor(options: HubOptions<User, HubSocket<User, S>>) {
-    this.config = resolveOptions(options as HubOptions<HubUser, unknown>);
-    this.authenticate = options.authenticate;
-    this.allowOrigin = originRule(options.allowedOrigins);
-    this.notifier = new Notifier((name, error) => {
-      if (name !== 'error') this.report(HubError.from(`'${String(name)}' handler`, error));
-    });
-    // An error reported while a call of this hub is traced is recorded on its span too.
-    const report = (error: HubError) => {
-      this.tracing?.recordError(error);
-      this.report(error);
-    };
-    this.tracing = createTracing(options.tracing, () => this.counters.messagesOut);
-    this.delivery = new Delivery(
-      this.rooms,
-      this.watchRegistry,
-      this.counters,
-      { maxBufferedBytes: this.config.limits.maxBufferedBytes, drainTimeoutMs: this.config.drainTimeoutMs },
-      options.serialize,
-      report,
-    );
-    this.watches = new Watches(
-      this.watchRegistry,
-      this.delivery,
-      options.canWatch as CanWatch | undefined,
-      this.config.watchTimeoutMs,
-      this.config.limits.maxWatchesPerSocket,
-      report,
-      this.counters,
-      this.observers,
-      this.tracing,
-    );
-    this.cluster = new ClusterSync<User>(
-      options.broker ?? new LocalBroker(),
-      this.delivery,
-      this.rooms,
-      {
-        disconnectLocal: (userId, deviceFingerprint) => this.disconnectLocal(userId, deviceFingerprint),
-        presence: (change) => this.notifier.emit('presence', change),
-        report,
-        userOf: (session) => session.user as User,
-      },
-      this.config.recovery,
-      this.tracing,
-    );
-    this.ctx = {
-      config: this.config,
-      counters: this.counters,
-      sessions: this.sessions,
-      rooms: this.rooms,
-      delivery: this.delivery,
-      watches: this.watches,
-      cluster: this.cluster,
-      resumeBudget: this.cluster.history ? new ResumeBudget(this.config.limits.resumesPerUser) : undefined,
-      refresh: options.refresh,
-      notifier: this.notifier,
-      report,
-    };
-    this.sessionHost = {
-      limits: this.config.limits,
-      closeTimeoutMs: this.config.closeTimeoutMs,
-      pauseTimeoutMs: this.config.pauseTimeoutMs,
-      countIn: () => {
-        this.counters.messagesIn++;
-      },
-      handleFrame: (session, text) => dispatchFrame(this.ctx, session as SocketSession<User, S>, text),
-      leftPending: () => {
-        this.pendingCount--;
-      },
-      ended: (session, code, reason) => sessionEnded(this.ctx, session as SocketSession<User, S>, code, reason),
-    };
+    this.ctx = createHubContext(options);
   }
 
   /** Unique per hub instance (brokers drop their own publishes by it). */
   get nodeId(): string {
-    return this.cluster.nodeId;
+    return this.ctx.cluster.nodeId;
   }
 
   /** The path the hub serves. */
   get path(): string {
-    return this.config.path;
+    return this.ctx.config.path;
   }
 
   // ---------------------------------------------------------------- events
@@ -150,7 +49,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     name: K,
     handler: Handler<HubEvents<User, HubSocket<User, S>>[K]>,
   ): this {
-    this.notifier.on(name, handler);
+    this.ctx.notifier.on(name, handler);
     return this;
   }
 
@@ -158,15 +57,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     name: K,
     handler?: Handler<HubEvents<User, HubSocket<User, S>>[K]>,
   ): this {
-    this.notifier.off(name, handler);
+    this.ctx.notifier.off(name, handler);
     return this;
-  }
-
-  /** Reports an error through `'error'`; never throws, never logs by itself. */
-  private report(error: HubError): void {
-    this.counters.errors++;
-    this.errorsBySource.set(error.source, (this.errorsBySource.get(error.source) ?? 0) + 1);
-    this.notifier.emit('error', error);
   }
 
   /**
@@ -177,7 +69,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (typeof observer !== 'object' || observer === null) {
       throw new TypeError(`wshub: observe() needs an object with optional timing methods, got ${observer === null ? 'null' : typeof observer}`);
     }
-    return this.observers.add(observer);
+    return this.ctx.observers.add(observer);
   }
 
   // ------------------------------------------------------------- transport
@@ -188,7 +80,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * pending. `WsHub` answers HTTP 503 otherwise, before any WebSocket exists.
    */
   get acceptsConnections(): boolean {
-    return this.closing === undefined && this.pendingCount < this.config.limits.maxPendingSockets;
+    return this.ctx.state.closing === undefined && this.ctx.state.pending < this.ctx.config.limits.maxPendingSockets;
   }
 
   /**
@@ -197,11 +89,12 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * `WsHub` answers HTTP 403 when this is false.
    */
   allowsOrigin(origin: string | undefined): boolean {
-    if (!this.allowOrigin) return true;
+    const rule = this.ctx.allowOrigin;
+    if (!rule) return true;
     try {
-      return this.allowOrigin(origin) === true;
+      return rule(origin) === true;
     } catch (error) {
-      this.report(HubError.from('allowedOrigins', error));
+      this.ctx.reportUntraced(HubError.from('allowedOrigins', error));
       return false;
     }
   }
@@ -212,27 +105,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * connection's frames and its end through the returned session.
    */
   open(options: OpenOptions<S>): Session {
-    const { socket, connection, request } = options;
-    const session = new SocketSession<User, S>(this.sessionHost, socket, connection, options.protocol === 'wshub');
-    decorateSocket(socket, session);
-    this.sessions.add(session);
-    this.pendingCount++;
-    if (this.closing) {
-      session.close(CloseCode.GoingAway);
-      return session;
-    }
-    const view = socket as HubSocket<User, S>;
-    this.notifier.emit('connected', { socket: view, request });
-    if (session.phase !== 'pending') return session; // a 'connected' handler closed it
-    const started = this.observers.active ? performance.now() : 0;
-    runHandshake(session, this.authenticate, request, this.config.authTimeoutMs, (outcome) => {
-      if (started !== 0) {
-        this.observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
-      }
-      if (outcome.kind === 'accepted') whenPositionKnown(this.ctx, session, () => settleHandshake(this.ctx, session, outcome));
-      else settleHandshake(this.ctx, session, outcome);
-    });
-    return session;
+    return openSession(this.ctx, options);
   }
 
   // -------------------------------------------------------------- delivery
@@ -255,30 +128,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
   ): Promise<void> {
-    assertUserId(userId);
-    assertEvent(event);
-    const filter = toDeliveryFilter(isWatchingOrPayload);
-    const id = assertSendOptions(options);
-    if (id !== undefined && this.recentIds.has(id)) return;
-    const send = async (): Promise<void> => {
-      const started = this.observers.active ? performance.now() : 0;
-      const message = this.delivery.prepare(event, data);
-      if (!message) return;
-      const tooBig = this.delivery.oversize(message);
-      if (tooBig) throw tooBig;
-      // Throws, before anything is delivered, when the broker's queue is full.
-      const backlog = this.cluster.admit();
-      // A history over its bound of records in flight: the caller waits, at the pace the store answers.
-      const room = this.cluster.sendToUser(userId, filter, message);
-      if (id !== undefined) this.recentIds.add(id);
-      if (room) await room;
-      if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
-      if (backlog) await backlog;
-    };
-    if (!this.tracing) return send();
-    // With recovery the history delivers later, so the sockets reached are not known here.
-    const countSockets = !this.cluster.history;
-    return this.tracing.send('sendMessage', { event, userId, messageId: id, countSockets }, send);
+    return sendMessage(this.ctx, userId, event, data, isWatchingOrPayload, options);
   }
 
   /**
@@ -296,52 +146,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
   ): Promise<void> {
-    assertEvent(event);
-    if (allow !== undefined && allow !== null && typeof allow !== 'function') {
-      throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
-    }
-    const filter = toDeliveryFilter(isWatchingOrPayload);
-    const id = assertSendOptions(options);
-    if (id !== undefined && this.recentIds.has(id)) return;
-    const send = async (): Promise<void> => {
-      const started = this.observers.active ? performance.now() : 0;
-      await runPush(
-        {
-          delivery: this.delivery,
-          cluster: this.cluster,
-          timeoutMs: this.config.pushTimeoutMs,
-          concurrency: this.config.limits.pushConcurrency,
-          report: (error) => {
-            this.tracing?.recordError(error);
-            this.report(error);
-          },
-          localRecipients: (e, f) => this.localRecipients(e, f),
-        },
-        event,
-        data,
-        allow,
-        filter,
-      );
-      // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
-      if (id !== undefined) this.recentIds.add(id);
-      if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
-    };
-    if (!this.tracing) return send();
-    // Only one shared message is written before the push's first await; callbacks run per user, later.
-    const countSockets = !this.cluster.history && typeof data !== 'function' && !allow;
-    return this.tracing.send('push', { event, messageId: id, countSockets }, send);
-  }
-
-  /** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
-  private *localRecipients(event: string, filter: DeliveryFilter): Iterable<[string, User]> {
-    for (const [userId, room] of this.rooms.entries()) {
-      for (const session of room) {
-        if (matchesFilter(session, event, filter)) {
-          yield [userId, session.user as User];
-          break;
-        }
-      }
-    }
+    return push(this.ctx, event, data, allow, isWatchingOrPayload, options);
   }
 
   /**
@@ -353,20 +158,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (deviceFingerprint !== undefined && typeof deviceFingerprint !== 'string') {
       throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
     }
-    if (!this.tracing) return this.cluster.disconnect(userId, deviceFingerprint);
-    return this.tracing.send('disconnect', { userId, countSockets: false }, async () =>
-      this.cluster.disconnect(userId, deviceFingerprint),
-    );
-  }
-
-  private disconnectLocal(userId: string, deviceFingerprint: string | undefined): void {
-    const room = this.rooms.get(userId);
-    if (!room) return;
-    for (const session of [...room]) {
-      if (deviceFingerprint === undefined || session.deviceFingerprint === deviceFingerprint) {
-        session.close(CloseCode.DisconnectedByServer);
-      }
-    }
+    const { cluster, tracing } = this.ctx;
+    if (!tracing) return cluster.disconnect(userId, deviceFingerprint);
+    return tracing.send('disconnect', { userId, countSockets: false }, async () => cluster.disconnect(userId, deviceFingerprint));
   }
 
   /** Replaces the user object on every socket of `user.id`, on every node. */
@@ -374,51 +168,51 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (typeof user !== 'object' || user === null || typeof user.id !== 'string' || user.id === '') {
       throw new TypeError('wshub: updateUser(user) needs an object with a non-empty string "id"');
     }
-    if (!this.tracing) return this.cluster.updateUser(user.id, user);
-    return this.tracing.send('updateUser', { userId: user.id, countSockets: false }, async () =>
-      this.cluster.updateUser(user.id, user),
-    );
+    const { cluster, tracing } = this.ctx;
+    if (!tracing) return cluster.updateUser(user.id, user);
+    return tracing.send('updateUser', { userId: user.id, countSockets: false }, async () => cluster.updateUser(user.id, user));
   }
 
   // ---------------------------------------------------------------- queries
 
   /** Ids of the users with at least one authorized socket on this node. */
   connectedUsers(): string[] {
-    return this.rooms.userIds();
+    return this.ctx.rooms.userIds();
   }
 
   /** The authorized sockets of a user on this node. */
   socketsOf(userId: string): readonly HubSocket<User, S>[] {
-    const room = this.rooms.get(userId);
-    return room ? [...room].map((session) => session.socket as HubSocket<User, S>) : [];
+    const room = this.ctx.rooms.get(userId);
+    return room ? [...room].map((session) => session.socket) : [];
   }
 
   /** Online users: cluster-wide with a distributed broker, else this node's. */
   onlineUsers(): Promise<string[]> {
-    return this.cluster.onlineUsers();
+    return this.ctx.cluster.onlineUsers();
   }
 
   isOnline(userId: string): Promise<boolean> {
     // No user has such an id, and in Redis it would name another user's presence.
     if (typeof userId === 'string' && !isWellFormed(userId)) return Promise.resolve(false);
-    return this.cluster.isOnline(userId);
+    return this.ctx.cluster.isOnline(userId);
   }
 
   stats(): HubStats {
+    const { sessions, state, rooms, counters, errorsBySource, cluster } = this.ctx;
     return {
-      connections: this.sessions.size,
-      pending: this.pendingCount,
-      users: this.rooms.size,
-      ...this.counters,
-      errorsBySource: Object.fromEntries(this.errorsBySource),
-      broker: this.cluster.broker.stats(),
+      connections: sessions.size,
+      pending: state.pending,
+      users: rooms.size,
+      ...counters,
+      errorsBySource: Object.fromEntries(errorsBySource),
+      broker: cluster.broker.stats(),
     };
   }
 
   // -------------------------------------------------------------- shutdown
 
   get isClosing(): boolean {
-    return this.closing !== undefined;
+    return this.ctx.state.closing !== undefined;
   }
 
   /**
@@ -437,14 +231,14 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0) {
       return Promise.reject(optionError('close()', 'drainMs', 'a non-negative integer', drainMs));
     }
-    this.closing ??= this.shutdown(drainMs);
-    return this.closing;
+    this.ctx.state.closing ??= this.shutdown(drainMs);
+    return this.ctx.state.closing;
   }
 
   private async shutdown(drainMs: number): Promise<void> {
-    await closeSessions([...this.sessions], drainMs);
+    await closeSessions([...this.ctx.sessions], drainMs);
     this.ctx.resumeBudget?.close();
-    await this.cluster.close();
+    await this.ctx.cluster.close();
   }
 }
 

@@ -1,25 +1,14 @@
-import type { ClusterSync } from './cluster-sync.js';
 import type { PreparedMessage } from '../session/connection.js';
 import { TIMED_OUT, withDeadline } from '../util/deadline.js';
-import type { Delivery } from './delivery.js';
-import type { DeliveryFilter } from '../routing/delivery-filter.js';
+import { type DeliveryFilter, matchesFilter } from '../routing/delivery-filter.js';
+import type { HubUser } from '../config/options.js';
+import type { HubContext } from './hub-context.js';
 import { HubError } from '../protocol/errors.js';
 import { runBounded } from '../util/run-bounded.js';
 
 /** Push data: a value, or a callback run once per user (spelled out so the callback's `user` is typed). */
 export type PushData<User> = ((user: User) => unknown) | string | number | boolean | object | null | undefined;
 export type PushAllow<User> = (user: User) => boolean | Promise<boolean>;
-
-/** What one push needs from the hub. */
-export interface PushContext<User> {
-  readonly delivery: Delivery;
-  readonly cluster: ClusterSync<User>;
-  readonly timeoutMs: number;
-  readonly concurrency: number;
-  report(error: HubError): void;
-  /** This node's users that could receive `event` under `filter`, with one user object each. */
-  localRecipients(event: string, filter: DeliveryFilter): Iterable<[string, User]>;
-}
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
@@ -31,14 +20,15 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * that throws, rejects or does not settle within `timeoutMs` skips that
  * user and is reported, so a push always settles.
  */
-export async function runPush<User>(
-  ctx: PushContext<User>,
+export async function runPush<User extends HubUser, S extends object>(
+  ctx: HubContext<User, S>,
   event: string,
   data: PushData<User>,
   allow: PushAllow<User> | null | undefined,
   filter: DeliveryFilter,
 ): Promise<void> {
   const { delivery, cluster } = ctx;
+  const timeoutMs = ctx.config.pushTimeoutMs;
   const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
   const shared = perUser ? undefined : delivery.prepare(event, data);
   if (!perUser && !shared) return;
@@ -51,12 +41,12 @@ export async function runPush<User>(
     if (backlog) await backlog;
     return;
   }
-  const users = cluster.distributed ? await cluster.users() : ctx.localRecipients(event, filter);
+  const users = cluster.distributed ? await cluster.users() : localRecipients(ctx, event, filter);
   const settle = <V>(source: string, userId: string, value: PromiseLike<V>, then: (v: V) => unknown) =>
-    withDeadline(value, ctx.timeoutMs).then(
+    withDeadline(value, timeoutMs).then(
       (result) => {
         if (result !== TIMED_OUT) return then(result);
-        const message = `wshub: ${source} callback did not answer within ${ctx.timeoutMs} ms (user "${userId}"); that user was skipped`;
+        const message = `wshub: ${source} callback did not answer within ${timeoutMs} ms (user "${userId}"); that user was skipped`;
         ctx.report(new HubError(source, message));
         return undefined;
       },
@@ -96,7 +86,7 @@ export async function runPush<User>(
     if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
     return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
   };
-  await runBounded(users, ctx.concurrency, ([userId, user]) => {
+  await runBounded(users, ctx.config.limits.pushConcurrency, ([userId, user]) => {
     if (!allow) return withData(userId, user);
     let verdict: boolean | Promise<boolean>;
     try {
@@ -108,4 +98,20 @@ export async function runPush<User>(
     if (!isThenable(verdict)) return verdict === true ? withData(userId, user) : undefined;
     return settle('push allow', userId, verdict, (ok) => (ok === true ? withData(userId, user) : undefined));
   });
+}
+
+/** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
+function* localRecipients<User extends HubUser, S extends object>(
+  ctx: HubContext<User, S>,
+  event: string,
+  filter: DeliveryFilter,
+): Iterable<[string, User]> {
+  for (const [userId, room] of ctx.rooms.entries()) {
+    for (const session of room) {
+      if (matchesFilter(session, event, filter)) {
+        yield [userId, session.user];
+        break;
+      }
+    }
+  }
 }

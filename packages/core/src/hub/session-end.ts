@@ -1,5 +1,4 @@
 import type { HubContext } from './hub-context.js';
-import type { HubSocket } from './hub-types.js';
 import type { HubUser } from '../config/options.js';
 import type { SocketSession } from '../session/socket-session.js';
 
@@ -16,13 +15,13 @@ export function sessionEnded<User extends HubUser, S extends object>(
   reason: string,
 ): void {
   ctx.sessions.delete(session);
-  const authorized = session.authorized;
+  const authorized = session.isAdmitted();
   if (authorized) {
     ctx.watches.removeAll(session);
     if (ctx.rooms.remove(session.userId, session)) ctx.cluster.left(session.userId);
   }
   ctx.notifier.emit('disconnected', {
-    socket: session.socket as HubSocket<User, S>,
+    socket: session.socket,
     userId: authorized ? session.userId : undefined,
     deviceFingerprint: authorized ? session.deviceFingerprint : undefined,
     ...session.closeInfo(code, reason),

@@ -13,18 +13,31 @@ import {
   UNWATCH,
   WATCH,
 } from '../protocol/protocol.js';
-import type { SocketSession } from '../session/socket-session.js';
+import type { AdmittedSession, SocketSession } from '../session/socket-session.js';
+import type { HubUser, WatchContext } from '../config/options.js';
+import type { HubSocket } from './hub-types.js';
 import type { Tracing } from '../config/tracing.js';
 import type { WatchRegistry } from '../routing/watch-registry.js';
 
-/** `canWatch` as the hub calls it: with the app's view of the socket. */
-export type CanWatch = (context: {
-  user: unknown;
-  userId: string;
-  event: string;
-  payload: string | null;
-  socket: object;
-}) => boolean | Promise<boolean>;
+/** The app's `canWatch`, with the app's view of the socket. */
+export type CanWatch<User extends HubUser, S extends object> = (
+  context: WatchContext<User, HubSocket<User, S>>,
+) => boolean | Promise<boolean>;
+
+/** What the watch rules need. */
+export interface WatchesOptions<User extends HubUser, S extends object> {
+  readonly registry: WatchRegistry<SocketSession<User, S>>;
+  readonly delivery: Delivery;
+  readonly canWatch: CanWatch<User, S> | undefined;
+  /** `watchTimeoutMs`. */
+  readonly timeoutMs: number;
+  /** `limits.maxWatchesPerSocket`. */
+  readonly maxWatches: number;
+  readonly report: (error: HubError) => void;
+  readonly counters: HubCounters;
+  readonly observers: Observers;
+  readonly tracing: Tracing | undefined;
+}
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
@@ -35,21 +48,31 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * answer — in v1 only a forbidden reply or an exception; in v2 an ack for
  * every request.
  */
-export class Watches {
-  constructor(
-    private readonly registry: WatchRegistry<SocketSession>,
-    private readonly delivery: Delivery,
-    private readonly canWatch: CanWatch | undefined,
-    private readonly timeoutMs: number,
-    private readonly maxWatches: number,
-    private readonly report: (error: HubError) => void,
-    private readonly counters: HubCounters,
-    private readonly observers: Observers,
-    private readonly tracing: Tracing | undefined = undefined,
-  ) {}
+export class Watches<User extends HubUser = HubUser, S extends object = object> {
+  private readonly registry: WatchRegistry<SocketSession<User, S>>;
+  private readonly delivery: Delivery;
+  private readonly canWatch: CanWatch<User, S> | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxWatches: number;
+  private readonly report: (error: HubError) => void;
+  private readonly counters: HubCounters;
+  private readonly observers: Observers;
+  private readonly tracing: Tracing | undefined;
+
+  constructor(options: WatchesOptions<User, S>) {
+    this.registry = options.registry;
+    this.delivery = options.delivery;
+    this.canWatch = options.canWatch;
+    this.timeoutMs = options.timeoutMs;
+    this.maxWatches = options.maxWatches;
+    this.report = options.report;
+    this.counters = options.counters;
+    this.observers = options.observers;
+    this.tracing = options.tracing;
+  }
 
   /** A watch frame; the promise settles when an async `canWatch` has answered (later frames wait for it). */
-  watch(session: SocketSession, data: unknown, rawId: unknown): Promise<void> | undefined {
+  watch(session: AdmittedSession<User, S>, data: unknown, rawId: unknown): Promise<void> | undefined {
     const id = session.v2 ? parseRequestId(rawId) : undefined;
     if (id === false) {
       this.invalid(session, WATCH, undefined, 'watch "id" must be a non-negative integer or a string of at most 64 characters');
@@ -128,7 +151,7 @@ export class Watches {
   }
 
   /** An unwatch frame: removes exactly that (event, payload). */
-  unwatch(session: SocketSession, data: unknown, rawId: unknown): void {
+  unwatch(session: SocketSession<User, S>, data: unknown, rawId: unknown): void {
     const id = session.v2 ? parseRequestId(rawId) : undefined;
     if (id === false) {
       this.invalid(session, UNWATCH, undefined, 'unwatch "id" must be a non-negative integer or a string of at most 64 characters');
@@ -144,7 +167,7 @@ export class Watches {
   }
 
   /** Every watch of a session that ended. */
-  removeAll(session: SocketSession): void {
+  removeAll(session: SocketSession<User, S>): void {
     this.registry.removeSocket(session);
   }
 

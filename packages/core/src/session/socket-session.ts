@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, Session } from './connection.js';
 import type { HubLimits } from '../config/options.js';
+import { decorateSocket, type HubSocket } from './socket-fields.js';
 import {
   CloseCode,
   CloseReason,
@@ -16,7 +17,7 @@ import {
 export type Phase = 'pending' | 'ready' | 'closing' | 'closed';
 
 /** What a session needs from its hub. */
-export interface SessionHost {
+export interface SessionHost<User = unknown, S extends object = object> {
   readonly limits: Readonly<Required<HubLimits>>;
   readonly closeTimeoutMs: number;
   /** How long reads may stay paused before the socket is closed (4429). */
@@ -24,12 +25,25 @@ export interface SessionHost {
   /** Counts a frame received. */
   countIn(): void;
   /** Handles one frame of an authorized session; frames of a session arrive here one at a time, in order. */
-  handleFrame(session: SocketSession, text: string): Promise<void> | undefined;
+  handleFrame(session: SocketSession<User, S>, text: string): Promise<void> | undefined;
   /** The session left the 'pending' phase (the hub keeps a count). */
   leftPending(): void;
   /** The transport reported the end of the connection. */
-  ended(session: SocketSession, code: number, reason: string): void;
+  ended(session: SocketSession<User, S>, code: number, reason: string): void;
 }
+
+/** What a new session is made of. */
+export interface SessionOptions<User, S extends object> {
+  readonly host: SessionHost<User, S>;
+  /** The transport's socket object; the session adds the hub's fields to it. */
+  readonly socket: S;
+  readonly connection: Connection;
+  /** Speaks protocol v2 (offered the `wshub` subprotocol). */
+  readonly v2: boolean;
+}
+
+/** A session past `admit`: it has its user. The rooms hold only these. */
+export type AdmittedSession<User, S extends object = object> = SocketSession<User, S> & { readonly user: User };
 
 const RESOLVED = Promise.resolve();
 /** Largest watch/unwatch frame that counts against the pre-auth watch budget instead of `maxPendingMessages`. */
@@ -88,17 +102,22 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private onClosed: Array<() => void> | undefined;
 
-  constructor(
-    private readonly host: SessionHost,
-    readonly socket: S,
-    readonly connection: Connection,
-    /** Speaks protocol v2 (offered the `wshub` subprotocol). */
-    readonly v2: boolean,
-  ) {
-    this.tokens = host.limits.messageBurst;
+  /** The socket object apps see, with the hub's fields (`id`, `user`, `watching`, …). */
+  readonly socket: HubSocket<User, S>;
+  readonly connection: Connection;
+  /** Speaks protocol v2 (offered the `wshub` subprotocol). */
+  readonly v2: boolean;
+  private readonly host: SessionHost<User, S>;
+
+  constructor(options: SessionOptions<User, S>) {
+    this.host = options.host;
+    this.connection = options.connection;
+    this.v2 = options.v2;
+    this.tokens = this.host.limits.messageBurst;
     this.isAuthorized = new Promise<boolean>((resolve) => {
       this.resolveAuth = resolve;
     });
+    this.socket = decorateSocket(options.socket, this);
   }
 
   get phase(): Phase {
@@ -119,8 +138,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
     return this.device;
   }
 
-  /** Was admitted (`'ready'` emitted), even if closed since. */
-  get authorized(): boolean {
+  /** Was admitted (`'ready'` emitted), even if closed since: has its user. */
+  isAdmitted(): this is AdmittedSession<User, S> {
     return this.admitted;
   }
 
@@ -260,7 +279,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
   // ------------------------------------------------------------ lifecycle
 
   /** Authorized as `user`: from now on frames are handled, the kept ones first, in order. */
-  admit(user: User & { id: string; deviceFingerprint: string }): void {
+  admit(user: User & { id: string; deviceFingerprint: string }): asserts this is AdmittedSession<User, S> {
     this.setPhase('ready');
     this.admitted = true;
     this.tokensAt = Date.now();

@@ -73,7 +73,7 @@ export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> 
 
   constructor(options: HubOptions<User, WsHubSocket<User>>) {
     super(options);
-    const { limits, closeTimeoutMs, heartbeatMs } = resolveOptions(options as HubOptions<HubUser, unknown>);
+    const { limits, closeTimeoutMs, heartbeatMs } = resolveOptions(options);
     const serverOptions: ServerOptions & { closeTimeout?: number } = {
       noServer: true,
       clientTracking: false,

@@ -1,8 +1,7 @@
 import type { HubContext } from '../hub-context.js';
-import type { HubSocket } from '../hub-types.js';
 import type { HubUser } from '../../config/options.js';
 import { CloseCode, parseClientMessage, REFRESH, RESUME, UNWATCH, WATCH } from '../../protocol/protocol.js';
-import type { SocketSession } from '../../session/socket-session.js';
+import type { AdmittedSession, SocketSession } from '../../session/socket-session.js';
 import { refreshFrame } from './refresh.js';
 import { resumeFrame } from './resume.js';
 import { unwatchFrame } from './unwatch.js';
@@ -15,7 +14,7 @@ import { watchFrame } from './watch.js';
  */
 export type FrameHandler = <User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
-  session: SocketSession<User, S>,
+  session: AdmittedSession<User, S>,
   data: unknown,
   rawId: unknown,
 ) => Promise<void> | undefined;
@@ -44,6 +43,8 @@ export function dispatchFrame<User extends HubUser, S extends object>(
   session: SocketSession<User, S>,
   text: string,
 ): Promise<void> | undefined {
+  // Only an admitted session's frames are handled (kept ones wait for admission).
+  if (!session.isAdmitted()) return undefined;
   const frame = parseClientMessage(text);
   if (!frame.ok) {
     session.close(CloseCode.BadRequest, frame.reason);
@@ -51,6 +52,6 @@ export function dispatchFrame<User extends HubUser, S extends object>(
   }
   const route = routes.get(frame.event);
   if (route && (session.v2 || !route.v2Only)) return route.handle(ctx, session, frame.data, frame.id);
-  ctx.notifier.emit('message', { socket: session.socket as HubSocket<User, S>, event: frame.event, data: frame.data });
+  ctx.notifier.emit('message', { socket: session.socket, event: frame.event, data: frame.data });
   return undefined;
 }

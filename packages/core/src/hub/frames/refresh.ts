@@ -2,11 +2,10 @@ import { TIMED_OUT, withDeadline } from '../../util/deadline.js';
 import { HubError } from '../../protocol/errors.js';
 import { describeUserProblem } from '../../session/handshake.js';
 import type { HubContext } from '../hub-context.js';
-import type { HubSocket } from '../hub-types.js';
 import type { HubUser } from '../../config/options.js';
 import { CloseCode, MAX_TOKEN_LENGTH } from '../../protocol/protocol.js';
 import { scheduleExpiry } from '../session-expiry.js';
-import type { SocketSession } from '../../session/socket-session.js';
+import type { AdmittedSession } from '../../session/socket-session.js';
 import { answerer, isPromise } from './answer.js';
 
 /**
@@ -18,7 +17,7 @@ import { answerer, isPromise } from './answer.js';
  */
 export function refreshFrame<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
-  session: SocketSession<User, S>,
+  session: AdmittedSession<User, S>,
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {
@@ -33,17 +32,17 @@ export function refreshFrame<User extends HubUser, S extends object>(
     answer({ status: 'invalid', message: `refresh "data.token" must be a string of 1 to ${MAX_TOKEN_LENGTH} characters, and "id" a request id` });
     return undefined;
   }
-  const current = session.user as User;
+  const current = session.user;
   const refuse = (error?: HubError) => {
     if (error) ctx.report(error);
     ctx.counters.authRejected++;
     session.close(CloseCode.Forbidden);
   };
-  const accept = (user: unknown) => {
+  const accept = (next: User) => {
     if (session.phase !== 'ready') return;
-    const problem = describeUserProblem(user);
+    // The hook's type says User; what it returns at run time is checked all the same.
+    const problem = describeUserProblem(next);
     if (problem) return refuse(new HubError('refresh', `wshub: refresh resolved ${problem}; the socket was closed with 4403`));
-    const next = user as User;
     if (next.id !== current.id) {
       return refuse(new HubError('refresh', `wshub: refresh resolved user "${next.id}" for a socket of user "${current.id}"; the socket was closed with 4403`));
     }
@@ -56,7 +55,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
   };
   let result: User | Promise<User>;
   try {
-    result = hook({ token, user: current, socket: session.socket as HubSocket<User, S> });
+    result = hook({ token, user: current, socket: session.socket });
   } catch {
     // The app's reason stays the app's: a refused refresh is 4403, as at connect.
     refuse();

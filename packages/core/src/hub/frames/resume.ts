@@ -5,7 +5,7 @@ import type { HistoryEntry } from '../../brokers/history.js';
 import type { HubContext } from '../hub-context.js';
 import type { HubUser } from '../../config/options.js';
 import { parsePosition } from '../../protocol/protocol.js';
-import type { SocketSession } from '../../session/socket-session.js';
+import type { AdmittedSession } from '../../session/socket-session.js';
 import { answerer, isPromise } from './answer.js';
 
 /**
@@ -18,7 +18,7 @@ import { answerer, isPromise } from './answer.js';
  */
 export function resumeFrame<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
-  session: SocketSession<User, S>,
+  session: AdmittedSession<User, S>,
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {

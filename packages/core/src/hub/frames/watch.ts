@@ -1,6 +1,6 @@
 import type { HubContext } from '../hub-context.js';
 import type { HubUser } from '../../config/options.js';
-import type { SocketSession } from '../../session/socket-session.js';
+import type { AdmittedSession } from '../../session/socket-session.js';
 
 /**
  * `watch`: validation, the per-socket limit, `canWatch` and the answer live
@@ -10,7 +10,7 @@ import type { SocketSession } from '../../session/socket-session.js';
  */
 export function watchFrame<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
-  session: SocketSession<User, S>,
+  session: AdmittedSession<User, S>,
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {

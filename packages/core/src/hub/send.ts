@@ -1,0 +1,73 @@
+import { assertSendOptions, type SendOptions } from '../brokers/recent-ids.js';
+import type { HubUser } from '../config/options.js';
+import { toDeliveryFilter, type WatchFilterArg } from '../routing/delivery-filter.js';
+import { assertEvent, assertUserId } from './arguments.js';
+import type { HubContext } from './hub-context.js';
+import { secondsSince } from './hub-observer.js';
+import { type PushAllow, type PushData, runPush } from './push.js';
+
+/** `hub.sendMessage`: the checks, a repeated id dropped, then one message to the user, wherever they are. */
+export async function sendMessage<User extends HubUser, S extends object>(
+  ctx: HubContext<User, S>,
+  userId: string,
+  event: string,
+  data: unknown,
+  isWatchingOrPayload: WatchFilterArg,
+  options: SendOptions | undefined,
+): Promise<void> {
+  assertUserId(userId);
+  assertEvent(event);
+  const filter = toDeliveryFilter(isWatchingOrPayload);
+  const id = assertSendOptions(options);
+  if (id !== undefined && ctx.recentIds.has(id)) return;
+  const { delivery, cluster, observers, tracing } = ctx;
+  const send = async (): Promise<void> => {
+    const started = observers.active ? performance.now() : 0;
+    const message = delivery.prepare(event, data);
+    if (!message) return;
+    const tooBig = delivery.oversize(message);
+    if (tooBig) throw tooBig;
+    // Throws, before anything is delivered, when the broker's queue is full.
+    const backlog = cluster.admit();
+    // A history over its bound of records in flight: the caller waits, at the pace the store answers.
+    const room = cluster.sendToUser(userId, filter, message);
+    if (id !== undefined) ctx.recentIds.add(id);
+    if (room) await room;
+    if (started !== 0) observers.call('delivered', secondsSince(started), 'send');
+    if (backlog) await backlog;
+  };
+  if (!tracing) return send();
+  // With recovery the history delivers later, so the sockets reached are not known here.
+  const countSockets = !cluster.history;
+  return tracing.send('sendMessage', { event, userId, messageId: id, countSockets }, send);
+}
+
+/** `hub.push`: the checks, a repeated id dropped, then {@link runPush}. */
+export async function push<User extends HubUser, S extends object>(
+  ctx: HubContext<User, S>,
+  event: string,
+  data: PushData<User>,
+  allow: PushAllow<User> | null | undefined,
+  isWatchingOrPayload: WatchFilterArg,
+  options: SendOptions | undefined,
+): Promise<void> {
+  assertEvent(event);
+  if (allow !== undefined && allow !== null && typeof allow !== 'function') {
+    throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
+  }
+  const filter = toDeliveryFilter(isWatchingOrPayload);
+  const id = assertSendOptions(options);
+  if (id !== undefined && ctx.recentIds.has(id)) return;
+  const { observers, tracing } = ctx;
+  const send = async (): Promise<void> => {
+    const started = observers.active ? performance.now() : 0;
+    await runPush(ctx, event, data, allow, filter);
+    // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
+    if (id !== undefined) ctx.recentIds.add(id);
+    if (started !== 0) observers.call('delivered', secondsSince(started), 'push');
+  };
+  if (!tracing) return send();
+  // Only one shared message is written before the push's first await; callbacks run per user, later.
+  const countSockets = !ctx.cluster.history && typeof data !== 'function' && !allow;
+  return tracing.send('push', { event, messageId: id, countSockets }, send);
+}
