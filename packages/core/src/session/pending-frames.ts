@@ -41,13 +41,9 @@ export class PendingFrames {
   /** The kept frames, in order; none are kept after. */
   take(): string[] {
     const kept = this.frames;
-    this.clear();
-    return kept;
-  }
-
-  clear(): void {
     this.frames = [];
     this.watches = 0;
     this.bytes = 0;
+    return kept;
   }
 }

@@ -73,8 +73,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /** Ends a handshake that outlasts `authTimeoutMs`. */
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private resolveAuth!: (value: boolean) => void;
-  /** Frames kept before authorization. */
-  private readonly pending: PendingFrames;
+  /** Frames kept before authorization; dropped once the session leaves 'pending'. */
+  private pending: PendingFrames | undefined;
   /** Tail of the frames being handled in order (a watch check may be async). */
   private chain: Promise<void> | null = null;
   /** Frames (and their bytes) waiting behind an unfinished frame. */
@@ -164,7 +164,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (this.phase === 'pending') {
-      if (!this.pending.keep(text, size)) this.close(CloseCode.TooManyRequests);
+      if (!this.pending?.keep(text, size)) this.close(CloseCode.TooManyRequests);
       return this.isAuthorized.then(() => this.chain ?? undefined);
     }
     if (!this.rate.take()) {
@@ -295,7 +295,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
 
   /** Handles the frames kept before authorization; call after 'ready' was emitted. */
   flushPending(): void {
-    for (const text of this.pending.take()) void this.enqueue(text, Buffer.byteLength(text));
+    const kept = this.pending?.take() ?? [];
+    this.pending = undefined;
+    for (const text of kept) void this.enqueue(text, Buffer.byteLength(text));
   }
 
   /**
@@ -339,7 +341,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
     clearTimeout(this.pauseTimer);
-    this.pending.clear();
+    this.pending = undefined;
   }
 
   closed(code: number, reason: string): void {
@@ -350,7 +352,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
     clearTimeout(this.pauseTimer);
-    this.pending.clear();
+    this.pending = undefined;
     this.resolveAuth(false);
     // Before the hub's notifications: a throwing 'disconnected' handler cannot hold up close().
     const waiting = this.onClosed;
