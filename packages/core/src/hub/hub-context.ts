@@ -1,7 +1,8 @@
 import { LocalBroker } from '../brokers/broker.js';
 import { RecentIds } from '../brokers/recent-ids.js';
 import { originRule } from '../config/origins.js';
-import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, resolveOptions } from '../config/options.js';
+import type { HubOptions, HubRequest, HubUser, ResolvedOptions } from '../config/options.js';
+import { resolveOptions } from '../config/resolve-options.js';
 import { createTracing, type Tracing } from '../config/tracing.js';
 import { HubError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/protocol.js';
