@@ -242,6 +242,16 @@ export class SharedHubClient {
     for (const event of this.#listening) this.#port.postMessage({ type: 'listen', event });
   }
 
+  /**
+   * This tab led and was replaced while it did not run (a hung page): what
+   * the server sent for it meanwhile may be gone, which a client with a
+   * recovery position says with `'recovered'` (`false`), as after a failed resume.
+   */
+  missedWhileAway(): void {
+    if (this.#closed || (!this.#handled && !this.#known)) return;
+    this.#emitter.emit('recovered', { recovered: false, missed: 0 });
+  }
+
   /** A message went out at `position` (to this tab or, seen on the channel, to another). */
   notePosition(position: Position): void {
     if (isAfter(position, this.#known) !== false) this.#known = position;
