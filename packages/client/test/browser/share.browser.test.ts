@@ -355,6 +355,61 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     }
   }, 40_000);
 
+  it("share: 'worker' — a worker the browser ends is replaced: every tab attaches to a new one, missing nothing and seeing nothing twice", async () => {
+    // The tabs notice in about 2 s: a history long enough for what is sent meanwhile.
+    const recovering = await TestHub.start({ recovery: { maxMessages: 1000 } });
+    try {
+      context = await browser.newContext();
+      const tabs: Page[] = [];
+      for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'worker', recovering.url));
+      const [first] = recovering.hub.socketsOf('alice');
+      const cdp = await browser.newBrowserCDPSession();
+      const total = 450;
+      let endedAt = 0;
+      let replacedAt = 0;
+      for (let n = 0; n < total; n++) {
+        if (n === 60) {
+          const { targetInfos } = await cdp.send('Target.getTargets');
+          const workers = targetInfos.filter((t) => t.type === 'shared_worker');
+          expect(workers).toHaveLength(1);
+          await cdp.send('Target.closeTarget', { targetId: workers[0]!.targetId });
+          endedAt = Date.now();
+        }
+        const sockets = recovering.hub.socketsOf('alice');
+        if (endedAt && !replacedAt && sockets.some((s) => s !== first && s.watching.size === 3)) replacedAt = Date.now();
+        await recovering.hub.sendMessage('alice', `feed-${n % 3}`, { n }, true);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await cdp.detach();
+      expect(replacedAt).toBeGreaterThan(0);
+      const expected = (i: number) => Array.from({ length: total / 3 }, (_, k) => ({ event: `feed-${i}`, data: { n: 3 * k + i } }));
+      for (const [i, tab] of tabs.entries()) {
+        await received(tab, total / 3).catch(async (error: Error) => {
+          const log = await logOf(tab);
+          const got = log.got.map((m) => (m.data as { n: number }).n);
+          throw new Error(`tab ${i} got ${got.length} of ${total / 3}: ${got.join(',')}; states ${log.states}; ${JSON.stringify(log.events)}`, {
+            cause: error,
+          });
+        });
+        // A little longer: a message seen twice would come right behind.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const log = await logOf(tab);
+        expect(log.got, `tab ${i}`).toEqual(expected(i));
+        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual([
+          { recovered: true, missed: expect.any(Number) },
+        ]);
+        expect(log.events.filter((e) => e.event !== 'recovered')).toEqual([]);
+        expect(log.states.slice(-2)).toEqual(['reconnecting', 'open']);
+      }
+      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+      expect(recovering.hub.socketsOf('alice')[0]).not.toBe(first);
+    } finally {
+      await context?.close();
+      context = undefined;
+      await recovering.stop();
+    }
+  }, 40_000);
+
   it('a worker file that is not served: the tab gets an error that says so, and the client closes', async () => {
     context = await browser.newContext();
     const tab = await context.newPage();
