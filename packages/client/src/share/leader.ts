@@ -230,8 +230,10 @@ export function openLeader(
   };
 
   const silent = () => Date.now() - lastBeat >= (leaderHidden ? HIDDEN_LEADER_TIMEOUT_MS : LEADER_TIMEOUT_MS);
-  setInterval(() => {
-    if (!host && !candidate && silent()) takeOver();
+  const watchdog = setInterval(() => {
+    // A closed client watches nothing: the tabs still open take over.
+    if (client.state === 'closed' && !host) clearInterval(watchdog);
+    else if (!host && !candidate && silent()) takeOver();
   }, BEAT_MS);
 
   queue();
