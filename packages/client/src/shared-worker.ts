@@ -15,7 +15,7 @@ const scope = globalThis as unknown as SharedWorkerScope;
 const host = new ShareHost(scope.navigator?.locks);
 /** The ports of the tabs served: each hears a beat, by which it knows this worker still runs. */
 const ports = new Set<PortLike>();
-const beat: WorkerMessage = { type: 'beat' };
+const beat: WorkerMessage = { type: 'beat', worker: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}` };
 
 scope.onconnect = (event) => {
   const port = event.ports[0];

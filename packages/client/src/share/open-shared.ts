@@ -9,10 +9,10 @@ interface SharedWorkerLike {
 }
 type SharedWorkerConstructor = new (url: URL, options: { type: 'module'; name: string }) => SharedWorkerLike;
 
-/** What the tabs of one URL say on their channel in `share: 'worker'`: the worker of that generation is gone. */
+/** What the tabs of one URL say on their channel in `share: 'worker'`: the worker named `worker` is gone. */
 interface WorkerLost {
   kind: 'worker-lost';
-  generation: number;
+  worker: string;
 }
 interface WorkerChannel {
   postMessage(message: WorkerLost): void;
@@ -79,8 +79,8 @@ function openWorker(
   BroadcastChannel: BroadcastChannelConstructor | undefined,
 ): SharedHubClient {
   let worker = startWorker(SharedWorker);
-  /** How many workers this tab has seen go; a new one's number. */
-  let generation = 0;
+  /** The name the current worker gives in its beats; unknown until the first. */
+  let workerName: string | undefined;
   let lastBeat = Date.now();
   const link: TabPort = {
     onmessage: null,
@@ -94,7 +94,8 @@ function openWorker(
   const listen = () => {
     worker.port.onmessage = (event) => {
       lastBeat = Date.now();
-      if (event.data.type !== 'beat') link.onmessage?.(event);
+      if (event.data.type === 'beat') workerName = event.data.worker;
+      else link.onmessage?.(event);
     };
     // A worker script that cannot be loaded (not served beside the bundle) would otherwise leave the tab connecting for ever.
     worker.onerror = () =>
@@ -106,10 +107,10 @@ function openWorker(
     worker.port.start?.();
   };
 
-  const replace = (lost: number) => {
-    if (lost !== generation || client.state === 'closed') return;
-    generation += 1;
-    channel?.postMessage({ kind: 'worker-lost', generation: lost });
+  const replace = () => {
+    if (client.state === 'closed') return;
+    if (workerName !== undefined) channel?.postMessage({ kind: 'worker-lost', worker: workerName });
+    workerName = undefined;
     // If it still runs after all (this tab was the one that hung), it lets go of this tab.
     worker.port.postMessage({ type: 'detach' });
     worker.port.close();
@@ -123,13 +124,17 @@ function openWorker(
 
   if (channel) {
     channel.onmessage = ({ data }) => {
-      if (data.kind === 'worker-lost' && typeof data.generation === 'number') replace(data.generation);
+      // Another tab noticed first. A tab on another worker (or one that already
+      // moved) stays, and so does one that just heard this worker beat: the
+      // tab that spoke had hung itself.
+      const silent = Date.now() - lastBeat >= 2 * WORKER_BEAT_MS;
+      if (data.kind === 'worker-lost' && data.worker === workerName && silent) replace();
     };
   }
   listen();
   const watchdog = setInterval(() => {
     if (client.state === 'closed') clearInterval(watchdog);
-    else if (Date.now() - lastBeat >= WORKER_TIMEOUT_MS) replace(generation);
+    else if (Date.now() - lastBeat >= WORKER_TIMEOUT_MS) replace();
   }, WORKER_BEAT_MS);
   return client;
 }

@@ -57,8 +57,12 @@ export type WorkerMessage =
   | { type: 'forbidden'; key: number; watch: ForbiddenWatch }
   /** The shared socket needs a token: answer with a `token` message of the same id. */
   | { type: 'token'; id: number }
-  /** The worker still runs (sent by the worker every `WORKER_BEAT_MS`; a leader tab beats on its channel instead). */
-  | { type: 'beat' };
+  /**
+   * The worker still runs (sent by the worker every `WORKER_BEAT_MS`; a
+   * leader tab beats on its channel instead). `worker` names this worker,
+   * so the tabs can agree on which one is gone.
+   */
+  | { type: 'beat'; worker: string };
 
 export interface SerializedError {
   name: string;

@@ -355,55 +355,62 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     }
   }, 40_000);
 
-  it("share: 'worker' — a worker the browser ends is replaced: every tab attaches to a new one, missing nothing and seeing nothing twice", async () => {
+  it("share: 'worker' — a worker the browser ends is replaced, twice, a tab opened in between: every tab attaches to the new one, missing nothing and seeing nothing twice", async () => {
     // The tabs notice in about 2 s: a history long enough for what is sent meanwhile.
     const recovering = await TestHub.start({ recovery: { maxMessages: 1000 } });
+    const cdp = await browser.newBrowserCDPSession();
     try {
       context = await browser.newContext();
       const tabs: Page[] = [];
       for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'worker', recovering.url));
-      const [first] = recovering.hub.socketsOf('alice');
-      const cdp = await browser.newBrowserCDPSession();
-      const total = 450;
-      let endedAt = 0;
-      let replacedAt = 0;
-      for (let n = 0; n < total; n++) {
-        if (n === 60) {
-          const { targetInfos } = await cdp.send('Target.getTargets');
-          const workers = targetInfos.filter((t) => t.type === 'shared_worker');
-          expect(workers).toHaveLength(1);
-          await cdp.send('Target.closeTarget', { targetId: workers[0]!.targetId });
-          endedAt = Date.now();
+      const sent = new Map<number, number[]>();
+      /** Sends `count` messages round-robin to the tabs' feeds; the browser ends the worker at the `endAt`th. */
+      const stream = async (from: number, count: number, endAt: number) => {
+        const [before] = recovering.hub.socketsOf('alice');
+        let replaced = false;
+        for (let n = from; n < from + count; n++) {
+          if (n === from + endAt) {
+            const { targetInfos } = await cdp.send('Target.getTargets');
+            const workers = targetInfos.filter((t) => t.type === 'shared_worker');
+            expect(workers).toHaveLength(1);
+            await cdp.send('Target.closeTarget', { targetId: workers[0]!.targetId });
+          }
+          const sockets = recovering.hub.socketsOf('alice');
+          replaced ||= sockets.some((s) => s !== before && s.watching.size === tabs.length);
+          const feed = n % tabs.length;
+          await recovering.hub.sendMessage('alice', `feed-${feed}`, { n }, true);
+          sent.set(feed, [...(sent.get(feed) ?? []), n]);
+          await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        const sockets = recovering.hub.socketsOf('alice');
-        if (endedAt && !replacedAt && sockets.some((s) => s !== first && s.watching.size === 3)) replacedAt = Date.now();
-        await recovering.hub.sendMessage('alice', `feed-${n % 3}`, { n }, true);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      await cdp.detach();
-      expect(replacedAt).toBeGreaterThan(0);
-      const expected = (i: number) => Array.from({ length: total / 3 }, (_, k) => ({ event: `feed-${i}`, data: { n: 3 * k + i } }));
+        expect(replaced).toBe(true);
+        expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+        expect(recovering.hub.socketsOf('alice')[0]).not.toBe(before);
+      };
+      await stream(0, 450, 60);
+      // A tab that comes to the new worker, then the browser ends that one too.
+      tabs.push(await openTab([['feed-3', null]], 'worker', recovering.url));
+      await stream(450, 300, 40);
       for (const [i, tab] of tabs.entries()) {
-        await received(tab, total / 3).catch(async (error: Error) => {
+        const expected = sent.get(i)!;
+        await received(tab, expected.length).catch(async (error: Error) => {
           const log = await logOf(tab);
           const got = log.got.map((m) => (m.data as { n: number }).n);
-          throw new Error(`tab ${i} got ${got.length} of ${total / 3}: ${got.join(',')}; states ${log.states}; ${JSON.stringify(log.events)}`, {
+          throw new Error(`tab ${i} got ${got.length} of ${expected.length}: ${got.join(',')}; states ${log.states}; ${JSON.stringify(log.events)}`, {
             cause: error,
           });
         });
         // A little longer: a message seen twice would come right behind.
         await new Promise((resolve) => setTimeout(resolve, 200));
         const log = await logOf(tab);
-        expect(log.got, `tab ${i}`).toEqual(expected(i));
-        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual([
-          { recovered: true, missed: expect.any(Number) },
-        ]);
+        expect(log.got, `tab ${i}`).toEqual(expected.map((n) => ({ event: `feed-${i}`, data: { n } })));
+        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual(
+          Array.from({ length: i < 3 ? 2 : 1 }, () => ({ recovered: true, missed: expect.any(Number) })),
+        );
         expect(log.events.filter((e) => e.event !== 'recovered')).toEqual([]);
         expect(log.states.slice(-2)).toEqual(['reconnecting', 'open']);
       }
-      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
-      expect(recovering.hub.socketsOf('alice')[0]).not.toBe(first);
     } finally {
+      await cdp.detach();
       await context?.close();
       context = undefined;
       await recovering.stop();
