@@ -7,6 +7,7 @@ import type { Notifier } from './notifier.js';
 import type { HubOptions, HubUser, ResolvedOptions } from './options.js';
 import type { ResumeBudget } from './resume-budget.js';
 import type { SocketSession } from './socket-session.js';
+import type { Tracing } from './tracing.js';
 import type { UserRegistry } from './user-registry.js';
 import type { Watches } from './watches.js';
 
@@ -30,6 +31,8 @@ export interface HubContext<User extends HubUser = HubUser, S extends object = o
   readonly resumeBudget: ResumeBudget | undefined;
   /** The app's `refresh` hook, when it has one. */
   readonly refresh: HubOptions<User, HubSocket<User, S>>['refresh'];
+  /** The hub's spans; undefined without `@opentelemetry/api`. */
+  readonly tracing: Tracing | undefined;
   readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;
   /** Reports through `'error'`; never throws. */
   report(error: HubError): void;

@@ -7,6 +7,7 @@ import { HubError } from './errors.js';
 import { settleHandshake, whenPositionKnown } from './admission.js';
 import { dispatchFrame } from './frames/dispatch.js';
 import { isWellFormed, runHandshake } from './handshake.js';
+import { traceHandshake } from './handshake-span.js';
 import { assertEvent, assertUserId } from './arguments.js';
 import { closeSessions } from './drain.js';
 import type { HubContext } from './hub-context.js';
@@ -116,6 +117,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       cluster: this.cluster,
       resumeBudget: this.cluster.history ? new ResumeBudget(this.config.limits.resumesPerUser) : undefined,
       refresh: options.refresh,
+      tracing: this.tracing,
       notifier: this.notifier,
       report,
     };
@@ -225,7 +227,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     this.notifier.emit('connected', { socket: view, request });
     if (session.phase !== 'pending') return session; // a 'connected' handler closed it
     const started = this.observers.active ? performance.now() : 0;
-    runHandshake(session, this.authenticate, request, this.config.authTimeoutMs, (outcome) => {
+    const span = this.tracing && traceHandshake(this.tracing, session, this.authenticate);
+    runHandshake(session, span?.authenticate ?? this.authenticate, request, this.config.authTimeoutMs, (outcome) => {
+      span?.settled(outcome, this.config.authTimeoutMs);
       if (started !== 0) {
         this.observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
       }
@@ -278,7 +282,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (!this.tracing) return send();
     // With recovery the history delivers later, so the sockets reached are not known here.
     const countSockets = !this.cluster.history;
-    return this.tracing.send('sendMessage', { event, userId, messageId: id, countSockets }, send);
+    return this.tracing.send('sendMessage', { event, userId, messageId: id, link: options?.link, countSockets }, send);
   }
 
   /**
@@ -329,7 +333,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     if (!this.tracing) return send();
     // Only one shared message is written before the push's first await; callbacks run per user, later.
     const countSockets = !this.cluster.history && typeof data !== 'function' && !allow;
-    return this.tracing.send('push', { event, messageId: id, countSockets }, send);
+    return this.tracing.send('push', { event, messageId: id, link: options?.link, countSockets }, send);
   }
 
   /** Local users that could receive `event` under `filter`, with the user object of their first such socket. */

@@ -250,9 +250,10 @@ export class RedisBroker extends ClusterBroker {
   }
 
   /** A message the history could not record goes to the other nodes as it does without recovery. */
-  private publishPlain({ userId, filter, event, text }: HistoryRecord): void {
-    if (userId === undefined) this.publishToAll({ kind: 'push', event, filter, message: text });
-    else this.publishToUser(userId, { kind: 'send', userId, event, filter, message: text });
+  private publishPlain({ userId, filter, event, text, tp }: HistoryRecord): void {
+    const trace = tp === undefined ? {} : { tp };
+    if (userId === undefined) this.publishToAll({ kind: 'push', event, filter, message: text, ...trace });
+    else this.publishToUser(userId, { kind: 'send', userId, event, filter, message: text, ...trace });
   }
 
   /** Recorded messages (this node's own too) go to the history; envelopes to `ClusterBroker`. */

@@ -349,7 +349,8 @@ export class RedisHistory implements MessageHistory {
    */
   record(record: HistoryRecord): Promise<void> | undefined {
     if (this.closed) return undefined;
-    const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
+    // `tp`: the sender's traceparent, for each node's wshub.deliver (older nodes ignore it).
+    const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event, tp: record.tp });
     const body = `${header}\n${record.text}`;
     this.queue.push({ record, body });
     this.queuedBytes += body.length;
@@ -650,7 +651,7 @@ export function decodeRecorded(text: string): { offset: number; epoch: string; r
   return { offset, epoch: text.slice(a + 1, b), recorded: { ...body, offset } };
 }
 
-function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefined {
+function parseBody(body: string): (Omit<HistoryEntry, 'offset' | 'at'> & { tp?: string }) | undefined {
   const nl = body.indexOf('\n');
   if (nl < 0) return undefined;
   let header: unknown;
@@ -660,9 +661,11 @@ function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefine
     return undefined;
   }
   if (typeof header !== 'object' || header === null) return undefined;
-  const { u, f, e } = header as { u?: unknown; f?: unknown; e?: unknown };
+  const { u, f, e, tp } = header as { u?: unknown; f?: unknown; e?: unknown; tp?: unknown };
   if ((u !== null && typeof u !== 'string') || !isFilter(f) || typeof e !== 'string') return undefined;
-  return { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+  const parsed = { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+  // Read leniently, as an envelope's: one that is not a string is dropped, a malformed string ignored by the tracer.
+  return typeof tp === 'string' ? { ...parsed, tp } : parsed;
 }
 
 function toEntry(id: string, fields: string[], userId: string | undefined): HistoryEntry | undefined {
@@ -674,5 +677,6 @@ function toEntry(id: string, fields: string[], userId: string | undefined): Hist
   }
   const parsed = body === undefined ? undefined : parseBody(body);
   if (!parsed || parsed.userId !== userId) return undefined;
-  return { ...parsed, offset: Number(id.slice(0, id.indexOf('-'))), at };
+  // A replay is not traced: the entry does not keep the traceparent.
+  return { userId: parsed.userId, filter: parsed.filter, event: parsed.event, text: parsed.text, offset: Number(id.slice(0, id.indexOf('-'))), at };
 }

@@ -22,7 +22,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {
-  const { id, answer } = answerer(ctx, session, 'refresh', rawId);
+  const { id, answer, span } = answerer(ctx, session, 'refresh', rawId);
   const hook = ctx.refresh;
   if (!hook) {
     answer({ status: 'unavailable' });
@@ -35,12 +35,24 @@ export function refreshFrame<User extends HubUser, S extends object>(
   }
   const current = session.user as User;
   const refuse = (error?: HubError) => {
-    if (error) ctx.report(error);
+    if (error) {
+      span?.fail(error);
+      ctx.report(error);
+    }
+    span?.end({ 'wshub.refresh.status': 'refused', 'wshub.close.code': CloseCode.Forbidden });
     ctx.counters.authRejected++;
     session.close(CloseCode.Forbidden);
   };
+  // What the hook threw or rejected with: the app's reason, an event on the span (a refusal, not a failure).
+  const refused = (error: unknown) => {
+    span?.exception(error);
+    refuse();
+  };
   const accept = (user: unknown) => {
-    if (session.phase !== 'ready') return;
+    if (session.phase !== 'ready') {
+      span?.end({ 'wshub.refresh.status': 'closed' });
+      return;
+    }
     const problem = describeUserProblem(user);
     if (problem) return refuse(new HubError('refresh', `wshub: refresh resolved ${problem}; the socket was closed with 4403`));
     const next = user as User;
@@ -56,10 +68,11 @@ export function refreshFrame<User extends HubUser, S extends object>(
   };
   let result: User | Promise<User>;
   try {
-    result = hook({ token, user: current, socket: session.socket as HubSocket<User, S> });
-  } catch {
-    // The app's reason stays the app's: a refused refresh is 4403, as at connect.
-    refuse();
+    const call = () => hook({ token, user: current, socket: session.socket as HubSocket<User, S> });
+    result = span ? span.run(call) : call();
+  } catch (error) {
+    // The app's reason stays the app's (the client sees 4403, as at connect); only the span keeps it.
+    refused(error);
     return undefined;
   }
   if (!isPromise(result)) {
@@ -75,7 +88,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
         accept(user);
       }
     },
-    () => refuse(),
+    refused,
   );
 }
 
