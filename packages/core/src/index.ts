@@ -12,7 +12,7 @@ export type { SendOptions } from './recent-ids.js';
 export { HubError } from './errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './options.js';
-export { activeTraceparent } from './tracing.js';
+export { activeTraceparent, isTraceparent } from './tracing.js';
 export type { TracingOptions, TraceUserIds } from './tracing.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './broker.js';

@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, RESERVED_PREFIX, optionError, type WatchFilterArg } from '@wshub/core';
+import { activeTraceparent, DEFAULT_LIMITS, RESERVED_PREFIX, optionError, type WatchFilterArg } from '@wshub/core';
 import { OutboxRelay, type RelayOptions, type RelayTarget } from './relay.js';
 import { DEFAULT_TABLE, type LockKeys, lockKeys, outboxSql, parseTableName, type TableName, tableRule } from './schema.js';
 
@@ -229,15 +229,17 @@ FROM ${table.sql}`,
     const { table, keys } = this.ctx;
     // The lock CTE runs before the insert reads from it, so the row's id is
     // taken only once the locks are held (see the class comment).
-    const params: unknown[] = [kind, userId, event, data, filter, table.name, keys.broadcast];
+    // The span active in the app's transaction (its request), for the relay's wshub.send to link to.
+    const traceparent = activeTraceparent() ?? null;
+    const params: unknown[] = [kind, userId, event, data, filter, table.name, keys.broadcast, traceparent];
     const locks =
       kind === 'push'
         ? 'SELECT pg_advisory_xact_lock($7::bigint)'
-        : 'SELECT pg_advisory_xact_lock_shared($7::bigint), pg_advisory_xact_lock($8::int, hashtext($2::text))';
+        : 'SELECT pg_advisory_xact_lock_shared($7::bigint), pg_advisory_xact_lock($9::int, hashtext($2::text))';
     if (kind !== 'push') params.push(keys.userClass);
     const sql = `WITH locks AS (${locks}),
-  row AS (INSERT INTO ${table.sql} (kind, user_id, event, data, filter)
-    SELECT $1::text, $2::text, $3::text, $4::json, $5::json FROM locks RETURNING id)
+  row AS (INSERT INTO ${table.sql} (kind, user_id, event, data, filter, traceparent)
+    SELECT $1::text, $2::text, $3::text, $4::json, $5::json, $8::text FROM locks RETURNING id)
 SELECT pg_notify($6::text, '') FROM row`;
     try {
       await tx.query(sql, params);

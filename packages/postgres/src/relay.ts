@@ -1,4 +1,4 @@
-import type { SendOptions, WatchFilterArg } from '@wshub/core';
+import { isTraceparent, type SendOptions, type WatchFilterArg } from '@wshub/core';
 import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
@@ -61,6 +61,7 @@ interface Row {
   event: string | null;
   data: string | null;
   filter: string | null;
+  traceparent: string | null;
 }
 
 const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryMaxMs: 10_000 };
@@ -218,7 +219,7 @@ export class OutboxRelay {
   private async round(client: PoolClientLike): Promise<number> {
     const { table } = this.ctx;
     const result = (await client.query(
-      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
+      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, traceparent FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
       [this.options.batchSize],
     )) as { rows: Row[] };
     const sent: string[] = [];
@@ -256,14 +257,16 @@ export class OutboxRelay {
 
   private send(row: Row): Promise<void> {
     const id = row.message_id;
+    // The hub's wshub.send links to the span that wrote the row; a value that is not a traceparent is left out, not dead-lettered.
+    const options: SendOptions = isTraceparent(row.traceparent) ? { id, link: row.traceparent } : { id };
     // Read as text: SQL NULL (no data) and JSON null must stay apart.
     const data = row.data === null ? undefined : JSON.parse(row.data);
     const filter = row.filter === null ? undefined : (JSON.parse(row.filter) as WatchFilterArg);
     switch (row.kind) {
       case 'message':
-        return this.hub.sendMessage(row.user_id!, row.event!, data, filter, { id });
+        return this.hub.sendMessage(row.user_id!, row.event!, data, filter, options);
       case 'push':
-        return this.hub.push(row.event!, data, null, filter, { id });
+        return this.hub.push(row.event!, data, null, filter, options);
       case 'disconnect':
         return this.hub.disconnect(row.user_id!);
       default:
