@@ -1,5 +1,6 @@
 import { activeTraceparent, DEFAULT_LIMITS, RESERVED_PREFIX, optionError, type WatchFilterArg } from '@wshub/core';
 import { OutboxRelay, type RelayOptions, type RelayTarget } from './relay.js';
+import { type OutboxStats, tableStats } from './relay-health.js';
 import { DEFAULT_TABLE, type LockKeys, lockKeys, outboxSql, parseTableName, type TableName, tableRule } from './schema.js';
 
 /**
@@ -40,15 +41,6 @@ export interface OutboxOptions {
    * @default 1048576 (the hub's default `limits.maxBufferedBytes`)
    */
   maxBytes?: number;
-}
-
-export interface OutboxStats {
-  /** Rows committed and not yet relayed. */
-  pending: number;
-  /** Age of the oldest of them, in seconds (0 when none). */
-  oldestPendingSeconds: number;
-  /** Rows the hub refused, kept with `dead_at` and `error`. */
-  deadLettered: number;
 }
 
 /** Internals the relay shares with its outbox. */
@@ -172,20 +164,11 @@ export class Outbox {
    * relay keeps small), for metrics and health checks.
    */
   async stats(): Promise<OutboxStats> {
-    const { table } = this.ctx;
-    let result: { rows: Array<{ pending: number; dead: number; oldest: number | null }> };
     try {
-      result = (await this.ctx.pool.query(
-        `SELECT count(*) FILTER (WHERE dead_at IS NULL)::int AS pending,
-  count(*) FILTER (WHERE dead_at IS NOT NULL)::int AS dead,
-  EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL))::float8 AS oldest
-FROM ${table.sql}`,
-      )) as typeof result;
+      return await tableStats(this.ctx.pool, this.ctx.table);
     } catch (error) {
-      throw explain(error, table.name);
+      throw explain(error, this.ctx.table.name);
     }
-    const row = result.rows[0]!;
-    return { pending: row.pending, oldestPendingSeconds: row.oldest ?? 0, deadLettered: row.dead };
   }
 
   /**

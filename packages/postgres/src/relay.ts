@@ -1,5 +1,6 @@
 import { isTraceparent, type SendOptions, type WatchFilterArg } from '@wshub/core';
 import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
+import { type RelayHealth, type RelayHealthOptions, relayHealth, tableStats } from './relay-health.js';
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
 export interface RelayTarget {
@@ -121,6 +122,20 @@ export class OutboxRelay {
 
   stats(): RelayStats {
     return { ...this.counts };
+  }
+
+  /**
+   * For a health check: leader, follower or stopped; the table's backlog
+   * (pending rows, the oldest one's age) and dead letters; failures and the
+   * last error. Not ready while PostgreSQL fails the relay, when the oldest
+   * pending row is older than `maxPendingAgeSeconds` (60), or once stopped.
+   * Reads the table once through the pool; never rejects for PostgreSQL
+   * being away (that is a problem it reports).
+   */
+  async health(options?: RelayHealthOptions): Promise<RelayHealth> {
+    const { table, pool } = this.ctx;
+    const state = { closed: this.closed, active: this.counts.active, failures: this.counts.failures, lastError: this.counts.lastError };
+    return relayHealth(state, () => tableStats(pool, table).catch((error) => Promise.reject(explain(error, table.name))), options);
   }
 
   /** Stops after the round in flight (its rows are sent and deleted) and frees the connection and the lock. */
