@@ -197,6 +197,23 @@ export class RedisCluster {
     }
   }
 
+  /**
+   * Resolves once every running replica has its master's data
+   * (`master_link_status:up`): a replica still waiting for its first sync
+   * is never promoted.
+   */
+  async waitUntilSynced(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(
+        this.servers.filter((s) => s.running).map((s) => redisCli(s.port, 'INFO', 'replication').catch(() => '')),
+      );
+      if (infos.every((info) => !/role:slave/.test(info) || /master_link_status:up/.test(info))) return;
+      if (Date.now() > deadline) throw new Error(`the Redis Cluster's replicas were not synced within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** The ports of the masters that serve slots, and the slot ranges of each, as a running node sees them. */
   async masters(): Promise<Map<number, Array<[number, number]>>> {
     const any = this.servers.find((s) => s.running)!;

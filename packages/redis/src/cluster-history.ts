@@ -1,0 +1,349 @@
+import { randomBytes } from 'node:crypto';
+import type { HistoryEntry, HistoryRecord, Position, RecoveryLimits } from '@wshub/core';
+import { MAX_ENVELOPE_BYTES } from '@wshub/core';
+import { type ClusterHistoryKeys, clusterHistoryKeys } from './cluster-history-keys.js';
+import { type ClusterHistoryScripts, clusterHistoryScripts } from './cluster-history-scripts.js';
+import { decodeRecorded, toEntry } from './history-codec.js';
+import { HistoryRecorder, type QueuedRecord, type RecordWriter, type WriteResult } from './history-recorder.js';
+import type { OutagePublisher } from './outage-publisher.js';
+import { type Numbered, type OrderHost, RecordedOrder } from './recorded-order.js';
+import type { BrokerHistory, HistoryParts } from './redis-history.js';
+import { RedisUnavailableError } from './redis-unavailable-error.js';
+import type { ShardRoutes } from './shard-routes.js';
+
+/** How often a resume checks whether its channels are subscribed, in ms. */
+const SUBSCRIBED_POLL_MS = 5;
+/** Histories with a lost mark waiting to be written, at most; past it the broadcasts' history is marked (every older position fails). */
+const MAX_PENDING_MARKS = 10_000;
+
+/** The parts of a cluster history besides those of one on one Redis. */
+export interface ClusterHistoryParts extends HistoryParts {
+  publisher: Pick<OutagePublisher, 'held' | 'heldIn'>;
+  routes: Pick<ShardRoutes, 'open' | 'opening' | 'master'>;
+  /** How long a recorded message waits at a node so messages of two shards leave in offset order. */
+  orderWindowMs: number;
+}
+
+/**
+ * The message history of a {@link RedisBroker} on Redis Cluster. Each user
+ * has a history in the slot of its channel, the broadcasts have one in the
+ * slot of theirs (see `cluster-history-scripts.ts` for the offsets, the
+ * owner check and the lost marks); a message is recorded and SPUBLISHed by
+ * one script on the master of that slot, written straight to its
+ * connection (never redirected or retried, so never after a newer one).
+ *
+ * A client's position stays one `{ epoch, offset }`: the epoch is the
+ * cluster's (a key in the broadcasts' slot), the offset the last one it got
+ * from either history; offsets of both follow one clock, and each node
+ * delivers them in offset order ({@link RecordedOrder}). A resume reads both
+ * histories after the offset. Whatever cannot be served whole — a history
+ * whose master changed (its last writes may be gone), messages delivered
+ * unrecorded or out of order, a position older than `ttlMs` — answers
+ * `failed`.
+ */
+export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
+  private epoch = '';
+  private known: { promise: Promise<void>; resolve: () => void } | undefined;
+  private loading = false;
+  private closed = false;
+  private readonly order: RecordedOrder;
+  private readonly recorder: HistoryRecorder;
+  private readonly all: ClusterHistoryKeys;
+  private readonly epochKey: string;
+  /** History channel → the offset its lost mark must pass; written once its slot takes writes again. */
+  private readonly pending = new Map<string, number>();
+  private markTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Slots whose records wait for their master's first connection: later records of the slot queue behind. */
+  private readonly starting = new Map<number, Promise<void>>();
+  readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0, outOfOrder: 0 };
+  private readonly userPrefix: string;
+
+  constructor(
+    readonly parts: ClusterHistoryParts,
+    readonly limits: RecoveryLimits,
+  ) {
+    this.all = clusterHistoryKeys(parts.broker.broadcastChannel);
+    this.epochKey = `${this.all.stream}:epoch`;
+    this.userPrefix = parts.broker.userChannel('');
+    this.order = new RecordedOrder(this, parts.orderWindowMs, 0);
+    this.recorder = new HistoryRecorder(this);
+  }
+
+  get broker(): HistoryParts['broker'] {
+    return this.parts.broker;
+  }
+
+  get node(): HistoryParts['node'] {
+    return this.parts.node;
+  }
+
+  get reporter(): HistoryParts['reporter'] {
+    return this.parts.reporter;
+  }
+
+  get options(): HistoryParts['options'] {
+    return this.parts.options;
+  }
+
+  private get scripts(): ClusterHistoryScripts {
+    return clusterHistoryScripts(this.parts.commands.redis);
+  }
+
+  private keysOf(userId: string | undefined): ClusterHistoryKeys {
+    return userId === undefined ? this.all : clusterHistoryKeys(this.parts.broker.userChannel(userId));
+  }
+
+  position(): Position {
+    return { epoch: this.epoch, offset: this.order.floor };
+  }
+
+  positionKnown(): Promise<void> {
+    if (this.epoch) return Promise.resolve();
+    if (!this.known) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.known = { promise, resolve };
+    }
+    return this.known.promise;
+  }
+
+  record(record: HistoryRecord): Promise<void> | undefined {
+    return this.recorder.record(record);
+  }
+
+  // ------------------------------------------------------------ recording
+
+  /** Records go as long as the cluster client is up; a slot that is away or holds earlier publishes is checked per record. */
+  writable(): boolean {
+    return this.parts.commands.writable;
+  }
+
+  /** One script call per slot of the batch, on that slot's master, each slot's records in their order. */
+  async write(batch: QueuedRecord[]): Promise<WriteResult> {
+    const { routes, publisher, commands } = this.parts;
+    const bySlot = new Map<number, Array<{ queued: QueuedRecord; keys: ClusterHistoryKeys }>>();
+    const result: WriteResult = { unsent: [], failed: [] };
+    for (const queued of batch) {
+      const keys = this.keysOf(queued.record.userId);
+      // Behind what its lane holds (publishes that could not go), and never to a master that has not settled.
+      if (publisher.heldIn(keys.slot) > 0 || !(this.starting.has(keys.slot) || routes.open(keys.slot) || routes.opening(keys.slot))) {
+        result.unsent.push(queued);
+        continue;
+      }
+      let group = bySlot.get(keys.slot);
+      if (!group) {
+        group = [];
+        bySlot.set(keys.slot, group);
+      }
+      group.push({ queued, keys });
+    }
+    const hint = String(this.order.highest);
+    const { maxMessages, ttlMs } = this.limits;
+    await Promise.all(
+      [...bySlot].map(async ([slot, group]) => {
+        const redis = (await this.opened(slot)) ? routes.master(slot) : undefined;
+        if (!redis) {
+          for (const { queued } of group) result.unsent.push(queued);
+          return;
+        }
+        const keys: string[] = [];
+        const args = [this.epoch, String(maxMessages), String(ttlMs), hint];
+        for (const { queued, keys: k } of group) {
+          keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
+          args.push(queued.body);
+        }
+        try {
+          await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');
+        } catch (error) {
+          for (const { queued } of group) result.failed.push(queued);
+          result.error = error as Error;
+        }
+      }),
+    );
+    return result;
+  }
+
+  /**
+   * True once `slot` takes records. A master's first connection opens with
+   * the first record for it: records of its slots wait for it (at most
+   * `commandTimeoutMs`), each slot's in order, rather than go unrecorded.
+   */
+  private opened(slot: number): Promise<boolean> | boolean {
+    const { routes, commands } = this.parts;
+    const before = this.starting.get(slot);
+    if (!before && !routes.opening(slot)) return routes.open(slot);
+    const wait = (before ?? Promise.resolve()).then(async () => {
+      const deadline = Date.now() + commands.timeoutMs;
+      for (;;) {
+        if (routes.open(slot)) return true; // also starts the connection
+        if (!routes.opening(slot) || Date.now() > deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+      }
+    });
+    const settled = wait.then(() => {
+      if (this.starting.get(slot) === settled) this.starting.delete(slot);
+    });
+    this.starting.set(slot, settled);
+    return wait;
+  }
+
+  /** Marks the histories of `records` lost once their slots take writes: a resume from before then fails. */
+  lost(records: HistoryRecord[]): void {
+    for (const { userId } of records) this.markLater(userId, this.order.highest);
+  }
+
+  private markLater(userId: string | undefined, floor: number): void {
+    let channel = userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId);
+    if (!this.pending.has(channel) && this.pending.size >= MAX_PENDING_MARKS) channel = this.all.channel;
+    this.pending.set(channel, Math.max(this.pending.get(channel) ?? 0, floor));
+    this.scheduleMarks();
+  }
+
+  /** Writes the marks after the outage lanes were sent (what they held reaches clients without offsets). */
+  private scheduleMarks(): void {
+    if (this.markTimer || this.closed || this.pending.size === 0) return;
+    this.markTimer = setTimeout(() => {
+      this.markTimer = undefined;
+      void this.writeMarks();
+    }, this.parts.options.bufferFlushDelayMs + 100);
+    this.markTimer.unref();
+  }
+
+  private async writeMarks(): Promise<void> {
+    const { commands, routes, publisher, reporter } = this.parts;
+    for (const [channel, floor] of [...this.pending]) {
+      if (this.closed) return;
+      const keys = clusterHistoryKeys(channel);
+      if (!commands.writable || !routes.open(keys.slot) || publisher.heldIn(keys.slot) > 0) continue;
+      try {
+        await commands.timed(this.scripts.wshubClusterMarkLost(keys.seq, keys.own, keys.lost, String(floor), String(this.limits.ttlMs)), 'a lost mark');
+        if (this.pending.get(channel) === floor) this.pending.delete(channel);
+      } catch (error) {
+        reporter.report('history', new Error(`wshub: marking lost history in Redis failed: ${(error as Error).message}`));
+      }
+    }
+    this.scheduleMarks();
+  }
+
+  // ------------------------------------------------------------- delivery
+
+  /** A recorded message on one of this node's channels: delivered in offset order, after `orderWindowMs`. */
+  receive(data: string | Buffer): boolean {
+    if (data.length === 0 || data[0] !== (typeof data === 'string' ? 'r' : 0x72)) return false;
+    if (data.length > MAX_ENVELOPE_BYTES) return false;
+    const message = decodeRecorded(typeof data === 'string' ? data : data.toString('utf8'));
+    if (!message) return false;
+    if (!this.closed) this.order.add(message.recorded as Numbered);
+    return true;
+  }
+
+  deliver(message: Numbered): void {
+    this.parts.node.deliverRecorded(message);
+  }
+
+  /** The recipients' sockets close for a resume, and their history is marked so that resume fails. */
+  outOfOrder(userId: string | undefined, floor: number): void {
+    this.counters.outOfOrder++;
+    this.counters.resumeForced++;
+    this.markLater(userId, floor);
+    this.parts.node.closeForResume(userId);
+  }
+
+  /**
+   * A subscriber connection is gone, or `channels` moved to another master:
+   * what was published on them meanwhile never reached this node. Their
+   * users' sockets (every user's, for the broadcasts' channel) close now,
+   * before anything newer reaches them; their clients resume once the
+   * channels are subscribed again, from what the histories hold.
+   */
+  subscriberDown(channels: string[]): void {
+    if (this.closed) return;
+    for (const channel of channels) {
+      if (channel === this.all.channel) {
+        this.counters.resumeForced++;
+        this.parts.node.closeForResume(undefined);
+        return;
+      }
+    }
+    for (const channel of channels) {
+      if (!channel.startsWith(this.userPrefix)) continue;
+      this.counters.resumeForced++;
+      this.parts.node.closeForResume(channel.slice(this.userPrefix.length));
+    }
+  }
+
+  confirmed(_channels: string[]): void {}
+
+  userLeft(userId: string): void {
+    this.order.forget(userId);
+  }
+
+  // --------------------------------------------------------------- resume
+
+  async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
+    if (!this.epoch || from.epoch !== this.epoch) return undefined;
+    const mine = this.keysOf(userId);
+    // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.
+    if (this.pending.has(mine.channel) || this.pending.has(this.all.channel)) return undefined;
+    const { subscriber, commands } = this.parts;
+    const deadline = Date.now() + commands.timeoutMs;
+    while (!subscriber.isConfirmed(mine.channel) || !subscriber.isConfirmed(this.all.channel)) {
+      if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
+      await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+    }
+    const unavailable = commands.unavailable();
+    if (unavailable) throw unavailable;
+    const args = [String(from.offset), String(this.limits.ttlMs), from.epoch];
+    const [own, all] = await Promise.all([
+      commands.timed(this.scripts.wshubClusterRead('4', mine.stream, mine.seq, mine.own, mine.lost, ...args), 'a history read'),
+      commands.timed(this.scripts.wshubClusterRead('5', this.all.stream, this.all.seq, this.all.own, this.all.lost, this.epochKey, ...args), 'a history read'),
+    ]);
+    if (own[0] !== 1 || all[0] !== 1) return undefined;
+    const out: HistoryEntry[] = [];
+    for (const [entries, forUser] of [
+      [own[1], userId],
+      [all[1], undefined],
+    ] as const) {
+      for (const [id, fields] of entries) {
+        const entry = toEntry(id, fields, forUser);
+        if (!entry) return undefined;
+        out.push(entry);
+      }
+    }
+    return out.sort((a, b) => a.offset - b.offset);
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** The cluster client is ready (again): learn the epoch; write the marks still pending. */
+  connectionUp(): void {
+    if (this.closed) return;
+    if (!this.epoch && !this.loading) {
+      this.loading = true;
+      this.scripts.wshubClusterEpoch(this.epochKey, randomBytes(8).toString('hex')).then(
+        ([epoch, now]) => {
+          this.loading = false;
+          if (this.epoch) return;
+          this.order.start(Number(now));
+          this.epoch = epoch;
+          this.known?.resolve();
+          this.known = undefined;
+        },
+        (error: Error) => {
+          this.loading = false;
+          this.parts.reporter.report('history', new Error(`wshub: reading the Redis history epoch failed: ${error.message}`));
+        },
+      );
+    }
+    this.scheduleMarks();
+  }
+
+  close(): void {
+    this.recorder.close();
+    this.closed = true;
+    this.order.close();
+    clearTimeout(this.markTimer);
+  }
+}
