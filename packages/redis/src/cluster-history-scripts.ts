@@ -47,12 +47,14 @@ local ttl = tonumber(ARGV[3])
 local keep = ttl + 60000
 local hint = tonumber(ARGV[4])
 local ms = math.floor(now / 1000)
+local last = 0
 for i = 1, #KEYS / 5 do
   local stream, seqKey, ownKey, lostKey, channel = KEYS[5 * i - 4], KEYS[5 * i - 3], KEYS[5 * i - 2], KEYS[5 * i - 1], KEYS[5 * i]
   local body = ARGV[4 + i]
   owned(seqKey, ownKey, lostKey, hint, keep)
   local offset = math.max(tonumber(redis.call('GET', seqKey) or '0') + 1, now, hint + 1)
   local seq = str(offset)
+  last = offset
   redis.call('SET', seqKey, seq, 'PX', keep)
   redis.call('XADD', stream, seq .. '-0', 'b', body, 't', ms)
   -- A new stream's first node is allocated at 4 KiB; rewritten it takes what it holds.
@@ -70,7 +72,7 @@ for i = 1, #KEYS / 5 do
   redis.call('PEXPIRE', stream, ttl)
   redis.call('SPUBLISH', channel, 'r' .. seq .. ':' .. ARGV[1] .. ':' .. body)
 end
-return #KEYS / 5
+return str(last)
 `;
 
 /**
@@ -124,7 +126,7 @@ return {redis.call('GET', KEYS[1]), string.format('%.0f', tonumber(t[1]) * 10000
 `;
 
 export type ClusterHistoryScripts = Redis & {
-  wshubClusterRecord(...args: string[]): Promise<number>;
+  wshubClusterRecord(...args: string[]): Promise<string>;
   wshubClusterRead(...args: string[]): Promise<[0] | [1, Array<[string, string[]]>]>;
   wshubClusterMarkLost(...args: string[]): Promise<string>;
   wshubClusterEpoch(...args: string[]): Promise<[string, string]>;

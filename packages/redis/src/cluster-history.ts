@@ -11,6 +11,8 @@ import type { BrokerHistory, HistoryParts } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { ShardRoutes } from './shard-routes.js';
 
+/** A channel confirmed later than this after it was asked for may have missed publications: its sockets resume. */
+const LATE_CONFIRM_MS = 20;
 /** How often a resume checks whether its channels are subscribed, in ms. */
 const SUBSCRIBED_POLL_MS = 5;
 /** Histories with a lost mark waiting to be written, at most; past it the broadcasts' history is marked (every older position fails). */
@@ -53,8 +55,12 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   /** History channel → the offset its lost mark must pass; written once its slot takes writes again. */
   private readonly pending = new Map<string, number>();
   private markTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Slots whose records wait for their master's first connection: later records of the slot queue behind. */
-  private readonly starting = new Map<number, Promise<void>>();
+  /** The previous write: the next one starts when it is answered. */
+  private writing: Promise<unknown> = Promise.resolve();
+  /** The highest offset this node's recordings were given. */
+  private lastRecorded = 0;
+  /** Channels asked for (or lost) and not confirmed yet: since when. */
+  private readonly requested = new Map<string, number>();
   readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0, outOfOrder: 0 };
   private readonly userPrefix: string;
 
@@ -120,73 +126,66 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     return this.parts.commands.writable;
   }
 
-  /** One script call per slot of the batch, on that slot's master, each slot's records in their order. */
-  async write(batch: QueuedRecord[]): Promise<WriteResult> {
+  /**
+   * Records `batch` in the order it was made: one script call per run of
+   * records in one slot, each after the one before answered and numbered
+   * above it, and each write after the one before. So this node's messages
+   * get offsets in the order it sent them, whichever histories they go to.
+   */
+  write(batch: QueuedRecord[]): Promise<WriteResult> {
+    const result = this.writing.then(() => this.writeRuns(batch));
+    this.writing = result.then(() => undefined);
+    return result;
+  }
+
+  private async writeRuns(batch: QueuedRecord[]): Promise<WriteResult> {
     const { routes, publisher, commands } = this.parts;
-    const bySlot = new Map<number, Array<{ queued: QueuedRecord; keys: ClusterHistoryKeys }>>();
     const result: WriteResult = { unsent: [], failed: [] };
-    for (const queued of batch) {
-      const keys = this.keysOf(queued.record.userId);
+    const { maxMessages, ttlMs } = this.limits;
+    for (let i = 0; i < batch.length; ) {
+      const slot = this.keysOf(batch[i]!.record.userId).slot;
+      const run: Array<{ queued: QueuedRecord; keys: ClusterHistoryKeys }> = [];
+      for (; i < batch.length; i++) {
+        const keys = this.keysOf(batch[i]!.record.userId);
+        if (keys.slot !== slot) break;
+        run.push({ queued: batch[i]!, keys });
+      }
       // Behind what its lane holds (publishes that could not go), and never to a master that has not settled.
-      if (publisher.heldIn(keys.slot) > 0 || !(this.starting.has(keys.slot) || routes.open(keys.slot) || routes.opening(keys.slot))) {
-        result.unsent.push(queued);
+      const redis = publisher.heldIn(slot) === 0 && (await this.opened(slot)) ? routes.master(slot) : undefined;
+      if (!redis) {
+        for (const { queued } of run) result.unsent.push(queued);
         continue;
       }
-      let group = bySlot.get(keys.slot);
-      if (!group) {
-        group = [];
-        bySlot.set(keys.slot, group);
+      const keys: string[] = [];
+      const args = [this.epoch, String(maxMessages), String(ttlMs), String(Math.max(this.order.highest, this.lastRecorded))];
+      for (const { queued, keys: k } of run) {
+        keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
+        args.push(queued.body);
       }
-      group.push({ queued, keys });
+      try {
+        const last = await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');
+        this.lastRecorded = Math.max(this.lastRecorded, Number(last));
+      } catch (error) {
+        for (const { queued } of run) result.failed.push(queued);
+        result.error = error as Error;
+      }
     }
-    const hint = String(this.order.highest);
-    const { maxMessages, ttlMs } = this.limits;
-    await Promise.all(
-      [...bySlot].map(async ([slot, group]) => {
-        const redis = (await this.opened(slot)) ? routes.master(slot) : undefined;
-        if (!redis) {
-          for (const { queued } of group) result.unsent.push(queued);
-          return;
-        }
-        const keys: string[] = [];
-        const args = [this.epoch, String(maxMessages), String(ttlMs), hint];
-        for (const { queued, keys: k } of group) {
-          keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
-          args.push(queued.body);
-        }
-        try {
-          await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');
-        } catch (error) {
-          for (const { queued } of group) result.failed.push(queued);
-          result.error = error as Error;
-        }
-      }),
-    );
     return result;
   }
 
   /**
    * True once `slot` takes records. A master's first connection opens with
-   * the first record for it: records of its slots wait for it (at most
-   * `commandTimeoutMs`), each slot's in order, rather than go unrecorded.
+   * the first record for it: the write waits for it (at most
+   * `commandTimeoutMs`) rather than leave the record unrecorded.
    */
-  private opened(slot: number): Promise<boolean> | boolean {
+  private async opened(slot: number): Promise<boolean> {
     const { routes, commands } = this.parts;
-    const before = this.starting.get(slot);
-    if (!before && !routes.opening(slot)) return routes.open(slot);
-    const wait = (before ?? Promise.resolve()).then(async () => {
-      const deadline = Date.now() + commands.timeoutMs;
-      for (;;) {
-        if (routes.open(slot)) return true; // also starts the connection
-        if (!routes.opening(slot) || Date.now() > deadline) return false;
-        await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
-      }
-    });
-    const settled = wait.then(() => {
-      if (this.starting.get(slot) === settled) this.starting.delete(slot);
-    });
-    this.starting.set(slot, settled);
-    return wait;
+    const deadline = Date.now() + commands.timeoutMs;
+    for (;;) {
+      if (routes.open(slot)) return true; // also starts the connection
+      if (!routes.opening(slot) || Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+    }
   }
 
   /** Marks the histories of `records` lost once their slots take writes: a resume from before then fails. */
@@ -260,6 +259,8 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
    */
   subscriberDown(channels: string[]): void {
     if (this.closed) return;
+    const now = Date.now();
+    for (const channel of channels) this.requested.set(channel, now);
     for (const channel of channels) {
       if (channel === this.all.channel) {
         this.counters.resumeForced++;
@@ -274,7 +275,35 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     }
   }
 
-  confirmed(_channels: string[]): void {}
+  /** This node asked Redis for `channel` (a user's first socket here). */
+  subscribing(channel: string): void {
+    if (!this.requested.has(channel) && !this.parts.subscriber.isConfirmed(channel)) this.requested.set(channel, Date.now());
+  }
+
+  /** This node no longer wants `channel`. */
+  unsubscribed(channel: string): void {
+    this.requested.delete(channel);
+  }
+
+  /**
+   * Redis confirmed `channels`. What was published on one between its
+   * request and now never reached this node: when that took longer than
+   * {@link LATE_CONFIRM_MS} (a failover, a reconnect, a resume that gave up
+   * waiting), the channel's users' sockets close for a resume, which now
+   * reads what they missed.
+   */
+  confirmed(channels: string[]): void {
+    const now = Date.now();
+    for (const channel of channels) {
+      const since = this.requested.get(channel);
+      if (since === undefined) continue;
+      this.requested.delete(channel);
+      if (now - since <= LATE_CONFIRM_MS || this.closed) continue;
+      this.counters.resumeForced++;
+      if (channel === this.all.channel) this.parts.node.closeForResume(undefined);
+      else if (channel.startsWith(this.userPrefix)) this.parts.node.closeForResume(channel.slice(this.userPrefix.length));
+    }
+  }
 
   userLeft(userId: string): void {
     this.order.forget(userId);
@@ -290,6 +319,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     const { subscriber, commands } = this.parts;
     const deadline = Date.now() + commands.timeoutMs;
     while (!subscriber.isConfirmed(mine.channel) || !subscriber.isConfirmed(this.all.channel)) {
+      // Answered failed; the channel's confirmation comes late, and closes the socket for another resume (see `confirmed`).
       if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
       await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
     }

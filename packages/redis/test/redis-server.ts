@@ -159,6 +159,9 @@ export class RedisCluster {
           String(nodeTimeoutMs),
           '--cluster-require-full-coverage',
           'no',
+          // A replica syncs at once (not 5 s later): one that never synced is never promoted.
+          '--repl-diskless-sync-delay',
+          '0',
           '--dir',
           dir,
         ]),
