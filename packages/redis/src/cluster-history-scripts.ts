@@ -17,11 +17,13 @@ import type { Cluster, Redis } from 'ioredis';
  * now is marked lost, and a resume from before the mark fails.
  */
 
-/** The script's Redis clock in microseconds, and its process. */
-const HEADER = `
+const INFO_RUN = "string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')";
+
+/** The script's Redis clock in microseconds, and its process (`run`: given, or read from INFO). */
+const HEADER = (run: string) => `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local run = ${run}
 local function str(n) return string.format('%.0f', n) end
 -- Another process wrote this history: offsets up to now may be lost.
 local function owned(seqKey, ownKey, lostKey, floor, keep)
@@ -37,11 +39,11 @@ end
 
 /**
  * Records a batch of messages of one slot. KEYS per message: stream, seq,
- * own, lost, channel. ARGV: epoch, maxMessages, ttlMs, hint, then a body per
- * message. Each message is SPUBLISHed in the same script, so the order of
+ * own, lost, channel. ARGV: epoch, maxMessages, ttlMs, hint, the server's
+ * run id (the node reads it once per connection), then a body per message. Each message is SPUBLISHed in the same script, so the order of
  * publications on a channel is the order of its history's offsets.
  */
-export const CLUSTER_RECORD = `${HEADER}
+export const CLUSTER_RECORD = `${HEADER('ARGV[5]')}
 local max = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local keep = ttl + 60000
@@ -50,7 +52,7 @@ local ms = math.floor(now / 1000)
 local last = 0
 for i = 1, #KEYS / 5 do
   local stream, seqKey, ownKey, lostKey, channel = KEYS[5 * i - 4], KEYS[5 * i - 3], KEYS[5 * i - 2], KEYS[5 * i - 1], KEYS[5 * i]
-  local body = ARGV[4 + i]
+  local body = ARGV[5 + i]
   owned(seqKey, ownKey, lostKey, hint, keep)
   local offset = math.max(tonumber(redis.call('GET', seqKey) or '0') + 1, now, hint + 1)
   local seq = str(offset)
@@ -81,7 +83,7 @@ return str(last)
  * epoch. Returns `{0}` when the range cannot be served in full, else
  * `{1, entries}`.
  */
-export const CLUSTER_READ = `${HEADER}
+export const CLUSTER_READ = `${HEADER(INFO_RUN)}
 local from = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[3] then return {0} end
@@ -109,7 +111,7 @@ return {1, entries}
  * it went unrecorded, or was delivered out of order). KEYS: seq, own, lost.
  * ARGV: at least this offset, ttlMs.
  */
-export const CLUSTER_MARK_LOST = `${HEADER}
+export const CLUSTER_MARK_LOST = `${HEADER(INFO_RUN)}
 local keep = tonumber(ARGV[2]) + 60000
 owned(KEYS[1], KEYS[2], KEYS[3], 0, keep)
 local mark = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[3]) or '0'), now, tonumber(ARGV[1])) + 1

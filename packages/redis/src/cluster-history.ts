@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HistoryEntry, HistoryRecord, Position, RecoveryLimits } from '@wshub/core';
+import type { Redis } from 'ioredis';
 import { MAX_ENVELOPE_BYTES } from '@wshub/core';
 import { type ClusterHistoryKeys, clusterHistoryKeys } from './cluster-history-keys.js';
 import { type ClusterHistoryScripts, clusterHistoryScripts } from './cluster-history-scripts.js';
@@ -13,6 +14,8 @@ import type { ShardRoutes } from './shard-routes.js';
 
 /** A channel confirmed later than this after it was asked for may have missed publications: its sockets resume. */
 const LATE_CONFIRM_MS = 20;
+/** How often records wait for a slot that is away or settling, after the first 100 ms, in ms. */
+const LANE_POLL_MS = 50;
 /** How often a resume checks whether its channels are subscribed, in ms. */
 const SUBSCRIBED_POLL_MS = 5;
 /** Histories with a lost mark waiting to be written, at most; past it the broadcasts' history is marked (every older position fails). */
@@ -55,10 +58,10 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   /** History channel → the offset its lost mark must pass; written once its slot takes writes again. */
   private readonly pending = new Map<string, number>();
   private markTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The previous write: the next one starts when it is answered. */
-  private writing: Promise<unknown> = Promise.resolve();
-  /** The highest offset this node's recordings were given. */
-  private lastRecorded = 0;
+  /** A master connection → the run id of the Redis process behind it. */
+  private readonly runIds = new WeakMap<Redis, Promise<string>>();
+  /** Per slot, its last script call: the next one of the slot starts when it is answered. */
+  private readonly slotWrites = new Map<number, Promise<void>>();
   /** Channels asked for (or lost) and not confirmed yet: since when. */
   private readonly requested = new Map<string, number>();
   readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0, outOfOrder: 0 };
@@ -127,21 +130,14 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   }
 
   /**
-   * Records `batch` in the order it was made: one script call per run of
-   * records in one slot, each after the one before answered and numbered
-   * above it, and each write after the one before. So this node's messages
-   * get offsets in the order it sent them, whichever histories they go to.
+   * Records `batch`: one script call per run of consecutive records of one
+   * slot, on that slot's master. A slot's calls go one after the other, in
+   * the order the records were made, so a history's offsets follow its
+   * messages' order; calls of different slots run side by side.
    */
-  write(batch: QueuedRecord[]): Promise<WriteResult> {
-    const result = this.writing.then(() => this.writeRuns(batch));
-    this.writing = result.then(() => undefined);
-    return result;
-  }
-
-  private async writeRuns(batch: QueuedRecord[]): Promise<WriteResult> {
-    const { routes, publisher, commands } = this.parts;
+  async write(batch: QueuedRecord[]): Promise<WriteResult> {
     const result: WriteResult = { unsent: [], failed: [] };
-    const { maxMessages, ttlMs } = this.limits;
+    const runs: Array<Promise<void>> = [];
     for (let i = 0; i < batch.length; ) {
       const slot = this.keysOf(batch[i]!.record.userId).slot;
       const run: Array<{ queued: QueuedRecord; keys: ClusterHistoryKeys }> = [];
@@ -150,41 +146,78 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
         if (keys.slot !== slot) break;
         run.push({ queued: batch[i]!, keys });
       }
-      // Behind what its lane holds (publishes that could not go), and never to a master that has not settled.
-      const redis = publisher.heldIn(slot) === 0 && (await this.opened(slot)) ? routes.master(slot) : undefined;
-      if (!redis) {
-        for (const { queued } of run) result.unsent.push(queued);
-        continue;
-      }
-      const keys: string[] = [];
-      const args = [this.epoch, String(maxMessages), String(ttlMs), String(Math.max(this.order.highest, this.lastRecorded))];
-      for (const { queued, keys: k } of run) {
-        keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
-        args.push(queued.body);
-      }
-      try {
-        const last = await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');
-        this.lastRecorded = Math.max(this.lastRecorded, Number(last));
-      } catch (error) {
-        for (const { queued } of run) result.failed.push(queued);
-        result.error = error as Error;
-      }
+      const done = (this.slotWrites.get(slot) ?? Promise.resolve()).then(() => this.writeRun(slot, run, result));
+      this.slotWrites.set(slot, done);
+      runs.push(
+        done.then(() => {
+          if (this.slotWrites.get(slot) === done) this.slotWrites.delete(slot);
+        }),
+      );
     }
+    await Promise.all(runs);
     return result;
   }
 
+  /** The run id of the Redis process behind `redis`: read once per connection (a new process is a new connection). */
+  private runIdOf(redis: Redis): Promise<string> {
+    let known = this.runIds.get(redis);
+    if (!known) {
+      known = this.parts.commands.timed(redis.info('server'), 'INFO').then((info) => {
+        const id = /run_id:(\w+)/.exec(info)?.[1];
+        if (!id) throw new Error('INFO server named no run_id');
+        return id;
+      });
+      known.catch(() => this.runIds.delete(redis));
+      this.runIds.set(redis, known);
+      const forget = () => this.runIds.delete(redis);
+      redis.once('close', forget);
+    }
+    return known;
+  }
+
+  private async writeRun(slot: number, records: Array<{ queued: QueuedRecord; keys: ClusterHistoryKeys }>, result: WriteResult): Promise<void> {
+    const { routes, commands } = this.parts;
+    const redis = (await this.opened(slot)) ? routes.master(slot) : undefined;
+    if (!redis) {
+      for (const { queued } of records) result.unsent.push(queued);
+      return;
+    }
+    const keys: string[] = [];
+    let run: string;
+    try {
+      run = await this.runIdOf(redis);
+    } catch (error) {
+      for (const { queued } of records) result.failed.push(queued);
+      result.error = error as Error;
+      return;
+    }
+    const args = [this.epoch, String(this.limits.maxMessages), String(this.limits.ttlMs), String(this.order.highest), run];
+    for (const { queued, keys: k } of records) {
+      keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
+      args.push(queued.body);
+    }
+    try {
+      await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');
+    } catch (error) {
+      for (const { queued } of records) result.failed.push(queued);
+      result.error = error as Error;
+    }
+  }
+
   /**
-   * True once `slot` takes records. A master's first connection opens with
-   * the first record for it: the write waits for it (at most
-   * `commandTimeoutMs`) rather than leave the record unrecorded.
+   * True once `slot` takes records: its master's connection is ready, the
+   * master settled, and the slot's outage lane holds nothing. Until then the
+   * slot's records wait (the slot's later ones behind them), at most
+   * `bufferMaxAgeMs`: recorded late, they still get offsets in order, and a
+   * resume reads them. Past that they go without offsets.
    */
   private async opened(slot: number): Promise<boolean> {
-    const { routes, commands } = this.parts;
-    const deadline = Date.now() + commands.timeoutMs;
-    for (;;) {
-      if (routes.open(slot)) return true; // also starts the connection
-      if (!routes.opening(slot) || Date.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+    const { routes, publisher, options } = this.parts;
+    const deadline = Date.now() + options.bufferMaxAgeMs;
+    for (let polls = 0; ; polls++) {
+      if (routes.open(slot) && publisher.heldIn(slot) === 0) return true; // `open` also starts the connection
+      if (Date.now() > deadline || this.closed) return false;
+      await new Promise((resolve) => setTimeout(resolve, polls < 20 ? SUBSCRIBED_POLL_MS : LANE_POLL_MS));
     }
   }
 
@@ -314,15 +347,16 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
     const mine = this.keysOf(userId);
-    // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.
-    if (this.pending.has(mine.channel) || this.pending.has(this.all.channel)) return undefined;
     const { subscriber, commands } = this.parts;
+    // Whatever the answer, live messages after it must reach this node: the channels first.
     const deadline = Date.now() + commands.timeoutMs;
     while (!subscriber.isConfirmed(mine.channel) || !subscriber.isConfirmed(this.all.channel)) {
       // Answered failed; the channel's confirmation comes late, and closes the socket for another resume (see `confirmed`).
       if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
       await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
     }
+    // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.
+    if (this.pending.has(mine.channel) || this.pending.has(this.all.channel)) return undefined;
     const unavailable = commands.unavailable();
     if (unavailable) throw unavailable;
     const args = [String(from.offset), String(this.limits.ttlMs), from.epoch];

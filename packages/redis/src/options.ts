@@ -119,7 +119,7 @@ export interface RedisBrokerOptions {
    * offset order. One that arrives later than this behind a higher offset is
    * not delivered: its recipients' sockets close and their resume answers
    * `recovered: false`. Larger: fewer of those under load, more latency.
-   * @default 20
+   * @default 50
    */
   orderWindowMs?: number;
 }
@@ -155,7 +155,7 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
   reconnectMaxDelayMs: 1000,
   recordMaxInFlight: 4096,
   recordMaxInFlightBytes: 8 * 1024 * 1024,
-  orderWindowMs: 20,
+  orderWindowMs: 50,
 });
 
 function positive(name: string, value: unknown, fallback: number, min = 1): number {

@@ -22,7 +22,7 @@ export interface HistoryParts {
   /** While it holds messages, later ones are not recorded (they would overtake them). */
   publisher: Pick<OutagePublisher, 'held'>;
   reporter: ThrottledReporter;
-  options: Pick<ResolvedRedisBrokerOptions, 'bufferFlushDelayMs' | 'recordMaxInFlight' | 'recordMaxInFlightBytes'>;
+  options: Pick<ResolvedRedisBrokerOptions, 'bufferFlushDelayMs' | 'bufferMaxAgeMs' | 'recordMaxInFlight' | 'recordMaxInFlightBytes'>;
 }
 
 /** Key names of a history on one Redis. */

@@ -79,20 +79,27 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
   });
   o.expected += mine.length;
   let silentHere = 0;
-  let prevIndex = -1;
+  // Per order: where the client's last message of it before this one is in its log.
+  const prevOf = new Map<string, number>();
   for (let k = 0; k < mine.length; k++) {
+    const order = byN.get(mine[k]!.n) ?? '';
     const index = at.get(mine[k]!.n);
     if (index !== undefined) {
       o.delivered++;
-      prevIndex = index;
+      prevOf.set(order, index);
       continue;
     }
-    // Reported when the client's next 'recovered' after the last message it got before this one says false:
+    const prevIndex = prevOf.get(order) ?? -1;
+    // Reported when the client's next 'recovered' after the last message (of its order) it got before this one says false:
     // the gap lies before that event, and a state the app refetches then covers it.
-    const sentAt = mine[k]!.at === undefined ? 0 : mine[k]!.at! + RECORDED_WITHIN_MS;
-    const next = w.log
-      .slice(prevIndex + 1)
-      .find((e, j): e is Exclude<LogEntry, number> => typeof e !== 'number' && w.at[prevIndex + 1 + j]! >= sentAt);
+    // A 'recovered' answered before the message was sent speaks for older ones only; a `true` one, also
+    // one answered before the message was surely recorded (it may be on its way): the next one decides.
+    const sentAt = mine[k]!.at ?? 0;
+    const next = w.log.slice(prevIndex + 1).find((e, j): e is Exclude<LogEntry, number> => {
+      if (typeof e === 'number') return false;
+      const answeredAt = w.at[prevIndex + 1 + j]!;
+      return e.recovered ? answeredAt >= sentAt + (mine[k]!.at === undefined ? 0 : RECORDED_WITHIN_MS) : answeredAt >= sentAt;
+    });
     if (next !== undefined && !next.recovered) {
       o.covered++;
       continue;

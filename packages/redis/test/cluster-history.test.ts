@@ -17,7 +17,7 @@ import { authenticate, V2Socket } from './v2-socket.js';
 const skip = redisSkipReason();
 
 /** A new master settles longer than the slot map is re-read (1 s); presence outlives a failover. */
-const OPTIONS = { ...FAST, nodeTtlMs: 4000, bufferFlushDelayMs: 1500 };
+const OPTIONS = { ...FAST, nodeTtlMs: 4000, bufferFlushDelayMs: 1500, orderWindowMs: 100 };
 
 describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
   let cluster: RedisCluster;
@@ -75,7 +75,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
         return f?.event === 'probe' && f.offset !== undefined;
       },
       `a message to ${user}`,
-      15_000,
+      30_000,
     );
   }
 
@@ -178,6 +178,27 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const port = await masterOf(keySlot(`wshub:user:${id}`));
     expect(await redisCli(port, 'KEYS', `*wshub:user:${id}:h`)).toContain(id);
   });
+
+  it('one ~100-byte message to each of 2000 users costs less than 2.5 KB per user over the masters', async () => {
+    const USERS = 2000;
+    const a = await startHub();
+    const usedMemory = async () => {
+      let sum = 0;
+      for (const port of (await cluster.masters()).keys()) sum += Number(/used_memory:(\d+)/.exec(await redisCli(port, 'INFO', 'memory'))![1]);
+      return sum;
+    };
+    await a.hub.sendMessage('size-warm-up', 'n', 1);
+    await waitUntil(() => a.hub.stats().broker.recorded === 1, 'the warm-up recorded');
+    const before = await usedMemory();
+    const data = 'x'.repeat(78); // the frame: {"event":"n","data":"xx…"} is 100 bytes
+    for (let i = 0; i < USERS; i++) await a.hub.sendMessage(`size-${String(i).padStart(6, '0')}`, 'n', data);
+    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000);
+    const perUser = ((await usedMemory()) - before) / USERS;
+    process.stdout.write(
+      `cluster history size: ${USERS} users with one 100-byte message each: ${Math.round(perUser)} B per user in used_memory over the masters (${((perUser * 50_000) / 2 ** 20).toFixed(0)} MiB for 50k users)\n`,
+    );
+    expect(perUser).toBeLessThan(2500);
+  }, 60_000);
 
   it("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
     const a = await startHub();

@@ -43,7 +43,7 @@ describe('options are checked before anything connects', () => {
       reconnectMaxDelayMs: 1000,
       recordMaxInFlight: 4096,
       recordMaxInFlightBytes: 8 * 1024 * 1024,
-      orderWindowMs: 20,
+      orderWindowMs: 50,
     });
   });
 });
