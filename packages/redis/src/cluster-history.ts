@@ -12,8 +12,8 @@ import type { BrokerHistory, HistoryParts } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { ShardRoutes } from './shard-routes.js';
 
-/** A channel confirmed later than this after it was asked for may have missed publications: its sockets resume. */
-const LATE_CONFIRM_MS = 20;
+/** A resume waits for its channels at least this long (or `commandTimeoutMs`), in ms. */
+const SUBSCRIBE_WAIT_MS = 5000;
 /** How often records wait for a slot that is away or settling, after the first 100 ms, in ms. */
 const LANE_POLL_MS = 50;
 /** How often a resume checks whether its channels are subscribed, in ms. */
@@ -62,8 +62,8 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   private readonly runIds = new WeakMap<Redis, Promise<string>>();
   /** Per slot, its last script call: the next one of the slot starts when it is answered. */
   private readonly slotWrites = new Map<number, Promise<void>>();
-  /** Channels asked for (or lost) and not confirmed yet: since when. */
-  private readonly requested = new Map<string, number>();
+  /** Users of this node whose resume gave up waiting for their channels (see {@link confirmed}). */
+  private readonly unconfirmed = new Set<string>();
   readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0, outOfOrder: 0 };
   private readonly userPrefix: string;
 
@@ -292,8 +292,6 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
    */
   subscriberDown(channels: string[]): void {
     if (this.closed) return;
-    const now = Date.now();
-    for (const channel of channels) this.requested.set(channel, now);
     for (const channel of channels) {
       if (channel === this.all.channel) {
         this.counters.resumeForced++;
@@ -308,38 +306,29 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     }
   }
 
-  /** This node asked Redis for `channel` (a user's first socket here). */
-  subscribing(channel: string): void {
-    if (!this.requested.has(channel) && !this.parts.subscriber.isConfirmed(channel)) this.requested.set(channel, Date.now());
-  }
-
-  /** This node no longer wants `channel`. */
-  unsubscribed(channel: string): void {
-    this.requested.delete(channel);
-  }
-
   /**
-   * Redis confirmed `channels`. What was published on one between its
-   * request and now never reached this node: when that took longer than
-   * {@link LATE_CONFIRM_MS} (a failover, a reconnect, a resume that gave up
-   * waiting), the channel's users' sockets close for a resume, which now
-   * reads what they missed.
+   * Redis confirmed `channels`. A user whose resume here gave up waiting for
+   * its channels was answered `failed` before them: what was published
+   * until now never reached this node, so the user's sockets close for
+   * another resume, which now reads it.
    */
   confirmed(channels: string[]): void {
-    const now = Date.now();
-    for (const channel of channels) {
-      const since = this.requested.get(channel);
-      if (since === undefined) continue;
-      this.requested.delete(channel);
-      if (now - since <= LATE_CONFIRM_MS || this.closed) continue;
+    if (this.unconfirmed.size === 0 || this.closed) return;
+    const { broker, subscriber, node } = this.parts;
+    const all = channels.includes(this.all.channel);
+    for (const userId of [...this.unconfirmed]) {
+      const channel = broker.userChannel(userId);
+      if (!all && !channels.includes(channel)) continue;
+      if (!subscriber.isConfirmed(channel) || !subscriber.isConfirmed(this.all.channel)) continue;
+      this.unconfirmed.delete(userId);
       this.counters.resumeForced++;
-      if (channel === this.all.channel) this.parts.node.closeForResume(undefined);
-      else if (channel.startsWith(this.userPrefix)) this.parts.node.closeForResume(channel.slice(this.userPrefix.length));
+      node.closeForResume(userId);
     }
   }
 
   userLeft(userId: string): void {
     this.order.forget(userId);
+    this.unconfirmed.delete(userId);
   }
 
   // --------------------------------------------------------------- resume
@@ -348,11 +337,14 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
     const mine = this.keysOf(userId);
     const { subscriber, commands } = this.parts;
-    // Whatever the answer, live messages after it must reach this node: the channels first.
-    const deadline = Date.now() + commands.timeoutMs;
+    // Whatever the answer, live messages after it must reach this node: the channels first (a failover takes seconds).
+    const deadline = Date.now() + Math.max(commands.timeoutMs, SUBSCRIBE_WAIT_MS);
     while (!subscriber.isConfirmed(mine.channel) || !subscriber.isConfirmed(this.all.channel)) {
-      // Answered failed; the channel's confirmation comes late, and closes the socket for another resume (see `confirmed`).
-      if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
+      if (Date.now() > deadline) {
+        // Answered failed; once the channels are confirmed, the user's sockets close for another resume (see `confirmed`).
+        this.unconfirmed.add(userId);
+        throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
+      }
       await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
     }
     // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.

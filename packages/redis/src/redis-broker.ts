@@ -249,13 +249,10 @@ export class RedisBroker extends ClusterBroker {
   }
 
   protected subscribe(channel: string): void {
-    if (this.closed) return;
-    this.recorded?.subscribing?.(channel);
-    this.subscriber?.add(channel);
+    if (!this.closed) this.subscriber?.add(channel);
   }
 
   protected unsubscribe(channel: string): void {
-    this.recorded?.unsubscribed?.(channel);
     this.subscriber?.remove(channel);
   }
 

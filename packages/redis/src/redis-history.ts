@@ -69,10 +69,6 @@ export interface BrokerHistory extends MessageHistory {
   connectionUp(): void;
   /** This node's last socket of `userId` closed. */
   userLeft?(userId: string): void;
-  /** This node asks Redis for `channel`. */
-  subscribing?(channel: string): void;
-  /** This node no longer wants `channel`. */
-  unsubscribed?(channel: string): void;
 }
 
 /**

@@ -17,8 +17,8 @@ export interface Sent {
    */
   at?: number;
 }
-/** How long after `sendMessage`/`push` returned a message is surely recorded (the recording is batched, then awaits Redis). */
-export const RECORDED_WITHIN_MS = 100;
+/** How long after `sendMessage`/`push` returned a message is surely recorded (batched, then a script on a loaded machine). */
+export const RECORDED_WITHIN_MS = 1000;
 export type LogEntry = number | { recovered: boolean; missed: number };
 
 export interface Watched {

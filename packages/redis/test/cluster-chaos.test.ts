@@ -155,8 +155,11 @@ describe.skipIf(skip)(skip ?? 'message recovery under chaos on Redis Cluster (tw
         () => watched.every((w) => w.client.state === 'open' && w.log.includes(lastFor(w, sent))),
         'every client to get its last message',
         recover ? 15_000 : 3000,
-      ).catch((error) => {
-        if (recover) throw error;
+).catch((error) => {
+        if (!recover) return;
+        const stuck = watched.filter((w) => !(w.client.state === 'open' && w.log.includes(lastFor(w, sent))));
+        const about = stuck.slice(0, 4).map((w) => `${w.user}/${w.symbol} ${w.client.state}, last ${lastFor(w, sent)}, got ${JSON.stringify(w.log.slice(-5))}`);
+        throw new Error(`${(error as Error).message}: ${stuck.length} clients, e.g. ${about.join('; ')}`);
       });
       await sleep(300);
 
