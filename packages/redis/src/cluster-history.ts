@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { MAX_ENVELOPE_BYTES } from '@wshub/core';
 import { type ClusterHistoryKeys, clusterHistoryKeys } from './cluster-history-keys.js';
 import { type ClusterHistoryScripts, clusterHistoryScripts } from './cluster-history-scripts.js';
+import { ClusterLostMarks } from './cluster-lost-marks.js';
 import { decodeRecorded, toEntry } from './history-codec.js';
 import { HistoryRecorder, type QueuedRecord, type RecordWriter, type WriteResult } from './history-recorder.js';
 import type { OutagePublisher } from './outage-publisher.js';
@@ -18,8 +19,6 @@ const SUBSCRIBE_WAIT_MS = 5000;
 const LANE_POLL_MS = 50;
 /** How often a resume checks whether its channels are subscribed, in ms. */
 const SUBSCRIBED_POLL_MS = 5;
-/** Histories with a lost mark waiting to be written, at most; past it the broadcasts' history is marked (every older position fails). */
-const MAX_PENDING_MARKS = 10_000;
 
 /** The parts of a cluster history besides those of one on one Redis. */
 export interface ClusterHistoryParts extends HistoryParts {
@@ -55,9 +54,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   private readonly recorder: HistoryRecorder;
   private readonly all: ClusterHistoryKeys;
   private readonly epochKey: string;
-  /** History channel → the offset its lost mark must pass; written once its slot takes writes again. */
-  private readonly pending = new Map<string, number>();
-  private markTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly marks: ClusterLostMarks;
   /** A master connection → the run id of the Redis process behind it. */
   private readonly runIds = new WeakMap<Redis, Promise<string>>();
   /** Per slot, its last script call: the next one of the slot starts when it is answered. */
@@ -75,6 +72,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     this.epochKey = `${this.all.stream}:epoch`;
     this.userPrefix = parts.broker.userChannel('');
     this.order = new RecordedOrder(this, parts.orderWindowMs, 0);
+    this.marks = new ClusterLostMarks(parts, limits.ttlMs, this.all.channel);
     this.recorder = new HistoryRecorder(this);
   }
 
@@ -227,36 +225,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   }
 
   private markLater(userId: string | undefined, floor: number): void {
-    let channel = userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId);
-    if (!this.pending.has(channel) && this.pending.size >= MAX_PENDING_MARKS) channel = this.all.channel;
-    this.pending.set(channel, Math.max(this.pending.get(channel) ?? 0, floor));
-    this.scheduleMarks();
-  }
-
-  /** Writes the marks after the outage lanes were sent (what they held reaches clients without offsets). */
-  private scheduleMarks(): void {
-    if (this.markTimer || this.closed || this.pending.size === 0) return;
-    this.markTimer = setTimeout(() => {
-      this.markTimer = undefined;
-      void this.writeMarks();
-    }, this.parts.options.bufferFlushDelayMs + 100);
-    this.markTimer.unref();
-  }
-
-  private async writeMarks(): Promise<void> {
-    const { commands, routes, publisher, reporter } = this.parts;
-    for (const [channel, floor] of [...this.pending]) {
-      if (this.closed) return;
-      const keys = clusterHistoryKeys(channel);
-      if (!commands.writable || !routes.open(keys.slot) || publisher.heldIn(keys.slot) > 0) continue;
-      try {
-        await commands.timed(this.scripts.wshubClusterMarkLost(keys.seq, keys.own, keys.lost, String(floor), String(this.limits.ttlMs)), 'a lost mark');
-        if (this.pending.get(channel) === floor) this.pending.delete(channel);
-      } catch (error) {
-        reporter.report('history', new Error(`wshub: marking lost history in Redis failed: ${(error as Error).message}`));
-      }
-    }
-    this.scheduleMarks();
+    this.marks.add(userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId), floor);
   }
 
   // ------------------------------------------------------------- delivery
@@ -348,7 +317,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
       await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
     }
     // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.
-    if (this.pending.has(mine.channel) || this.pending.has(this.all.channel)) return undefined;
+    if (this.marks.has(mine.channel) || this.marks.has(this.all.channel)) return undefined;
     const unavailable = commands.unavailable();
     if (unavailable) throw unavailable;
     const args = [String(from.offset), String(this.limits.ttlMs), from.epoch];
@@ -393,13 +362,13 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
         },
       );
     }
-    this.scheduleMarks();
+    this.marks.schedule();
   }
 
   close(): void {
     this.recorder.close();
     this.closed = true;
     this.order.close();
-    clearTimeout(this.markTimer);
+    this.marks.close();
   }
 }

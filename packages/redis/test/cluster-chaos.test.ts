@@ -154,7 +154,7 @@ describe.skipIf(skip)(skip ?? 'message recovery under chaos on Redis Cluster (tw
       await waitUntil(
         () => watched.every((w) => w.client.state === 'open' && w.log.includes(lastFor(w, sent))),
         'every client to get its last message',
-        recover ? 15_000 : 3000,
+        recover ? 30_000 : 3000,
 ).catch((error) => {
         if (!recover) return;
         const stuck = watched.filter((w) => !(w.client.state === 'open' && w.log.includes(lastFor(w, sent))));
