@@ -91,7 +91,11 @@ if not owned(KEYS[2], KEYS[3], KEYS[4], from, ttl + 60000) then return {0} end
 if tonumber(redis.call('GET', KEYS[4]) or '0') > from then return {0} end
 -- A position older than ttl (less a second for clocks a little apart): a history that expired whole may have held more.
 if from < now - ttl * 1000 + 1000000 then return {0} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1, {}} end
+-- No stream: never written, or gone (expired, evicted); gone after the position, it held what was missed.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if tonumber(redis.call('GET', KEYS[2]) or '0') > from then return {0} end
+  return {1, {}}
+end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 for j = 1, #info, 2 do
   if info[j] == 'max-deleted-entry-id' and tonumber(string.match(info[j + 1], '^(%d+)')) > from then return {0} end

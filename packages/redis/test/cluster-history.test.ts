@@ -163,6 +163,18 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     expect((await again.resume({ epoch: s.welcome!.epoch, offset: got!.offset })).ack.status).toBe('failed');
   });
 
+  it('a stream gone (evicted) after the position answers failed, not an empty replay', async () => {
+    const a = await startHub();
+    const s = await connect(a.port, 'user=gina', a.hub);
+    await a.hub.sendMessage('gina', 'n', 1);
+    const [got] = await s.take(1);
+    await a.hub.sendMessage('gina', 'n', 2);
+    await s.take(1);
+    await redisCli(await masterOf(keySlot('wshub:user:gina')), 'DEL', '{wshub:user:gina}:h');
+    const again = await connect(a.port, 'user=gina&device=d2', a.hub);
+    expect((await again.resume({ epoch: s.welcome!.epoch, offset: got!.offset })).ack).toMatchObject({ status: 'failed' });
+  });
+
   it('a user id with braces: its history hashes to its channel’s slot, and recovers', async () => {
     const a = await startHub();
     const id = 'x{y}z';
