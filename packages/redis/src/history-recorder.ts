@@ -1,15 +1,41 @@
-import type { HistoryRecord } from '@wshub/core';
+import type { BrokerNode, ClusterBroker, HistoryRecord } from '@wshub/core';
 import { encodeBody } from './history-codec.js';
-import type { HistoryCore } from './redis-history.js';
+import type { ResolvedRedisBrokerOptions } from './options.js';
+import type { ThrottledReporter } from './throttled-reporter.js';
 
 /** Messages per recording script call at most. */
 export const RECORD_BATCH_MESSAGES = 256;
 /** Body bytes (UTF-16 units) per recording script call at most; a bigger message goes alone. */
 export const RECORD_BATCH_BYTES = 256 * 1024;
 
-interface Queued {
-  record: HistoryRecord;
-  body: string;
+/** A record waiting for a script call, with the body the script stores and publishes. */
+export interface QueuedRecord {
+  readonly record: HistoryRecord;
+  readonly body: string;
+}
+
+/** What came of one {@link RecordWriter.write}. */
+export interface WriteResult {
+  /** Records not sent (their shard is away): delivered without offsets. */
+  unsent: QueuedRecord[];
+  /** Records whose call failed: they may or may not have been recorded. */
+  failed: QueuedRecord[];
+  error?: Error;
+}
+
+/** Where a recorder's batches go (one Redis, or the masters of a cluster), and what it tells its history. */
+export interface RecordWriter {
+  readonly broker: Pick<ClusterBroker, 'publishToUser' | 'publishToAll'>;
+  readonly node: BrokerNode;
+  readonly reporter: ThrottledReporter;
+  readonly options: Pick<ResolvedRedisBrokerOptions, 'recordMaxInFlight' | 'recordMaxInFlightBytes'>;
+  readonly counters: { recorded: number; unrecorded: number; recordFailed: number };
+  /** False while nothing can be recorded now: records are delivered without offsets. */
+  writable(): boolean;
+  /** Records a batch, in its order, and has each message published. Never rejects. */
+  write(batch: QueuedRecord[]): Promise<WriteResult>;
+  /** These records were delivered without being recorded (or may not have been): no read may claim to cover them. */
+  lost(records: HistoryRecord[]): void;
 }
 
 /**
@@ -21,7 +47,7 @@ interface Queued {
  */
 export class HistoryRecorder {
   /** Records waiting for a script call, in the order they were made, from `head` on. */
-  private queue: Queued[] = [];
+  private queue: QueuedRecord[] = [];
   private head = 0;
   private queuedBytes = 0;
   /** Records (and their body bytes) sent to Redis and not answered yet. */
@@ -32,7 +58,7 @@ export class HistoryRecorder {
   private flushTimer: ReturnType<typeof setImmediate> | undefined;
   private closed = false;
 
-  constructor(private readonly core: HistoryCore) {}
+  constructor(private readonly writer: RecordWriter) {}
 
   /**
    * Queues the message for the next recording script call.
@@ -70,7 +96,7 @@ export class HistoryRecorder {
   }
 
   private over(): boolean {
-    const { recordMaxInFlight, recordMaxInFlightBytes } = this.core.parts.options;
+    const { recordMaxInFlight, recordMaxInFlightBytes } = this.writer.options;
     return this.inFlight + this.queued > recordMaxInFlight || this.inFlightBytes + this.queuedBytes > recordMaxInFlightBytes;
   }
 
@@ -89,9 +115,8 @@ export class HistoryRecorder {
    * (closing). Delivers them without offsets when Redis is unreachable.
    */
   private pump(all: boolean, force = false): void {
-    const { commands, publisher, options } = this.core.parts;
-    // While the outage buffer still holds this node's earlier messages, later ones queue behind them (same order for every node).
-    if (!commands.writable || publisher.held > 0) {
+    const { options } = this.writer;
+    if (!this.writer.writable()) {
       if (!all && !this.over()) return; // at the end of the turn, as a batch would have been
       const queue = this.queue.slice(this.head);
       this.queue = [];
@@ -127,48 +152,32 @@ export class HistoryRecorder {
     }
   }
 
-  /** One script call for `batch`. One that Redis does not answer within `commandTimeoutMs` counts as failed and frees its room. */
-  private send(batch: Queued[], bytes: number): void {
-    const { core } = this;
-    const { seq, epoch, tick, clock, all } = core.keys;
-    const { broker } = core.parts;
-    const keys = [seq, epoch, tick, clock];
-    const args = [core.candidate, String(core.limits.maxMessages), String(core.limits.ttlMs)];
-    for (const { record, body } of batch) {
-      const forAll = record.userId === undefined;
-      keys.push(forAll ? all : core.userStream(record.userId!), forAll ? broker.broadcastChannel : broker.userChannel(record.userId!));
-      args.push(body, forAll ? 'a' : 'u');
-    }
+  /** One script call for `batch` (one per slot on a cluster). One that Redis does not answer within `commandTimeoutMs` counts as failed and frees its room. */
+  private send(batch: QueuedRecord[], bytes: number): void {
+    const { writer } = this;
     this.inFlight += batch.length;
     this.inFlightBytes += bytes;
-    const done = () => {
+    void writer.write(batch).then(({ unsent, failed, error }) => {
+      writer.counters.recorded += batch.length - unsent.length - failed.length;
+      for (const { record } of unsent) this.unrecorded(record);
+      if (failed.length > 0) {
+        // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
+        writer.counters.recordFailed += failed.length;
+        writer.lost(failed.map((q) => q.record));
+        writer.reporter.report('history', new Error(`wshub: recording ${failed.length} message(s) in the Redis history failed: ${error?.message}`));
+      }
       this.inFlight -= batch.length;
       this.inFlightBytes -= bytes;
       if (!this.closed) this.pump(true);
       this.release();
-    };
-    core.parts.commands.timed(core.scripts.wshubHistoryRecord(String(keys.length), ...keys, ...args), 'a recording').then(
-      ([, named]) => {
-        core.counters.recorded += batch.length;
-        core.adopt(named);
-        done();
-      },
-      (error: Error) => {
-        // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
-        core.counters.recordFailed += batch.length;
-        core.lost();
-        core.parts.reporter.report('history', new Error(`wshub: recording ${batch.length} message(s) in the Redis history failed: ${error.message}`));
-        done();
-      },
-    );
+    });
   }
 
   /** A message that could not be recorded: delivered here and sent to the other nodes without an offset, as without recovery. */
   private unrecorded(record: HistoryRecord): void {
-    const { core } = this;
-    const { node, broker } = core.parts;
-    core.counters.unrecorded++;
-    core.lost();
+    const { node, broker, counters } = this.writer;
+    counters.unrecorded++;
+    this.writer.lost([record]);
     node.deliverRecorded({ ...record, offset: undefined });
     // As it goes without recovery, with the sender's traceparent.
     const { userId, filter, event, text, tp } = record;

@@ -112,6 +112,16 @@ export interface RedisBrokerOptions {
    * @default 8388608 (8 MiB)
    */
   recordMaxInFlightBytes?: number;
+  /**
+   * With `recovery` on Redis Cluster: how long a recorded message waits at
+   * a node before it is delivered, so that a user's messages and the
+   * broadcasts, which come from two shards over two connections, leave in
+   * offset order. One that arrives later than this behind a higher offset is
+   * not delivered: its recipients' sockets close and their resume answers
+   * `recovered: false`. Larger: fewer of those under load, more latency.
+   * @default 50
+   */
+  orderWindowMs?: number;
 }
 
 export interface ResolvedRedisBrokerOptions {
@@ -128,6 +138,7 @@ export interface ResolvedRedisBrokerOptions {
   reconnectMaxDelayMs: number;
   recordMaxInFlight: number;
   recordMaxInFlightBytes: number;
+  orderWindowMs: number;
 }
 
 export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> = Object.freeze({
@@ -144,6 +155,7 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
   reconnectMaxDelayMs: 1000,
   recordMaxInFlight: 4096,
   recordMaxInFlightBytes: 8 * 1024 * 1024,
+  orderWindowMs: 50,
 });
 
 function positive(name: string, value: unknown, fallback: number, min = 1): number {
@@ -178,6 +190,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     reconnectMaxDelayMs: positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, 10),
     recordMaxInFlight: positive('recordMaxInFlight', options.recordMaxInFlight, d.recordMaxInFlight),
     recordMaxInFlightBytes: positive('recordMaxInFlightBytes', options.recordMaxInFlightBytes, d.recordMaxInFlightBytes, 1024),
+    orderWindowMs: positive('orderWindowMs', options.orderWindowMs, d.orderWindowMs, 0),
   };
   if (resolved.nodeTtlMs < 2 * resolved.nodeHeartbeatMs) {
     throw new TypeError(

@@ -79,6 +79,11 @@ export class OutagePublisher {
     return this.buffer.length;
   }
 
+  /** Publishes of `lane` held now. */
+  heldIn(lane: number): number {
+    return this.buffer.heldIn(lane);
+  }
+
   get heldBytes(): number {
     return this.buffer.bytes;
   }

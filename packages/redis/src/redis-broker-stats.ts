@@ -41,6 +41,12 @@ export type RedisBrokerStats = {
    * gone while messages for them were recorded; their clients resume.
    */
   resumeForced?: number;
+  /**
+   * With recovery on Redis Cluster: recorded messages that reached this node
+   * too late to be delivered in offset order (their recipients resume, and
+   * learn `recovered: false`).
+   */
+  outOfOrder?: number;
   /** With recovery: recorded messages (this node's included) that reached this node. */
   recordedReceived?: number;
 };

@@ -6,7 +6,8 @@ import { OutagePublisher } from './outage-publisher.js';
 import { PresenceReplicator } from './presence-replicator.js';
 import { PresenceStore } from './presence-store.js';
 import type { RedisBrokerStats } from './redis-broker-stats.js';
-import { RedisHistory } from './redis-history.js';
+import { ClusterHistory } from './cluster-history.js';
+import { type BrokerHistory, RedisHistory } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import { ShardRoutes } from './shard-routes.js';
 import { ShardedSubscriber, StandaloneSubscriber, type Subscriber, type SubscriberContext } from './subscriber.js';
@@ -54,7 +55,7 @@ export class RedisBroker extends ClusterBroker {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
-  private recorded: RedisHistory | undefined;
+  private recorded: BrokerHistory | undefined;
   private recordedReceived = 0;
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -119,8 +120,8 @@ export class RedisBroker extends ClusterBroker {
         this.recorded?.confirmed(channels);
         this.presence?.reachableNow(this.usersOf(channels));
       },
-      down: () => {
-        if (!this.closed) this.recorded?.subscriberDown();
+      down: (channels) => {
+        if (!this.closed) this.recorded?.subscriberDown(channels);
       },
       failed: (kind, error) => {
         if (kind === 'connection') this.connectionFailed('subscriber', error);
@@ -209,31 +210,25 @@ export class RedisBroker extends ClusterBroker {
 
   /**
    * The message history for `recovery`, in Redis streams, shared by every
-   * node on this Redis (see {@link RedisHistory}). Called by the hub.
-   *
-   * @throws TypeError on Redis Cluster: offsets come from one sequence and
-   * one publish order, which a cluster does not have across its shards.
+   * node: on one Redis a {@link RedisHistory}, on Redis Cluster a
+   * {@link ClusterHistory} (a history per user in its slot, one for the
+   * broadcasts). Called by the hub.
    */
   history(limits: RecoveryLimits): MessageHistory {
     if (!this.node || !this.subscriber) throw new Error('wshub: RedisBroker.history() called before a hub attached it');
-    if (this.commands.cluster) {
-      throw new TypeError(
-        'wshub: option "recovery" needs a single Redis (one sequence and one publish order for every offset); a RedisBroker on Redis Cluster keeps no history. Use recovery with a RedisBroker on one Redis (with replicas if you like), or turn recovery off',
-      );
-    }
     if (this.recorded) throw new Error('wshub: RedisBroker.history() was called twice; a broker serves one hub');
-    this.recorded = new RedisHistory(
-      {
-        broker: this,
-        node: this.node,
-        commands: this.commands,
-        subscriber: this.subscriber,
-        publisher: this.publisher,
-        reporter: this.reporter,
-        options: this.options,
-      },
-      limits,
-    );
+    const parts = {
+      broker: this,
+      node: this.node,
+      commands: this.commands,
+      subscriber: this.subscriber,
+      publisher: this.publisher,
+      reporter: this.reporter,
+      options: this.options,
+    };
+    this.recorded = this.routes
+      ? new ClusterHistory({ ...parts, routes: this.routes, orderWindowMs: this.options.orderWindowMs }, limits)
+      : new RedisHistory(parts, limits);
     if (this.commands.writable) this.recorded.connectionUp();
     return this.recorded;
   }
@@ -284,6 +279,7 @@ export class RedisBroker extends ClusterBroker {
 
   protected presenceLeave(userId: string): void {
     this.presence?.leave(userId);
+    this.recorded?.userLeft?.(userId);
   }
 
   /** Every online user of the cluster with its user object (parsed JSON); this node's users included. */

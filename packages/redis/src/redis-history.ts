@@ -5,7 +5,7 @@ import type { CommandConnection } from './command-connection.js';
 import { decodeRecorded } from './history-codec.js';
 import { GapTracker } from './history-gaps.js';
 import { readHistory } from './history-reader.js';
-import { HistoryRecorder } from './history-recorder.js';
+import { HistoryRecorder, type QueuedRecord, type RecordWriter, type WriteResult } from './history-recorder.js';
 import { type HistoryScripts, historyScripts } from './history-scripts.js';
 import type { ResolvedRedisBrokerOptions } from './options.js';
 import type { OutagePublisher } from './outage-publisher.js';
@@ -22,7 +22,7 @@ export interface HistoryParts {
   /** While it holds messages, later ones are not recorded (they would overtake them). */
   publisher: Pick<OutagePublisher, 'held'>;
   reporter: ThrottledReporter;
-  options: Pick<ResolvedRedisBrokerOptions, 'bufferFlushDelayMs' | 'recordMaxInFlight' | 'recordMaxInFlightBytes'>;
+  options: Pick<ResolvedRedisBrokerOptions, 'bufferFlushDelayMs' | 'bufferMaxAgeMs' | 'recordMaxInFlight' | 'recordMaxInFlightBytes'>;
 }
 
 /** Key names of a history on one Redis. */
@@ -54,10 +54,21 @@ export interface HistoryCore {
   userStream(userId: string): string;
   /** The user whose channel `channel` is; `undefined` for any other channel. */
   userOfChannel(channel: string): string | undefined;
-  /** Redis named the epoch (in a recording's answer or a publication). */
-  adopt(epoch: string): void;
-  /** Something this node delivered could not be recorded: reads from before now must fail. */
-  lost(): void;
+}
+
+/** What a {@link RedisBroker} calls on its history, on one Redis or on a cluster. */
+export interface BrokerHistory extends MessageHistory {
+  readonly counters: { recorded: number; unrecorded: number; recordFailed: number; resumeForced: number };
+  /** A publication on one of this node's channels: true when it was a recorded message (then delivered by the history). */
+  receive(data: string | Buffer): boolean;
+  /** A subscriber connection is gone, or `channels` moved: what was published on them meanwhile did not arrive. */
+  subscriberDown(channels: string[]): void;
+  /** Redis confirmed `channels` on a subscriber connection. */
+  confirmed(channels: string[]): void;
+  /** The command connection is ready (again). */
+  connectionUp(): void;
+  /** This node's last socket of `userId` closed. */
+  userLeft?(userId: string): void;
 }
 
 /**
@@ -76,7 +87,7 @@ export interface HistoryCore {
  * offsets up to then are marked lost (`<prefix>:h:lost`), so a resume from
  * before that point answers `failed` rather than leave a hole.
  */
-export class RedisHistory implements MessageHistory, HistoryCore {
+export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
   /** Empty until Redis named the epoch: a resume with it always fails. */
   epoch = '';
   /** Resolved (and dropped) once the epoch is known; see {@link positionKnown}. */
@@ -109,6 +120,22 @@ export class RedisHistory implements MessageHistory, HistoryCore {
     historyScripts(parts.commands.redis);
     this.recorder = new HistoryRecorder(this);
     this.gaps = new GapTracker(this);
+  }
+
+  get broker(): HistoryParts['broker'] {
+    return this.parts.broker;
+  }
+
+  get node(): BrokerNode {
+    return this.parts.node;
+  }
+
+  get reporter(): ThrottledReporter {
+    return this.parts.reporter;
+  }
+
+  get options(): HistoryParts['options'] {
+    return this.parts.options;
   }
 
   get scripts(): HistoryScripts {
@@ -181,7 +208,7 @@ export class RedisHistory implements MessageHistory, HistoryCore {
   }
 
   /** See {@link GapTracker.down}. */
-  subscriberDown(): void {
+  subscriberDown(_channels: string[]): void {
     this.gaps.down();
   }
 
@@ -210,6 +237,35 @@ export class RedisHistory implements MessageHistory, HistoryCore {
     if (this.unmarked) this.scheduleMark();
   }
 
+  /** While the outage buffer still holds this node's earlier messages, later ones queue behind them (same order for every node). */
+  writable(): boolean {
+    return this.parts.commands.writable && this.parts.publisher.held === 0;
+  }
+
+  /**
+   * One script call for `batch`: offsets from the one sequence, consecutive
+   * in the batch's order, each message published in that order.
+   */
+  write(batch: QueuedRecord[]): Promise<WriteResult> {
+    const { seq, epoch, tick, clock, all } = this.keys;
+    const { broker, commands } = this.parts;
+    const keys = [seq, epoch, tick, clock];
+    const args = [this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs)];
+    for (const { record, body } of batch) {
+      const forAll = record.userId === undefined;
+      keys.push(forAll ? all : this.userStream(record.userId!), forAll ? broker.broadcastChannel : broker.userChannel(record.userId!));
+      args.push(body, forAll ? 'a' : 'u');
+    }
+    return commands.timed(this.scripts.wshubHistoryRecord(String(keys.length), ...keys, ...args), 'a recording').then(
+      ([, named]): WriteResult => {
+        this.adopt(named);
+        return { unsent: [], failed: [] };
+      },
+      (error: Error): WriteResult => ({ unsent: [], failed: batch, error }),
+    );
+  }
+
+  /** Redis named the epoch (in a recording's answer or a publication). */
   adopt(epoch: string): void {
     this.setEpoch(epoch);
     if (epoch === this.candidate) this.candidate = randomBytes(8).toString('hex');
@@ -221,7 +277,8 @@ export class RedisHistory implements MessageHistory, HistoryCore {
     clearTimeout(this.markTimer);
   }
 
-  lost(): void {
+  /** Something this node delivered could not be recorded: reads from before now must fail (one mark for the whole history). */
+  lost(_records?: HistoryRecord[]): void {
     if (this.unmarked) return;
     this.unmarked = true;
     if (this.parts.commands.writable) this.scheduleMark();

@@ -105,6 +105,12 @@ export class ShardRoutes implements PublishLanes {
     });
   }
 
+  /** The connection to the master of `slot` (for a script that must run there once, never redirected). */
+  master(slot: number): Redis | undefined {
+    const master = this.cluster.slots[slot]?.[0];
+    return master === undefined ? undefined : this.pool?.getInstanceByKey(master);
+  }
+
   /** After the whole cluster was unreachable: every master settles again. */
   reset(): void {
     for (const master of this.masters) this.unsettle(master);

@@ -13,8 +13,12 @@ export interface SubscriberContext {
   failed(kind: 'subscribe' | 'connection', error: Error): void;
   /** A subscriber connection is ready (again). */
   ready(): void;
-  /** A subscriber connection is gone (closed or replaced): messages published meanwhile on its channels did not reach this node. */
-  down(): void;
+  /**
+   * A subscriber connection is gone (closed or replaced), or `channels` moved
+   * to another master's connection: messages published meanwhile on them did
+   * not reach this node.
+   */
+  down(channels: string[]): void;
   /** A plain report through the hub's `'error'`. */
   report(error: Error): void;
   /** Publishes a probe token on the command connection; resolves with the receivers Redis counted. */
@@ -69,7 +73,7 @@ class ProbedConnection {
         confirmed: (channels) => ctx.confirmed(channels.filter((channel) => channel !== this.probe.channel)),
         failed: (kind, error) => ctx.failed(kind, error),
         ready: () => ctx.ready(),
-        down: () => ctx.down(),
+        down: () => ctx.down([...this.connection.wanted].filter((channel) => channel !== this.probe.channel)),
       },
       sharded,
     );
@@ -274,10 +278,14 @@ export class ShardedSubscriber implements Subscriber {
       this.byMaster.delete(master);
     }
     const moves = new Map<string, string[]>();
+    const moved: string[] = [];
     for (const [channel, from] of this.placement) {
       const to = this.masterOf(channel);
       if (!to || (to === from && this.byMaster.has(from))) continue;
-      if (from) this.byMaster.get(from)?.connection.remove(channel);
+      if (from) {
+        this.byMaster.get(from)?.connection.remove(channel);
+        moved.push(channel);
+      }
       this.placement.set(channel, to);
       let list = moves.get(to);
       if (!list) {
@@ -286,6 +294,7 @@ export class ShardedSubscriber implements Subscriber {
       }
       list.push(channel);
     }
+    if (moved.length > 0) this.ctx.down(moved);
     for (const [master, channels] of moves) this.connectionTo(master)?.connection.add(channels);
   }
 

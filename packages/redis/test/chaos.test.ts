@@ -6,6 +6,7 @@ import { RedisBroker } from '../src/index.js';
 import { FAST, HubProcess, waitUntil } from './hub-process.js';
 import { freePort, RedisServer, redisSkipReason } from './redis-server.js';
 import { SwitchProxy } from './switch-proxy.js';
+import { judge, type Outcome, report, type Sent, sleep, type Watched } from './chaos-check.js';
 
 /**
  * Message recovery under chaos, over real sockets and a real Redis: two hub
@@ -28,95 +29,6 @@ const RUN_MS = 30_000;
 const TICK_MS = 25;
 const OUTAGE_MS = 2000;
 const RECOVERY = { maxMessages: 2000, ttlMs: 120_000 };
-
-interface Sent {
-  n: number;
-  kind: 'direct' | 'price' | 'news';
-  to: string;
-}
-type LogEntry = number | { recovered: boolean; missed: number };
-
-interface Watched {
-  client: HubClient;
-  user: string;
-  symbol: string;
-  log: LogEntry[];
-  /** When each entry of `log` came (ms since the epoch). */
-  at: number[];
-  push(entry: LogEntry): void;
-}
-
-interface Outcome {
-  expected: number;
-  delivered: number;
-  duplicates: number;
-  outOfOrder: number;
-  /**
-   * Messages missed that no `recovered: false` reported: the client's first
-   * `'recovered'` after the last message it got before them said true, or
-   * none came.
-   */
-  silent: number;
-  /** Messages missed that the client's next `'recovered'` reported (`recovered: false`). */
-  covered: number;
-  recovered: number;
-  failed: number;
-  /** Clients with at least one silent gap. */
-  clientsWithSilentGaps: number;
-  /** Each silent gap: the client, the messages it missed, and its log around them. */
-  silentGaps: string[];
-}
-
-/** Checks one client's log against what was sent to it. */
-function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number): void {
-  const mine = sent.filter(
-    (m) => m.kind === 'news' || (m.kind === 'direct' && m.to === w.user) || (m.kind === 'price' && m.to === w.symbol),
-  );
-  const at = new Map<number, number>(); // n → index in log
-  let last = 0;
-  w.log.forEach((entry, i) => {
-    if (typeof entry !== 'number') {
-      if (entry.recovered) o.recovered++;
-      else o.failed++;
-      return;
-    }
-    if (at.has(entry)) o.duplicates++;
-    else at.set(entry, i);
-    if (entry <= last) o.outOfOrder++;
-    last = Math.max(last, entry);
-  });
-  o.expected += mine.length;
-  let silentHere = 0;
-  let prevIndex = -1;
-  for (let k = 0; k < mine.length; k++) {
-    const index = at.get(mine[k]!.n);
-    if (index !== undefined) {
-      o.delivered++;
-      prevIndex = index;
-      continue;
-    }
-    // Reported when the client's next 'recovered' after the last message it got before this one says false:
-    // the gap lies before that event, and a state the app refetches then covers it.
-    const next = w.log.slice(prevIndex + 1).find((e) => typeof e !== 'number');
-    if (next !== undefined && !next.recovered) {
-      o.covered++;
-      continue;
-    }
-    silentHere++;
-    const from = Math.max(0, prevIndex - 2);
-    const around = w.log
-      .slice(from, prevIndex + 8)
-      .map((e, i) => `${typeof e === 'number' ? e : `recovered:${e.recovered}`}@${w.at[from + i]! - startedAt}ms`);
-    o.silentGaps.push(`${w.user}/${w.symbol} missed ${mine[k]!.kind} ${mine[k]!.n}; got ${around.join(' ')}`);
-  }
-  o.silent += silentHere;
-  if (silentHere > 0) o.clientsWithSilentGaps++;
-}
-
-/** The run's numbers, in the test output. */
-const report = (line: string) => process.stdout.write(`${line}\n`);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(skip)(skip ?? 'message recovery under chaos (two nodes, one Redis, proxies that drop, a deploy, a kill)', () => {
   let redis: RedisServer;

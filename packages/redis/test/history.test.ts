@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WsHub } from '@wshub/core';
 import { Redis } from 'ioredis';
@@ -9,82 +9,9 @@ import { RedisBroker } from '../src/index.js';
 import { FAST, waitUntil } from './hub-process.js';
 import { RedisServer, redisSkipReason } from './redis-server.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { authenticate, V2Socket } from './v2-socket.js';
 
 const skip = redisSkipReason();
-
-/** `?user=<id>`, or `?json=<id as JSON>` for ids a URL cannot carry (lone surrogates). */
-function authenticate(req: IncomingMessage) {
-  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const json = params.get('json');
-  const id: string = json !== null ? JSON.parse(json) : (params.get('user') ?? 'anonymous');
-  return { id, deviceFingerprint: params.get('device') ?? 'd1' };
-}
-
-interface Frame {
-  event: string;
-  data: any;
-  offset?: number;
-}
-
-/** A protocol v2 socket with a queue of what arrived. */
-class V2Socket {
-  readonly frames: Frame[] = [];
-  private waiters: Array<() => void> = [];
-  welcome: { epoch: string; offset: number } | undefined;
-  private ids = 0;
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)));
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static async open(port: number, query: string): Promise<V2Socket> {
-    const socket = new V2Socket(new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws?${query}`, ['wshub']));
-    const welcome = await socket.next();
-    expect(welcome.event).toBe('wshub:welcome');
-    socket.welcome = welcome.data.recovery;
-    return socket;
-  }
-
-  async next(timeoutMs = 5000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.frames.length === 0) {
-      if (Date.now() > deadline) throw new Error('no frame within 5 s');
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-    return this.frames.shift()!;
-  }
-
-  /** Application messages, `count` of them. */
-  async take(count: number): Promise<Frame[]> {
-    const out: Frame[] = [];
-    while (out.length < count) {
-      const f = await this.next();
-      if (!f.event.startsWith('wshub:')) out.push(f);
-    }
-    return out;
-  }
-
-  async resume(position: unknown): Promise<{ replay: Frame[]; ack: any }> {
-    const id = ++this.ids;
-    this.ws.send(JSON.stringify({ event: 'wshub:resume', id, data: position }));
-    const replay: Frame[] = [];
-    for (;;) {
-      const f = await this.next();
-      if (f.event === 'wshub:ack' && f.data.id === id) return { replay, ack: f.data };
-      replay.push(f);
-    }
-  }
-
-  close(): void {
-    this.ws.terminate();
-  }
-}
 
 describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
   let redis: RedisServer;
@@ -385,16 +312,6 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const epoch = s.welcome!.epoch;
       expect((await s.resume({ epoch, offset: before!.offset })).ack.status).toBe('failed');
       expect((await resumeAgain(a.port, a.hub, { epoch, offset: got[1]!.offset })).ack.status).toBe('recovered');
-    });
-  });
-
-  describe('Redis Cluster', () => {
-    it('recovery with a RedisBroker on Redis Cluster is a TypeError that says why', async () => {
-      const broker = new RedisBroker({ cluster: [{ host: '127.0.0.1', port: redis.port }], clusterOptions: { lazyConnect: true } });
-      expect(() => new WsHub({ authenticate, broker, recovery: true })).toThrow(
-        expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/recovery.*single Redis/) }),
-      );
-      await broker.close();
     });
   });
 });

@@ -19,6 +19,7 @@ describe('options are checked before anything connects', () => {
     [{ bufferMaxAgeMs: 1.5 }, 'option "bufferMaxAgeMs" must be an integer of at least 1, got 1.5'],
     [{ recordMaxInFlight: 0 }, 'option "recordMaxInFlight" must be an integer of at least 1, got 0'],
     [{ recordMaxInFlightBytes: 100 }, 'option "recordMaxInFlightBytes" must be an integer of at least 1024, got 100'],
+    [{ orderWindowMs: -1 }, 'option "orderWindowMs" must be an integer of at least 0, got -1'],
     [{ nodeHeartbeatMs: 6000 }, 'option "nodeTtlMs" (10000) must be at least twice "nodeHeartbeatMs" (6000)'],
     [{ heartbeatMs: 3000 }, 'option "heartbeatMs" is now "nodeHeartbeatMs"'],
   ])('%j', (options, message) => {
@@ -42,6 +43,7 @@ describe('options are checked before anything connects', () => {
       reconnectMaxDelayMs: 1000,
       recordMaxInFlight: 4096,
       recordMaxInFlightBytes: 8 * 1024 * 1024,
+      orderWindowMs: 50,
     });
   });
 });

@@ -159,6 +159,9 @@ export class RedisCluster {
           String(nodeTimeoutMs),
           '--cluster-require-full-coverage',
           'no',
+          // A replica syncs at once (not 5 s later): one that never synced is never promoted.
+          '--repl-diskless-sync-delay',
+          '0',
           '--dir',
           dir,
         ]),
@@ -193,6 +196,23 @@ export class RedisCluster {
       );
       if (states.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info))) return;
       if (Date.now() > deadline) throw new Error(`the Redis Cluster was not ok within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Resolves once every running replica has its master's data
+   * (`master_link_status:up`): a replica still waiting for its first sync
+   * is never promoted.
+   */
+  async waitUntilSynced(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(
+        this.servers.filter((s) => s.running).map((s) => redisCli(s.port, 'INFO', 'replication').catch(() => '')),
+      );
+      if (infos.every((info) => !/role:slave/.test(info) || /master_link_status:up/.test(info))) return;
+      if (Date.now() > deadline) throw new Error(`the Redis Cluster's replicas were not synced within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

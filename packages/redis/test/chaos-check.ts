@@ -1,0 +1,135 @@
+import type { HubClient } from '@wshub/client';
+
+/*
+ * The checker of the chaos tests: what each client logged against what was
+ * sent to it — every message once and in order, or a `recovered: false`
+ * that covers the gap.
+ */
+
+export interface Sent {
+  n: number;
+  kind: 'direct' | 'price' | 'news';
+  to: string;
+  /**
+   * When it was handed to the hub (ms since the epoch). A `'recovered'`
+   * answered before it was recorded and delivered (within
+   * {@link RECORDED_WITHIN_MS}) speaks for older messages only.
+   */
+  at?: number;
+}
+/** How long after `sendMessage`/`push` returned a message is surely recorded (batched, then a script on a loaded machine). */
+export const RECORDED_WITHIN_MS = 1000;
+export type LogEntry = number | { recovered: boolean; missed: number };
+
+export interface Watched {
+  client: HubClient;
+  user: string;
+  symbol: string;
+  log: LogEntry[];
+  /** When each entry of `log` came (ms since the epoch). */
+  at: number[];
+  push(entry: LogEntry): void;
+}
+
+export interface Outcome {
+  expected: number;
+  delivered: number;
+  duplicates: number;
+  outOfOrder: number;
+  /**
+   * Messages missed that no `recovered: false` reported: the client's first
+   * `'recovered'` after the last message it got before them said true, or
+   * none came.
+   */
+  silent: number;
+  /** Messages missed that the client's next `'recovered'` reported (`recovered: false`). */
+  covered: number;
+  recovered: number;
+  failed: number;
+  /** Clients with at least one silent gap. */
+  clientsWithSilentGaps: number;
+  /** Each silent gap: the client, the messages it missed, and its log around them. */
+  silentGaps: string[];
+}
+
+/**
+ * Checks one client's log against what was sent to it. `orderOf` names the
+ * order a message belongs to (default: one order for all, the order they
+ * were sent in); each message must come after every earlier one of its order.
+ */
+export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, orderOf: (m: Sent) => string = () => ''): void {
+  const mine = sent.filter(
+    (m) => m.kind === 'news' || (m.kind === 'direct' && m.to === w.user) || (m.kind === 'price' && m.to === w.symbol),
+  );
+  const byN = new Map(mine.map((m) => [m.n, orderOf(m)]));
+  const lastOf = new Map<string, number>();
+  const at = new Map<number, number>(); // n → index in log
+  w.log.forEach((entry, i) => {
+    if (typeof entry !== 'number') {
+      if (entry.recovered) o.recovered++;
+      else o.failed++;
+      return;
+    }
+    if (at.has(entry)) o.duplicates++;
+    else at.set(entry, i);
+    const order = byN.get(entry) ?? '';
+    const last = lastOf.get(order) ?? 0;
+    if (entry <= last) o.outOfOrder++;
+    lastOf.set(order, Math.max(last, entry));
+  });
+  o.expected += mine.length;
+  let silentHere = 0;
+  // Per order: where the client's last message of it before this one is in its log.
+  const prevOf = new Map<string, number>();
+  for (let k = 0; k < mine.length; k++) {
+    const order = byN.get(mine[k]!.n) ?? '';
+    const index = at.get(mine[k]!.n);
+    if (index !== undefined) {
+      o.delivered++;
+      prevOf.set(order, index);
+      continue;
+    }
+    const prevIndex = prevOf.get(order) ?? -1;
+    // Reported when the client's next 'recovered' after the last message (of its order) it got before this one says false:
+    // the gap lies before that event, and a state the app refetches then covers it.
+    // A 'recovered' answered before the message was sent speaks for older ones only; a `true` one, also
+    // one answered before the message was surely recorded (it may be on its way): the next one decides.
+    const sentAt = mine[k]!.at ?? 0;
+    const next = w.log.slice(prevIndex + 1).find((e, j): e is Exclude<LogEntry, number> => {
+      if (typeof e === 'number') return false;
+      const answeredAt = w.at[prevIndex + 1 + j]!;
+      return e.recovered ? answeredAt >= sentAt + (mine[k]!.at === undefined ? 0 : RECORDED_WITHIN_MS) : answeredAt >= sentAt;
+    });
+    if (next !== undefined && !next.recovered) {
+      o.covered++;
+      continue;
+    }
+    silentHere++;
+    const from = Math.max(0, prevIndex - 2);
+    const around = w.log
+      .slice(from, prevIndex + 8)
+      .map((e, i) => `${typeof e === 'number' ? e : `recovered:${e.recovered}`}@${w.at[from + i]! - startedAt}ms`);
+    o.silentGaps.push(`${w.user}/${w.symbol} missed ${mine[k]!.kind} ${mine[k]!.n}; got ${around.join(' ')}`);
+  }
+  o.silent += silentHere;
+  if (silentHere > 0) o.clientsWithSilentGaps++;
+}
+
+/** The run's numbers, in the test output. */
+export const report = (line: string) => process.stdout.write(`${line}\n`);
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An empty outcome to fill with {@link judge}. */
+export function newOutcome(): Outcome {
+  return { expected: 0, delivered: 0, duplicates: 0, outOfOrder: 0, silent: 0, covered: 0, recovered: 0, failed: 0, clientsWithSilentGaps: 0, silentGaps: [] };
+}
+
+/** The last message sent that was meant for `w` (0: none). */
+export function lastFor(w: Watched, sent: Sent[]): number {
+  for (let i = sent.length - 1; i >= 0; i--) {
+    const m = sent[i]!;
+    if (m.kind === 'news' || (m.kind === 'direct' && m.to === w.user) || (m.kind === 'price' && m.to === w.symbol)) return m.n;
+  }
+  return 0;
+}

@@ -1,0 +1,240 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WsHub } from '@wshub/core';
+import { Cluster } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keySlot } from '../src/key-slot.js';
+import { RedisBroker } from '../src/index.js';
+import { FAST, waitUntil } from './hub-process.js';
+import { RedisCluster, redisCli, redisSkipReason } from './redis-server.js';
+import { authenticate, V2Socket } from './v2-socket.js';
+
+/**
+ * Message recovery on a real Redis Cluster (3 masters, 3 replicas, started
+ * by the test), with hubs in this process: a history per user in its
+ * channel's slot, one for the broadcasts, one position per client.
+ */
+const skip = redisSkipReason();
+
+/** A new master settles longer than the slot map is re-read (1 s); presence outlives a failover. */
+const OPTIONS = { ...FAST, nodeTtlMs: 4000, bufferFlushDelayMs: 1500, orderWindowMs: 100 };
+
+describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let r: Cluster;
+  const open: Array<{ hub: WsHub; server: Server }> = [];
+  const sockets: V2Socket[] = [];
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start(3, 1);
+    r = new Cluster(cluster.nodes, { slotsRefreshInterval: 500 });
+  }, 90_000);
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.close();
+    for (const { hub, server } of open.splice(0)) {
+      await hub.close();
+      server.close();
+    }
+  });
+
+  afterAll(async () => {
+    r?.disconnect();
+    await cluster?.close();
+  });
+
+  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true) {
+    const broker = new RedisBroker({ ...OPTIONS, cluster: cluster.nodes });
+    const hub = new WsHub({ authenticate, broker, recovery });
+    const errors: string[] = [];
+    hub.on('error', (error) => errors.push(error.message));
+    const server = createServer();
+    hub.attach(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ hub, server });
+    await waitUntil(() => (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    return { hub, broker, errors, port: (server.address() as AddressInfo).port };
+  }
+
+  async function connect(port: number, query: string, hub: WsHub): Promise<V2Socket> {
+    const socket = await V2Socket.open(port, query);
+    sockets.push(socket);
+    const user = new URLSearchParams(query).get('user')!;
+    await waitUntil(() => (hub as any).cluster.broker.subscriber.isConfirmed(`wshub:user:${user}`), `the channel of ${user} on this node`);
+    await waitUntil(async () => (await hub.onlineUsers()).includes(user), `${user} online`);
+    return socket;
+  }
+
+  /** Sends until `socket` gets one with an offset (a new master takes records only once it settled). */
+  async function probe(hub: WsHub, user: string, socket: V2Socket) {
+    await waitUntil(
+      async () => {
+        await hub.sendMessage(user, 'probe', 0);
+        const f = await socket.next(300).catch(() => undefined);
+        socket.frames.splice(0);
+        return f?.event === 'probe' && f.offset !== undefined;
+      },
+      `a message to ${user}`,
+      30_000,
+    );
+  }
+
+  /** The port of the master serving `slot`. */
+  async function masterOf(slot: number): Promise<number> {
+    for (const [port, ranges] of await cluster.masters()) if (ranges.some(([a, b]) => slot >= a && slot <= b)) return port;
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  it("a user's history, its sequence and its channel live in the channel's slot, and expire with ttlMs", async () => {
+    const a = await startHub({ ttlMs: 5000 });
+    const s = await connect(a.port, 'user=carol', a.hub);
+    await a.hub.sendMessage('carol', 'n', 1);
+    await s.take(1);
+    const port = await masterOf(keySlot('wshub:user:carol'));
+    const keys = (await redisCli(port, 'KEYS', '{wshub:user:carol}*')).trim().split('\n').sort();
+    expect(keys).toEqual(['{wshub:user:carol}:h', '{wshub:user:carol}:h:own', '{wshub:user:carol}:h:seq']);
+    for (const key of keys) {
+      const ttl = Number(await redisCli(port, 'PTTL', key));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(65_000);
+    }
+    expect(a.errors).toEqual([]);
+  });
+
+  it('two nodes, user messages and broadcasts: every socket sees the same offsets, always increasing', async () => {
+    const a = await startHub();
+    const b = await startHub();
+    const onA = await connect(a.port, 'user=bob&device=a', a.hub);
+    const onB = await connect(b.port, 'user=bob&device=b', b.hub);
+    expect(onA.welcome!.epoch).toBe(onB.welcome!.epoch);
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 60; i++) {
+      sends.push((i % 2 ? a.hub : b.hub).sendMessage('bob', 'n', i));
+      if (i % 5 === 0) sends.push((i % 3 ? a.hub : b.hub).push('all', i));
+    }
+    await Promise.all(sends);
+    const gotA = await onA.take(72);
+    const gotB = await onB.take(72);
+    const offsets = gotA.map((f) => f.offset!);
+    for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]!);
+    expect(offsets[0]).toBeGreaterThan(onA.welcome!.offset);
+    expect(gotB).toEqual(gotA);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it('a client that missed messages resumes on the other node: what it missed, to it and to everyone, in offset order', async () => {
+    const a = await startHub();
+    const b = await startHub();
+    const first = await connect(a.port, 'user=dave&device=a', a.hub);
+    await a.hub.sendMessage('dave', 'n', 0);
+    const [last] = await first.take(1);
+    first.close();
+    await waitUntil(async () => !(await a.hub.onlineUsers()).includes('dave'), 'dave gone');
+    const sent: number[] = [];
+    for (let i = 1; i <= 10; i++) {
+      if (i % 3 === 0) await b.hub.push('all', i);
+      else await (i % 2 ? a.hub : b.hub).sendMessage('dave', 'n', i);
+      sent.push(i);
+    }
+    await waitUntil(() => a.hub.stats().broker.recorded! + b.hub.stats().broker.recorded! === 11, 'every message recorded');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // and delivered: none of them reaches the new socket live
+    const again = await connect(b.port, 'user=dave&device=b', b.hub);
+    const { replay, ack } = await again.resume({ epoch: first.welcome!.epoch, offset: last!.offset });
+    expect(ack).toMatchObject({ status: 'recovered' });
+    // Sends to two histories from one turn are recorded by two scripts on two shards: their order is the offsets'.
+    expect(replay.map((f) => f.data).sort((x, y) => x - y)).toEqual(sent);
+    const offsets = replay.map((f) => f.offset!);
+    expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+    expect(ack.offset).toBe(offsets.at(-1));
+    // Live messages continue above the answer's offset.
+    await a.hub.sendMessage('dave', 'n', 11);
+    const [live] = await again.take(1);
+    expect(live!.offset).toBeGreaterThan(ack.offset);
+  });
+
+  it('a position of another epoch, or older than ttlMs, answers failed', async () => {
+    const a = await startHub({ ttlMs: 1500 });
+    const s = await connect(a.port, 'user=erin', a.hub);
+    await a.hub.sendMessage('erin', 'n', 1);
+    const [got] = await s.take(1);
+    expect((await s.resume({ epoch: 'another', offset: got!.offset })).ack).toMatchObject({ status: 'failed' });
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const again = await connect(a.port, 'user=erin&device=d2', a.hub);
+    expect((await again.resume({ epoch: s.welcome!.epoch, offset: got!.offset })).ack.status).toBe('failed');
+  });
+
+  it('a stream gone (evicted) after the position answers failed, not an empty replay', async () => {
+    const a = await startHub();
+    const s = await connect(a.port, 'user=gina', a.hub);
+    await a.hub.sendMessage('gina', 'n', 1);
+    const [got] = await s.take(1);
+    await a.hub.sendMessage('gina', 'n', 2);
+    await s.take(1);
+    await redisCli(await masterOf(keySlot('wshub:user:gina')), 'DEL', '{wshub:user:gina}:h');
+    const again = await connect(a.port, 'user=gina&device=d2', a.hub);
+    expect((await again.resume({ epoch: s.welcome!.epoch, offset: got!.offset })).ack).toMatchObject({ status: 'failed' });
+  });
+
+  it('a user id with braces: its history hashes to its channel’s slot, and recovers', async () => {
+    const a = await startHub();
+    const id = 'x{y}z';
+    const s = await connect(a.port, `user=${encodeURIComponent(id)}`, a.hub);
+    await a.hub.sendMessage(id, 'n', 1);
+    const [got] = await s.take(1);
+    await a.hub.sendMessage(id, 'n', 2);
+    await s.take(1);
+    const again = await connect(a.port, `user=${encodeURIComponent(id)}&device=d2`, a.hub);
+    const { replay, ack } = await again.resume({ epoch: s.welcome!.epoch, offset: got!.offset });
+    expect(ack.status).toBe('recovered');
+    expect(replay.map((f) => f.data)).toEqual([2]);
+    const port = await masterOf(keySlot(`wshub:user:${id}`));
+    expect(await redisCli(port, 'KEYS', `*wshub:user:${id}:h`)).toContain(id);
+  });
+
+  it('one ~100-byte message to each of 2000 users costs less than 2.5 KB per user over the masters', async () => {
+    const USERS = 2000;
+    const a = await startHub();
+    const usedMemory = async () => {
+      let sum = 0;
+      for (const port of (await cluster.masters()).keys()) sum += Number(/used_memory:(\d+)/.exec(await redisCli(port, 'INFO', 'memory'))![1]);
+      return sum;
+    };
+    await a.hub.sendMessage('size-warm-up', 'n', 1);
+    await waitUntil(() => a.hub.stats().broker.recorded === 1, 'the warm-up recorded');
+    const before = await usedMemory();
+    const data = 'x'.repeat(78); // the frame: {"event":"n","data":"xx…"} is 100 bytes
+    for (let i = 0; i < USERS; i++) await a.hub.sendMessage(`size-${String(i).padStart(6, '0')}`, 'n', data);
+    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000);
+    const perUser = ((await usedMemory()) - before) / USERS;
+    process.stdout.write(
+      `cluster history size: ${USERS} users with one 100-byte message each: ${Math.round(perUser)} B per user in used_memory over the masters (${((perUser * 50_000) / 2 ** 20).toFixed(0)} MiB for 50k users)\n`,
+    );
+    expect(perUser).toBeLessThan(2500);
+  }, 60_000);
+
+  it("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
+    const a = await startHub();
+    const b = await startHub();
+    const onA = await connect(a.port, 'user=frank&device=a', a.hub);
+    const onB = await connect(b.port, 'user=frank&device=b', b.hub);
+    await a.hub.sendMessage('frank', 'n', 1);
+    const [before] = await onA.take(1);
+    await onB.take(1);
+    const slot = keySlot('wshub:user:frank');
+    const port = await masterOf(slot);
+    await cluster.waitUntilSynced();
+    await cluster.server(port).kill();
+    await waitUntil(async () => (await masterOf(slot).catch(() => port)) !== port, 'a replica promoted', 20_000);
+    await cluster.waitUntilOk();
+    // The node's subscriber connection to the dead master went: its sockets of frank were closed for a resume.
+    await waitUntil(() => a.hub.stats().broker.resumeForced! > 0, 'sockets closed for a resume');
+    const again = await connect(a.port, 'user=frank&device=a2', a.hub);
+    await probe(a.hub, 'frank', again);
+    await a.hub.sendMessage('frank', 'n', 2);
+    const [after] = await again.take(1);
+    expect(after!.offset).toBeGreaterThan(before!.offset!);
+    const { ack } = await again.resume({ epoch: onA.welcome!.epoch, offset: before!.offset });
+    expect(ack.status).toBe('failed');
+    await cluster.server(port).start();
+  }, 60_000);
+});
