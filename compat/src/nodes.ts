@@ -34,6 +34,8 @@ export const SUITES: ReadonlyArray<{ workspace: string; exclude: string[] }> = [
     exclude: [
       'test/chaos.test.ts',
       'test/redis-cluster.test.ts',
+      'test/cluster-chaos.test.ts',
+      'test/cluster-history.test.ts',
       'test/cluster-outage.test.ts',
       'test/faults.test.ts',
       'test/rolling-restart.test.ts',
