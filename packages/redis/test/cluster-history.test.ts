@@ -52,7 +52,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     hub.attach(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     open.push({ hub, server });
-    await waitUntil(() => (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    await waitUntil(() => (hub as any).ctx.cluster.history.position().epoch !== '', 'the epoch');
     return { hub, broker, errors, port: (server.address() as AddressInfo).port };
   }
 
@@ -60,7 +60,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const socket = await V2Socket.open(port, query);
     sockets.push(socket);
     const user = new URLSearchParams(query).get('user')!;
-    await waitUntil(() => (hub as any).cluster.broker.subscriber.isConfirmed(`wshub:user:${user}`), `the channel of ${user} on this node`);
+    await waitUntil(() => (hub as any).ctx.cluster.broker.subscriber.isConfirmed(`wshub:user:${user}`), `the channel of ${user} on this node`);
     await waitUntil(async () => (await hub.onlineUsers()).includes(user), `${user} online`);
     return socket;
   }
