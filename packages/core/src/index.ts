@@ -15,6 +15,7 @@ export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, Refre
 export type { TracingOptions, TraceUserIds } from './config/tracing.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './brokers/broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './brokers/broker.js';
+export type { BrokerBus, BrokerPresence, BrokerRoles } from './brokers/roles.js';
 export { InMemoryBroker, InMemoryBus } from './brokers/in-memory-broker.js';
 export { WorkerBroker } from './brokers/worker-broker.js';
 export type { WorkerBrokerOptions } from './brokers/worker-broker.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Broker } from '../brokers/broker.js';
+import type { BrokerBus } from '../brokers/roles.js';
 import type { RecoveryLimits } from '../brokers/history.js';
 import { DEFAULT_PATH, optionError } from '../protocol/protocol.js';
 import type { TracingOptions } from './tracing.js';
@@ -211,9 +212,11 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   serialize?(data: unknown): unknown;
   /**
-   * Carries effects to other nodes. The default is in-process (single node).
+   * Carries effects to other nodes: a `Broker` (its bus, presence and
+   * history), or a `BrokerBus` alone (presence and history stay this
+   * node's). The default is in-process (single node).
    */
-  broker?: Broker;
+  broker?: Broker | BrokerBus;
   /**
    * Browser origins allowed to connect. An array is an exact-match list (a
    * request without `Origin`, i.e. not from a browser, is allowed); a function
