@@ -162,6 +162,10 @@ describe('WorkerRelay: a message that races a user\'s first socket on a worker',
     const w1 = await p.fork();
     const w2 = await p.fork();
     await p.call(w1, 'sendMessage', { userId: 'jo', event: 'n', data: 'while away' });
+    // Recorded by the relay (a send resolves once queued in the worker) before jo connects.
+    for (let i = 0; i < 100 && (await p.command<{ historyUsers?: number }>('relayStats')).historyUsers !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const jo = await p.connectOn(w2, 'user=jo', V2);
     await p.call(w1, 'sendMessage', { userId: 'jo', event: 'n', data: 'live' });
     expect(await jo.socket.next()).toMatchObject({ data: 'live' });

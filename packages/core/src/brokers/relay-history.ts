@@ -79,8 +79,10 @@ export class RelayHistory<Link> {
     return this.history?.position().offset;
   }
 
-  stats(): { historyUsers: number; historyBytes: number } {
-    const { users, bytes } = this.history?.stats() ?? { users: 0, bytes: 0 };
+  /** Nothing until the history started. */
+  stats(): { historyUsers?: number; historyBytes?: number } {
+    if (!this.history) return {};
+    const { users, bytes } = this.history.stats();
     return { historyUsers: users, historyBytes: bytes };
   }
 

@@ -41,9 +41,12 @@ export interface WorkerRelayStats {
   batches: number;
   /** Bytes (about) queued for workers, not yet written to their channels. */
   queuedBytes: number;
-  /** Message recovery: users whose history the relay keeps, and the estimated bytes of every kept message. */
-  historyUsers: number;
-  historyBytes: number;
+  /**
+   * Message recovery, once a worker's hub turned it on: users whose history
+   * the relay keeps, and the estimated bytes of every kept message.
+   */
+  historyUsers?: number;
+  historyBytes?: number;
 }
 
 /**
