@@ -153,8 +153,9 @@ export interface RecoveryOptions {
    */
   ttlMs?: number;
   /**
-   * Users whose history the hub keeps at once (single node; a broker's
-   * shared history has bounds of its own). Past it the history of the user
+   * Users whose history the hub keeps at once (single node, and the
+   * `WorkerRelay`'s history of `node:cluster` workers; a Redis history has
+   * bounds of its own). Past it the history of the user
    * who got nothing for the longest goes whole: that user's resume is
    * answered `failed`.
    * @default 100000
@@ -162,7 +163,8 @@ export interface RecoveryOptions {
   maxUsers?: number;
   /**
    * Estimated bytes of every kept message together (text plus about 150
-   * bytes each), users and broadcasts (single node). Past it the histories
+   * bytes each), users and broadcasts (single node, and the `WorkerRelay`'s
+   * history). Past it the histories
    * of the users idle longest go whole, as past `maxUsers`.
    * @default 67108864 (64 MiB)
    */
