@@ -17,6 +17,7 @@ export { isTraceparent } from './protocol/traceparent.js';
 export type { TracingOptions, TraceUserIds } from './config/tracing.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './brokers/broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './brokers/broker.js';
+export type { BrokerBus, BrokerPresence, BrokerRoles } from './brokers/roles.js';
 export { InMemoryBroker, InMemoryBus } from './brokers/in-memory-broker.js';
 export { WorkerBroker } from './brokers/worker-broker.js';
 export type { WorkerBrokerOptions } from './brokers/worker-broker.js';

@@ -1,5 +1,6 @@
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import type { MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
+import type { BrokerBus, BrokerPresence, BrokerRoles } from './roles.js';
 
 /**
  * An effect that must reach other nodes. Messages travel already encoded
@@ -64,17 +65,27 @@ export interface PresenceChange {
  * to its own sockets itself; a broker carries envelopes to the *other* nodes
  * and must never hand a node its own publish back.
  *
+ * A broker is three roles (see {@link BrokerRoles}): a bus, presence and a
+ * history. One that implements `roles()` is used through them; one that
+ * does not is read as all three when `distributed`, as none when not. A
+ * broker that is only a bus implements {@link BrokerBus} instead.
+ *
  * Routing contract: `publishToUser` needs to reach only the nodes that hold
  * the user (a broker subscribes a per-user channel on `userJoined` and drops
  * it on `userLeft`); `publishToAll` reaches every node.
  */
 export interface Broker {
   /**
-   * True when other nodes may exist. The hub then publishes envelopes, and
-   * runs push callbacks over `users()` (cluster-wide, plain JSON users)
-   * instead of its own registry.
+   * True when other nodes may exist: without `roles()`, the broker then
+   * serves every role (its envelopes, its presence, its `history`); false,
+   * none (a single node).
    */
   readonly distributed: boolean;
+  /**
+   * The roles this broker serves, called once by the hub's constructor
+   * before `attach`; a role left out is the hub's local one.
+   */
+  roles?(): BrokerRoles;
   /** Called once, by the hub's constructor. */
   attach(node: BrokerNode): void;
   publishToUser(userId: string, envelope: Envelope): void;
@@ -119,6 +130,11 @@ export interface Broker {
 export class LocalBroker implements Broker {
   readonly distributed = false;
   private node: BrokerNode | undefined;
+
+  /** None beyond this node: the hub's local bus, presence and history. */
+  roles(): BrokerRoles {
+    return {};
+  }
 
   attach(node: BrokerNode): void {
     this.node = node;
@@ -172,7 +188,7 @@ export interface ClusterBrokerStats {
  *
  * Channels: `<prefix>:all` for broadcasts, `<prefix>:user:<userId>` per user.
  */
-export abstract class ClusterBroker implements Broker {
+export abstract class ClusterBroker implements Broker, BrokerBus {
   readonly distributed = true;
   protected node: BrokerNode | undefined;
   protected readonly counters: ClusterBrokerStats = { published: 0, received: 0, ignored: 0 };
@@ -215,8 +231,38 @@ export abstract class ClusterBroker implements Broker {
     this.send(this.broadcastChannel, envelope);
   }
 
-  userJoined(userId: string, user: unknown): void {
+  /**
+   * The bus is this broker (its channels); presence is `presenceJoin`,
+   * `presenceLeave` and `users()`; the history is `history()` when the
+   * broker has one.
+   */
+  roles(): BrokerRoles {
+    const presence: BrokerPresence = {
+      userJoined: (userId, user) => this.presenceJoin(userId, user),
+      userUpdated: (userId, user) => this.presenceJoin(userId, user),
+      userLeft: (userId) => this.presenceLeave(userId),
+      users: () => this.users(),
+      onlineUsers: () => this.onlineUsers(),
+      isOnline: (userId) => this.isOnline(userId),
+    };
+    const history = (this as Broker).history;
+    return {
+      bus: this,
+      presence,
+      ...(typeof history === 'function' ? { history: (limits: RecoveryLimits) => history.call(this, limits) } : {}),
+    };
+  }
+
+  subscribeUser(userId: string): void {
     this.subscribe(this.userChannel(userId));
+  }
+
+  unsubscribeUser(userId: string): void {
+    this.unsubscribe(this.userChannel(userId));
+  }
+
+  userJoined(userId: string, user: unknown): void {
+    this.subscribeUser(userId);
     this.presenceJoin(userId, user);
   }
 
@@ -225,7 +271,7 @@ export abstract class ClusterBroker implements Broker {
   }
 
   userLeft(userId: string): void {
-    this.unsubscribe(this.userChannel(userId));
+    this.unsubscribeUser(userId);
     this.presenceLeave(userId);
   }
 

@@ -213,6 +213,16 @@ export class MemoryHistory implements MessageHistory {
     clearInterval(this.sweeper);
   }
 
+  /** Users with a history kept, and the estimated bytes of every kept message. */
+  stats(): { users: number; bytes: number } {
+    return { users: this.users.size, bytes: this.bytes };
+  }
+
+  /** The newest message kept for `userId` alone: its offset and when it was recorded. */
+  newestOf(userId: string): { offset: number; at: number } | undefined {
+    return this.users.get(userId)?.entries.at(-1);
+  }
+
   private trim(ring: Ring, now: number): void {
     const { maxMessages, ttlMs } = this.limits;
     let drop = Math.max(0, ring.entries.length - maxMessages);

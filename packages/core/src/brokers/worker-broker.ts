@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
 import { ClusterBroker } from './broker.js';
 import { optionError } from '../protocol/protocol.js';
+import type { MessageHistory, Position, RecoveryLimits } from './history.js';
 import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
+import { WorkerHistory } from './worker-history.js';
 
 export interface WorkerBrokerOptions {
   /**
@@ -58,8 +60,9 @@ interface Pending {
  *
  * `sendMessage`, `push` (callbacks once per user, cluster-wide),
  * `disconnect`, `updateUser` and presence then work across workers as they
- * do across nodes on Redis. A worker that dies leaves presence at once:
- * the relay sees its exit. For more than one machine, use `RedisBroker`.
+ * do across nodes on Redis, and so does `recovery` (the relay keeps the
+ * history, see {@link WorkerBroker.history}). A worker that dies leaves
+ * presence at once: the relay sees its exit. For more than one machine, use `RedisBroker`.
  *
  * ```js
  * if (cluster.isPrimary) {
@@ -87,8 +90,12 @@ export class WorkerBroker extends ClusterBroker {
   private helloTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private sendFailed = false;
+  /** Message recovery's history, kept by the relay; set when the hub's `recovery` is on. */
+  private recording: WorkerHistory | undefined;
   private readonly onIpc = (message: unknown) => {
-    if (isBatch<RelayOp>(message, this.prefix)) this.receive(message.ops);
+    if (!isBatch<RelayOp>(message, this.prefix)) return;
+    if (typeof message.offset === 'number') this.recording?.seen(message.offset);
+    this.receive(message.ops);
   };
 
   constructor(options: WorkerBrokerOptions = {}) {
@@ -157,7 +164,25 @@ export class WorkerBroker extends ClusterBroker {
   }
 
   protected subscribe(channel: string): void {
-    this.batcher.push(['sub', channel]);
+    // With a history, the relay learns what this worker has seen (a message it recorded meanwhile is resumed).
+    const known = this.recording && channel !== this.broadcastChannel ? this.recording.known : undefined;
+    this.batcher.push(known === undefined ? ['sub', channel] : ['sub', channel, known, Date.now()]);
+  }
+
+  /**
+   * Message recovery on workers: the history is the relay's, in the
+   * primary, shared by every worker (see `WorkerRelay`). Called once, by
+   * the hub's constructor, when its `recovery` option is on.
+   */
+  history(limits: RecoveryLimits): MessageHistory {
+    if (!this.node) throw new Error('wshub: WorkerBroker.history() called before a hub attached it');
+    if (this.recording) throw new Error('wshub: WorkerBroker.history() was called twice; a broker serves one hub');
+    this.recording = new WorkerHistory({
+      push: (op) => this.batcher.push(op),
+      read: (userId, position) => this.read(userId, position),
+    });
+    this.batcher.push(['history', limits]);
+    return this.recording;
   }
 
   protected unsubscribe(channel: string): void {
@@ -201,6 +226,7 @@ export class WorkerBroker extends ClusterBroker {
     // Everything still queued goes now, past the window: no later turn may come.
     this.batcher.flush(true);
     this.closed = true;
+    this.recording?.close();
     this.drained();
     clearTimeout(this.helloTimer);
     process.off('message', this.onIpc);
@@ -212,17 +238,23 @@ export class WorkerBroker extends ClusterBroker {
   }
 
   private query(kind: QueryKind, userId?: string): Promise<unknown> {
+    return this.request('a presence query', (id) => (userId === undefined ? ['query', id, kind] : ['query', id, kind, userId]));
+  }
+
+  private read(userId: string, { epoch, offset }: Position): Promise<unknown> {
+    return this.request('a history read', (id) => ['read', id, userId, epoch, offset]);
+  }
+
+  private request(what: string, op: (id: number) => WorkerOp): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('wshub: the WorkerBroker is closed'));
     const id = this.nextQuery++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(
-          new Error(`wshub: the primary's WorkerRelay did not answer a presence query within ${this.requestTimeoutMs} ms`),
-        );
+        reject(new Error(`wshub: the primary's WorkerRelay did not answer ${what} within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.batcher.push(userId === undefined ? ['query', id, kind] : ['query', id, kind, userId]);
+      this.batcher.push(op(id));
     });
   }
 
@@ -267,6 +299,17 @@ export class WorkerBroker extends ClusterBroker {
           break;
         case 'presence':
           this.node?.presence({ userId: op[1], online: op[2] });
+          break;
+        case 'history':
+          this.recording?.opened(op[1], op[2]);
+          break;
+        case 'rec':
+          this.recording?.seen(op[1]);
+          this.counters.received++;
+          this.node?.deliverRecorded({ offset: op[1], userId: op[2] ?? undefined, filter: op[3], event: op[4], text: op[5] });
+          break;
+        case 'resume':
+          this.node?.closeForResume(op[1]);
           break;
         case 'answer': {
           const pending = this.pending.get(op[1]);

@@ -15,18 +15,28 @@
  * waits, and the primary's memory stays bounded.
  */
 
+import type { DeliveryFilter } from '../routing/delivery-filter.js';
+import type { RecoveryLimits } from './history.js';
+
 /** Marks our IPC messages among whatever else the app sends over the channel. */
 export const IPC_TAG = 'wshub.worker-broker';
 
 /** Worker → primary. */
 export type WorkerOp =
   | ['hello']
-  | ['sub', channel: string]
+  /** With message recovery, a user's channel carries the highest offset the worker has seen, and when (see `RelayHistory.subscribed`). */
+  | ['sub', channel: string, known?: number, at?: number]
   | ['unsub', channel: string]
   | ['pub', channel: string, data: string]
   | ['join', userId: string, user: unknown]
   | ['leave', userId: string]
   | ['query', id: number, kind: QueryKind, userId?: string]
+  /** The worker's hub has message recovery on: the relay keeps the history (the first worker's limits). */
+  | ['history', limits: RecoveryLimits]
+  /** A message to record, number and deliver; `null` user: a broadcast. */
+  | ['rec', userId: string | null, filter: DeliveryFilter, event: string, text: string]
+  /** A resume's replay: answered with `RecordedRow[]`, or `null` when the history cannot serve it in full. */
+  | ['read', id: number, userId: string, epoch: string, offset: number]
   | ['bye'];
 
 /** Primary → worker. */
@@ -35,7 +45,16 @@ export type RelayOp =
   | ['msg', channel: string, data: string]
   | ['presence', userId: string, online: boolean]
   | ['answer', id: number, result: unknown]
-  | ['ack', bytes: number];
+  | ['ack', bytes: number]
+  /** The relay's history: its epoch, and the offset a client starting now stands at. */
+  | ['history', epoch: string, offset: number]
+  /** A recorded message, for the worker's sockets, in offset order. */
+  | ['rec', ...RecordedRow]
+  /** The worker's sockets of this user may have missed a recorded message: close them for a resume. */
+  | ['resume', userId: string];
+
+/** A recorded message on the wire: offset, user (`null`: a broadcast), filter, event, frame text. */
+export type RecordedRow = [offset: number, userId: string | null, filter: DeliveryFilter, event: string, text: string];
 
 /** `users`: every online user with its plain user object; `ids`: their ids; `has`: one user online? */
 export type QueryKind = 'users' | 'ids' | 'has';
@@ -45,6 +64,8 @@ export interface IpcBatch<Op> {
   ops: Op[];
   /** The sender's estimate of the batch's size; the relay acknowledges worker batches by it. */
   bytes: number;
+  /** From a relay that keeps a history: its newest offset when the batch left, so a worker's position stays fresh. */
+  offset?: number;
 }
 
 export function isBatch<Op>(message: unknown, prefix: string): message is IpcBatch<Op> {
@@ -102,6 +123,8 @@ export class OpQueue<Op extends readonly unknown[]> {
     private readonly canSend: () => boolean = () => true,
     /** Called after every flush, so an owner can react to `bytes` falling. */
     private readonly flushed: () => void = () => {},
+    /** Stamps each batch with the sender's newest history offset, when it keeps one. */
+    private readonly offset: () => number | undefined = () => undefined,
   ) {}
 
   get length(): number {
@@ -160,7 +183,10 @@ export class OpQueue<Op extends readonly unknown[]> {
       };
       this.writing = true;
       // A write the channel took at once needs no wait; a full buffer waits for `done`.
-      if (this.send({ [IPC_TAG]: this.prefix, ops, bytes }, done)) {
+      const batch: IpcBatch<Op> = { [IPC_TAG]: this.prefix, ops, bytes };
+      const offset = this.offset();
+      if (offset !== undefined) batch.offset = offset;
+      if (this.send(batch, done)) {
         completed = true;
         this.writing = false;
       }

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { PresenceChange } from './broker.js';
 import { optionError } from '../protocol/protocol.js';
+import { RelayHistory } from './relay-history.js';
 import { type IpcBatch, isBatch, OpQueue, type RelayOp, type WorkerOp } from './worker-ipc.js';
 
 export interface WorkerRelayOptions {
@@ -40,6 +41,12 @@ export interface WorkerRelayStats {
   batches: number;
   /** Bytes (about) queued for workers, not yet written to their channels. */
   queuedBytes: number;
+  /**
+   * Message recovery, once a worker's hub turned it on: users whose history
+   * the relay keeps, and the estimated bytes of every kept message.
+   */
+  historyUsers?: number;
+  historyBytes?: number;
 }
 
 /**
@@ -65,6 +72,7 @@ class WorkerLink {
     readonly worker: Worker,
     prefix: string,
     flushed: (link: WorkerLink) => void,
+    offset: () => number | undefined,
   ) {
     this.out = new OpQueue<RelayOp>(
       prefix,
@@ -81,14 +89,17 @@ class WorkerLink {
       },
       () => true,
       () => flushed(this),
+      offset,
     );
   }
 }
 
 /**
  * The primary-process side of {@link WorkerBroker}: relays every worker's
- * publishes to the workers subscribed to the channel, and keeps presence
- * for the whole cluster (user → the workers that hold it). It decides each
+ * publishes to the workers subscribed to the channel, keeps presence
+ * for the whole cluster (user → the workers that hold it) and, once a
+ * worker's hub has `recovery` on, the message history of every worker
+ * ({@link RelayHistory}). It decides each
  * presence transition once and tells one worker's hub to emit it: the
  * worker whose join made the user online, or whose leave made it offline;
  * when a worker exits, a live worker emits the offline changes of the users
@@ -115,6 +126,15 @@ export class WorkerRelay {
   private readonly onFlushed = (link: WorkerLink) => {
     if (link.waiters.size > 0 && link.out.bytes <= this.maxQueuedBytes) this.release(link);
   };
+  /** Message recovery's history, once a worker's hub asked for it. */
+  private readonly history = new RelayHistory<WorkerLink>({
+    linksOf: (userId) => (userId === undefined ? this.links.values() : (this.subscribers.get(this.userChannel(userId)) ?? [])),
+    send: (link, op) => {
+      link.out.push(op);
+      this.touched.add(link);
+    },
+  });
+  private readonly historyOffset = () => this.history.offset();
   private readonly onExit = (worker: Worker) => {
     worker.off('error', ignoreSendError);
     this.drop(worker.id);
@@ -156,6 +176,7 @@ export class WorkerRelay {
       relayed: this.relayed,
       batches,
       queuedBytes,
+      ...this.history.stats(),
     };
   }
 
@@ -166,6 +187,7 @@ export class WorkerRelay {
   close(): void {
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
+    this.history.close();
     for (const link of this.links.values()) {
       link.out.flush(true);
       link.worker.off('error', ignoreSendError);
@@ -213,7 +235,7 @@ export class WorkerRelay {
       if (op[0] === 'hello') {
         // A worker's hub (re)attached: start from a clean slate for it.
         if (link) this.drop(worker.id);
-        link = new WorkerLink(worker, this.prefix, this.onFlushed);
+        link = new WorkerLink(worker, this.prefix, this.onFlushed, this.historyOffset);
         // In Node an 'error' nobody listens to is a crash, of the primary and
         // with it every worker: a Worker emits one when a write to it fails.
         worker.off('error', ignoreSendError);
@@ -226,6 +248,9 @@ export class WorkerRelay {
       switch (op[0]) {
         case 'sub':
           this.subscribe(link, op[1]);
+          if (typeof op[2] === 'number' && typeof op[3] === 'number' && op[1].startsWith(this.userPrefix)) {
+            this.history.subscribed(link, op[1].slice(this.userPrefix.length), op[2], op[3]);
+          }
           break;
         case 'unsub':
           this.unsubscribe(link, op[1]);
@@ -243,6 +268,17 @@ export class WorkerRelay {
           link.out.push(['answer', op[1], this.answer(op[2], op[3])]);
           this.touched.add(link);
           break;
+        case 'history':
+          this.history.open(link, op[1]);
+          this.touched.add(link);
+          break;
+        case 'rec':
+          this.history.record(op[1], op[2], op[3], op[4]);
+          break;
+        case 'read':
+          link.out.push(['answer', op[1], this.history.read(op[2], op[3], op[4])]);
+          this.touched.add(link);
+          break;
         case 'bye':
           this.drop(worker.id);
           link = undefined;
@@ -250,6 +286,14 @@ export class WorkerRelay {
       }
     }
     return link;
+  }
+
+  private get userPrefix(): string {
+    return `${this.prefix}:user:`;
+  }
+
+  private userChannel(userId: string): string {
+    return `${this.userPrefix}${userId}`;
   }
 
   private subscribe(link: WorkerLink, channel: string): void {

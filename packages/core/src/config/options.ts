@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Broker } from '../brokers/broker.js';
+import type { BrokerBus } from '../brokers/roles.js';
 import type { RecoveryLimits } from '../brokers/history.js';
 import type { TracingOptions } from './tracing.js';
 
@@ -151,8 +152,9 @@ export interface RecoveryOptions {
    */
   ttlMs?: number;
   /**
-   * Users whose history the hub keeps at once (single node; a broker's
-   * shared history has bounds of its own). Past it the history of the user
+   * Users whose history the hub keeps at once (single node, and the
+   * `WorkerRelay`'s history of `node:cluster` workers; a Redis history has
+   * bounds of its own). Past it the history of the user
    * who got nothing for the longest goes whole: that user's resume is
    * answered `failed`.
    * @default 100000
@@ -160,7 +162,8 @@ export interface RecoveryOptions {
   maxUsers?: number;
   /**
    * Estimated bytes of every kept message together (text plus about 150
-   * bytes each), users and broadcasts (single node). Past it the histories
+   * bytes each), users and broadcasts (single node, and the `WorkerRelay`'s
+   * history). Past it the histories
    * of the users idle longest go whole, as past `maxUsers`.
    * @default 67108864 (64 MiB)
    */
@@ -210,9 +213,11 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    */
   serialize?(data: unknown): unknown;
   /**
-   * Carries effects to other nodes. The default is in-process (single node).
+   * Carries effects to other nodes: a `Broker` (its bus, presence and
+   * history), or a `BrokerBus` alone (presence and history stay this
+   * node's). The default is in-process (single node).
    */
-  broker?: Broker;
+  broker?: Broker | BrokerBus;
   /**
    * Browser origins allowed to connect. An array is an exact-match list (a
    * request without `Origin`, i.e. not from a browser, is allowed); a function

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, Envelope, PresenceChange } from '../brokers/broker.js';
+import { type BrokerBus, brokerRoles } from '../brokers/roles.js';
 import type { PreparedMessage } from '../session/connection.js';
 import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
@@ -9,6 +10,7 @@ import { CloseCode } from '../protocol/protocol.js';
 import type { AdmittedSession } from '../session/socket-session.js';
 import type { Tracing } from '../config/tracing.js';
 import type { UserRegistry } from '../routing/user-registry.js';
+import { type HubBus, type HubPresence, LocalPresence, localBus, SharedBus, SharedPresence, toPlain } from './cluster-roles.js';
 
 /** What cluster sync needs from the hub besides delivery. */
 export interface ClusterHost {
@@ -20,7 +22,7 @@ export interface ClusterHost {
 
 /** What cluster sync works with. */
 export interface ClusterSyncOptions<User, S extends object> {
-  readonly broker: Broker;
+  readonly broker: Broker | BrokerBus;
   readonly delivery: Delivery;
   readonly rooms: UserRegistry<AdmittedSession<User, S>>;
   readonly host: ClusterHost;
@@ -30,15 +32,19 @@ export interface ClusterSyncOptions<User, S extends object> {
 
 /**
  * Everything that makes several nodes one hub, in one place: each effect is
- * applied to this node's sockets, then handed to the broker for the others
+ * applied to this node's sockets, then handed to the bus for the others
  * ("deliver locally, then publish" is written once, here), and envelopes
- * from other nodes are applied. With the default `LocalBroker` nothing is
- * published and presence is this node's own.
+ * from other nodes are applied. The broker's three roles (bus, presence,
+ * history; see `BrokerRoles`) are resolved once, here: each role the broker
+ * leaves out is a local one (the default `LocalBroker` leaves out all), so
+ * nothing below asks what kind of broker it has.
  */
 export class ClusterSync<User, S extends object = object> {
   /** Unique per hub instance (brokers drop their own publishes by it). */
   readonly nodeId: string = randomUUID();
-  readonly broker: Broker;
+  readonly broker: Broker | BrokerBus;
+  private readonly bus: HubBus;
+  private readonly presence: HubPresence<User>;
   private readonly delivery: Delivery;
   private readonly rooms: UserRegistry<AdmittedSession<User, S>>;
   private readonly host: ClusterHost;
@@ -51,21 +57,25 @@ export class ClusterSync<User, S extends object = object> {
     this.rooms = options.rooms;
     this.host = host;
     this.tracing = tracing;
+    const roles = brokerRoles(broker);
+    this.bus = roles.bus ? new SharedBus(roles.bus) : localBus;
+    this.presence = roles.presence ? new SharedPresence(roles.presence, this.rooms, host) : new LocalPresence(this.rooms, host);
     broker.attach({
       nodeId: this.nodeId,
       deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
-      localUsers: () => this.localUsers(true),
+      localUsers: () => this.localUsers(),
       reportError: (error) => host.report(HubError.from('broker', error)),
       presence: (change) => host.presence(change),
       deliverRecorded: (message) => this.deliverRecorded(message),
       closeForResume: (userId) => this.closeForResume(userId),
     });
     if (!recovery) return;
-    if (!broker.distributed) {
+    if (roles.history) {
+      this.history = roles.history(recovery);
+    } else if (!roles.bus) {
       this.history = new MemoryHistory(recovery, (message) => this.deliverRecorded(message));
-    } else if (typeof broker.history === 'function') {
-      this.history = broker.history(recovery);
     } else {
+      // A history of this node alone would miss what other nodes send: a resume would claim what it never saw.
       throw new TypeError(
         `wshub: option "recovery" needs a history every node shares, and this broker (${broker.constructor.name}) keeps none; use RedisBroker, or the default single-node broker`,
       );
@@ -78,17 +88,13 @@ export class ClusterSync<User, S extends object = object> {
    */
   readonly history: MessageHistory | undefined;
 
-  get distributed(): boolean {
-    return this.broker.distributed;
-  }
-
   /**
    * Before a message that will be published: `undefined` to go on; a
    * promise to await after publishing it (the broker's queue is long);
    * throws when the broker's queue is full (see `Broker.admit`).
    */
   admit(): Promise<void> | undefined {
-    return this.broker.distributed && !this.history ? this.broker.admit?.() : undefined;
+    return this.bus.admit();
   }
 
   /**
@@ -100,14 +106,9 @@ export class ClusterSync<User, S extends object = object> {
       return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.text })) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
-    if (this.broker.distributed) {
-      this.publish(() =>
-        this.broker.publishToUser(
-          userId,
-          this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text }),
-        ),
-      );
-    }
+    this.publish(() =>
+      this.bus.toUser(userId, this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text })),
+    );
     return undefined;
   }
 
@@ -117,9 +118,7 @@ export class ClusterSync<User, S extends object = object> {
       return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.text })) ?? undefined;
     }
     this.delivery.toAll(filter, message);
-    if (this.broker.distributed) {
-      this.publish(() => this.broker.publishToAll(this.traced({ kind: 'push', event: message.event, filter, message: message.text })));
-    }
+    this.publish(() => this.bus.toAll(this.traced({ kind: 'push', event: message.event, filter, message: message.text })));
     return undefined;
   }
 
@@ -148,49 +147,45 @@ export class ClusterSync<User, S extends object = object> {
 
   disconnect(userId: string, deviceFingerprint: string | undefined): void {
     this.host.disconnectLocal(userId, deviceFingerprint);
-    if (this.broker.distributed) {
-      this.publish(() => this.broker.publishToUser(userId, this.traced({ kind: 'disconnect', userId, deviceFingerprint })));
-    }
+    this.publish(() => this.bus.toUser(userId, this.traced({ kind: 'disconnect', userId, deviceFingerprint })));
   }
 
   updateUser(userId: string, user: User): void {
     const room = this.rooms.get(userId);
     if (room) for (const session of room) session.replaceUser(user);
-    if (this.broker.distributed) {
-      this.publish(() => {
-        const plain = toPlain(user);
-        if (room) this.broker.userUpdated(userId, plain);
-        this.broker.publishToUser(userId, this.traced({ kind: 'update', userId, user: plain }));
-      });
-    }
+    this.publish(() => {
+      if (room) this.presence.updated(userId, user);
+      this.bus.toUser(userId, this.traced({ kind: 'update', userId, user }));
+    });
   }
 
   /** This node now holds its first socket of the user. */
   joined(userId: string, user: User): void {
-    this.publish(() => this.broker.userJoined(userId, this.broker.distributed ? toPlain(user) : user));
+    this.publish(() => {
+      this.bus.hold(userId);
+      this.presence.joined(userId, user);
+    });
   }
 
   /** This node's last socket of the user is gone. */
   left(userId: string): void {
-    this.publish(() => this.broker.userLeft(userId));
+    this.publish(() => {
+      this.bus.release(userId);
+      this.presence.left(userId);
+    });
   }
 
-  /** Cluster-wide users for push callbacks; while the broker cannot answer, this node's users. */
-  async users(): Promise<Array<[string, User]>> {
-    try {
-      return [...(await this.broker.users())] as Array<[string, User]>;
-    } catch (error) {
-      this.host.report(HubError.from('broker', error, 'push callbacks ran for this node only'));
-      return [...this.localUsers(true)] as Array<[string, User]>;
-    }
+  /** The users a push with callbacks runs for: at least those who could get `event` under `filter`. */
+  recipients(event: string, filter: DeliveryFilter): Promise<Iterable<[string, User]>> {
+    return this.presence.recipients(event, filter);
   }
 
-  async onlineUsers(): Promise<string[]> {
-    return this.broker.distributed ? this.broker.onlineUsers() : this.rooms.userIds();
+  onlineUsers(): Promise<string[]> {
+    return this.presence.onlineUsers();
   }
 
-  async isOnline(userId: string): Promise<boolean> {
-    return this.broker.distributed ? this.broker.isOnline(userId) : this.rooms.has(userId);
+  isOnline(userId: string): Promise<boolean> {
+    return this.presence.isOnline(userId);
   }
 
   async close(): Promise<void> {
@@ -200,7 +195,7 @@ export class ClusterSync<User, S extends object = object> {
       this.host.report(HubError.from('broker', error));
     }
     try {
-      await this.broker.close();
+      await this.broker.close?.();
     } catch (error) {
       this.host.report(HubError.from('broker', error));
     }
@@ -242,18 +237,18 @@ export class ClusterSync<User, S extends object = object> {
         if (!room) return false;
         // The user object as the node that updated it sent it (JSON).
         for (const session of room) session.replaceUser(envelope.user as User);
-        this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
+        this.publish(() => this.presence.updated(envelope.userId, envelope.user as User));
         return false;
       }
     }
   }
 
-  /** This node's users with one user object each; plain JSON copies when `plain`. */
-  private localUsers(plain: boolean): Map<string, unknown> {
+  /** This node's users with one user object each, as plain JSON copies. */
+  private localUsers(): Map<string, unknown> {
     const out = new Map<string, unknown>();
     for (const [userId, room] of this.rooms.entries()) {
       const first = room.values().next();
-      if (!first.done) out.set(userId, plain ? toPlain(first.value.user) : first.value.user);
+      if (!first.done) out.set(userId, toPlain(first.value.user));
     }
     return out;
   }
@@ -266,9 +261,4 @@ export class ClusterSync<User, S extends object = object> {
       this.host.report(HubError.from('broker', error));
     }
   }
-}
-
-/** User objects that travel between nodes are JSON. */
-function toPlain(user: unknown): unknown {
-  return JSON.parse(JSON.stringify(user));
 }

@@ -186,7 +186,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     return room ? [...room].map((session) => session.socket) : [];
   }
 
-  /** Online users: cluster-wide with a distributed broker, else this node's. */
+  /** Online users: cluster-wide with a broker that shares presence, else this node's. */
   onlineUsers(): Promise<string[]> {
     return this.ctx.cluster.onlineUsers();
   }
@@ -205,7 +205,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       users: rooms.size,
       ...counters,
       errorsBySource: Object.fromEntries(errorsBySource),
-      broker: cluster.broker.stats(),
+      broker: cluster.broker.stats?.() ?? {},
     };
   }
 

@@ -1,6 +1,6 @@
 import type { PreparedMessage } from '../session/connection.js';
 import { TIMED_OUT, withDeadline } from '../util/deadline.js';
-import { type DeliveryFilter, matchesFilter } from '../routing/delivery-filter.js';
+import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import type { HubUser } from '../config/options.js';
 import type { HubContext } from './hub-context.js';
 import { HubError } from '../protocol/errors.js';
@@ -16,7 +16,7 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 /**
  * One `push`. Plain data without `allow` is encoded once and broadcast.
  * Otherwise `allow` and the data callback run once per user (cluster-wide
- * with a distributed broker), at most `concurrency` at a time; a callback
+ * with a broker that shares presence), at most `concurrency` at a time; a callback
  * that throws, rejects or does not settle within `timeoutMs` skips that
  * user and is reported, so a push always settles.
  */
@@ -41,7 +41,7 @@ export async function runPush<User extends HubUser, S extends object>(
     if (backlog) await backlog;
     return;
   }
-  const users = cluster.distributed ? await cluster.users() : localRecipients(ctx, event, filter);
+  const users = await cluster.recipients(event, filter);
   const settle = <V>(source: string, userId: string, value: PromiseLike<V>, then: (v: V) => unknown) =>
     withDeadline(value, timeoutMs).then(
       (result) => {
@@ -98,20 +98,4 @@ export async function runPush<User extends HubUser, S extends object>(
     if (!isThenable(verdict)) return verdict === true ? withData(userId, user) : undefined;
     return settle('push allow', userId, verdict, (ok) => (ok === true ? withData(userId, user) : undefined));
   });
-}
-
-/** Local users that could receive `event` under `filter`, with the user object of their first such socket. */
-function* localRecipients<User extends HubUser, S extends object>(
-  ctx: HubContext<User, S>,
-  event: string,
-  filter: DeliveryFilter,
-): Iterable<[string, User]> {
-  for (const [userId, room] of ctx.rooms.entries()) {
-    for (const session of room) {
-      if (matchesFilter(session, event, filter)) {
-        yield [userId, session.user];
-        break;
-      }
-    }
-  }
 }

@@ -16,7 +16,8 @@ cluster.setupPrimary({
   silent: false,
 });
 
-const toTest = (message) => process.connected && process.send(message);
+// With a callback, a write after the test went away fails quietly instead of as the process's 'error'.
+const toTest = (message) => process.connected && process.send(message, () => {});
 const relay = new WorkerRelay({ onPresence: (change) => toTest({ type: 'relay-presence', ...change }) });
 
 let nextCall = 0;

@@ -19,6 +19,8 @@ const hub = new WsHub({
   },
   // WSHUB_BROKER_OPTIONS: more WorkerBroker options, as JSON.
   broker: new WorkerBroker({ requestTimeoutMs: 3000, ...JSON.parse(process.env.WSHUB_BROKER_OPTIONS ?? '{}') }),
+  // WSHUB_RECOVERY: the hub's `recovery` option, as JSON.
+  recovery: process.env.WSHUB_RECOVERY ? JSON.parse(process.env.WSHUB_RECOVERY) : undefined,
 });
 hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
@@ -51,6 +53,24 @@ const methods = {
       if (sent % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     return sent;
+  },
+  // sendMessage to `count` distinct users `<prefix><i>` of `bytes` each; the heap after.
+  async spray({ prefix, count, bytes }) {
+    const body = 'x'.repeat(bytes);
+    for (let i = 0; i < count; i++) await hub.sendMessage(`${prefix}${i}`, 'spray', { i, body });
+    return process.memoryUsage();
+  },
+  // The chaos test's traffic: per round, a message to each user (scoped every third), and a broadcast every fifth round.
+  async traffic({ users, rounds, from, gapMs }) {
+    for (let r = from; r < from + rounds; r++) {
+      for (const userId of users) {
+        if (r % 3 === 0) await hub.sendMessage(userId, 'scoped', { r, userId }, 'topic');
+        else await hub.sendMessage(userId, 'direct', { r, userId });
+      }
+      if (r % 5 === 0) await hub.push('all', { r });
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    return null;
   },
   disconnect: ({ userId, device }) => hub.disconnect(userId, device),
   updateUser: ({ user }) => hub.updateUser(user),

@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { Hub, WS_HUB_FACTORY, WsModule, type WsModuleAsyncOptions, type WsModuleOptions } from '@wshub/nest';
-import type { Broker, HubUser } from '@wshub/core';
+import type { Broker, BrokerBus, HubUser } from '@wshub/core';
 import { FakeHub, type FakeHubOptions } from '../fake-hub.js';
 
 /**
@@ -12,7 +12,7 @@ import { FakeHub, type FakeHubOptions } from '../fake-hub.js';
 class ModuleFakeHub extends FakeHub<HubUser> {
   constructor(
     options: FakeHubOptions<HubUser>,
-    private readonly unusedBroker: Broker | undefined,
+    private readonly unusedBroker: Broker | BrokerBus | undefined,
   ) {
     super(options);
   }
@@ -20,7 +20,7 @@ class ModuleFakeHub extends FakeHub<HubUser> {
   override async close(): Promise<void> {
     await super.close();
     // Never attached, so it has nobody to report to; a failure to close it is not the test's concern.
-    await this.unusedBroker?.close().catch(() => {});
+    await this.unusedBroker?.close?.().catch(() => {});
   }
 }
 
