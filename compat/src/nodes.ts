@@ -24,7 +24,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
  */
 export const SUITES: ReadonlyArray<{ workspace: string; exclude: string[] }> = [
   { workspace: 'packages/core', exclude: ['test/hostile/**'] },
-  { workspace: 'packages/client', exclude: ['test/browser/**'] },
+  { workspace: 'packages/client', exclude: ['test/browser/**', 'test/integration/worker-chaos.test.ts'] },
   { workspace: 'packages/testing', exclude: [] },
   { workspace: 'packages/nest', exclude: [] },
   { workspace: 'packages/prometheus', exclude: [] },
