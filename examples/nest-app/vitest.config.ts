@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
-    hookTimeout: 30_000,
+    // A demo's embedded database opens in a few seconds, far longer on a busy machine.
+    hookTimeout: 90_000,
   },
 });

@@ -227,6 +227,12 @@ $('status-button').addEventListener('click', async () => {
   await post(`/orders/${id}/status`, { status: $('status').value });
   await refreshOrders();
 });
+$('rollback-button').addEventListener('click', async () => {
+  const id = orderId();
+  if (!id) return;
+  await post(`/orders/${id}/status`, { status: $('status').value, rollback: true });
+  await refreshOrders();
+});
 $('announce-button').addEventListener('click', () => post('/announcements', { text: 'Hello from the demo page' }));
 
 config = await (await fetch('/demo/config')).json();

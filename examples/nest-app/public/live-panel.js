@@ -47,9 +47,25 @@ function draw(samples) {
   $('live-scale').textContent = `bars: deliveries/s (peak ${peakDeliveries}); lines: connections, users (peak ${peakSockets})`;
 }
 
+/** The outbox: where it lives, its pending rows now, the relay's slowest COMMIT → hub in the last minute. */
+function showOutbox(outbox, samples) {
+  const where = $('live-outbox');
+  where.dataset.state = outbox.state;
+  where.textContent =
+    outbox.state === 'ready' ? outbox.database : outbox.state === 'starting' ? `opening ${outbox.database}…` : `unavailable: ${outbox.error}`;
+  const pending = $('live-pending');
+  pending.textContent = outbox.pending === undefined ? '–' : String(outbox.pending);
+  pending.dataset.value = String(outbox.pending ?? '');
+  const latencies = samples.map((s) => s.relayMs).filter((ms) => ms !== null && ms !== undefined);
+  const relay = $('live-relay');
+  relay.textContent = latencies.length === 0 ? 'nothing relayed in the last minute' : `${Math.max(...latencies)} ms`;
+  relay.dataset.value = latencies.length === 0 ? '' : String(Math.max(...latencies));
+  relay.dataset.last = String(latencies.at(-1) ?? '');
+}
+
 async function refresh() {
   try {
-    const { samples } = await (await fetch('/demo/activity')).json();
+    const { samples, outbox } = await (await fetch('/demo/activity')).json();
     panel.dataset.samples = String(samples.length);
     const last = samples.at(-1) ?? { connections: 0, users: 0, deliveries: 0 };
     show('connections', last.connections);
@@ -57,6 +73,7 @@ async function refresh() {
     show('deliveries', last.deliveries);
     figures.deliveries.dataset.peak = String(Math.max(0, ...samples.map((s) => s.deliveries)));
     draw(samples);
+    showOutbox(outbox, samples);
     panel.dataset.state = 'live';
   } catch {
     panel.dataset.state = 'offline'; // the server restarts: keep the last picture

@@ -6,6 +6,7 @@ import { AnnouncementsController } from './announcements/announcements.controlle
 import { ClientConnectedHandler } from './auth/client-connected.handler.js';
 import { SessionRefreshHandler } from './auth/session-refresh.handler.js';
 import { TokenController } from './auth/token.controller.js';
+import { DemoDatabase } from './database/demo-database.js';
 import { DemoController } from './demo.controller.js';
 import { HealthController } from './monitoring/health.controller.js';
 import { HubActivity } from './monitoring/hub-activity.js';
@@ -26,6 +27,7 @@ import { createWsOptions } from './ws-options.js';
   ],
   controllers: [OrdersController, AnnouncementsController, DemoController, TokenController, HealthController],
   providers: [
+    DemoDatabase,
     OrderStore,
     ClientConnectedHandler,
     SessionRefreshHandler,

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { Hub } from '@wshub/nest';
+import { DemoDatabase, type OutboxStatus } from './database/demo-database.js';
 import { DEMO_ACCOUNTS } from './demo-users.js';
 import { type ActivitySample, HubActivity } from './monitoring/hub-activity.js';
 import { type Order, OrderStore } from './orders/order-store.js';
@@ -17,14 +18,15 @@ export class DemoController {
     @Inject(Hub) private readonly hub: Hub,
     private readonly orders: OrderStore,
     private readonly activity: HubActivity,
+    private readonly database: DemoDatabase,
   ) {}
 
   @Get('config')
-  config(): DemoConfig {
+  async config(): Promise<DemoConfig> {
     return {
       wsPath: this.hub.path,
       accounts: Object.entries(DEMO_ACCOUNTS).map(([token, account]) => ({ token, ...account })),
-      orders: this.orders.list(),
+      orders: await this.orders.list(),
     };
   }
 
@@ -34,9 +36,15 @@ export class DemoController {
     return { online: this.hub.connectedUsers(), stats: this.hub.stats() };
   }
 
+  /** The outbox: where it lives, whether it is open, its pending rows and how many the relay sent. */
+  @Get('outbox')
+  outbox(): Promise<OutboxStatus> {
+    return this.database.status();
+  }
+
   /** The last minute of the hub, a sample a second, for the page's live panel. */
   @Get('activity')
-  lastMinute(): { samples: ActivitySample[] } {
-    return { samples: this.activity.lastMinute() };
+  async lastMinute(): Promise<{ samples: ActivitySample[]; outbox: OutboxStatus }> {
+    return { samples: this.activity.lastMinute(), outbox: await this.database.status() };
   }
 }

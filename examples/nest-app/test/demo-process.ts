@@ -28,16 +28,19 @@ export class DemoProcess {
 
   /**
    * Starts the demo on `port` (0: a free one), with `env` added to the
-   * environment (e.g. `TOKEN_TTL_MS`). Rejects with the process's
-   * output if it exits first or prints no URL within `timeoutMs`.
+   * environment (e.g. `TOKEN_TTL_MS`), and waits for its database (which
+   * opens after the URL is printed). Rejects with the process's output if it
+   * exits first, or prints no URL or has no database within `timeoutMs`.
    */
-  static async start(port = 0, timeoutMs = 30_000, env: Record<string, string> = {}): Promise<DemoProcess> {
+  static async start(port = 0, timeoutMs = 90_000, env: Record<string, string> = {}): Promise<DemoProcess> {
     const child = spawn(process.execPath, [main], {
       env: { ...process.env, ...env, PORT: String(port), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const demo = new DemoProcess(child);
+    const deadline = Date.now() + timeoutMs;
     demo.#port = await demo.#printedPort(timeoutMs);
+    await demo.#databaseOpen(deadline);
     return demo;
   }
 
@@ -70,6 +73,22 @@ export class DemoProcess {
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
+  }
+
+  async #databaseOpen(deadline: number): Promise<void> {
+    for (;;) {
+      // While PGlite starts it holds the event loop; a kept-alive connection may be reset meanwhile.
+      const state = await fetch(`${this.base}/demo/outbox`, { headers: { connection: 'close' } }).then(
+        async (response) => ((await response.json()) as { state: string }).state,
+        () => 'starting',
+      );
+      if (state === 'ready') return;
+      if (state !== 'starting' || Date.now() > deadline) {
+        this.child.kill('SIGKILL');
+        throw new Error(`the demo's database is ${state}:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   #printedPort(timeoutMs: number): Promise<number> {

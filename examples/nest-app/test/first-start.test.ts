@@ -14,7 +14,7 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const rootPackage = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> };
 
 describe("the first npm start's build", () => {
-  it('builds the demo and the five packages it runs on, nothing else', () => {
+  it('builds the demo and the six packages it runs on, nothing else', () => {
     const build = /^turbo run build (--filter=\S+) && /.exec(rootPackage.scripts.start!);
     expect(build, `npm start is "${rootPackage.scripts.start}"`).not.toBeNull();
     const plan = JSON.parse(
@@ -29,6 +29,7 @@ describe("the first npm start's build", () => {
       '@wshub/core#build',
       '@wshub/example-nest-app#build',
       '@wshub/nest#build',
+      '@wshub/postgres#build',
       '@wshub/prometheus#build',
       '@wshub/redis#build',
     ]);

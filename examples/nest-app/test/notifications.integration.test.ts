@@ -16,6 +16,8 @@ beforeAll(async () => {
   app = await NestFactory.create(AppModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   base = await app.getUrl();
+  // The embedded database opens in the background; the orders wait for it.
+  await fetch(`${base}/orders`);
 });
 afterEach(() => Promise.all(clients.splice(0).map((client) => client.close())));
 afterAll(() => app?.close());

@@ -1,9 +1,11 @@
 // The demo's auth handler, watch rule and notification code, unit-tested
-// without a port: the whole app module, its WsModule running on a FakeHub.
+// without a port: the whole app module, its WsModule running on a FakeHub
+// (one module for the file: its embedded database opens once).
 import 'reflect-metadata';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { FakeHub, FakeHubModule } from '@wshub/testing/nest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DemoDatabase } from '../src/database/demo-database.js';
 import type { AnnouncementsController } from '../src/announcements/announcements.controller.js';
 import type { DemoUser } from '../src/demo-users.js';
 import type { OrdersController } from '../src/orders/orders.controller.js';
@@ -11,6 +13,7 @@ import { compiled } from './compiled.js';
 
 const { AppModule } = await compiled<typeof import('../src/app.module.js')>('app.module.js');
 const orders = await compiled<typeof import('../src/orders/orders.controller.js')>('orders/orders.controller.js');
+const database = await compiled<typeof import('../src/database/demo-database.js')>('database/demo-database.js');
 const announcements = await compiled<typeof import('../src/announcements/announcements.controller.js')>(
   'announcements/announcements.controller.js',
 );
@@ -18,13 +21,15 @@ const announcements = await compiled<typeof import('../src/announcements/announc
 let moduleRef: TestingModule;
 let hub: FakeHub<DemoUser>;
 
-beforeEach(async () => {
+beforeAll(async () => {
   moduleRef = await Test.createTestingModule({ imports: [AppModule, FakeHubModule] }).compile();
   moduleRef.useLogger(false);
   await moduleRef.init();
   hub = moduleRef.get(FakeHub);
+  await moduleRef.get<DemoDatabase>(database.DemoDatabase).ready();
 });
-afterEach(() => moduleRef.close());
+afterEach(() => hub.reset());
+afterAll(() => moduleRef?.close());
 
 const ordersController = () => moduleRef.get<OrdersController>(orders.OrdersController);
 const announcementsController = () => moduleRef.get<AnnouncementsController>(announcements.AnnouncementsController);
@@ -57,6 +62,8 @@ describe('order status updates', () => {
     await alice.watch('order-status');
     await ordersController().setStatus(42, { status: 'shipped' });
     const update = { event: 'order-status', data: { orderId: 42, status: 'shipped' } };
+    // Written to the outbox with the order; the relay sends it once the transaction commits.
+    await expect.poll(() => hub.deliveries.length).toBe(2);
     expect(hub.deliveries).toEqual([
       { userId: 'bob', deviceFingerprint: 'phone', socketId: phone.id, ...update },
       { userId: 'alice', deviceFingerprint: 'browser', socketId: alice.id, ...update },

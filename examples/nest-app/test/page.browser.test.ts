@@ -130,7 +130,7 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
 
   describe('short-lived session tokens', () => {
     it('with 3 s tokens the page stays connected and keeps receiving for 10 s, renewing the session on the open socket', async () => {
-      const shortLived = await DemoProcess.start(0, 30_000, { TOKEN_TTL_MS: '3000' });
+      const shortLived = await DemoProcess.start(0, undefined, { TOKEN_TTL_MS: '3000' });
       try {
         await openPage(shortLived.base);
         await signIn('bob-token');
@@ -187,6 +187,12 @@ describe.skipIf(skip)(skip ?? 'the demo page in Chromium', () => {
       }
       expect(Number(await panel.getAttribute('data-samples'))).toBeGreaterThan(1);
       expect(await page.locator('#live-chart rect.deliveries').count()).toBeGreaterThan(1);
+      // The outbox: its database, no row left pending, and a status change's time from COMMIT to the hub.
+      expect(await page.getByTestId('live-outbox').getAttribute('data-state')).toBe('ready');
+      expect(await page.getByTestId('live-outbox').textContent()).toContain('PGlite');
+      await setStatus(1, 'packed');
+      await expect.poll(() => page.getByTestId('live-relay').getAttribute('data-value'), { timeout: WAIT_MS }).toMatch(/^\d+$/);
+      await expect.poll(() => page.getByTestId('live-pending').getAttribute('data-value'), { timeout: WAIT_MS }).toBe('0');
       const connections = await page.getByTestId('live-line-connections').getAttribute('points');
       expect(connections?.split(' ').length).toBeGreaterThan(1);
       expect(pageErrors).toEqual([]);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Hub } from '@wshub/nest';
+import { DemoDatabase } from '../database/demo-database.js';
 
 /** One second of the hub, as the page's live panel draws it. */
 export interface ActivitySample {
@@ -9,6 +10,10 @@ export interface ActivitySample {
   users: number;
   /** Messages written to sockets during that second. */
   deliveries: number;
+  /** Outbox rows committed and not yet relayed (read at most a second before); null while the database opens. */
+  pending: number | null;
+  /** The slowest row the relay handed to the hub during that second, from its COMMIT (ms); null when none. */
+  relayMs: number | null;
 }
 
 /** Seconds of history the panel shows. */
@@ -17,7 +22,7 @@ export const ACTIVITY_SECONDS = 60;
 /**
  * The last minute of this node's hub, one sample a second from
  * `hub.stats()`: open sockets, users, and deliveries in that second (the
- * growth of `messagesOut`). Kept by the server, so a page opened now draws
+ * growth of `messagesOut`); and the outbox's pending rows and relay latency. Kept by the server, so a page opened now draws
  * the whole minute at once.
  */
 @Injectable()
@@ -26,7 +31,10 @@ export class HubActivity implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
   private lastOut = 0;
 
-  constructor(@Inject(Hub) private readonly hub: Hub) {}
+  constructor(
+    @Inject(Hub) private readonly hub: Hub,
+    private readonly database: DemoDatabase,
+  ) {}
 
   onModuleInit(): void {
     this.lastOut = this.hub.stats().messagesOut;
@@ -45,7 +53,16 @@ export class HubActivity implements OnModuleInit, OnModuleDestroy {
 
   private sample(): void {
     const { connections, users, messagesOut } = this.hub.stats();
-    this.samples.push({ at: Date.now(), connections, users, deliveries: messagesOut - this.lastOut });
+    const latencies = this.database.takeLatencies();
+    const pending = this.database.lastPending;
+    this.samples.push({
+      at: Date.now(),
+      connections,
+      users,
+      deliveries: messagesOut - this.lastOut,
+      pending: pending ?? null,
+      relayMs: latencies.length > 0 ? Math.max(...latencies) : null,
+    });
     this.lastOut = messagesOut;
     if (this.samples.length > ACTIVITY_SECONDS) this.samples.shift();
   }

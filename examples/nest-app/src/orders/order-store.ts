@@ -1,4 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import type { Queryable } from '@wshub/postgres';
+import { DemoDatabase } from '../database/demo-database.js';
+import { DEMO_ACCOUNTS } from '../demo-users.js';
 
 export interface Order {
   id: number;
@@ -7,30 +10,56 @@ export interface Order {
   status: string;
 }
 
-/** The demo's orders, in memory. */
+/** What the owner's and the admins' sockets watching the order get. */
+export interface OrderUpdate {
+  orderId: number;
+  status: string;
+}
+
+const ADMINS = Object.values(DEMO_ACCOUNTS)
+  .filter((account) => account.role === 'admin')
+  .map((account) => account.id);
+
+/** The demo's orders, a table in the demo's database. */
 @Injectable()
 export class OrderStore {
-  private readonly orders = new Map<number, Order>(
-    [
-      { id: 1, owner: 'alice', status: 'placed' },
-      { id: 42, owner: 'bob', status: 'placed' },
-      { id: 43, owner: 'bob', status: 'packed' },
-      { id: 7, owner: 'carol', status: 'placed' },
-    ].map((order) => [order.id, order]),
-  );
+  constructor(private readonly database: DemoDatabase) {}
 
-  list(): Order[] {
-    return [...this.orders.values()];
+  async list(): Promise<Order[]> {
+    const { db } = await this.database.ready();
+    return ((await db.pool.query('SELECT id, owner, status FROM demo_orders ORDER BY id')) as { rows: Order[] }).rows;
   }
 
-  find(id: number): Order | undefined {
-    return this.orders.get(id);
+  async find(id: number): Promise<Order | undefined> {
+    if (!Number.isSafeInteger(id) || Math.abs(id) > 2 ** 31 - 1) return undefined;
+    const { db } = await this.database.ready();
+    return ((await db.pool.query('SELECT id, owner, status FROM demo_orders WHERE id = $1', [id])) as { rows: Order[] }).rows[0];
   }
 
-  setStatus(id: number, status: string): Order {
-    const order = this.orders.get(id);
-    if (!order) throw new NotFoundException(`order ${id} does not exist`);
-    order.status = status;
-    return order;
+  /**
+   * Changes an order's status and, in the same transaction, writes the
+   * notification to the outbox: to the owner's sockets that watch the order
+   * (or every order), and to each admin's. The relay sends it once the
+   * transaction commits; with `rollback` the transaction is rolled back at
+   * the end instead, and nothing is sent. Returns the order as it now is.
+   */
+  async setStatus(id: number, status: string, rollback = false): Promise<Order> {
+    const order = await this.database.transaction(async (tx, outbox) => {
+      const changed = await update(tx, id, status);
+      const message: OrderUpdate = { orderId: changed.id, status: changed.status };
+      for (const userId of new Set([changed.owner, ...ADMINS])) {
+        await outbox.sendMessage(tx, userId, 'order-status', message, changed.id);
+      }
+      return changed;
+    }, rollback);
+    return rollback ? ((await this.find(id)) ?? order) : order;
   }
+}
+
+async function update(tx: Queryable, id: number, status: string): Promise<Order> {
+  const { rows } = (await tx.query('UPDATE demo_orders SET status = $2 WHERE id = $1 RETURNING id, owner, status', [id, status])) as {
+    rows: Order[];
+  };
+  if (!rows[0]) throw new NotFoundException(`order ${id} does not exist`);
+  return rows[0];
 }

@@ -14,7 +14,11 @@ export class OrderWatchRule implements IEventHandler<IsAllowedToWatchEvent<DemoU
   handle(event: IsAllowedToWatchEvent<DemoUser>): void {
     if (event.event !== 'order-status') return;
     if (event.user?.role === 'admin') return;
-    const order = event.payload === null ? undefined : this.orders.find(Number(event.payload));
-    event.output.push(Promise.resolve(order?.owner === event.userId));
+    if (event.payload === null) return void event.output.push(Promise.resolve(false));
+    const owner = this.orders.find(Number(event.payload)).then(
+      (order) => order?.owner === event.userId,
+      () => false, // the database is away: refused, not an error
+    );
+    event.output.push(owner);
   }
 }
