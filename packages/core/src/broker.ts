@@ -11,6 +11,7 @@ export type Envelope = (
   | { kind: 'push'; event: string; filter: DeliveryFilter; message: string }
   | { kind: 'disconnect'; userId: string; deviceFingerprint?: string }
   | { kind: 'update'; userId: string; user: unknown }
+  | ReceiptEnvelope
 ) & {
   /**
    * The W3C `traceparent` of the sender's `wshub.send` span, when tracing
@@ -21,10 +22,26 @@ export type Envelope = (
   tp?: string;
 };
 
+/**
+ * Confirmations, from the node whose socket confirmed to the node that owns
+ * the receipts (`origin`, the sender's node): `items` are `[id, event]`.
+ */
+export interface ReceiptEnvelope {
+  kind: 'receipt';
+  origin: string;
+  userId: string;
+  deviceFingerprint: string;
+  socketId: string;
+  at: number;
+  items: Array<[string, string]>;
+}
+
 /** What a hub offers the broker it is given. */
 export interface BrokerNode {
   /** Unique per hub instance; lets a broker drop its own publishes. */
   readonly nodeId: string;
+  /** The hub has receipts on: it needs {@link Broker.publishToNode} to reach it. */
+  readonly receipts?: boolean;
   /** Applies an envelope that came from another node to this node's sockets. */
   deliver(envelope: Envelope): void;
   /** The users this node holds now, as plain (JSON) objects: for re-announcing presence after an outage. */
@@ -79,6 +96,12 @@ export interface Broker {
   attach(node: BrokerNode): void;
   publishToUser(userId: string, envelope: Envelope): void;
   publishToAll(envelope: Envelope): void;
+  /**
+   * Reaches the one node `nodeId` (receipts' confirmations go to the
+   * sender's node this way). Without it, the hub publishes those with
+   * `publishToAll` and every other node drops them.
+   */
+  publishToNode?(nodeId: string, envelope: Envelope): void;
   /** This node now holds a socket of `userId` (its first); `user` is plain JSON. */
   userJoined(userId: string, user: unknown): void;
   /** The user object changed (`updateUser`) while this node holds the user. */
@@ -170,7 +193,8 @@ export interface ClusterBrokerStats {
  * self-echo rule and the validation of what arrives; a transport implements
  * only `publish`, `subscribe` and `unsubscribe` (plus presence).
  *
- * Channels: `<prefix>:all` for broadcasts, `<prefix>:user:<userId>` per user.
+ * Channels: `<prefix>:all` for broadcasts, `<prefix>:user:<userId>` per user,
+ * `<prefix>:node:<nodeId>` per node (receipts' confirmations).
  */
 export abstract class ClusterBroker implements Broker {
   readonly distributed = true;
@@ -201,10 +225,16 @@ export abstract class ClusterBroker implements Broker {
     return `${this.prefix}:user:${userId}`;
   }
 
+  /** The channel only node `nodeId` subscribes. */
+  nodeChannel(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}`;
+  }
+
   attach(node: BrokerNode): void {
     if (this.node) throw new Error('wshub: a broker can serve one hub only; create one broker per WsHub');
     this.node = node;
     this.subscribe(this.broadcastChannel);
+    if (node.receipts) this.subscribe(this.nodeChannel(node.nodeId));
   }
 
   publishToUser(userId: string, envelope: Envelope): void {
@@ -213,6 +243,10 @@ export abstract class ClusterBroker implements Broker {
 
   publishToAll(envelope: Envelope): void {
     this.send(this.broadcastChannel, envelope);
+  }
+
+  publishToNode(nodeId: string, envelope: Envelope): void {
+    this.send(this.nodeChannel(nodeId), envelope);
   }
 
   userJoined(userId: string, user: unknown): void {
@@ -338,7 +372,24 @@ export function decodeEnvelope(text: string): { origin: string; envelope: Envelo
       if (typeof env.userId === 'string' && typeof env.user === 'object' && env.user !== null)
         return { origin: o, envelope: env as Envelope };
       return undefined;
+    case 'receipt':
+      return isReceipt(env) ? { origin: o, envelope: env as unknown as ReceiptEnvelope } : undefined;
     default:
       return undefined;
   }
+}
+
+const isPair = (item: unknown): boolean =>
+  Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' && typeof item[1] === 'string';
+
+function isReceipt(env: Record<string, unknown>): boolean {
+  return (
+    typeof env.origin === 'string' &&
+    typeof env.userId === 'string' &&
+    typeof env.deviceFingerprint === 'string' &&
+    typeof env.socketId === 'string' &&
+    typeof env.at === 'number' &&
+    Array.isArray(env.items) &&
+    env.items.every(isPair)
+  );
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, Envelope, PresenceChange } from './broker.js';
+import type { Broker, Envelope, PresenceChange, ReceiptEnvelope } from './broker.js';
 import type { PreparedMessage } from './connection.js';
 import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from './delivery-filter.js';
@@ -18,6 +18,8 @@ export interface ClusterHost<User> {
   report(error: HubError): void;
   /** The user object in the registry's terms. */
   userOf(session: SocketSession): User;
+  /** Confirmations for receipts this node owns (with receipts on). */
+  receipt?(envelope: ReceiptEnvelope): void;
 }
 
 /**
@@ -41,6 +43,7 @@ export class ClusterSync<User> {
   ) {
     broker.attach({
       nodeId: this.nodeId,
+      receipts: host.receipt !== undefined,
       deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
       localUsers: () => this.localUsers(true),
       reportError: (error) => host.report(HubError.from('broker', error)),
@@ -85,14 +88,14 @@ export class ClusterSync<User> {
    */
   sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record({ userId, filter, event: message.event, text: message.text }) ?? undefined;
+      return this.history.record({ userId, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
       this.publish(() =>
         this.broker.publishToUser(
           userId,
-          this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text }),
+          this.traced({ kind: 'send', userId, event: message.event, filter, message: message.wire ?? message.text }),
         ),
       );
     }
@@ -102,13 +105,27 @@ export class ClusterSync<User> {
   /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
   broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record({ userId: undefined, filter, event: message.event, text: message.text }) ?? undefined;
+      return this.history.record({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
     }
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
-      this.publish(() => this.broker.publishToAll(this.traced({ kind: 'push', event: message.event, filter, message: message.text })));
+      const text = message.wire ?? message.text;
+      this.publish(() => this.broker.publishToAll(this.traced({ kind: 'push', event: message.event, filter, message: text })));
     }
     return undefined;
+  }
+
+  /**
+   * Confirmations to the node that owns their receipts: on its own channel
+   * when the broker has one (one message to one node), else to every node,
+   * and the others drop it.
+   */
+  sendReceipt(envelope: ReceiptEnvelope): void {
+    if (!this.broker.distributed) return;
+    this.publish(() => {
+      if (this.broker.publishToNode) this.broker.publishToNode(envelope.origin, envelope);
+      else this.broker.publishToAll(envelope);
+    });
   }
 
   /** A recorded message, for this node's sockets: with its offset for v2 clients when it has one. */
@@ -220,6 +237,9 @@ export class ClusterSync<User> {
         this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
         return false;
       }
+      case 'receipt':
+        if (envelope.origin === this.nodeId) this.host.receipt?.(envelope);
+        return false;
     }
   }
 

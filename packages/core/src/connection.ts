@@ -1,4 +1,5 @@
 import type { HubRequest } from './options.js';
+import type { ReceiptTag } from './receipts/tag.js';
 
 /** A message serialized once, written to many connections. */
 export interface PreparedMessage {
@@ -13,6 +14,10 @@ export interface PreparedMessage {
   readonly offset?: number;
   /** With recovery: the same message for v2 clients, its frame carrying `"offset"`. */
   readonly v2?: PreparedMessage;
+  /** With receipts: the message's id and the node waiting for its confirmation. */
+  readonly receipt?: ReceiptTag;
+  /** With receipts: the text the broker and the history carry (the frame and its tag). */
+  readonly wire?: string;
 }
 
 /** WebSocket `readyState` of an open connection. */

@@ -5,6 +5,7 @@ import type { HubCounters } from './hub-counters.js';
 import type { HubEvents, HubSocket } from './hub-types.js';
 import type { Notifier } from './notifier.js';
 import type { HubOptions, HubUser, ResolvedOptions } from './options.js';
+import type { Receipts } from './receipts/receipts.js';
 import type { ResumeBudget } from './resume-budget.js';
 import type { SocketSession } from './socket-session.js';
 import type { UserRegistry } from './user-registry.js';
@@ -28,6 +29,8 @@ export interface HubContext<User extends HubUser = HubUser, S extends object = o
   readonly cluster: ClusterSync<User>;
   /** Resumes left per user on this node; only with a history. */
   readonly resumeBudget: ResumeBudget | undefined;
+  /** Receipts; only with the `receipts` option. */
+  readonly receipts: Receipts | undefined;
   /** The app's `refresh` hook, when it has one. */
   readonly refresh: HubOptions<User, HubSocket<User, S>>['refresh'];
   readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;

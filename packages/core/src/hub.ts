@@ -18,6 +18,8 @@ import { type HubOptions, type HubRequest, type HubUser, type ResolvedOptions, r
 import { CloseCode, optionError } from './protocol.js';
 import { originRule } from './origins.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
+import { Receipts } from './receipts/receipts.js';
+import { messageIds, withReceipt } from './receipts/tag.js';
 import { assertSendOptions, RecentIds, type SendOptions } from './recent-ids.js';
 import { ResumeBudget } from './resume-budget.js';
 import { sessionEnded } from './session-end.js';
@@ -56,6 +58,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   /** What the parts that answer frames and keep rules share (see {@link HubContext}). */
   private readonly ctx: HubContext<User, S>;
   private readonly recentIds = new RecentIds();
+  /** Only with the `receipts` option. */
+  private readonly receipts: Receipts | undefined;
+  private readonly makeId = messageIds();
   private pendingCount = 0;
   private closing: Promise<void> | undefined;
   /** Undefined without `@opentelemetry/api`: no span is even attempted. */
@@ -93,6 +98,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       this.observers,
       this.tracing,
     );
+    const receipts = this.config.receipts && this.newReceipts();
+    this.receipts = receipts;
+    this.delivery.receipts = receipts;
     this.cluster = new ClusterSync<User>(
       options.broker ?? new LocalBroker(),
       this.delivery,
@@ -102,6 +110,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
         presence: (change) => this.notifier.emit('presence', change),
         report,
         userOf: (session) => session.user as User,
+        ...(receipts && { receipt: (envelope) => receipts.confirmed(envelope) }),
       },
       this.config.recovery,
       this.tracing,
@@ -116,6 +125,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       cluster: this.cluster,
       resumeBudget: this.cluster.history ? new ResumeBudget(this.config.limits.resumesPerUser) : undefined,
       refresh: options.refresh,
+      receipts,
       notifier: this.notifier,
       report,
     };
@@ -132,6 +142,19 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       },
       ended: (session, code, reason) => sessionEnded(this.ctx, session as SocketSession<User, S>, code, reason),
     };
+  }
+
+  private newReceipts(): Receipts {
+    const hub = this;
+    return new Receipts(this.config.receipts!, {
+      get nodeId() {
+        return hub.cluster.nodeId;
+      },
+      counters: this.counters,
+      delivered: (event) => this.notifier.emit('delivered', event),
+      undelivered: (event) => this.notifier.emit('undelivered', event),
+      send: (envelope) => this.cluster.sendReceipt(envelope),
+    });
   }
 
   /** Unique per hub instance (brokers drop their own publishes by it). */
@@ -246,7 +269,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * With a broker whose queue fills (`WorkerBroker`), the promise resolves
    * once the queue is short again, and rejects with a RangeError, nothing
    * delivered, when it is full. With `options.id`, a repeat of a recent id
-   * is dropped (see {@link RecentIds}).
+   * is dropped (see {@link RecentIds}). Resolves with the message's id:
+   * `options.id`, else one the hub made (what receipts report).
    */
   async sendMessage(
     userId: string,
@@ -254,26 +278,31 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     data?: unknown,
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
-  ): Promise<void> {
+  ): Promise<string> {
     assertUserId(userId);
     assertEvent(event);
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const id = assertSendOptions(options);
-    if (id !== undefined && this.recentIds.has(id)) return;
-    const send = async (): Promise<void> => {
+    const messageId = id ?? this.makeId();
+    if (id !== undefined && this.recentIds.has(id)) return messageId;
+    const send = async (): Promise<string> => {
       const started = this.observers.active ? performance.now() : 0;
-      const message = this.delivery.prepare(event, data);
-      if (!message) return;
-      const tooBig = this.delivery.oversize(message);
+      const prepared = this.delivery.prepare(event, data);
+      if (!prepared) return messageId;
+      const tooBig = this.delivery.oversize(prepared);
       if (tooBig) throw tooBig;
       // Throws, before anything is delivered, when the broker's queue is full.
       const backlog = this.cluster.admit();
+      const receipts = this.receipts;
+      const message = receipts ? withReceipt(prepared, { id: messageId, origin: this.nodeId }) : prepared;
+      receipts?.track(messageId, userId, event, data, filter);
       // A history over its bound of records in flight: the caller waits, at the pace the store answers.
       const room = this.cluster.sendToUser(userId, filter, message);
       if (id !== undefined) this.recentIds.add(id);
       if (room) await room;
       if (started !== 0) this.observers.call('delivered', secondsSince(started), 'send');
       if (backlog) await backlog;
+      return messageId;
     };
     if (!this.tracing) return send();
     // With recovery the history delivers later, so the sockets reached are not known here.
@@ -287,7 +316,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * user (not per socket), concurrently up to `limits.pushConcurrency`; one
    * that throws, rejects or does not settle within `pushTimeoutMs` skips
    * that user and is reported through `'error'`. With `options.id`, a
-   * repeat of a recent id is dropped (see {@link RecentIds}).
+   * repeat of a recent id is dropped (see {@link RecentIds}). Resolves with
+   * the message's id, as `sendMessage` does.
    */
   async push(
     event: string,
@@ -295,15 +325,17 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     allow?: PushAllow<User> | null,
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
-  ): Promise<void> {
+  ): Promise<string> {
     assertEvent(event);
     if (allow !== undefined && allow !== null && typeof allow !== 'function') {
       throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
     }
     const filter = toDeliveryFilter(isWatchingOrPayload);
     const id = assertSendOptions(options);
-    if (id !== undefined && this.recentIds.has(id)) return;
-    const send = async (): Promise<void> => {
+    const messageId = id ?? this.makeId();
+    if (id !== undefined && this.recentIds.has(id)) return messageId;
+    const receipts = this.receipts;
+    const send = async (): Promise<string> => {
       const started = this.observers.active ? performance.now() : 0;
       await runPush(
         {
@@ -316,6 +348,10 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
             this.report(error);
           },
           localRecipients: (e, f) => this.localRecipients(e, f),
+          receipts: receipts && {
+            tag: (message) => withReceipt(message, { id: messageId, origin: this.nodeId }),
+            track: (userId, value) => receipts.track(messageId, userId, event, value, filter),
+          },
         },
         event,
         data,
@@ -325,6 +361,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
       if (id !== undefined) this.recentIds.add(id);
       if (started !== 0) this.observers.call('delivered', secondsSince(started), 'push');
+      return messageId;
     };
     if (!this.tracing) return send();
     // Only one shared message is written before the push's first await; callbacks run per user, later.
@@ -409,6 +446,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       connections: this.sessions.size,
       pending: this.pendingCount,
       users: this.rooms.size,
+      receiptsPending: this.receipts?.pendingCount ?? 0,
       ...this.counters,
       errorsBySource: Object.fromEntries(this.errorsBySource),
       broker: this.cluster.broker.stats(),
@@ -444,6 +482,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private async shutdown(drainMs: number): Promise<void> {
     await closeSessions([...this.sessions], drainMs);
     this.ctx.resumeBudget?.close();
+    this.receipts?.close();
     await this.cluster.close();
   }
 }
@@ -453,3 +492,4 @@ export interface CloseOptions {
   /** Spread the closing of sockets (with 1012) over this many ms. 0 closes all at once with 1001. */
   drainMs?: number;
 }
+

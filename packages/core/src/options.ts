@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Broker } from './broker.js';
 import type { RecoveryLimits } from './history.js';
 import { DEFAULT_PATH, optionError } from './protocol.js';
+import { type ReceiptLimits, type ReceiptOptions, resolveReceipts } from './receipts/options.js';
 import type { TracingOptions } from './tracing.js';
 
 /** What every user object must carry: `id` groups sockets into a room, `deviceFingerprint` names one device. */
@@ -271,6 +272,8 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * @default false
    */
   recovery?: boolean | RecoveryOptions;
+  /** Receipts: `'delivered'` per device that confirms a message, `'undelivered'` when none does in time. Off by default. */
+  receipts?: boolean | ReceiptOptions;
   /**
    * Time a socket the hub closed has to answer the close frame before it is
    * terminated (what it sends meanwhile is discarded).
@@ -300,6 +303,7 @@ export interface ResolvedOptions {
   pauseTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
+  receipts: ReceiptLimits | undefined;
   limits: Required<HubLimits>;
 }
 
@@ -387,6 +391,7 @@ export function resolveOptions(options: HubOptions<HubUser, unknown>): ResolvedO
     drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
     pauseTimeoutMs: positiveInteger('pauseTimeoutMs', options.pauseTimeoutMs, DEFAULT_PAUSE_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
+    receipts: resolveReceipts(options.receipts),
     limits: resolveLimits(limits),
   };
 }

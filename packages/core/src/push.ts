@@ -19,6 +19,14 @@ export interface PushContext<User> {
   report(error: HubError): void;
   /** This node's users that could receive `event` under `filter`, with one user object each. */
   localRecipients(event: string, filter: DeliveryFilter): Iterable<[string, User]>;
+  /** With receipts on: tags each message with the push's id, and waits for each user it goes to. */
+  receipts?: PushReceipts | undefined;
+}
+
+/** A push's receipts: `tag` a message with its id; `track` a user it goes to, with that user's data. */
+export interface PushReceipts {
+  tag(message: PreparedMessage): PreparedMessage;
+  track(userId: string, data: unknown): void;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -38,15 +46,24 @@ export async function runPush<User>(
   allow: PushAllow<User> | null | undefined,
   filter: DeliveryFilter,
 ): Promise<void> {
-  const { delivery, cluster } = ctx;
+  const { delivery, cluster, receipts } = ctx;
   const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
-  const shared = perUser ? undefined : delivery.prepare(event, data);
-  if (!perUser && !shared) return;
-  const tooBig = shared && delivery.oversize(shared);
+  const prepared = perUser ? undefined : delivery.prepare(event, data);
+  if (!perUser && !prepared) return;
+  const tooBig = prepared && delivery.oversize(prepared);
   if (tooBig) throw tooBig;
+  const shared = prepared && receipts ? receipts.tag(prepared) : prepared;
   if (shared && !allow) {
+    // Receipts are kept for the users online now, cluster-wide (the others never get it).
+    const online = receipts
+      ? await cluster.onlineUsers().catch((error: unknown) => {
+          ctx.report(HubError.from('broker', error, 'no receipt was kept for this push'));
+          return [];
+        })
+      : undefined;
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
+    if (online) for (const userId of online) receipts?.track(userId, data);
     await cluster.broadcast(filter, shared);
     if (backlog) await backlog;
     return;
@@ -66,9 +83,9 @@ export async function runPush<User>(
    * Sends one user's message; a promise while the broker's queue is long or
    * the history is over its bound of records in flight (the push then waits).
    */
-  const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
-    if (!message) return undefined;
-    const over = delivery.oversize(message);
+  const send = (userId: string, prepared: PreparedMessage | undefined, value: unknown): Promise<void> | undefined => {
+    if (!prepared) return undefined;
+    const over = delivery.oversize(prepared);
     if (over) {
       ctx.report(HubError.from('push data', over, `user "${userId}"`));
       return undefined;
@@ -80,12 +97,15 @@ export async function runPush<User>(
       ctx.report(HubError.from('broker', error, `user "${userId}" was skipped`));
       return undefined;
     }
+    // A shared message is tagged already; a per-user one here.
+    const message = receipts && !prepared.receipt ? receipts.tag(prepared) : prepared;
+    receipts?.track(userId, value);
     const room = cluster.sendToUser(userId, filter, message);
     if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
     return room ?? backlog;
   };
   const withData = (userId: string, user: User): Promise<unknown> | undefined => {
-    if (!perUser) return send(userId, shared);
+    if (!perUser) return send(userId, shared, data);
     let value: unknown;
     try {
       value = perUser(user);
@@ -93,8 +113,8 @@ export async function runPush<User>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
-    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
+    if (!isThenable(value)) return send(userId, delivery.prepare(event, value), value);
+    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved), resolved));
   };
   await runBounded(users, ctx.concurrency, ([userId, user]) => {
     if (!allow) return withData(userId, user);

@@ -146,6 +146,11 @@ export class Tracing {
    * `traceparent`; `apply` returns whether it wrote messages to sockets.
    */
   deliver(envelope: Envelope, apply: () => boolean): void {
+    // Receipts' confirmations are the hub's own traffic, not a call of the app's.
+    if (envelope.kind === 'receipt') {
+      apply();
+      return;
+    }
     const { api } = this;
     const parent = parseTraceparent(api, envelope.tp);
     const base = api.ROOT_CONTEXT;
@@ -239,7 +244,7 @@ export interface WatchSpan {
   end(decision: 'allowed' | 'forbidden' | 'timeout' | 'error', error?: unknown): void;
 }
 
-const OPERATION_OF: Record<Envelope['kind'], SendOperation> = {
+const OPERATION_OF: Record<Exclude<Envelope['kind'], 'receipt'>, SendOperation> = {
   send: 'sendMessage',
   push: 'push',
   disconnect: 'disconnect',

@@ -3,8 +3,8 @@ import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
 export interface RelayTarget {
-  sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
-  push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
+  sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<unknown>;
+  push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<unknown>;
   disconnect(userId: string): Promise<void>;
   /** True once `close()` was called: the relay then stops and leaves the rest to another node's relay. */
   readonly isClosing?: boolean;
@@ -254,7 +254,7 @@ export class OutboxRelay {
     return true;
   }
 
-  private send(row: Row): Promise<void> {
+  private send(row: Row): Promise<unknown> {
     const id = row.message_id;
     // Read as text: SQL NULL (no data) and JSON null must stay apart.
     const data = row.data === null ? undefined : JSON.parse(row.data);
