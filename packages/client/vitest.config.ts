@@ -8,7 +8,7 @@ export default defineConfig({
     alias: [
       {
         find: /^@wshub\/core\/protocol$/,
-        replacement: fileURLToPath(new URL('../core/src/protocol.ts', import.meta.url)),
+        replacement: fileURLToPath(new URL('../core/src/protocol/protocol.ts', import.meta.url)),
       },
     ],
   },

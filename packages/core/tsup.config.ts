@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', protocol: 'src/protocol.ts' },
+  entry: { index: 'src/index.ts', protocol: 'src/protocol/protocol.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

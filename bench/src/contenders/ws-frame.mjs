@@ -3,7 +3,7 @@
  * built once per message straight to each WebSocket's underlying socket
  * (`ws._socket`), skipping ws's per-send framing. Fine for a benchmark
  * baseline (no compression, no fragmentation); the hub's production
- * version, with its safety checks, is `packages/core/src/frame-writer.ts`.
+ * version, with its safety checks, is `packages/core/src/transport/frame-writer.ts`.
  */
 import { Sender } from 'ws';
 

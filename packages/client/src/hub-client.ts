@@ -5,54 +5,32 @@ import {
   closePolicy,
   EXCEPTION,
   EXPIRING,
-  parsePosition,
+  type ExceptionReply,
   type Position,
   REFRESH,
-  RESUME,
-  type ExceptionReply,
   RESERVED_PREFIX,
-  SUBPROTOCOL,
   UNWATCH,
   WATCH,
   WELCOME,
 } from '@wshub/core/protocol';
 import { reconnectDelay } from './backoff.js';
 import { ClientBugError } from './client-bug-error.js';
+import { dialTarget } from './dial.js';
 import { Emitter, handlerFailed } from './emitter.js';
-import type {
-  AllEvents,
-  CloseInfo,
-  ConnectionState,
-  EventMapOf,
-  ForbiddenWatch,
-  Handler,
-  ReservedEvent,
-} from './events.js';
-import { type HubClientOptions, isHttpToken, type ResolvedOptions, resolveOptions } from './options.js';
+import type { AllEvents, CloseInfo, ConnectionState, EventMapOf, Handler } from './events.js';
+import { isObject, isReservedName, messageOf, parseFrame } from './incoming.js';
+import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Recovery } from './recovery.js';
+import { refreshToken } from './session-refresh.js';
 import { SendQueue } from './send-queue.js';
 import { openShared } from './share/open-shared.js';
 import { recoveryPosition } from './share/position.js';
 import type { SharedHubClient } from './share/shared-client.js';
-import { show } from './show.js';
-import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from './subscription.js';
+import { markConfirmed, markUnconfirmed, Subscription } from './subscription.js';
 import { checkEventName, sendFrame, watchScope } from './watch-args.js';
+import { WatchReplies } from './watch-replies.js';
 import { WatchSet } from './watch-set.js';
-import { OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
-
-const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
-  'state',
-  'close',
-  'unauthorized',
-  'ended',
-  'forbidden',
-  'exception',
-  'recovered',
-  'error',
-  'watch',
-  'unwatch',
-] satisfies ReservedEvent[]);
-
-const hasOwn = Object.prototype.hasOwnProperty;
+import { closeSocket, OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from './websocket.js';
 
 /**
  * A connection to a wshub server that stays up: it reconnects with
@@ -81,19 +59,10 @@ export class HubClient<
   /** Set once the client will never connect again. */
   #stopped = false;
   #closing: Promise<void> | undefined;
-  /** Request ids of the current connection; watches in flight by id, to match the server's answers. */
+  /** Request ids of the current connection (watches, resume, refresh). */
   #nextId = 1;
-  /** Message recovery: where this client stands in the server's history (the last offset handled). */
-  #position: Position | undefined;
-  /**
-   * A server with recovery gave this client no usable position (empty or
-   * invalid) or refused its resume: what it misses before the next welcome
-   * cannot be replayed, so that welcome says `recovered: false`.
-   */
-  #positionLost = false;
-  /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
-  #resuming: { id: number; held: Array<{ event: string; data: unknown; offset: number | undefined }> } | undefined;
-  readonly #inFlight = new Map<number, { event: string; payload: string | null }>();
+  readonly #recovery: Recovery;
+  readonly #replies: WatchReplies;
   /** With `share`: the shared worker's client, which every public method hands on to. */
   readonly #shared: SharedHubClient | undefined;
 
@@ -108,7 +77,12 @@ export class HubClient<
    */
   constructor(url: string | URL, options?: HubClientOptions) {
     this.#options = resolveOptions(url, options);
-    // One socket for the browser's tabs: the tab gets a client of the shared worker instead.
+    this.#recovery = new Recovery(
+      this.#options.recover,
+      (event, data) => this.#emitter.emit(event, data),
+      (error) => this.#report(error),
+    );
+    this.#replies = new WatchReplies(this.#watches, this.#emitter, (error) => this.#report(error));
     this.#queue = new SendQueue(this.#options.maxQueuedMessages);
     // One socket for the browser's tabs: this tab's client then speaks to the shared worker.
     this.#shared = this.#options.share ? openShared(this.#options) : undefined;
@@ -122,11 +96,11 @@ export class HubClient<
 
   /** @internal The last offset handled; set before the socket opens, the first connection resumes from it. */
   get [recoveryPosition](): Position | undefined {
-    return this.#position && { ...this.#position };
+    return this.#recovery.position;
   }
 
   set [recoveryPosition](position: Position | undefined) {
-    this.#position = position && { ...position };
+    this.#recovery.position = position;
   }
 
   /**
@@ -219,44 +193,15 @@ export class HubClient<
   }
 
   async #connect(): Promise<void> {
-    const { token, tokenIn, WebSocket } = this.#options;
-    const url = new URL(this.#options.url);
-    const protocols = [SUBPROTOCOL];
-    if (token) {
-      let value: unknown;
-      try {
-        value = await token();
-      } catch (error) {
-        if (this.#stopped) return;
-        const message = `wshub client: the "token" function failed: ${messageOf(error)}`;
-        this.#attemptFailed(new Error(message, { cause: error }));
-        return;
-      }
-      if (this.#stopped) return;
-      if (typeof value !== 'string' || value.length === 0) {
-        this.#attemptFailed(
-          new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`),
-        );
-        return;
-      }
-      if (tokenIn === 'query') {
-        url.searchParams.set('token', value);
-      } else if (isHttpToken(value)) {
-        protocols.push(value);
-      } else {
-        this.#attemptFailed(
-          new Error(
-            "wshub client: the token has characters Sec-WebSocket-Protocol cannot carry (allowed: letters, digits and !#$%&'*+-.^_`|~); encode it (e.g. base64url) or set tokenIn: 'query'",
-          ),
-        );
-        return;
-      }
+    const target = await dialTarget(this.#options);
+    if (this.#stopped) return;
+    if (target instanceof Error) {
+      this.#attemptFailed(target);
+      return;
     }
-    protocols.push(...this.#options.protocols);
-
     let socket: WebSocketLike;
     try {
-      socket = new WebSocket(url.href, protocols);
+      socket = new this.#options.WebSocket(target.url, target.protocols);
     } catch (error) {
       this.#attemptFailed(new Error(`wshub client: could not create the WebSocket: ${messageOf(error)}`, { cause: error }));
       return;
@@ -275,10 +220,10 @@ export class HubClient<
     this.#openedAt = Date.now();
     // Watches first: the app's queued messages may expect them in place, and a replay applies them.
     for (const { event, payload } of this.#watches.keys()) this.#sendWatch(socket, event, payload);
-    if (this.#options.recover && this.#position) {
-      const id = this.#nextId++;
-      this.#resuming = { id, held: [] };
-      this.#writeFrame(socket, JSON.stringify({ event: RESUME, id, data: this.#position }));
+    const resume = this.#recovery.resume(this.#nextId);
+    if (resume) {
+      this.#nextId++;
+      this.#writeFrame(socket, resume);
     }
     for (const frame of this.#queue.drain()) this.#writeFrame(socket, frame);
     this.#setState('open');
@@ -286,115 +231,33 @@ export class HubClient<
 
   #onMessage(socket: WebSocketLike, raw: unknown): void {
     if (socket !== this.#socket) return;
-    if (typeof raw !== 'string') {
-      this.#report(new Error('wshub client: the server sent a binary frame; wshub messages are JSON text'));
+    const frame = parseFrame(raw);
+    if (frame instanceof Error) {
+      this.#report(frame);
       return;
     }
-    let message: unknown;
-    try {
-      message = JSON.parse(raw);
-    } catch {
-      this.#report(new Error(`wshub client: the server sent a frame that is not JSON: ${clip(raw)}`));
-      return;
-    }
-    const event = isObject(message) && hasOwn.call(message, 'event') ? message.event : undefined;
-    if (typeof event !== 'string') {
-      this.#report(new Error(`wshub client: the server sent a frame without a string "event": ${clip(raw)}`));
-      return;
-    }
-    const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
+    const { event, data, offset } = frame;
     if (event === ACK) {
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
-      // Authorized (protocol v2). With recovery, the position to start from, unless a resume is under way.
-      const offered = isObject(data) && data.recovery !== undefined;
-      const position = offered ? parsePosition(data.recovery) : undefined;
-      if (!this.#resuming && this.#options.recover) {
-        const lost = this.#positionLost && offered;
-        this.#position = position;
-        // An empty epoch (a server that does not know its history's yet) is no position: never sent back in a resume.
-        this.#positionLost = offered && !position;
-        if (lost) this.#emitter.emit('recovered', { recovered: false, missed: 0 });
-      } else if (!this.#resuming) {
-        this.#position = undefined;
-      }
+      // Authorized (protocol v2). With recovery, the position to start from.
+      this.#recovery.onWelcome(data);
     } else if (event === EXPIRING) {
       void this.#refresh(socket);
     } else if (event === EXCEPTION) {
       this.#emitter.emit('exception', data as ExceptionReply);
     } else if (event === WATCH) {
       // A server that speaks v1 refuses a watch this way and never confirms one.
-      if (isObject(data) && data.forbidden === true) this.#onForbidden(data);
+      if (isObject(data) && data.forbidden === true) this.#replies.onForbidden(data);
     } else if (event.startsWith(RESERVED_PREFIX)) {
       // A protocol frame of a later version: ignored, as the protocol says.
-    } else if (RESERVED.has(event)) {
+    } else if (isReservedName(event)) {
       this.#report(
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
     } else {
-      const offset = isObject(message) && typeof message.offset === 'number' ? message.offset : undefined;
-      if (this.#resuming) this.#resuming.held.push({ event, data, offset });
-      else this.#deliver(event, data, offset);
+      this.#recovery.receive(event, data, offset);
     }
-  }
-
-  /** Hands a message to its handlers once: an offset already handled (seen again in a replay) is dropped. */
-  #deliver(event: string, data: unknown, offset: number | undefined): void {
-    if (offset !== undefined && this.#position) {
-      if (offset <= this.#position.offset) return;
-      this.#position.offset = offset;
-    }
-    this.#emitter.emit(event, data);
-  }
-
-  /**
-   * The answer to a resume. Everything that arrived while it was pending
-   * goes out now in offset order: the replay (up to the answer's offset),
-   * then `'recovered'`, then newer messages. A `failed` answer replayed
-   * nothing: what arrived meanwhile goes out in the order it came, then
-   * `'recovered'`, so every gap before the answer lies before the event —
-   * the point from which a refetched state is newer than any message.
-   */
-  #onResumed(ack: Ack): void {
-    const held = this.#resuming?.held ?? [];
-    this.#resuming = undefined;
-    const numbered = held.filter((m) => m.offset !== undefined).sort((a, b) => a.offset! - b.offset!);
-    const other = held.filter((m) => m.offset === undefined);
-    if (ack.status !== 'recovered' && ack.status !== 'failed') {
-      // No recovery on this server (or a refused position): nothing to resume from, and what was missed is gone.
-      this.#position = undefined;
-      this.#positionLost = false;
-      if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
-      // As after a failed resume: what came before the answer first, then the report.
-      for (const m of held) this.#emitter.emit(m.event, m.data);
-      this.#emitter.emit('recovered', { recovered: false, missed: 0 });
-      return;
-    }
-    if (ack.status === 'failed') {
-      // Live messages that came before the answer (some without offsets, some
-      // the server filtered out before this socket's watches were in place)
-      // are part of what the failure reports. Their offsets belong to the
-      // answer's epoch, not the old position's: handed out as they came.
-      let last = typeof ack.offset === 'number' ? ack.offset : 0;
-      for (const m of held) {
-        if (m.offset !== undefined) last = Math.max(last, m.offset);
-        this.#emitter.emit(m.event, m.data);
-      }
-      // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
-      const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
-      this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, last) };
-      this.#positionLost = next === undefined;
-      this.#emitter.emit('recovered', { recovered: false, missed: ack.missed ?? 0 });
-      return;
-    }
-    const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
-    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
-    const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
-    this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, this.#position?.offset ?? 0) };
-    this.#positionLost = next === undefined;
-    this.#emitter.emit('recovered', { recovered: true, missed: ack.missed ?? 0 });
-    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
-    for (const m of other) this.#emitter.emit(m.event, m.data);
   }
 
   /**
@@ -404,71 +267,24 @@ export class HubClient<
    * reconnects. A refused token closes with 4403 (`'unauthorized'`).
    */
   async #refresh(socket: WebSocketLike): Promise<void> {
-    const token = this.#options.token;
-    if (!token) return;
-    let value: unknown;
-    try {
-      value = await token();
-    } catch (error) {
-      this.#report(new Error(`wshub client: the "token" function failed while refreshing: ${messageOf(error)}`, { cause: error }));
-      return;
-    }
-    if (socket !== this.#socket || socket.readyState !== OPEN) return;
-    if (typeof value !== 'string' || value.length === 0) {
-      this.#report(new Error(`wshub client: the "token" function must return a non-empty string, got ${show(value)}`));
-      return;
-    }
-    this.#writeFrame(socket, JSON.stringify({ event: REFRESH, id: this.#nextId++, data: { token: value } }));
+    const stillOpen = () => socket === this.#socket && socket.readyState === OPEN;
+    const token = await refreshToken(this.#options, stillOpen, (error) => this.#report(error));
+    if (token === undefined) return;
+    this.#writeFrame(socket, JSON.stringify({ event: REFRESH, id: this.#nextId++, data: { token } }));
   }
 
-  /** The server's answer to a watch or unwatch of this connection. */
+  /** The server's answer to a request of this connection. */
   #onAck(ack: Ack): void {
     if (typeof ack.id !== 'number') return;
-    if (ack.op === 'resume') {
-      if (this.#resuming?.id === ack.id) this.#onResumed(ack);
-      return;
-    }
-    const key = this.#inFlight.get(ack.id);
-    this.#inFlight.delete(ack.id);
-    if (!key || ack.op !== WATCH) return;
-    if (ack.status === 'allowed') {
-      for (const subscription of this.#watches.get(key.event, key.payload)) subscription[markConfirmed]();
-    } else if (ack.status === 'forbidden') {
-      this.#onForbidden({ event: key.event, payload: key.payload });
-    } else {
-      // Invalid or over the server's watch limit: said as v1 says it.
-      this.#emitter.emit('exception', { status: 'error', message: String(ack.message ?? 'invalid watch') });
-    }
-  }
-
-  #onForbidden(data: Record<string, unknown>): void {
-    if (typeof data.event !== 'string') {
-      const frame = clip(JSON.stringify(data));
-      this.#report(new Error(`wshub client: the server sent a forbidden watch reply without a string "event": ${frame}`));
-      return;
-    }
-    const refused: ForbiddenWatch = {
-      event: data.event,
-      payload: data.payload === undefined || data.payload === null ? null : String(data.payload),
-    };
-    for (const subscription of this.#watches.take(refused.event, refused.payload)) {
-      for (const handler of subscription[markForbidden]()) {
-        try {
-          handler(refused);
-        } catch (error) {
-          handlerFailed(this.#emitter, error, 'forbidden');
-        }
-      }
-    }
-    this.#emitter.emit('forbidden', refused);
+    if (ack.op === 'resume') this.#recovery.onAck(ack);
+    else this.#replies.onAck(ack.id, ack);
   }
 
   #onClose(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
     this.#socket = null;
-    this.#inFlight.clear();
-    // Held messages were not handled; the position did not move, so the next resume brings them again.
-    this.#resuming = undefined;
+    this.#replies.clear();
+    this.#recovery.connectionLost();
     // A server restarting (a deploy), or a session that only needs a fresh token: back soon, not after a long backoff.
     if (code === CloseCode.ServiceRestart || code === CloseCode.SessionExpired) this.#attempts = 0;
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed]();
@@ -537,7 +353,7 @@ export class HubClient<
   /** Sends a watch with a request id, so the server's answer can be matched to it. */
   #sendWatch(socket: WebSocketLike, event: string, payload: string | null): void {
     const id = this.#nextId++;
-    this.#inFlight.set(id, { event, payload });
+    this.#replies.sent(id, event, payload);
     this.#writeFrame(socket, JSON.stringify({ event: WATCH, id, data: { event, payload } }));
   }
 
@@ -576,28 +392,3 @@ export class HubClient<
   }
 
 }
-
-function closeSocket(socket: WebSocketLike): Promise<void> {
-  return new Promise((resolve) => {
-    socket.onopen = null;
-    socket.onmessage = null;
-    socket.onerror = () => {};
-    socket.onclose = () => resolve();
-    // 3 = CLOSED: the close event has already fired.
-    if (socket.readyState === 3) resolve();
-    else socket.close(1000, 'client closed');
-  });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function clip(text: string): string {
-  return text.length > 100 ? `${JSON.stringify(text.slice(0, 100))}…` : JSON.stringify(text);
-}
-

@@ -36,3 +36,16 @@ export function globalWebSocket(): WebSocketConstructor | undefined {
   const candidate = (globalThis as { WebSocket?: unknown }).WebSocket;
   return typeof candidate === 'function' ? (candidate as WebSocketConstructor) : undefined;
 }
+
+/** Closes `socket` with 1000, its handlers detached; resolves once it has closed. */
+export function closeSocket(socket: WebSocketLike): Promise<void> {
+  return new Promise((resolve) => {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onerror = () => {};
+    socket.onclose = () => resolve();
+    // 3 = CLOSED: the close event has already fired.
+    if (socket.readyState === 3) resolve();
+    else socket.close(1000, 'client closed');
+  });
+}

@@ -1,29 +1,29 @@
-export { WsHub } from './ws-hub.js';
-export type { WsHubSocket } from './ws-hub.js';
-export { Hub } from './hub.js';
-export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub.js';
-export type { Connection, OpenOptions, PreparedMessage, Session } from './connection.js';
-export type { HubObserver } from './hub-observer.js';
-export { hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } from './health.js';
-export { MemoryHistory } from './history.js';
-export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
-export type { PushAllow, PushData } from './push.js';
-export type { SendOptions } from './recent-ids.js';
-export { DEFAULT_RECEIPTS } from './receipts/options.js';
-export type { ReceiptLimits, ReceiptOptions } from './receipts/options.js';
-export type { MessageDelivered, MessageUndelivered } from './receipts/receipts.js';
-export { HubError } from './errors.js';
-export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './options.js';
-export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './options.js';
-export type { TracingOptions, TraceUserIds } from './tracing.js';
-export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './broker.js';
-export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange, ReceiptEnvelope } from './broker.js';
-export { InMemoryBroker, InMemoryBus } from './in-memory-broker.js';
-export { WorkerBroker } from './worker-broker.js';
-export type { WorkerBrokerOptions } from './worker-broker.js';
-export { WorkerRelay } from './worker-relay.js';
-export type { WorkerRelayOptions, WorkerRelayStats } from './worker-relay.js';
-export type { DeliveryFilter, WatchFilterArg } from './delivery-filter.js';
+export { WsHub } from './transport/ws-hub.js';
+export type { WsHubSocket } from './transport/ws-hub.js';
+export { Hub } from './hub/hub.js';
+export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub/hub.js';
+export type { Connection, OpenOptions, PreparedMessage, Session } from './session/connection.js';
+export type { HubObserver } from './hub/hub-observer.js';
+export { hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } from './util/health.js';
+export { MemoryHistory } from './brokers/history.js';
+export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './brokers/history.js';
+export type { PushAllow, PushData } from './hub/push.js';
+export type { SendOptions } from './brokers/recent-ids.js';
+export { DEFAULT_RECEIPTS } from './config/receipts.js';
+export type { ReceiptLimits, ReceiptOptions } from './config/receipts.js';
+export type { MessageDelivered, MessageUndelivered } from './hub/receipts.js';
+export { HubError } from './protocol/errors.js';
+export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './config/options.js';
+export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './config/options.js';
+export type { TracingOptions, TraceUserIds } from './config/tracing.js';
+export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './brokers/broker.js';
+export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange, ReceiptEnvelope } from './brokers/broker.js';
+export { InMemoryBroker, InMemoryBus } from './brokers/in-memory-broker.js';
+export { WorkerBroker } from './brokers/worker-broker.js';
+export type { WorkerBrokerOptions } from './brokers/worker-broker.js';
+export { WorkerRelay } from './brokers/worker-relay.js';
+export type { WorkerRelayOptions, WorkerRelayStats } from './brokers/worker-relay.js';
+export type { DeliveryFilter, WatchFilterArg } from './routing/delivery-filter.js';
 export {
   ACK,
   CloseCode,
@@ -52,7 +52,7 @@ export {
   parsePosition,
   parseRequestId,
   parseWatchBody,
-} from './protocol.js';
+} from './protocol/protocol.js';
 export type {
   Ack,
   ClientMessage,
@@ -66,4 +66,4 @@ export type {
   ServerMessage,
   WatchBody,
   Welcome,
-} from './protocol.js';
+} from './protocol/protocol.js';

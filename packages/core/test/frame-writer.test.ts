@@ -11,8 +11,8 @@ import type { Duplex } from 'node:stream';
 import * as wsExports from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { headerLength, textFrame, writePrepared } from '../src/frame-writer.js';
-import type { PreparedMessage } from '../src/connection.js';
+import { headerLength, textFrame, writePrepared } from '../src/transport/frame-writer.js';
+import type { PreparedMessage } from '../src/session/connection.js';
 
 /** ws exports its Sender (the ESM wrapper and the CJS index both do); @types/ws does not declare it. */
 const { Sender } = wsExports as unknown as {

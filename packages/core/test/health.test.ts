@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBroker } from '../src/index.js';
-import { hubHealth } from '../src/health.js';
+import { hubHealth } from '../src/util/health.js';
 import { type Fixture, startHub } from './helpers.js';
 
 let f: Fixture | undefined;

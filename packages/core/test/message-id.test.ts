@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RecentIds } from '../src/recent-ids.js';
+import { RecentIds } from '../src/brokers/recent-ids.js';
 import { expectNextIs, type Fixture, startHub } from './helpers.js';
 
 let f: Fixture | undefined;

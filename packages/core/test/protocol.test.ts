@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode, closePolicy } from '../src/protocol.js';
+import { CloseCode, closePolicy } from '../src/protocol/protocol.js';
 import { type Fixture, startHub, type User, waitFor } from './helpers.js';
 
 let f: Fixture | undefined;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope } from '../src/broker.js';
+import { decodeEnvelope } from '../src/brokers/broker.js';
 import {
   CONFIRM,
   type HubStats,
@@ -9,7 +9,7 @@ import {
   type MessageUndelivered,
   WsHub,
 } from '../src/index.js';
-import { untagText } from '../src/receipts/tag.js';
+import { untagText } from '../src/brokers/receipt-tag.js';
 import { type Fixture, startHub, type TestSocket, type User, userFromRequest } from './helpers.js';
 
 let fixtures: Fixture[] = [];

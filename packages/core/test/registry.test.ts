@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // Internal modules, tested directly: they are not part of the package's exports.
-import { type DeliveryFilter, matchesFilter, toDeliveryFilter } from '../src/delivery-filter.js';
-import { UserRegistry } from '../src/user-registry.js';
-import { WatchRegistry } from '../src/watch-registry.js';
+import { type DeliveryFilter, matchesFilter, toDeliveryFilter } from '../src/routing/delivery-filter.js';
+import { UserRegistry } from '../src/routing/user-registry.js';
+import { WatchRegistry } from '../src/routing/watch-registry.js';
 
 interface S {
   name: string;

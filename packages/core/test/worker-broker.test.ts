@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerBroker, WorkerRelay } from '../src/index.js';
-import { IPC_BATCH_BYTES, IPC_BATCH_OPS, type IpcBatch, OpQueue } from '../src/worker-ipc.js';
+import { IPC_BATCH_BYTES, IPC_BATCH_OPS, type IpcBatch, OpQueue } from '../src/brokers/worker-ipc.js';
 import { TestSocket } from './helpers.js';
 
 const script = fileURLToPath(new URL('./worker/primary.mjs', import.meta.url));

@@ -1,4 +1,4 @@
-import { type BrokerNode, ClusterBroker, type HistoryRecord, type MessageHistory, type RecoveryLimits } from '@wshub/core';
+import { type BrokerNode, ClusterBroker, type MessageHistory, type RecoveryLimits } from '@wshub/core';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { CommandConnection } from './command-connection.js';
 import { type RedisBrokerOptions, type ResolvedRedisBrokerOptions, resolveRedisBrokerOptions } from './options.js';
@@ -215,44 +215,27 @@ export class RedisBroker extends ClusterBroker {
    * one publish order, which a cluster does not have across its shards.
    */
   history(limits: RecoveryLimits): MessageHistory {
-    if (!this.node) throw new Error('wshub: RedisBroker.history() called before a hub attached it');
+    if (!this.node || !this.subscriber) throw new Error('wshub: RedisBroker.history() called before a hub attached it');
     if (this.commands.cluster) {
       throw new TypeError(
         'wshub: option "recovery" needs a single Redis (one sequence and one publish order for every offset); a RedisBroker on Redis Cluster keeps no history. Use recovery with a RedisBroker on one Redis (with replicas if you like), or turn recovery off',
       );
     }
     if (this.recorded) throw new Error('wshub: RedisBroker.history() was called twice; a broker serves one hub');
-    const node = this.node;
     this.recorded = new RedisHistory(
       {
-        node,
+        broker: this,
+        node: this.node,
         commands: this.commands,
+        subscriber: this.subscriber,
+        publisher: this.publisher,
         reporter: this.reporter,
-        prefix: this.prefix,
-        userChannel: (userId) => this.userChannel(userId),
-        broadcastChannel: this.broadcastChannel,
-        subscribed: (channel) => this.subscriber?.isConfirmed(channel) === true,
-        allSubscribed: () => this.subscriber !== undefined && this.subscriber.confirmedCount > this.subscriber.wantedCount,
-        userOf: (channel) => {
-          const userPrefix = this.userChannel('');
-          return channel.startsWith(userPrefix) ? channel.slice(userPrefix.length) : undefined;
-        },
-        publishPlain: (record) => this.publishPlain(record),
-        holding: () => this.publisher.held > 0,
-        bufferFlushDelayMs: this.options.bufferFlushDelayMs,
-        maxInFlight: this.options.recordMaxInFlight,
-        maxInFlightBytes: this.options.recordMaxInFlightBytes,
+        options: this.options,
       },
       limits,
     );
     if (this.commands.writable) this.recorded.connectionUp();
     return this.recorded;
-  }
-
-  /** A message the history could not record goes to the other nodes as it does without recovery. */
-  private publishPlain({ userId, filter, event, text }: HistoryRecord): void {
-    if (userId === undefined) this.publishToAll({ kind: 'push', event, filter, message: text });
-    else this.publishToUser(userId, { kind: 'send', userId, event, filter, message: text });
   }
 
   /** Recorded messages (this node's own too) go to the history; envelopes to `ClusterBroker`. */

@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closePolicy } from '../../src/protocol.js';
+import { closePolicy } from '../../src/protocol/protocol.js';
 import { TestSocket } from '../helpers.js';
 import { HubProcess, pace, RawClient, type Scenario } from './harness.js';
 

@@ -1,0 +1,66 @@
+import { optionError } from '../protocol/protocol.js';
+
+/** How many message ids a hub remembers to drop repeats. */
+export const RECENT_IDS_MAX = 10_000;
+/** How long a message id is remembered. */
+export const RECENT_IDS_TTL_MS = 5 * 60_000;
+
+/**
+ * The message ids this hub sent lately, so a sender that may publish the
+ * same message again (an outbox relay after a crash) reaches the sockets
+ * once. Bounded in count and time: a Map keeps insertion order, so the
+ * oldest entry is always first and both bounds trim from the front.
+ */
+export class RecentIds {
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly max = RECENT_IDS_MAX,
+    private readonly ttlMs = RECENT_IDS_TTL_MS,
+  ) {}
+
+  /** True when `id` was sent within the window: drop this send. */
+  has(id: string, now = Date.now()): boolean {
+    this.trim(now, 0);
+    return this.seen.has(id);
+  }
+
+  /**
+   * Remembers `id` once its message was handed to delivery, not before: a
+   * send refused on the way (a full broker queue) leaves the id free for the
+   * sender's retry.
+   */
+  add(id: string, now = Date.now()): void {
+    this.trim(now, 1);
+    this.seen.set(id, now);
+  }
+
+  /** Forgets the ids past their time, and the oldest ones until `room` more fit. */
+  private trim(now: number, room: number): void {
+    for (const [oldest, at] of this.seen) {
+      if (now - at < this.ttlMs && this.seen.size + room <= this.max) break;
+      this.seen.delete(oldest);
+    }
+  }
+}
+
+/** Options of one `sendMessage` or `push`. */
+export interface SendOptions {
+  /**
+   * An id for this message: a second send with the same id within five
+   * minutes (and among the last 10,000 ids) on this hub is dropped.
+   */
+  id?: string;
+}
+
+export function assertSendOptions(options: unknown): string | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`wshub: send options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const id = (options as SendOptions).id;
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
+    throw optionError('sendMessage/push', 'id', 'a non-empty string', id);
+  }
+  return id;
+}

@@ -1,0 +1,282 @@
+import cluster from 'node:cluster';
+import { ClusterBroker } from './broker.js';
+import { optionError } from '../protocol/protocol.js';
+import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
+
+export interface WorkerBrokerOptions {
+  /**
+   * Channel prefix; the primary's {@link WorkerRelay} must use the same one.
+   * Two hubs in one worker (two paths) need two prefixes.
+   * @default 'wshub'
+   */
+  prefix?: string;
+  /**
+   * Time the primary has to answer a presence query (`onlineUsers()`,
+   * `isOnline()`, push callbacks) and the first hello. No answer rejects the
+   * query (push callbacks then run for this worker's users, reported
+   * through `'error'`), so nothing hangs when no relay runs in the primary.
+   * @default 5000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Bytes (about) of messages waiting to go to the primary above which
+   * `sendMessage` and `push` resolve only once the queue is below it again:
+   * an app that awaits them sends no faster than the relay passes on.
+   * @default 1048576 (1 MiB)
+   */
+  highWaterMarkBytes?: number;
+  /**
+   * Bytes (about) waiting to go to the primary above which `sendMessage`
+   * and `push` reject with a `RangeError` and deliver nothing (reached only
+   * by an app that does not await them).
+   * @default 16777216 (16 MiB)
+   */
+  maxQueuedBytes?: number;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || (resolved as number) <= 0) {
+    throw optionError('WorkerBroker', name, 'a positive integer', resolved);
+  }
+  return resolved as number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * A broker for hubs in the workers of one `node:cluster`: every worker of
+ * one machine, one port, no Redis. Each worker's hub gets its own
+ * `WorkerBroker`; the primary process runs a {@link WorkerRelay}, which
+ * passes envelopes between the workers over Node's IPC channel and keeps
+ * presence for all of them (the way `@socket.io/cluster-adapter` relays
+ * for Socket.IO).
+ *
+ * `sendMessage`, `push` (callbacks once per user, cluster-wide),
+ * `disconnect`, `updateUser` and presence then work across workers as they
+ * do across nodes on Redis. A worker that dies leaves presence at once:
+ * the relay sees its exit. For more than one machine, use `RedisBroker`.
+ *
+ * ```js
+ * if (cluster.isPrimary) {
+ *   new WorkerRelay();
+ *   for (let i = 0; i < availableParallelism(); i++) cluster.fork();
+ * } else {
+ *   const hub = new WsHub({ authenticate, broker: new WorkerBroker() });
+ *   hub.attach(server);
+ *   server.listen(3000); // workers share the port
+ * }
+ * ```
+ */
+export class WorkerBroker extends ClusterBroker {
+  private readonly batcher: OpQueue<WorkerOp>;
+  private readonly requestTimeoutMs: number;
+  private readonly highWaterMarkBytes: number;
+  private readonly maxQueuedBytes: number;
+  /** Bytes sent since the welcome that the relay has not acknowledged. */
+  private unacked = 0;
+  /** `sendMessage`/`push` calls waiting for the queue to fall below the high-water mark. */
+  private drainWaiters: Array<() => void> = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextQuery = 1;
+  private welcomed = false;
+  private helloTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private sendFailed = false;
+  private readonly onIpc = (message: unknown) => {
+    if (isBatch<RelayOp>(message, this.prefix)) this.receive(message.ops);
+  };
+
+  constructor(options: WorkerBrokerOptions = {}) {
+    super(options.prefix ?? 'wshub');
+    if (!cluster.isWorker || typeof process.send !== 'function') {
+      throw new Error(
+        'wshub: WorkerBroker runs in a node:cluster worker (cluster.isWorker is false here); the primary process runs a WorkerRelay',
+      );
+    }
+    this.requestTimeoutMs = positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 5000);
+    this.highWaterMarkBytes = positiveInteger('highWaterMarkBytes', options.highWaterMarkBytes, 1024 * 1024);
+    this.maxQueuedBytes = positiveInteger('maxQueuedBytes', options.maxQueuedBytes, 16 * 1024 * 1024);
+    if (this.maxQueuedBytes < this.highWaterMarkBytes) {
+      throw optionError('WorkerBroker', 'maxQueuedBytes', `at least highWaterMarkBytes (${this.highWaterMarkBytes})`, this.maxQueuedBytes);
+    }
+    this.batcher = new OpQueue<WorkerOp>(
+      this.prefix,
+      (batch, done) => this.sendBatch(batch, done),
+      // Until the relay's welcome nothing is acknowledged (there may be no relay).
+      () => !this.welcomed || this.unacked < IPC_WINDOW_BYTES,
+      () => this.drained(),
+    );
+  }
+
+  /**
+   * Flow control (see {@link Broker.admit}): `undefined` while the queue to
+   * the primary is below `highWaterMarkBytes`; above it, a promise that
+   * settles once it is below again; above `maxQueuedBytes`, a RangeError.
+   */
+  admit(): Promise<void> | undefined {
+    const queued = this.batcher.bytes;
+    if (queued < this.highWaterMarkBytes) return undefined;
+    if (queued >= this.maxQueuedBytes) {
+      throw new RangeError(
+        `wshub: WorkerBroker: ${queued} bytes wait to go to the primary, over maxQueuedBytes (${this.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while the queue is over highWaterMarkBytes)`,
+      );
+    }
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private drained(): void {
+    if (this.drainWaiters.length === 0 || this.batcher.bytes >= this.highWaterMarkBytes) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  override attach(node: Parameters<ClusterBroker['attach']>[0]): void {
+    process.on('message', this.onIpc);
+    // Hello first: the relay ignores a worker's operations until it said hello.
+    this.batcher.push(['hello']);
+    super.attach(node);
+    this.helloTimer = setTimeout(() => {
+      if (this.welcomed || this.closed) return;
+      node.reportError(
+        new Error(
+          `wshub: no WorkerRelay answered in the primary process within ${this.requestTimeoutMs} ms; create one (new WorkerRelay()) before cluster.fork(), with the same prefix ("${this.prefix}")`,
+        ),
+      );
+    }, this.requestTimeoutMs);
+    this.helloTimer.unref();
+  }
+
+  protected publish(channel: string, data: string): void {
+    this.batcher.push(['pub', channel, data]);
+  }
+
+  protected subscribe(channel: string): void {
+    this.batcher.push(['sub', channel]);
+  }
+
+  protected unsubscribe(channel: string): void {
+    this.batcher.push(['unsub', channel]);
+  }
+
+  /** The relay decides transitions for the whole cluster and tells one worker. */
+  protected presenceJoin(userId: string, user: unknown): void {
+    this.batcher.push(['join', userId, user]);
+  }
+
+  protected presenceLeave(userId: string): void {
+    this.batcher.push(['leave', userId]);
+  }
+
+  async users(): Promise<Map<string, unknown>> {
+    const entries = (await this.query('users')) as Array<[string, unknown]>;
+    return new Map(entries);
+  }
+
+  override async onlineUsers(): Promise<string[]> {
+    return (await this.query('ids')) as string[];
+  }
+
+  override async isOnline(userId: string): Promise<boolean> {
+    return (await this.query('has', userId)) === true;
+  }
+
+  override stats(): Record<string, number> {
+    return { ...super.stats(), batches: this.batcher.batches, queuedBytes: this.batcher.bytes };
+  }
+
+  /**
+   * Tells the relay this worker is gone (its channels and any user it still
+   * holds are dropped there) and stops listening. The hub calls this after
+   * its sockets closed, so its users have left already.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.batcher.push(['bye']);
+    // Everything still queued goes now, past the window: no later turn may come.
+    this.batcher.flush(true);
+    this.closed = true;
+    this.drained();
+    clearTimeout(this.helloTimer);
+    process.off('message', this.onIpc);
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error('wshub: the WorkerBroker closed before the primary answered'));
+      this.pending.delete(id);
+    }
+  }
+
+  private query(kind: QueryKind, userId?: string): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('wshub: the WorkerBroker is closed'));
+    const id = this.nextQuery++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new Error(`wshub: the primary's WorkerRelay did not answer a presence query within ${this.requestTimeoutMs} ms`),
+        );
+      }, this.requestTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.batcher.push(userId === undefined ? ['query', id, kind] : ['query', id, kind, userId]);
+    });
+  }
+
+  private sendBatch(batch: IpcBatch<WorkerOp>, done: () => void): boolean {
+    if (this.closed) return true;
+    if (this.welcomed) this.unacked += batch.bytes;
+    try {
+      // With a callback, a failed write is handed to it, never emitted as the process's 'error' (a crash).
+      return (
+        process.send?.(batch, (error: Error | null) => {
+          if (error) this.sendFailure(error);
+          done();
+        }) ?? true
+      );
+    } catch (error) {
+      this.sendFailure(error);
+      return true;
+    }
+  }
+
+  /** The channel is gone (the primary died): the worker will be disconnected; say so once. */
+  private sendFailure(error: unknown): void {
+    if (this.sendFailed) return;
+    this.sendFailed = true;
+    this.node?.reportError(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private receive(ops: RelayOp[]): void {
+    for (const op of ops) {
+      switch (op[0]) {
+        case 'welcome':
+          this.welcomed = true;
+          this.unacked = 0;
+          clearTimeout(this.helloTimer);
+          break;
+        case 'ack':
+          this.unacked = Math.max(0, this.unacked - op[1]);
+          this.batcher.flush();
+          break;
+        case 'msg':
+          this.onMessage(op[1], op[2]);
+          break;
+        case 'presence':
+          this.node?.presence({ userId: op[1], online: op[2] });
+          break;
+        case 'answer': {
+          const pending = this.pending.get(op[1]);
+          if (!pending) break;
+          this.pending.delete(op[1]);
+          clearTimeout(pending.timer);
+          pending.resolve(op[2]);
+          break;
+        }
+      }
+    }
+  }
+}

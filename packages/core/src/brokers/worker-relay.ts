@@ -1,0 +1,346 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { PresenceChange } from './broker.js';
+import { optionError } from '../protocol/protocol.js';
+import { type IpcBatch, isBatch, OpQueue, type RelayOp, type WorkerOp } from './worker-ipc.js';
+
+export interface WorkerRelayOptions {
+  /**
+   * Channel prefix; must match the workers' `WorkerBroker` prefix.
+   * @default 'wshub'
+   */
+  prefix?: string;
+  /**
+   * Called in the primary for every presence change of the cluster (the
+   * hubs emit `'presence'` once per change, on one worker; this sees it
+   * even when no worker is left to emit it).
+   */
+  onPresence?: (change: PresenceChange) => void;
+  /**
+   * Bytes (about) the relay queues for one worker that reads slower than
+   * the others send to it. Above it, the relay stops acknowledging the
+   * batches that send to that worker, so their senders' `WorkerBroker`s
+   * hold further messages (and the apps' `sendMessage` / `push` wait) until
+   * it caught up. What the primary holds per worker is this plus one
+   * acknowledgement window (1 MiB) per sending worker.
+   * @default 4194304 (4 MiB)
+   */
+  maxQueuedBytes?: number;
+}
+
+export interface WorkerRelayStats {
+  /** Workers whose broker said hello and has not left. */
+  workers: number;
+  /** Users online on at least one worker. */
+  users: number;
+  /** Channels at least one worker subscribes. */
+  channels: number;
+  /** Envelopes handed to a worker. */
+  relayed: number;
+  /** IPC messages (batches) sent to workers. */
+  batches: number;
+  /** Bytes (about) queued for workers, not yet written to their channels. */
+  queuedBytes: number;
+}
+
+/**
+ * A write to a worker that is dying fails (EPIPE, or the channel is closed):
+ * its 'exit' follows and drops the worker, and what it was sent goes with
+ * its sockets.
+ */
+const ignoreSendError = (): void => {};
+
+/** One worker as the relay sees it. */
+class WorkerLink {
+  readonly channels = new Set<string>();
+  readonly users = new Set<string>();
+  readonly out: OpQueue<RelayOp>;
+  /** Bytes of this worker's batches not acknowledged yet: they went to a worker whose queue is full. */
+  heldAck = 0;
+  /** The full workers that `heldAck` waits for. */
+  readonly blockers = new Set<WorkerLink>();
+  /** The workers whose acknowledgements wait for this one's queue to drain. */
+  readonly waiters = new Set<WorkerLink>();
+
+  constructor(
+    readonly worker: Worker,
+    prefix: string,
+    flushed: (link: WorkerLink) => void,
+  ) {
+    this.out = new OpQueue<RelayOp>(
+      prefix,
+      (batch: IpcBatch<RelayOp>, done) => {
+        if (!worker.isConnected()) return true;
+        try {
+          // With a callback, a failed write (EPIPE: the worker died mid-write)
+          // is handed to it instead of being emitted as the Worker's 'error'.
+          return worker.send(batch, () => done());
+        } catch {
+          // The worker is going away; its 'exit' cleans up.
+          return true;
+        }
+      },
+      () => true,
+      () => flushed(this),
+    );
+  }
+}
+
+/**
+ * The primary-process side of {@link WorkerBroker}: relays every worker's
+ * publishes to the workers subscribed to the channel, and keeps presence
+ * for the whole cluster (user → the workers that hold it). It decides each
+ * presence transition once and tells one worker's hub to emit it: the
+ * worker whose join made the user online, or whose leave made it offline;
+ * when a worker exits, a live worker emits the offline changes of the users
+ * only it held.
+ *
+ * Create it in the primary before `cluster.fork()`. It listens to
+ * `cluster`'s `'message'` and `'exit'` events; `close()` stops that.
+ */
+export class WorkerRelay {
+  readonly prefix: string;
+  private readonly links = new Map<number, WorkerLink>();
+  private readonly subscribers = new Map<string, Set<WorkerLink>>();
+  /** userId → (worker id → plain user). */
+  private readonly presence = new Map<string, Map<number, unknown>>();
+  private readonly onPresence: ((change: PresenceChange) => void) | undefined;
+  private readonly maxQueuedBytes: number;
+  private relayed = 0;
+  private closedBatches = 0;
+  /** The workers the batch being relayed now went to. */
+  private readonly touched = new Set<WorkerLink>();
+  private readonly onMessage = (worker: Worker, message: unknown) => {
+    if (isBatch<WorkerOp>(message, this.prefix)) this.receive(worker, message.ops, message.bytes);
+  };
+  private readonly onFlushed = (link: WorkerLink) => {
+    if (link.waiters.size > 0 && link.out.bytes <= this.maxQueuedBytes) this.release(link);
+  };
+  private readonly onExit = (worker: Worker) => {
+    worker.off('error', ignoreSendError);
+    this.drop(worker.id);
+  };
+
+  constructor(options: WorkerRelayOptions = {}) {
+    const prefix = options.prefix ?? 'wshub';
+    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.includes(' ')) {
+      throw optionError('WorkerRelay', 'prefix', 'a non-empty string without spaces', prefix);
+    }
+    if (!cluster.isPrimary) {
+      throw new Error('wshub: WorkerRelay runs in the primary process of a node:cluster (cluster.isPrimary is false here)');
+    }
+    if (options.onPresence !== undefined && typeof options.onPresence !== 'function') {
+      throw optionError('WorkerRelay', 'onPresence', 'a function', options.onPresence);
+    }
+    const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+    if (!Number.isInteger(maxQueued) || maxQueued <= 0) {
+      throw optionError('WorkerRelay', 'maxQueuedBytes', 'a positive integer', maxQueued);
+    }
+    this.maxQueuedBytes = maxQueued;
+    this.prefix = prefix;
+    this.onPresence = options.onPresence;
+    cluster.on('message', this.onMessage);
+    cluster.on('exit', this.onExit);
+  }
+
+  stats(): WorkerRelayStats {
+    let batches = this.closedBatches;
+    let queuedBytes = 0;
+    for (const link of this.links.values()) {
+      batches += link.out.batches;
+      queuedBytes += link.out.bytes;
+    }
+    return {
+      workers: this.links.size,
+      users: this.presence.size,
+      channels: this.subscribers.size,
+      relayed: this.relayed,
+      batches,
+      queuedBytes,
+    };
+  }
+
+  /**
+   * Stops relaying. Workers' queries then time out (their brokers report
+   * it), and a worker's sends wait once its window went unacknowledged.
+   */
+  close(): void {
+    cluster.off('message', this.onMessage);
+    cluster.off('exit', this.onExit);
+    for (const link of this.links.values()) {
+      link.out.flush(true);
+      link.worker.off('error', ignoreSendError);
+    }
+  }
+
+  private receive(worker: Worker, ops: WorkerOp[], bytes: unknown): void {
+    this.touched.clear();
+    const link = this.apply(worker, ops);
+    if (link && typeof bytes === 'number' && bytes > 0) this.acknowledge(link, bytes);
+    this.touched.clear();
+  }
+
+  /**
+   * Acknowledges a worker's batch at once, or, when a worker it went to has
+   * more than `maxQueuedBytes` queued, once that worker's queue drained: the
+   * sender's window then fills and its broker holds further messages.
+   */
+  private acknowledge(link: WorkerLink, bytes: number): void {
+    for (const to of this.touched) {
+      if (to.out.bytes <= this.maxQueuedBytes) continue;
+      link.blockers.add(to);
+      to.waiters.add(link);
+    }
+    // Acknowledgements keep their order: one held holds every later one.
+    if (link.blockers.size > 0) link.heldAck += bytes;
+    else link.out.push(['ack', bytes]);
+  }
+
+  /** `link`'s queue drained (or it left): the acknowledgements that waited for it go. */
+  private release(link: WorkerLink): void {
+    for (const waiter of link.waiters) {
+      waiter.blockers.delete(link);
+      if (waiter.blockers.size > 0 || waiter.heldAck === 0 || this.links.get(waiter.worker.id) !== waiter) continue;
+      waiter.out.push(['ack', waiter.heldAck]);
+      waiter.heldAck = 0;
+    }
+    link.waiters.clear();
+  }
+
+  /** Applies a worker's operations; the worker's link after them, if it has one. */
+  private apply(worker: Worker, ops: WorkerOp[]): WorkerLink | undefined {
+    let link = this.links.get(worker.id);
+    for (const op of ops) {
+      if (op[0] === 'hello') {
+        // A worker's hub (re)attached: start from a clean slate for it.
+        if (link) this.drop(worker.id);
+        link = new WorkerLink(worker, this.prefix, this.onFlushed);
+        // In Node an 'error' nobody listens to is a crash, of the primary and
+        // with it every worker: a Worker emits one when a write to it fails.
+        worker.off('error', ignoreSendError);
+        worker.on('error', ignoreSendError);
+        this.links.set(worker.id, link);
+        link.out.push(['welcome']);
+        continue;
+      }
+      if (!link) continue; // ops of a worker that left (or never said hello)
+      switch (op[0]) {
+        case 'sub':
+          this.subscribe(link, op[1]);
+          break;
+        case 'unsub':
+          this.unsubscribe(link, op[1]);
+          break;
+        case 'pub':
+          this.publish(link, op[1], op[2]);
+          break;
+        case 'join':
+          this.join(link, op[1], op[2]);
+          break;
+        case 'leave':
+          this.leave(link, op[1], link);
+          break;
+        case 'query':
+          link.out.push(['answer', op[1], this.answer(op[2], op[3])]);
+          this.touched.add(link);
+          break;
+        case 'bye':
+          this.drop(worker.id);
+          link = undefined;
+          break;
+      }
+    }
+    return link;
+  }
+
+  private subscribe(link: WorkerLink, channel: string): void {
+    if (link.channels.has(channel)) return;
+    link.channels.add(channel);
+    let set = this.subscribers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(channel, set);
+    }
+    set.add(link);
+  }
+
+  private unsubscribe(link: WorkerLink, channel: string): void {
+    if (!link.channels.delete(channel)) return;
+    const set = this.subscribers.get(channel);
+    if (!set) return;
+    set.delete(link);
+    if (set.size === 0) this.subscribers.delete(channel);
+  }
+
+  private publish(from: WorkerLink, channel: string, data: string): void {
+    const set = this.subscribers.get(channel);
+    if (!set) return;
+    for (const link of set) {
+      // The sender delivered locally already.
+      if (link === from) continue;
+      this.relayed++;
+      link.out.push(['msg', channel, data]);
+      this.touched.add(link);
+    }
+  }
+
+  private join(link: WorkerLink, userId: string, user: unknown): void {
+    let nodes = this.presence.get(userId);
+    if (!nodes) {
+      nodes = new Map();
+      this.presence.set(userId, nodes);
+    }
+    const wasOffline = nodes.size === 0;
+    nodes.set(link.worker.id, user);
+    link.users.add(userId);
+    if (wasOffline) this.announce(link, userId, true);
+  }
+
+  /** `link` no longer holds `userId`; `teller` emits the change if the user is now offline. */
+  private leave(link: WorkerLink, userId: string, teller: WorkerLink | undefined): void {
+    link.users.delete(userId);
+    const nodes = this.presence.get(userId);
+    if (!nodes?.delete(link.worker.id)) return;
+    if (nodes.size > 0) return;
+    this.presence.delete(userId);
+    this.announce(teller, userId, false);
+  }
+
+  private announce(teller: WorkerLink | undefined, userId: string, online: boolean): void {
+    teller?.out.push(['presence', userId, online]);
+    if (this.onPresence) {
+      try {
+        this.onPresence({ userId, online });
+      } catch {
+        // The app's callback must not stop the relay.
+      }
+    }
+  }
+
+  private answer(kind: string, userId: string | undefined): unknown {
+    if (kind === 'has') return userId !== undefined && this.presence.has(userId);
+    if (kind === 'ids') return [...this.presence.keys()];
+    const out: Array<[string, unknown]> = [];
+    for (const [id, nodes] of this.presence) {
+      const first = nodes.values().next();
+      if (!first.done) out.push([id, first.value]);
+    }
+    return out;
+  }
+
+  /** A worker left (exit, or its broker closed): its channels go, and its users leave, told by a live worker. */
+  private drop(workerId: number): void {
+    const link = this.links.get(workerId);
+    if (!link) return;
+    this.links.delete(workerId);
+    // A worker that said bye may still read; one that exited cannot.
+    link.out.flush(true);
+    link.out.clear();
+    this.closedBatches += link.out.batches;
+    this.release(link);
+    for (const blocker of link.blockers) blocker.waiters.delete(link);
+    link.blockers.clear();
+    for (const channel of [...link.channels]) this.unsubscribe(link, channel);
+    const teller = this.links.values().next().value as WorkerLink | undefined;
+    for (const userId of [...link.users]) this.leave(link, userId, teller);
+  }
+}

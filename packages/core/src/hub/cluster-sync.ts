@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker, Envelope, PresenceChange, ReceiptEnvelope } from '../brokers/broker.js';
+import type { PreparedMessage } from '../session/connection.js';
+import type { Delivery } from './delivery.js';
+import type { DeliveryFilter } from '../routing/delivery-filter.js';
+import { HubError } from '../protocol/errors.js';
+import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from '../brokers/history.js';
+import { CloseCode } from '../protocol/protocol.js';
+import type { AdmittedSession } from '../session/socket-session.js';
+import type { Tracing } from '../config/tracing.js';
+import type { UserRegistry } from '../routing/user-registry.js';
+
+/** What cluster sync needs from the hub besides delivery. */
+export interface ClusterHost {
+  /** Closes the user's sockets on this node (one device, or all) with 4000. */
+  disconnectLocal(userId: string, deviceFingerprint: string | undefined): void;
+  presence(change: PresenceChange): void;
+  report(error: HubError): void;
+  /** Confirmations for receipts this node owns (with receipts on). */
+  receipt?(envelope: ReceiptEnvelope): void;
+}
+
+/** What cluster sync works with. */
+export interface ClusterSyncOptions<User, S extends object> {
+  readonly broker: Broker;
+  readonly delivery: Delivery;
+  readonly rooms: UserRegistry<AdmittedSession<User, S>>;
+  readonly host: ClusterHost;
+  readonly recovery: RecoveryLimits | undefined;
+  readonly tracing: Tracing | undefined;
+}
+
+/**
+ * Everything that makes several nodes one hub, in one place: each effect is
+ * applied to this node's sockets, then handed to the broker for the others
+ * ("deliver locally, then publish" is written once, here), and envelopes
+ * from other nodes are applied. With the default `LocalBroker` nothing is
+ * published and presence is this node's own.
+ */
+export class ClusterSync<User, S extends object = object> {
+  /** Unique per hub instance (brokers drop their own publishes by it). */
+  readonly nodeId: string = randomUUID();
+  readonly broker: Broker;
+  private readonly delivery: Delivery;
+  private readonly rooms: UserRegistry<AdmittedSession<User, S>>;
+  private readonly host: ClusterHost;
+  private readonly tracing: Tracing | undefined;
+
+  constructor(options: ClusterSyncOptions<User, S>) {
+    const { broker, host, recovery, tracing } = options;
+    this.broker = broker;
+    this.delivery = options.delivery;
+    this.rooms = options.rooms;
+    this.host = host;
+    this.tracing = tracing;
+    broker.attach({
+      nodeId: this.nodeId,
+      receipts: host.receipt !== undefined,
+      deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
+      localUsers: () => this.localUsers(true),
+      reportError: (error) => host.report(HubError.from('broker', error)),
+      presence: (change) => host.presence(change),
+      deliverRecorded: (message) => this.deliverRecorded(message),
+      closeForResume: (userId) => this.closeForResume(userId),
+    });
+    if (!recovery) return;
+    if (!broker.distributed) {
+      this.history = new MemoryHistory(recovery, (message) => this.deliverRecorded(message));
+    } else if (typeof broker.history === 'function') {
+      this.history = broker.history(recovery);
+    } else {
+      throw new TypeError(
+        `wshub: option "recovery" needs a history every node shares, and this broker (${broker.constructor.name}) keeps none; use RedisBroker, or the default single-node broker`,
+      );
+    }
+  }
+
+  /**
+   * With recovery on: every message to users is recorded here, and the
+   * history delivers it, with its offset, on every node.
+   */
+  readonly history: MessageHistory | undefined;
+
+  get distributed(): boolean {
+    return this.broker.distributed;
+  }
+
+  /**
+   * Before a message that will be published: `undefined` to go on; a
+   * promise to await after publishing it (the broker's queue is long);
+   * throws when the broker's queue is full (see `Broker.admit`).
+   */
+  admit(): Promise<void> | undefined {
+    return this.broker.distributed && !this.history ? this.broker.admit?.() : undefined;
+  }
+
+  /**
+   * A message for one user, wherever their sockets are. A promise: the
+   * history is over its bound of records in flight; the caller waits for it.
+   */
+  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
+    if (this.history) {
+      return this.history.record({ userId, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
+    }
+    this.delivery.toUser(userId, filter, message);
+    if (this.broker.distributed) {
+      this.publish(() =>
+        this.broker.publishToUser(
+          userId,
+          this.traced({ kind: 'send', userId, event: message.event, filter, message: message.wire ?? message.text }),
+        ),
+      );
+    }
+    return undefined;
+  }
+
+  /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
+  broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
+    if (this.history) {
+      return this.history.record({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
+    }
+    this.delivery.toAll(filter, message);
+    if (this.broker.distributed) {
+      const text = message.wire ?? message.text;
+      this.publish(() => this.broker.publishToAll(this.traced({ kind: 'push', event: message.event, filter, message: text })));
+    }
+    return undefined;
+  }
+
+  /**
+   * Confirmations to the node that owns their receipts: on its own channel
+   * when the broker has one (one message to one node), else to every node,
+   * and the others drop it.
+   */
+  sendReceipt(envelope: ReceiptEnvelope): void {
+    if (!this.broker.distributed) return;
+    this.publish(() => {
+      if (this.broker.publishToNode) this.broker.publishToNode(envelope.origin, envelope);
+      else this.broker.publishToAll(envelope);
+    });
+  }
+
+  /** A recorded message, for this node's sockets: with its offset for v2 clients when it has one. */
+  private deliverRecorded(recorded: RecordedMessage): void {
+    const plain = this.delivery.wrap(recorded.event, recorded.text);
+    const message = recorded.offset === undefined ? plain : this.delivery.withOffset(plain, recorded.offset);
+    if (recorded.userId === undefined) this.delivery.toAll(recorded.filter, message);
+    else this.delivery.toUser(recorded.userId, recorded.filter, message);
+  }
+
+  /** Closes the v2 sockets of `userId` (of every user when undefined) with 1012: their clients resume. */
+  private closeForResume(userId: string | undefined): void {
+    if (!this.history) return;
+    const rooms = userId === undefined ? [...this.rooms.values()] : [this.rooms.get(userId)];
+    for (const room of rooms) {
+      if (room) for (const session of [...room]) if (session.v2) session.close(CloseCode.ServiceRestart);
+    }
+  }
+
+  disconnect(userId: string, deviceFingerprint: string | undefined): void {
+    this.host.disconnectLocal(userId, deviceFingerprint);
+    if (this.broker.distributed) {
+      this.publish(() => this.broker.publishToUser(userId, this.traced({ kind: 'disconnect', userId, deviceFingerprint })));
+    }
+  }
+
+  updateUser(userId: string, user: User): void {
+    const room = this.rooms.get(userId);
+    if (room) for (const session of room) session.replaceUser(user);
+    if (this.broker.distributed) {
+      this.publish(() => {
+        const plain = toPlain(user);
+        if (room) this.broker.userUpdated(userId, plain);
+        this.broker.publishToUser(userId, this.traced({ kind: 'update', userId, user: plain }));
+      });
+    }
+  }
+
+  /** This node now holds its first socket of the user. */
+  joined(userId: string, user: User): void {
+    this.publish(() => this.broker.userJoined(userId, this.broker.distributed ? toPlain(user) : user));
+  }
+
+  /** This node's last socket of the user is gone. */
+  left(userId: string): void {
+    this.publish(() => this.broker.userLeft(userId));
+  }
+
+  /** Cluster-wide users for push callbacks; while the broker cannot answer, this node's users. */
+  async users(): Promise<Array<[string, User]>> {
+    try {
+      return [...(await this.broker.users())] as Array<[string, User]>;
+    } catch (error) {
+      this.host.report(HubError.from('broker', error, 'push callbacks ran for this node only'));
+      return [...this.localUsers(true)] as Array<[string, User]>;
+    }
+  }
+
+  async onlineUsers(): Promise<string[]> {
+    return this.broker.distributed ? this.broker.onlineUsers() : this.rooms.userIds();
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return this.broker.distributed ? this.broker.isOnline(userId) : this.rooms.has(userId);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.history?.close();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
+    try {
+      await this.broker.close();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
+  }
+
+  /** The envelope with the active span's `traceparent`, when tracing is on and there is one. */
+  private traced(envelope: Envelope): Envelope {
+    const tp = this.tracing?.traceparent();
+    if (tp !== undefined) envelope.tp = tp;
+    return envelope;
+  }
+
+  /** Applies an envelope from another node; true when it wrote a message to this node's sockets. */
+  private apply(envelope: Envelope): boolean {
+    switch (envelope.kind) {
+      case 'send':
+      case 'push': {
+        const message = this.delivery.wrap(envelope.event, envelope.message);
+        const tooBig = this.delivery.oversize(message);
+        if (tooBig) {
+          this.host.report(HubError.from('broker', tooBig, 'a message from another node'));
+          return false;
+        }
+        if (envelope.kind === 'send') this.delivery.toUser(envelope.userId, envelope.filter, message);
+        else this.delivery.toAll(envelope.filter, message);
+        return true;
+      }
+      case 'disconnect':
+        this.host.disconnectLocal(envelope.userId, envelope.deviceFingerprint);
+        return false;
+      case 'update': {
+        const room = this.rooms.get(envelope.userId);
+        if (!room) return false;
+        // The user object as the node that updated it sent it (JSON).
+        for (const session of room) session.replaceUser(envelope.user as User);
+        this.publish(() => this.broker.userUpdated(envelope.userId, envelope.user));
+        return false;
+      }
+      case 'receipt':
+        if (envelope.origin === this.nodeId) this.host.receipt?.(envelope);
+        return false;
+    }
+  }
+
+  /** This node's users with one user object each; plain JSON copies when `plain`. */
+  private localUsers(plain: boolean): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    for (const [userId, room] of this.rooms.entries()) {
+      const first = room.values().next();
+      if (!first.done) out.set(userId, plain ? toPlain(first.value.user) : first.value.user);
+    }
+    return out;
+  }
+
+  /** Runs a broker call; a broker that throws is reported, never thrown at the hub's caller. */
+  private publish(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+    }
+  }
+}
+
+/** User objects that travel between nodes are JSON. */
+function toPlain(user: unknown): unknown {
+  return JSON.parse(JSON.stringify(user));
+}

@@ -1,0 +1,432 @@
+import { randomBytes } from 'node:crypto';
+import type { Connection, Session } from './connection.js';
+import type { HubLimits } from '../config/options.js';
+import { decorateSocket, type HubSocket } from './socket-fields.js';
+import {
+  CloseCode,
+  CloseReason,
+  parseClientMessage,
+  QUEUE_LIMIT_REASON,
+  QUEUE_TIMEOUT_REASON,
+  RATE_LIMIT_REASON,
+  UNWATCH,
+  WATCH,
+} from '../protocol/protocol.js';
+
+/** pending → ready (authorized) → closing (the hub closed it) → closed (the transport said so). */
+export type Phase = 'pending' | 'ready' | 'closing' | 'closed';
+
+/** What a session needs from its hub. */
+export interface SessionHost<User = unknown, S extends object = object> {
+  readonly limits: Readonly<Required<HubLimits>>;
+  readonly closeTimeoutMs: number;
+  /** How long reads may stay paused before the socket is closed (4429). */
+  readonly pauseTimeoutMs: number;
+  /** Counts a frame received. */
+  countIn(): void;
+  /** Handles one frame of an authorized session; frames of a session arrive here one at a time, in order. */
+  handleFrame(session: SocketSession<User, S>, text: string): Promise<void> | undefined;
+  /** The session left the 'pending' phase (the hub keeps a count). */
+  leftPending(): void;
+  /** The transport reported the end of the connection. */
+  ended(session: SocketSession<User, S>, code: number, reason: string): void;
+}
+
+/** What a new session is made of. */
+export interface SessionOptions<User, S extends object> {
+  readonly host: SessionHost<User, S>;
+  /** The transport's socket object; the session adds the hub's fields to it. */
+  readonly socket: S;
+  readonly connection: Connection;
+  /** Speaks protocol v2 (offered the `wshub` subprotocol). */
+  readonly v2: boolean;
+}
+
+/** A session past `admit`: it has its user. The rooms hold only these. */
+export type AdmittedSession<User, S extends object = object> = SocketSession<User, S> & { readonly user: User };
+
+const RESOLVED = Promise.resolve();
+/** Largest watch/unwatch frame that counts against the pre-auth watch budget instead of `maxPendingMessages`. */
+const MAX_PENDING_WATCH_BYTES = 1024;
+
+function isWatchFrame(text: string): boolean {
+  const frame = parseClientMessage(text);
+  return frame.ok && (frame.event === WATCH || frame.event === UNWATCH);
+}
+
+/**
+ * One connection as the hub holds it: its phase, its user and watches, and
+ * its input path — frames kept before authorization (within their budget),
+ * then handled strictly in order, with backpressure and a rate limit. The
+ * rules of what a frame means live in the hub; this class only decides
+ * when, and whether, a frame gets there.
+ */
+export class SocketSession<User = unknown, S extends object = object> implements Session {
+  /** Unique connection id: hex from random bytes, one flat string (~60 B; a UUID string is ~490 B). */
+  readonly id = randomBytes(16).toString('hex');
+  /** Active watches: event → scopes, `null` for a wildcard. Kept by `WatchRegistry`, in step with its index; apps see a copy. */
+  readonly watching = new Map<string, Set<string | null>>();
+  readonly isAuthorized: Promise<boolean>;
+
+  private state: Phase = 'pending';
+  private currentUser: User | undefined;
+  private room = '';
+  private device = '';
+  private admitted = false;
+  private resumeTaken = false;
+  /** Close code the hub chose, reported even when the peer never saw it (e.g. 4008). */
+  private chosenCode: number | undefined;
+  /** Reason sent with `chosenCode`, when it is not the code's fixed token. */
+  private chosenReason: string | undefined;
+  /** Ends a handshake that outlasts `authTimeoutMs`. */
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  private resolveAuth!: (value: boolean) => void;
+  private pending: string[] = [];
+  /** How many of `pending` are small watch/unwatch frames (budgeted apart). */
+  private pendingWatches = 0;
+  private pendingBytes = 0;
+  /** Tail of the frames being handled in order (a watch check may be async). */
+  private chain: Promise<void> | null = null;
+  /** Frames (and their bytes) waiting behind an unfinished frame. */
+  private queued = 0;
+  private queuedBytes = 0;
+  private isPaused = false;
+  /** Ends a pause that outlasts `pauseTimeoutMs`. */
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Token bucket of `limits.messageRate`. */
+  private tokens: number;
+  private tokensAt = 0;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The session's expiry, and the notice ahead of it. */
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  private onClosed: Array<() => void> | undefined;
+
+  /** The socket object apps see, with the hub's fields (`id`, `user`, `watching`, …). */
+  readonly socket: HubSocket<User, S>;
+  readonly connection: Connection;
+  /** Speaks protocol v2 (offered the `wshub` subprotocol). */
+  readonly v2: boolean;
+  private readonly host: SessionHost<User, S>;
+
+  constructor(options: SessionOptions<User, S>) {
+    this.host = options.host;
+    this.connection = options.connection;
+    this.v2 = options.v2;
+    this.tokens = this.host.limits.messageBurst;
+    this.isAuthorized = new Promise<boolean>((resolve) => {
+      this.resolveAuth = resolve;
+    });
+    this.socket = decorateSocket(options.socket, this);
+  }
+
+  get phase(): Phase {
+    return this.state;
+  }
+
+  /** The user `authenticate` gave, or the app's newer object for the same id; `undefined` until admitted. */
+  get user(): User | undefined {
+    return this.currentUser;
+  }
+
+  /** `user.id` once authorized: the room this session belongs to. */
+  get userId(): string {
+    return this.room;
+  }
+
+  get deviceFingerprint(): string {
+    return this.device;
+  }
+
+  /** Was admitted (`'ready'` emitted), even if closed since: has its user. */
+  isAdmitted(): this is AdmittedSession<User, S> {
+    return this.admitted;
+  }
+
+  /** Sent its resume (one per connection). */
+  get resumed(): boolean {
+    return this.resumeTaken;
+  }
+
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  get open(): boolean {
+    return this.phase === 'pending' || this.phase === 'ready';
+  }
+
+  // ----------------------------------------------------------------- input
+
+  receive(data: string | Buffer, isBinary: boolean): Promise<void> {
+    if (!this.open) return RESOLVED;
+    this.host.countIn();
+    if (isBinary) {
+      this.close(CloseCode.UnsupportedData);
+      return RESOLVED;
+    }
+    const { limits } = this.host;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (size > limits.maxPayload) {
+      this.close(CloseCode.MessageTooBig);
+      return RESOLVED;
+    }
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    if (this.phase === 'pending') {
+      this.keep(text, size);
+      return this.isAuthorized.then(() => this.chain ?? undefined);
+    }
+    if (!this.takeToken()) {
+      this.close(CloseCode.TooManyRequests, RATE_LIMIT_REASON);
+      return RESOLVED;
+    }
+    return this.enqueue(text, size);
+  }
+
+  /**
+   * Keeps a frame that arrived before authorization. A reconnecting client
+   * re-sends all its watches before it can know it is authorized; small
+   * watch/unwatch frames get their own count budget (twice
+   * maxWatchesPerSocket, 1 KiB each) so that never trips 4429.
+   */
+  private keep(text: string, size: number): void {
+    const { maxPendingMessages, maxPendingBytes, maxWatchesPerSocket } = this.host.limits;
+    if (this.pendingBytes + size > maxPendingBytes) {
+      this.close(CloseCode.TooManyRequests);
+      return;
+    }
+    if (size <= MAX_PENDING_WATCH_BYTES && this.pendingWatches < 2 * maxWatchesPerSocket && isWatchFrame(text)) {
+      this.pendingWatches++;
+    } else if (this.pending.length - this.pendingWatches >= maxPendingMessages) {
+      this.close(CloseCode.TooManyRequests);
+      return;
+    }
+    this.pendingBytes += size;
+    this.pending.push(text);
+  }
+
+  /** One frame's worth of `limits.messageRate`; false when the bucket is empty. */
+  private takeToken(): boolean {
+    const { messageRate, messageBurst } = this.host.limits;
+    if (messageRate === 0) return true;
+    if (this.tokens < 1) {
+      const now = Date.now();
+      this.tokens = Math.min(messageBurst, this.tokens + ((now - this.tokensAt) * messageRate) / 1000);
+      this.tokensAt = now;
+      if (this.tokens < 1) return false;
+    }
+    this.tokens--;
+    return true;
+  }
+
+  /**
+   * Runs frames strictly in order, even when one is handled asynchronously.
+   * Frames that wait are counted: past `maxQueuedBytes` or
+   * `maxQueuedMessages` the connection stops being read until half has
+   * drained; past four times either (a transport that cannot pause), it
+   * closes with 4429. Reads paused for longer than `pauseTimeoutMs` close
+   * it with 4429 too: a hook that answers slowly (each frame may wait
+   * `watchTimeoutMs`) could otherwise keep a socket the heartbeat does not
+   * judge for hours.
+   */
+  private enqueue(text: string, size: number): Promise<void> {
+    let result: Promise<void> | undefined;
+    if (this.chain) {
+      this.queued++;
+      this.queuedBytes += size;
+      this.checkQueue();
+      result = this.chain.then(() => {
+        this.queued--;
+        this.queuedBytes -= size;
+        if (this.isPaused) this.maybeResume();
+        return this.phase === 'ready' ? this.host.handleFrame(this, text) : undefined;
+      });
+    } else {
+      result = this.host.handleFrame(this, text);
+    }
+    if (!result) return RESOLVED;
+    const tail: Promise<void> = result.then(() => {
+      if (this.chain === tail) this.chain = null;
+    });
+    this.chain = tail;
+    return tail;
+  }
+
+  private checkQueue(): void {
+    const { maxQueuedBytes, maxQueuedMessages } = this.host.limits;
+    if (this.queuedBytes <= maxQueuedBytes && this.queued <= maxQueuedMessages) return;
+    if (this.queuedBytes > 4 * maxQueuedBytes || this.queued > 4 * maxQueuedMessages) {
+      this.close(CloseCode.TooManyRequests, QUEUE_LIMIT_REASON);
+      return;
+    }
+    if (!this.isPaused && typeof this.connection.pause === 'function') {
+      this.isPaused = true;
+      this.connection.pause();
+      this.pauseTimer = setTimeout(() => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON), this.host.pauseTimeoutMs);
+      this.pauseTimer.unref?.();
+    }
+  }
+
+  private maybeResume(): void {
+    const { maxQueuedBytes, maxQueuedMessages } = this.host.limits;
+    if (this.queuedBytes > maxQueuedBytes / 2 || this.queued > maxQueuedMessages / 2) return;
+    this.isPaused = false;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    if (this.phase === 'ready') this.connection.resume?.();
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Authorized as `user`: from now on frames are handled, the kept ones first, in order. */
+  admit(user: User & { id: string; deviceFingerprint: string }): asserts this is AdmittedSession<User, S> {
+    this.setPhase('ready');
+    this.admitted = true;
+    this.tokensAt = Date.now();
+    this.currentUser = user;
+    this.room = user.id;
+    this.device = user.deviceFingerprint;
+    this.resolveAuth(true);
+  }
+
+  /** The app gave a newer object for the same user (`updateUser`, `refresh`): what hooks and push callbacks see from now on. */
+  replaceUser(user: User): void {
+    this.currentUser = user;
+  }
+
+  /** Uses up the connection's one resume. */
+  takeResume(): void {
+    this.resumeTaken = true;
+  }
+
+  /** Calls `onTimeout` unless the handshake settles (`stopAuthClock`) within `timeoutMs`. */
+  startAuthClock(timeoutMs: number, onTimeout: () => void): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = setTimeout(onTimeout, timeoutMs);
+  }
+
+  stopAuthClock(): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+  }
+
+  /**
+   * Ends the session at `expiresAt` (ms since the epoch) with 4401, and
+   * calls `notice` `aheadMs` before (at most half the remaining time). A
+   * new schedule (after a refresh) replaces the old one; `undefined` clears it.
+   */
+  expireAt(expiresAt: number | undefined, aheadMs: number, notice: (() => void) | undefined): void {
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
+    this.expiryTimer = this.noticeTimer = undefined;
+    if (expiresAt === undefined || !this.open) return;
+    const remaining = expiresAt - Date.now();
+    if (remaining <= 0) {
+      this.close(CloseCode.SessionExpired);
+      return;
+    }
+    // setTimeout takes at most 2^31-1 ms (~24.8 days); a later expiry is checked again then.
+    const wait = Math.min(remaining, 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= expiresAt) this.close(CloseCode.SessionExpired);
+      else this.expireAt(expiresAt, aheadMs, notice);
+    }, wait);
+    this.expiryTimer.unref?.();
+    if (notice) {
+      this.noticeTimer = setTimeout(notice, Math.max(0, Math.min(remaining - Math.min(aheadMs, remaining / 2), 2 ** 31 - 1)));
+      this.noticeTimer.unref?.();
+    }
+  }
+
+  /** Handles the frames kept before authorization; call after 'ready' was emitted. */
+  flushPending(): void {
+    const kept = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const text of kept) void this.enqueue(text, Buffer.byteLength(text));
+  }
+
+  /**
+   * Closes with one of the protocol's codes; `'disconnected'` reports that
+   * code. A peer that never answers the close frame is terminated after
+   * `closeTimeoutMs` (it could keep sending meanwhile).
+   */
+  close(code: CloseCode, reason?: string): void {
+    if (this.phase === 'closed') return;
+    if (this.phase !== 'closing') {
+      this.chosenCode = code;
+      this.chosenReason = reason;
+    }
+    this.stopInput();
+    try {
+      this.connection.close(code, reason ?? CloseReason[code]);
+    } catch {
+      this.connection.terminate();
+      return;
+    }
+    // (A transport may report the close at once, as an in-memory one does.)
+    if ((this.phase as Phase) !== 'closed' && this.closeTimer === undefined) {
+      this.closeTimer = setTimeout(() => this.connection.terminate(), this.host.closeTimeoutMs);
+      this.closeTimer.unref?.();
+    }
+  }
+
+  /** A slow consumer: terminated without flushing, reported as 4008. */
+  cutOff(): void {
+    if (this.phase === 'closed') return;
+    this.chosenCode = CloseCode.SlowConsumer;
+    this.chosenReason = undefined;
+    this.stopInput();
+    this.connection.terminate();
+  }
+
+  private stopInput(): void {
+    if (this.phase === 'pending') this.resolveAuth(false);
+    this.setPhase('closing');
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
+    clearTimeout(this.pauseTimer);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  closed(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.setPhase('closed');
+    clearTimeout(this.authTimer);
+    clearTimeout(this.closeTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.noticeTimer);
+    clearTimeout(this.pauseTimer);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.resolveAuth(false);
+    // Before the hub's notifications: a throwing 'disconnected' handler cannot hold up close().
+    const waiting = this.onClosed;
+    this.onClosed = undefined;
+    if (waiting) for (const resolve of waiting) resolve();
+    this.host.ended(this, code, reason);
+  }
+
+  /** Resolves once the transport reported the connection closed. */
+  whenClosed(): Promise<void> {
+    if (this.phase === 'closed') return RESOLVED;
+    return new Promise<void>((resolve) => {
+      this.onClosed ??= [];
+      this.onClosed.push(resolve);
+    });
+  }
+
+  /** What `'disconnected'` reports: the hub's own code when it chose one. */
+  closeInfo(code: number, reason: string): { code: number; reason: string } {
+    const chosen = this.chosenCode;
+    if (chosen === undefined) return { code, reason };
+    return { code: chosen, reason: this.chosenReason ?? CloseReason[chosen as CloseCode] ?? reason };
+  }
+
+  private setPhase(next: Phase): void {
+    if (this.state === 'pending' && next !== 'pending') this.host.leftPending();
+    this.state = next;
+  }
+}

@@ -1,0 +1,56 @@
+import type { DeliveryFilter, HistoryEntry, HistoryRecord, RecordedMessage } from '@wshub/core';
+
+/*
+ * How a recorded message is written: in a stream entry, the body
+ * `<header>\n<text>` (header: `{"u":userId|null,"f":filter,"e":event}`) and
+ * the time; on a channel, `r<offset>:<epoch>:<body>`. Everything read back is
+ * checked: a malformed entry or publication is refused, never delivered.
+ */
+
+/** The body of a record, as the recording script stores and publishes it. */
+export function encodeBody(record: HistoryRecord): string {
+  const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
+  return `${header}\n${record.text}`;
+}
+
+const isFilter = (f: unknown): f is DeliveryFilter => f === null || f === true || typeof f === 'string';
+
+/** Parses `r<offset>:<epoch>:<header>\n<text>`; `undefined` for anything malformed. */
+export function decodeRecorded(text: string): { offset: number; epoch: string; recorded: RecordedMessage } | undefined {
+  const a = text.indexOf(':');
+  const b = text.indexOf(':', a + 1);
+  if (a < 2 || b < 0) return undefined;
+  const offset = Number(text.slice(1, a));
+  if (!Number.isSafeInteger(offset) || offset <= 0) return undefined;
+  const body = parseBody(text.slice(b + 1));
+  if (!body) return undefined;
+  return { offset, epoch: text.slice(a + 1, b), recorded: { ...body, offset } };
+}
+
+function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefined {
+  const nl = body.indexOf('\n');
+  if (nl < 0) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(body.slice(0, nl));
+  } catch {
+    return undefined;
+  }
+  if (typeof header !== 'object' || header === null) return undefined;
+  const { u, f, e } = header as { u?: unknown; f?: unknown; e?: unknown };
+  if ((u !== null && typeof u !== 'string') || !isFilter(f) || typeof e !== 'string') return undefined;
+  return { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+}
+
+/** A stream entry (`<offset>-0`, fields `b` body and `t` time) of `userId`'s stream (`undefined`: the broadcasts'); `undefined` when malformed or another user's. */
+export function toEntry(id: string, fields: string[], userId: string | undefined): HistoryEntry | undefined {
+  let body: string | undefined;
+  let at = 0;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'b') body = fields[i + 1];
+    else if (fields[i] === 't') at = Number(fields[i + 1]);
+  }
+  const parsed = body === undefined ? undefined : parseBody(body);
+  if (!parsed || parsed.userId !== userId) return undefined;
+  return { ...parsed, offset: Number(id.slice(0, id.indexOf('-'))), at };
+}

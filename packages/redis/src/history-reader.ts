@@ -1,0 +1,45 @@
+import type { HistoryEntry, Position } from '@wshub/core';
+import { toEntry } from './history-codec.js';
+import { RedisUnavailableError } from './redis-unavailable-error.js';
+import type { HistoryCore } from './redis-history.js';
+
+/** How often a resume checks whether its channels are subscribed, in ms. */
+const SUBSCRIBED_POLL_MS = 5;
+
+/**
+ * What a client of `userId` missed since `from`: its stream and the
+ * broadcasts' after that offset, in offset order; `undefined` when the
+ * range cannot be served in full (another epoch, a mark of lost messages,
+ * trimmed or expired entries). Throws when Redis cannot answer.
+ */
+export async function readHistory(core: HistoryCore, userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
+  if (core.unmarked) return undefined; // this node could not record something it delivered
+  const { broker, subscriber, commands } = core.parts;
+  const channels = [broker.userChannel(userId), broker.broadcastChannel];
+  // What is recorded after the read must reach this node: the read waits for its subscriptions.
+  const deadline = Date.now() + commands.timeoutMs;
+  while (!channels.every((c) => subscriber.isConfirmed(c))) {
+    if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
+    await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+  }
+  const unavailable = commands.unavailable();
+  if (unavailable) throw unavailable;
+  const { seq, epoch, lost, clock, all } = core.keys;
+  const reply = await commands.timed(
+    core.scripts.wshubHistoryRead(seq, epoch, lost, clock, core.userStream(userId), all, from.epoch, String(from.offset), String(core.limits.ttlMs)),
+    'a history read',
+  );
+  if (reply[0] !== 1) return undefined;
+  const out: HistoryEntry[] = [];
+  for (const [i, forUser] of [
+    [2, userId],
+    [3, undefined],
+  ] as const) {
+    for (const [id, fields] of (reply[i] as Array<[string, string[]]>) ?? []) {
+      const entry = toEntry(id, fields, forUser);
+      if (!entry) return undefined;
+      out.push(entry);
+    }
+  }
+  return out.sort((a, b) => a.offset - b.offset);
+}
