@@ -23,6 +23,7 @@ export type WsModuleOptions = Pick<
   | 'limits'
   | 'serialize'
   | 'recovery'
+  | 'receipts'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
