@@ -328,10 +328,11 @@ describe('the receipt tag', () => {
   });
 
   it('a receipt envelope is checked like every other', () => {
-    const ok = { kind: 'receipt', origin: 'n', userId: 'u', deviceFingerprint: 'd', socketId: 's', at: 1, items: [['i', 'e']] };
+    const ok = { kind: 'receipt', origin: 'n', items: [['id', 'event', 'user', 'device', 'socket', 1]] };
     expect(decodeEnvelope(JSON.stringify({ o: 'x', e: ok }))).toBeDefined();
-    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['i']] } }))).toBeUndefined();
-    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, userId: 1 } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['id', 'event']] } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['id', 'event', 'user', 'device', 'socket', '1']] } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, origin: 1 } }))).toBeUndefined();
   });
 });
 

@@ -105,7 +105,7 @@ describe.skipIf(skip)(skip ?? 'receipts over Redis', () => {
     // The node's own channel, where confirmations for its receipts arrive.
     const own = `wshub:node:${hub.nodeId}`;
     await until(async () => Number(((await r.call('PUBSUB', 'NUMSUB', own)) as unknown[])[1]) === 1, 'the node channel');
-    if (options.recovery) await until(() => (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    if (options.recovery) await until(() => (hub as any).ctx.cluster.history.position().epoch !== '', 'the epoch');
     return node;
   }
 
@@ -228,7 +228,7 @@ describe.skipIf(skip)(skip ?? 'receipts over Redis Cluster (sharded pub/sub)', (
 
   /** Every channel the broker wants is subscribed on its shard (the probes' included). */
   const subscribed = (hub: WsHub) => () => {
-    const subscriber = (hub as any).cluster.broker.subscriber;
+    const subscriber = (hub as any).ctx.cluster.broker.subscriber;
     return subscriber.confirmedCount > subscriber.wantedCount;
   };
 

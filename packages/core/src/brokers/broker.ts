@@ -23,17 +23,20 @@ export type Envelope = (
 };
 
 /**
- * Confirmations, from the node whose socket confirmed to the node that owns
- * the receipts (`origin`, the sender's node): `items` are `[id, event]`.
+ * One confirmation: the message's id and event, who confirmed it (user,
+ * device, socket) and when (`Date.now()` on the node that holds the socket).
+ */
+export type Confirmation = [id: string, event: string, userId: string, deviceFingerprint: string, socketId: string, at: number];
+
+/**
+ * Confirmations, from a node whose sockets confirmed to the node that owns
+ * the receipts (`origin`, the sender's node): those of one event-loop turn
+ * together, whatever sockets they came from.
  */
 export interface ReceiptEnvelope {
   kind: 'receipt';
   origin: string;
-  userId: string;
-  deviceFingerprint: string;
-  socketId: string;
-  at: number;
-  items: Array<[string, string]>;
+  items: Confirmation[];
 }
 
 /** What a hub offers the broker it is given. */
@@ -379,17 +382,16 @@ export function decodeEnvelope(text: string): { origin: string; envelope: Envelo
   }
 }
 
-const isPair = (item: unknown): boolean =>
-  Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' && typeof item[1] === 'string';
+const isConfirmation = (item: unknown): boolean =>
+  Array.isArray(item) &&
+  item.length === 6 &&
+  typeof item[0] === 'string' &&
+  typeof item[1] === 'string' &&
+  typeof item[2] === 'string' &&
+  typeof item[3] === 'string' &&
+  typeof item[4] === 'string' &&
+  typeof item[5] === 'number';
 
 function isReceipt(env: Record<string, unknown>): boolean {
-  return (
-    typeof env.origin === 'string' &&
-    typeof env.userId === 'string' &&
-    typeof env.deviceFingerprint === 'string' &&
-    typeof env.socketId === 'string' &&
-    typeof env.at === 'number' &&
-    Array.isArray(env.items) &&
-    env.items.every(isPair)
-  );
+  return typeof env.origin === 'string' && Array.isArray(env.items) && env.items.every(isConfirmation);
 }

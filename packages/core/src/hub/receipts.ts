@@ -1,4 +1,4 @@
-import type { ReceiptEnvelope } from '../brokers/broker.js';
+import type { Confirmation, ReceiptEnvelope } from '../brokers/broker.js';
 import { type ReceiptTag, tagText } from '../brokers/receipt-tag.js';
 import type { ReceiptLimits } from '../config/receipts.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
@@ -59,6 +59,9 @@ interface Unconfirmed {
 
 const keyOf = (id: string, userId: string): string => `${id}\u0000${userId}`;
 
+/** Most confirmations in one envelope to a node. */
+const MAX_BATCH = 1024;
+
 /**
  * Receipts: which device got a message, and the ones nobody got.
  *
@@ -82,6 +85,9 @@ export class Receipts {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly unconfirmed = new Map<SocketSession, Map<string, Unconfirmed>>();
   private unconfirmedCount = 0;
+  /** Confirmations for other nodes, by node, sent once this turn ends. */
+  private readonly outbox = new Map<string, Confirmation[]>();
+  private flushScheduled = false;
 
   constructor(
     readonly limits: ReceiptLimits,
@@ -123,16 +129,17 @@ export class Receipts {
 
   /** Confirmations for receipts this node owns, from its own sockets or another node's. */
   confirmed(envelope: ReceiptEnvelope): void {
-    const { userId, deviceFingerprint, socketId, at } = envelope;
-    for (const [id, event] of envelope.items) {
-      const key = keyOf(id, userId);
-      const late = !this.pending.has(key) && this.fired.has(key);
-      if (this.pending.has(key)) this.remove(key, userId);
-      this.host.counters.receiptsDelivered++;
-      this.host.delivered(
-        late ? { id, userId, deviceFingerprint, socketId, event, at, late: true } : { id, userId, deviceFingerprint, socketId, event, at },
-      );
-    }
+    for (const item of envelope.items) this.settle(item);
+  }
+
+  private settle([id, event, userId, deviceFingerprint, socketId, at]: Confirmation): void {
+    const key = keyOf(id, userId);
+    const late = !this.pending.has(key) && this.fired.has(key);
+    if (this.pending.has(key)) this.remove(key, userId);
+    this.host.counters.receiptsDelivered++;
+    this.host.delivered(
+      late ? { id, userId, deviceFingerprint, socketId, event, at, late: true } : { id, userId, deviceFingerprint, socketId, event, at },
+    );
   }
 
   private remove(key: string, userId: string): void {
@@ -175,7 +182,7 @@ export class Receipts {
     if (!tag) return;
     if (!session.v2) {
       // A v1 client cannot confirm; with confirmV1OnWrite the write is its confirmation.
-      if (this.limits.confirmV1OnWrite) this.forward(session, new Map([[tag.origin, [[tag.id, message.event]]]]));
+      if (this.limits.confirmV1OnWrite) this.forward(session, tag.origin, tag.id, message.event, Date.now());
       return;
     }
     let mine = this.unconfirmed.get(session);
@@ -208,8 +215,8 @@ export class Receipts {
    */
   confirm(session: SocketSession, ids: readonly string[]): void {
     const mine = this.unconfirmed.get(session);
-    const byOrigin = new Map<string, Array<[string, string]>>();
     const counters = this.host.counters;
+    const at = Date.now();
     for (const id of ids) {
       const entry = mine?.get(id);
       if (!entry) {
@@ -219,30 +226,46 @@ export class Receipts {
       mine?.delete(id);
       this.unconfirmedCount--;
       counters.receiptsConfirmed++;
-      const items = byOrigin.get(entry.origin);
-      if (items) items.push([id, entry.event]);
-      else byOrigin.set(entry.origin, [[id, entry.event]]);
+      this.forward(session, entry.origin, id, entry.event, at);
     }
     if (mine?.size === 0) this.unconfirmed.delete(session);
-    if (byOrigin.size > 0) this.forward(session, byOrigin);
   }
 
-  /** One envelope per sender's node: handled here when it is this node. */
-  private forward(session: SocketSession, byOrigin: Map<string, Array<[string, string]>>): void {
-    const at = Date.now();
-    for (const [origin, items] of byOrigin) {
-      const envelope: ReceiptEnvelope = {
-        kind: 'receipt',
-        origin,
-        userId: session.userId,
-        deviceFingerprint: session.deviceFingerprint,
-        socketId: session.id,
-        at,
-        items,
-      };
-      if (origin === this.host.nodeId) this.confirmed(envelope);
-      else this.host.send(envelope);
+  /**
+   * One confirmation to the sender's node: settled here when it is this
+   * node; else batched with the others of this event-loop turn for that
+   * node (one envelope, whatever sockets they came from), at most
+   * {@link MAX_BATCH} to an envelope.
+   */
+  private forward(session: SocketSession, origin: string, id: string, event: string, at: number): void {
+    const item: Confirmation = [id, event, session.userId, session.deviceFingerprint, session.id, at];
+    if (origin === this.host.nodeId) {
+      this.settle(item);
+      return;
     }
+    let items = this.outbox.get(origin);
+    if (!items) {
+      items = [];
+      this.outbox.set(origin, items);
+    }
+    items.push(item);
+    if (items.length >= MAX_BATCH) this.flushTo(origin);
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flushTo(origin: string): void {
+    const items = this.outbox.get(origin);
+    this.outbox.delete(origin);
+    if (items && items.length > 0) this.host.send({ kind: 'receipt', origin, items });
+  }
+
+  /** Sends what this turn's confirmations batched. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const origin of [...this.outbox.keys()]) this.flushTo(origin);
   }
 
   /** The socket closed: what it got unconfirmed can no longer be confirmed by it. */
@@ -255,6 +278,7 @@ export class Receipts {
 
   /** The hub closes: pending receipts are dropped, neither `'delivered'` nor `'undelivered'`. */
   close(): void {
+    this.flush();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();
