@@ -208,10 +208,11 @@ async function main() {
     await r.ping();
     r.disconnect();
   }
+  // ONLY=on or ONLY=off runs one contender (for a CPU profile of it).
   const contenders = [
     { name: 'receipts off', receipts: false },
     { name: 'receipts on', receipts: true },
-  ];
+  ].filter((c) => !process.env.ONLY || c.name === `receipts ${process.env.ONLY}`);
   const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of round % 2 ? [...contenders].reverse() : contenders) {
@@ -228,9 +229,11 @@ async function main() {
     const r = results.get(c.name);
     out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} |`);
   }
-  const on = median(results.get('receipts on').delivered);
-  const off = median(results.get('receipts off').delivered);
-  out.push('', `on/off deliveries: ${(on / off).toFixed(2)}×`);
+  if (contenders.length === 2) {
+    const on = median(results.get('receipts on').delivered);
+    const off = median(results.get('receipts off').delivered);
+    out.push('', `on/off deliveries: ${(on / off).toFixed(2)}×`);
+  }
   const mem = await memoryPerReceipt();
   out.push(`heap per pending receipt: ${mem.perUser.toFixed(0)} B (one per user), ${mem.perMessage.toFixed(0)} B (many for one user)`);
   process.stdout.write(`${out.join('\n')}\n`);
