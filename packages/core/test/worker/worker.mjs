@@ -19,7 +19,13 @@ const hub = new WsHub({
   },
   // WSHUB_BROKER_OPTIONS: more WorkerBroker options, as JSON.
   broker: new WorkerBroker({ requestTimeoutMs: 3000, ...JSON.parse(process.env.WSHUB_BROKER_OPTIONS ?? '{}') }),
+  // Only protocol v2 sockets see the ids; the tests' plain sockets get the frames they always did.
+  receipts: { undeliveredAfterMs: 400 },
 });
+/** The receipts events of this worker, as `delivered <id> <device>` / `undelivered <id> <user>`. */
+const receiptsLog = [];
+hub.on('delivered', (e) => receiptsLog.push(`delivered ${e.id} ${e.deviceFingerprint}`));
+hub.on('undelivered', (e) => receiptsLog.push(`undelivered ${e.id} ${e.userId}`));
 hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
 hub.on('error', (error) => process.send({ type: 'error', message: error.message }));
@@ -53,6 +59,7 @@ const methods = {
     return sent;
   },
   disconnect: ({ userId, device }) => hub.disconnect(userId, device),
+  receipts: () => [...receiptsLog],
   updateUser: ({ user }) => hub.updateUser(user),
   onlineUsers: async () => (await hub.onlineUsers()).sort(),
   isOnline: ({ userId }) => hub.isOnline(userId),
