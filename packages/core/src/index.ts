@@ -15,6 +15,8 @@ export type { MessageDelivered, MessageUndelivered } from './hub/receipts.js';
 export { HubError } from './protocol/errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './config/options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './config/options.js';
+export { activeTraceparent } from './config/tracing.js';
+export { isTraceparent } from './protocol/traceparent.js';
 export type { TracingOptions, TraceUserIds } from './config/tracing.js';
 export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './brokers/broker.js';
 export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange, ReceiptEnvelope } from './brokers/broker.js';

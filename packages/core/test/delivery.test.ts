@@ -1,18 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubError } from '../src/index.js';
-import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
+import { type Fixture, flush, startHub, type TestSocket, type User, waitFor } from './helpers.js';
 
 let f: Fixture | undefined;
 afterEach(async () => {
   await f?.close();
   f = undefined;
 });
-
-async function flush(fx: Fixture, client: TestSocket, user: string) {
-  const marker = `marker-${Math.random()}`;
-  client.send({ event: marker });
-  await waitFor(fx.hub, 'message', (m) => m.event === marker && m.socket.roomId === user);
-}
 
 /** Sends a marker to every client and returns what each had received before it. */
 async function drain(fx: Fixture, clients: Record<string, TestSocket>): Promise<Record<string, string[]>> {

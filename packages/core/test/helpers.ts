@@ -99,6 +99,13 @@ export async function expectNextIs(client: TestSocket, event: string): Promise<R
   return m;
 }
 
+/** A round trip: after it, every frame `client` (of `user`) sent before has been handled. */
+export async function flush(fx: Fixture, client: TestSocket, user: string): Promise<void> {
+  const marker = `marker-${Math.random()}`;
+  client.send({ event: marker });
+  await waitFor(fx.hub, 'message', (m) => m.event === marker && m.socket.roomId === user);
+}
+
 export function waitFor<T>(hub: WsHub<User>, name: 'ready' | 'disconnected' | 'message' | 'connected' | 'error', predicate: (payload: any) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
     const handler = (payload: any) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HubError, WatchContext, WsHubSocket } from '../src/index.js';
-import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
+import { type Fixture, flush, startHub, type User, waitFor } from './helpers.js';
 
 let f: Fixture | undefined;
 afterEach(async () => {
@@ -12,13 +12,6 @@ afterEach(async () => {
 async function watchingOf(fx: Fixture, user: string, device = 'device-1') {
   const socket = fx.hub.socketsOf(user).find((s) => s.deviceFingerprint === device);
   return socket ? Object.fromEntries([...socket.watching].map(([e, s]) => [e, [...s]])) : undefined;
-}
-
-/** A round trip: after it, every frame the client sent before has been handled. */
-async function flush(fx: Fixture, client: TestSocket, user: string) {
-  const marker = `marker-${Math.random()}`;
-  client.send({ event: marker });
-  await waitFor(fx.hub, 'message', (m) => m.event === marker && m.socket.roomId === user);
 }
 
 describe('watch: registration', () => {

@@ -23,6 +23,7 @@ export type WsModuleOptions = Pick<
   | 'limits'
   | 'serialize'
   | 'recovery'
+  | 'tracing'
   | 'receipts'
 >;
 

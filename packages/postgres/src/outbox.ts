@@ -1,5 +1,6 @@
-import { DEFAULT_LIMITS, RESERVED_PREFIX, optionError, type WatchFilterArg } from '@wshub/core';
+import { activeTraceparent, DEFAULT_LIMITS, RESERVED_PREFIX, optionError, type WatchFilterArg } from '@wshub/core';
 import { OutboxRelay, type RelayOptions, type RelayTarget } from './relay.js';
+import { type OutboxStats, tableStats } from './relay-health.js';
 import { DEFAULT_TABLE, type LockKeys, lockKeys, outboxSql, parseTableName, type TableName, tableRule } from './schema.js';
 
 /**
@@ -40,15 +41,6 @@ export interface OutboxOptions {
    * @default 1048576 (the hub's default `limits.maxBufferedBytes`)
    */
   maxBytes?: number;
-}
-
-export interface OutboxStats {
-  /** Rows committed and not yet relayed. */
-  pending: number;
-  /** Age of the oldest of them, in seconds (0 when none). */
-  oldestPendingSeconds: number;
-  /** Rows the hub refused, kept with `dead_at` and `error`. */
-  deadLettered: number;
 }
 
 /** Internals the relay shares with its outbox. */
@@ -172,20 +164,11 @@ export class Outbox {
    * relay keeps small), for metrics and health checks.
    */
   async stats(): Promise<OutboxStats> {
-    const { table } = this.ctx;
-    let result: { rows: Array<{ pending: number; dead: number; oldest: number | null }> };
     try {
-      result = (await this.ctx.pool.query(
-        `SELECT count(*) FILTER (WHERE dead_at IS NULL)::int AS pending,
-  count(*) FILTER (WHERE dead_at IS NOT NULL)::int AS dead,
-  EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL))::float8 AS oldest
-FROM ${table.sql}`,
-      )) as typeof result;
+      return await tableStats(this.ctx.pool, this.ctx.table);
     } catch (error) {
-      throw explain(error, table.name);
+      throw explain(error, this.ctx.table.name);
     }
-    const row = result.rows[0]!;
-    return { pending: row.pending, oldestPendingSeconds: row.oldest ?? 0, deadLettered: row.dead };
   }
 
   /**
@@ -229,15 +212,17 @@ FROM ${table.sql}`,
     const { table, keys } = this.ctx;
     // The lock CTE runs before the insert reads from it, so the row's id is
     // taken only once the locks are held (see the class comment).
-    const params: unknown[] = [kind, userId, event, data, filter, table.name, keys.broadcast];
+    // The span active in the app's transaction (its request), for the relay's wshub.send to link to.
+    const traceparent = activeTraceparent() ?? null;
+    const params: unknown[] = [kind, userId, event, data, filter, table.name, keys.broadcast, traceparent];
     const locks =
       kind === 'push'
         ? 'SELECT pg_advisory_xact_lock($7::bigint)'
-        : 'SELECT pg_advisory_xact_lock_shared($7::bigint), pg_advisory_xact_lock($8::int, hashtext($2::text))';
+        : 'SELECT pg_advisory_xact_lock_shared($7::bigint), pg_advisory_xact_lock($9::int, hashtext($2::text))';
     if (kind !== 'push') params.push(keys.userClass);
     const sql = `WITH locks AS (${locks}),
-  row AS (INSERT INTO ${table.sql} (kind, user_id, event, data, filter)
-    SELECT $1::text, $2::text, $3::text, $4::json, $5::json FROM locks RETURNING id)
+  row AS (INSERT INTO ${table.sql} (kind, user_id, event, data, filter, traceparent)
+    SELECT $1::text, $2::text, $3::text, $4::json, $5::json, $8::text FROM locks RETURNING id)
 SELECT pg_notify($6::text, '') FROM row`;
     try {
       await tx.query(sql, params);

@@ -1,5 +1,6 @@
-import type { SendOptions, WatchFilterArg } from '@wshub/core';
+import { isTraceparent, type SendOptions, type WatchFilterArg } from '@wshub/core';
 import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
+import { type RelayHealth, type RelayHealthOptions, relayHealth, tableStats } from './relay-health.js';
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
 export interface RelayTarget {
@@ -61,6 +62,7 @@ interface Row {
   event: string | null;
   data: string | null;
   filter: string | null;
+  traceparent: string | null;
 }
 
 const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryMaxMs: 10_000 };
@@ -120,6 +122,20 @@ export class OutboxRelay {
 
   stats(): RelayStats {
     return { ...this.counts };
+  }
+
+  /**
+   * For a health check: leader, follower or stopped; the table's backlog
+   * (pending rows, the oldest one's age) and dead letters; failures and the
+   * last error. Not ready while PostgreSQL fails the relay, when the oldest
+   * pending row is older than `maxPendingAgeSeconds` (60), or once stopped.
+   * Reads the table once through the pool; never rejects for PostgreSQL
+   * being away (that is a problem it reports).
+   */
+  async health(options?: RelayHealthOptions): Promise<RelayHealth> {
+    const { table, pool } = this.ctx;
+    const state = { closed: this.closed, active: this.counts.active, failures: this.counts.failures, lastError: this.counts.lastError };
+    return relayHealth(state, () => tableStats(pool, table).catch((error) => Promise.reject(explain(error, table.name))), options);
   }
 
   /** Stops after the round in flight (its rows are sent and deleted) and frees the connection and the lock. */
@@ -218,7 +234,7 @@ export class OutboxRelay {
   private async round(client: PoolClientLike): Promise<number> {
     const { table } = this.ctx;
     const result = (await client.query(
-      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
+      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, traceparent FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
       [this.options.batchSize],
     )) as { rows: Row[] };
     const sent: string[] = [];
@@ -256,14 +272,16 @@ export class OutboxRelay {
 
   private send(row: Row): Promise<unknown> {
     const id = row.message_id;
+    // The hub's wshub.send links to the span that wrote the row; a value that is not a traceparent is left out, not dead-lettered.
+    const options: SendOptions = isTraceparent(row.traceparent) ? { id, link: row.traceparent } : { id };
     // Read as text: SQL NULL (no data) and JSON null must stay apart.
     const data = row.data === null ? undefined : JSON.parse(row.data);
     const filter = row.filter === null ? undefined : (JSON.parse(row.filter) as WatchFilterArg);
     switch (row.kind) {
       case 'message':
-        return this.hub.sendMessage(row.user_id!, row.event!, data, filter, { id });
+        return this.hub.sendMessage(row.user_id!, row.event!, data, filter, options);
       case 'push':
-        return this.hub.push(row.event!, data, null, filter, { id });
+        return this.hub.push(row.event!, data, null, filter, options);
       case 'disconnect':
         return this.hub.disconnect(row.user_id!);
       default:

@@ -34,6 +34,10 @@ export function parseTableName(name: unknown): TableName | undefined {
  *   app wrote it (jsonb would reorder an object's keys).
  * - A row that could not be delivered keeps `dead_at` and `error`; the
  *   partial index keeps the relay's scan to the rows still to deliver.
+ * - `traceparent`: the W3C traceparent of the span active when the row was
+ *   written (the app's request), for the relay's `wshub.send` to link to;
+ *   NULL without tracing. Added by `ALTER … IF NOT EXISTS` too, so
+ *   `install()` upgrades a table made by an earlier version.
  */
 export function outboxSql(table: string = DEFAULT_TABLE): string {
   const t = parseTableName(table);
@@ -48,8 +52,10 @@ export function outboxSql(table: string = DEFAULT_TABLE): string {
   filter json,
   created_at timestamptz NOT NULL DEFAULT now(),
   dead_at timestamptz,
-  error text
+  error text,
+  traceparent text
 );
+ALTER TABLE ${t.sql} ADD COLUMN IF NOT EXISTS traceparent text;
 CREATE INDEX IF NOT EXISTS "${t.base}_pending" ON ${t.sql} (id) WHERE dead_at IS NULL;
 `;
 }

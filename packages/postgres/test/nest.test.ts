@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { ClientConnectedEvent, WsHub, WsModule } from '@wshub/nest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Outbox } from '../src/index.js';
-import { OutboxRelayHost, WsOutboxModule } from '../src/nest/index.js';
+import { OutboxRelayHost, WsOutboxHealthIndicator, WsOutboxModule } from '../src/nest/index.js';
 import { findPostgres, TestSocket, take, testSchema, transaction, until } from './support.js';
 
 const user = await findPostgres();
@@ -55,8 +55,14 @@ describe.skipIf(!user)('WsOutboxModule', () => {
         await until('the relay to lead', () => host.current?.stats().active === true);
         await transaction(db.pool, (tx) => outbox.sendMessage(tx, 'alice', 'order-status', { id: 42, status: 'shipped' }));
         expect((await take(client, 1))[0]).toEqual({ event: 'order-status', data: { id: 42, status: 'shipped' } });
+        await until('the row deleted', () => host.current?.stats().relayed === 1);
+        const health = app.get(WsOutboxHealthIndicator);
+        expect(await health.isHealthy()).toEqual({
+          'wshub-outbox': { status: 'up', role: 'leader', pending: 0, oldestPendingSeconds: 0, deadLettered: 0, failures: 0, lastError: undefined, problems: [] },
+        });
         await app.close();
         expect(host.current?.stats().active).toBe(false);
+        expect(await health.isHealthy('outbox')).toMatchObject({ outbox: { status: 'down', role: 'stopped' } });
         const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
           `wshub-outbox-relay ${table}`.slice(0, 63),
         ]);

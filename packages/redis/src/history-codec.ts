@@ -2,14 +2,15 @@ import type { DeliveryFilter, HistoryEntry, HistoryRecord, RecordedMessage } fro
 
 /*
  * How a recorded message is written: in a stream entry, the body
- * `<header>\n<text>` (header: `{"u":userId|null,"f":filter,"e":event}`) and
+ * `<header>\n<text>` (header: `{"u":userId|null,"f":filter,"e":event,"tp"?:traceparent}`) and
  * the time; on a channel, `r<offset>:<epoch>:<body>`. Everything read back is
  * checked: a malformed entry or publication is refused, never delivered.
  */
 
 /** The body of a record, as the recording script stores and publishes it. */
 export function encodeBody(record: HistoryRecord): string {
-  const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event });
+  // `tp`: the sender's traceparent, for each node's wshub.deliver (older nodes ignore it).
+  const header = JSON.stringify({ u: record.userId ?? null, f: record.filter, e: record.event, tp: record.tp });
   return `${header}\n${record.text}`;
 }
 
@@ -27,7 +28,7 @@ export function decodeRecorded(text: string): { offset: number; epoch: string; r
   return { offset, epoch: text.slice(a + 1, b), recorded: { ...body, offset } };
 }
 
-function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefined {
+function parseBody(body: string): (Omit<HistoryEntry, 'offset' | 'at'> & { tp?: string }) | undefined {
   const nl = body.indexOf('\n');
   if (nl < 0) return undefined;
   let header: unknown;
@@ -37,9 +38,11 @@ function parseBody(body: string): Omit<HistoryEntry, 'offset' | 'at'> | undefine
     return undefined;
   }
   if (typeof header !== 'object' || header === null) return undefined;
-  const { u, f, e } = header as { u?: unknown; f?: unknown; e?: unknown };
+  const { u, f, e, tp } = header as { u?: unknown; f?: unknown; e?: unknown; tp?: unknown };
   if ((u !== null && typeof u !== 'string') || !isFilter(f) || typeof e !== 'string') return undefined;
-  return { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+  const parsed = { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+  // Read leniently, as an envelope's: one that is not a string is dropped, a malformed string ignored by the tracer.
+  return typeof tp === 'string' ? { ...parsed, tp } : parsed;
 }
 
 /** A stream entry (`<offset>-0`, fields `b` body and `t` time) of `userId`'s stream (`undefined`: the broadcasts'); `undefined` when malformed or another user's. */
@@ -52,5 +55,6 @@ export function toEntry(id: string, fields: string[], userId: string | undefined
   }
   const parsed = body === undefined ? undefined : parseBody(body);
   if (!parsed || parsed.userId !== userId) return undefined;
-  return { ...parsed, offset: Number(id.slice(0, id.indexOf('-'))), at };
+  // A replay is not traced: the entry does not keep the traceparent.
+  return { userId: parsed.userId, filter: parsed.filter, event: parsed.event, text: parsed.text, offset: Number(id.slice(0, id.indexOf('-'))), at };
 }

@@ -170,8 +170,10 @@ export class HistoryRecorder {
     core.counters.unrecorded++;
     core.lost();
     node.deliverRecorded({ ...record, offset: undefined });
-    const { userId, filter, event, text } = record;
-    if (userId === undefined) broker.publishToAll({ kind: 'push', event, filter, message: text });
-    else broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: text });
+    // As it goes without recovery, with the sender's traceparent.
+    const { userId, filter, event, text, tp } = record;
+    const trace = tp === undefined ? {} : { tp };
+    if (userId === undefined) broker.publishToAll({ kind: 'push', event, filter, message: text, ...trace });
+    else broker.publishToUser(userId, { kind: 'send', userId, event, filter, message: text, ...trace });
   }
 }

@@ -40,10 +40,10 @@ describe.skipIf(skip)(skip ?? 'tracing across nodes over Redis', () => {
   });
 
   async function node(
-    on: 'Redis' | 'Redis Cluster',
+    on: 'Redis' | 'Redis Cluster' | 'Redis, recovery on',
   ): Promise<{ hub: WsHub<{ id: string; deviceFingerprint: string }>; url: string }> {
-    const broker = new RedisBroker(on === 'Redis' ? { url: redis.url } : { cluster: cluster.nodes });
-    const hub = new WsHub({ authenticate, broker });
+    const broker = new RedisBroker(on === 'Redis Cluster' ? { cluster: cluster.nodes } : { url: redis.url });
+    const hub = new WsHub({ authenticate, broker, recovery: on === 'Redis, recovery on' });
     const server: Server = createServer();
     hub.attach(server);
     server.listen(0, '127.0.0.1');
@@ -55,7 +55,7 @@ describe.skipIf(skip)(skip ?? 'tracing across nodes over Redis', () => {
     return { hub, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}${hub.path}` };
   }
 
-  it.each(['Redis', 'Redis Cluster'] as const)('a sendMessage on node A reaches a socket on node B over %s: B\'s wshub.deliver is a child of A\'s wshub.send', async (on) => {
+  it.each(['Redis', 'Redis Cluster', 'Redis, recovery on'] as const)('a sendMessage on node A reaches a socket on node B over %s: B\'s wshub.deliver is a child of A\'s wshub.send', async (on) => {
     const a = await node(on);
     const b = await node(on);
     const ready = new Promise<void>((resolve) => b.hub.on('ready', () => resolve()));
@@ -86,10 +86,15 @@ describe.skipIf(skip)(skip ?? 'tracing across nodes over Redis', () => {
     expect(spans.map((s) => s.name).sort()).toEqual(['POST /orders/7/ship', 'wshub.deliver', 'wshub.send']);
     expect(send.kind).toBe(SpanKind.PRODUCER);
     expect(send.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
-    expect(send.attributes).toMatchObject({ 'messaging.destination.name': 'shipped', 'wshub.sockets': 0 });
+    expect(send.attributes).toMatchObject({ 'messaging.destination.name': 'shipped' });
+    // With recovery the history delivers, after the call: the send does not know the sockets.
+    expect(send.attributes['wshub.sockets']).toBe(on === 'Redis, recovery on' ? undefined : 0);
     expect(deliver.kind).toBe(SpanKind.CONSUMER);
     expect(deliver.parentSpanContext).toMatchObject({ spanId: send.spanContext().spanId, isRemote: true });
     expect(deliver.attributes).toMatchObject({ 'messaging.system': 'wshub', 'wshub.operation': 'sendMessage', 'wshub.sockets': 1 });
+    // With recovery the message travels as a record of the shared history, which gives it its offset.
+    if (on === 'Redis, recovery on') expect(deliver.attributes['wshub.recovery.offset']).toEqual(expect.any(Number));
+    else expect(deliver.attributes['wshub.recovery.offset']).toBeUndefined();
     // The default leaves user ids out of every span.
     for (const span of spans) expect(Object.keys(span.attributes).filter((k) => k.startsWith('user.'))).toEqual([]);
   });

@@ -8,6 +8,15 @@ import type { ReconnectOptions } from '../options.js';
  * no class instances.
  */
 
+/** How often the shared worker tells each tab it still runs. */
+export const WORKER_BEAT_MS = 500;
+/**
+ * Silence after which a tab takes the worker for gone (crashed, ended by the
+ * browser) and starts a new one. Messages are not throttled in hidden tabs,
+ * so beats come on time wherever the worker runs.
+ */
+export const WORKER_TIMEOUT_MS = 2_000;
+
 /** The options a tab hands the worker; the first tab's are the shared connection's. */
 export interface SharedOptions {
   /** Resolved in the tab: a relative URL means the page's, not the worker script's. */
@@ -47,7 +56,13 @@ export type WorkerMessage =
   | { type: 'confirmed'; key: number }
   | { type: 'forbidden'; key: number; watch: ForbiddenWatch }
   /** The shared socket needs a token: answer with a `token` message of the same id. */
-  | { type: 'token'; id: number };
+  | { type: 'token'; id: number }
+  /**
+   * The worker still runs (sent by the worker every `WORKER_BEAT_MS`; a
+   * leader tab beats on its channel instead). `worker` names this worker,
+   * so the tabs can agree on which one is gone.
+   */
+  | { type: 'beat'; worker: string };
 
 export interface SerializedError {
   name: string;

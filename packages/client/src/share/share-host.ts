@@ -69,6 +69,8 @@ class SharedConnection {
   readonly #tokenRequests = new Map<number, TokenRequest>();
   #nextTokenId = 1;
   readonly #onEnd: () => void;
+  /** Closed by its host: the tabs attach elsewhere and hear nothing more from it. */
+  #silenced = false;
 
   /** `first` is attached before the client starts, as the client asks for a token at once. */
   constructor(options: SharedOptions, first: Tab, onEnd: () => void) {
@@ -125,6 +127,12 @@ class SharedConnection {
       this.#onEnd();
       void this.client.close();
     }
+  }
+
+  /** Closes the socket without a word to the tabs (their leader tab was replaced). */
+  silence(): void {
+    this.#silenced = true;
+    void this.client.close();
   }
 
   handle(tab: Tab, message: TabMessage): void {
@@ -214,6 +222,7 @@ class SharedConnection {
    * was sent to the whole user, and goes to every tab with a handler for it.
    */
   #route(event: string, data: unknown): void {
+    if (this.#silenced) return;
     // The client moved its position to this message's offset before calling its handlers.
     const position = this.client[recoveryPosition];
     const message: WorkerMessage = position ? { type: 'message', event, data, position } : { type: 'message', event, data };
@@ -231,6 +240,7 @@ class SharedConnection {
   }
 
   #broadcast(message: WorkerMessage): void {
+    if (this.#silenced) return;
     for (const tab of this.tabs) tab.post(message);
   }
 
@@ -267,6 +277,7 @@ export class ShareHost {
   /** Tabs whose attach waits in {@link #settling}, with its URL. */
   readonly #waiting = new Map<Tab, string>();
   readonly #locks: LockManagerLike | undefined;
+  #closed = false;
 
   constructor(locks: LockManagerLike | undefined) {
     this.#locks = locks;
@@ -278,7 +289,20 @@ export class ShareHost {
     port.onmessage = (event) => this.#onMessage(tab, event.data);
   }
 
+  /**
+   * Stops serving (a leader tab another tab replaced): every socket closes,
+   * and no tab is told, as each attaches to the new leader.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const connection of this.#connections.values()) connection.silence();
+    this.#connections.clear();
+    this.#settling.clear();
+    this.#waiting.clear();
+  }
+
   #onMessage(tab: Tab, message: TabMessage): void {
+    if (this.#closed) return;
     const url = message.type === 'attach' ? message.options.url : this.#waiting.get(tab);
     const settling = url === undefined ? undefined : this.#settling.get(url);
     if (url !== undefined && settling) {
@@ -307,8 +331,18 @@ export class ShareHost {
   }
 
   #settled(url: string): void {
+    if (this.#closed) return;
     const queued = this.#settling.get(url) ?? [];
     this.#settling.delete(url);
+    // The new socket resumes from the earliest position a tab brought: each
+    // tab drops what it already handled, and none misses what it had not.
+    const attaches = queued.flatMap(([, m]) => (m.type === 'attach' ? [m] : []));
+    const first = attaches[0];
+    if (first?.options.position) {
+      const { epoch } = first.options.position;
+      const offsets = attaches.flatMap((m) => (m.options.position?.epoch === epoch ? [m.options.position.offset] : []));
+      first.options.position = { epoch, offset: Math.min(...offsets) };
+    }
     for (const [tab] of queued) this.#waiting.delete(tab);
     for (const [tab, message] of queued) {
       if (message.type === 'attach') this.#attach(tab, message);

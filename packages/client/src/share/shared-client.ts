@@ -164,11 +164,14 @@ export class SharedHubClient {
   #onMessage(message: WorkerMessage): void {
     if (this.#closed) return;
     switch (message.type) {
-      case 'state':
+      case 'state': {
         if (message.state !== 'open') for (const s of this.#subscriptions.values()) s[markUnconfirmed]();
         if (message.state === 'closed') this.#stop();
-        this.#setState(message.state);
+        // A new worker or leader starts its first connection; for this tab it is a reconnect.
+        const connecting = message.state === 'connecting' && this.#state !== 'connecting';
+        this.#setState(connecting ? 'reconnecting' : message.state);
         break;
+      }
       case 'message':
         if (message.position) {
           if (isAfter(message.position, this.#handled) === false) break;
@@ -240,6 +243,23 @@ export class SharedHubClient {
       this.#port.postMessage({ type: 'watch', key, event: subscription.event, payload: subscription.payload });
     }
     for (const event of this.#listening) this.#port.postMessage({ type: 'listen', event });
+  }
+
+  /** The worker serving this tab is gone: not open until the new one says so. */
+  hostLost(): void {
+    if (this.#closed) return;
+    for (const subscription of this.#subscriptions.values()) subscription[markUnconfirmed]();
+    this.#setState('reconnecting');
+  }
+
+  /**
+   * This tab led and was replaced while it did not run (a hung page): what
+   * the server sent for it meanwhile may be gone, which a client with a
+   * recovery position says with `'recovered'` (`false`), as after a failed resume.
+   */
+  missedWhileAway(): void {
+    if (this.#closed || (!this.#handled && !this.#known)) return;
+    this.#emitter.emit('recovered', { recovered: false, missed: 0 });
   }
 
   /** A message went out at `position` (to this tab or, seen on the channel, to another). */

@@ -274,6 +274,149 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     }
   }, 30_000);
 
+  it("share: 'leader' — a leader tab that hangs is replaced within about a second: the others miss nothing and see nothing twice; woken, it steps down", async () => {
+    const recovering = await TestHub.start({ recovery: true });
+    try {
+      context = await browser.newContext();
+      const tabs: Page[] = [];
+      for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'leader', recovering.url));
+      // The first tab leads: its socket is the one the hub sees.
+      const [first] = recovering.hub.socketsOf('alice');
+      await tabs[0]!.evaluate(() => {
+        const g = globalThis as any;
+        g.ticks = [];
+        setInterval(() => g.ticks.push(Date.now()), 20);
+      });
+      const hangMs = 4000;
+      const total = 450;
+      const others = (socket: unknown) => recovering.hub.socketsOf('alice').filter((s) => s !== socket);
+      let hungAt = 0;
+      let tookOverAt = 0;
+      for (let n = 0; n < total; n++) {
+        if (n === 60) {
+          // The leader's page runs a script that does not return: it holds its lock and its socket, and answers nothing.
+          await tabs[0]!.evaluate((ms) => {
+            setTimeout(() => {
+              const end = Date.now() + ms;
+              while (Date.now() < end);
+            }, 0);
+          }, hangMs);
+          hungAt = Date.now();
+        }
+        if (hungAt && !tookOverAt && others(first).some((s) => s.watching.has('feed-1') && s.watching.has('feed-2'))) {
+          tookOverAt = Date.now();
+        }
+        await recovering.hub.sendMessage('alice', `feed-${n % 3}`, { n }, true);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // Taken over while the old leader still hung.
+      expect(tookOverAt).toBeGreaterThan(0);
+      expect(tookOverAt - hungAt).toBeLessThan(hangMs);
+      const expected = (i: number) => Array.from({ length: total / 3 }, (_, k) => ({ event: `feed-${i}`, data: { n: 3 * k + i } }));
+      for (const i of [1, 2]) {
+        await received(tabs[i]!, total / 3);
+        // A little longer: a message seen twice would come right behind.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const log = await logOf(tabs[i]!);
+        expect(log.got, `tab ${i}`).toEqual(expected(i));
+        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual([
+          { recovered: true, missed: expect.any(Number) },
+        ]);
+        expect(log.events.filter((e) => e.event !== 'recovered')).toEqual([]);
+      }
+      // Woken, the old leader closed its socket: one socket again, the new leader's.
+      await expect.poll(() => recovering.hub.socketsOf('alice').includes(first!), { timeout: WAIT_MS }).toBe(false);
+      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+      const old = await tabs[0]!.evaluate(() => {
+        const g = globalThis as any;
+        const ticks: number[] = g.ticks;
+        return { log: g.log as TabLog, gap: Math.max(...ticks.slice(1).map((t, k) => t - ticks[k]!)), state: g.client.state };
+      });
+      // It really stopped running.
+      expect(old.gap).toBeGreaterThanOrEqual(hangMs - 100);
+      expect(old.state).toBe('open');
+      // Nothing twice to its handlers either, and it says that what came while it hung may be gone.
+      const seen = old.log.got.map((m) => (m.data as { n: number }).n);
+      expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
+      expect(old.log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual([{ recovered: false, missed: 0 }]);
+      // It is attached to the new leader: its watch is on the one socket, and its messages reach it.
+      await expect.poll(() => [...recovering.hub.socketsOf('alice')[0]!.watching.keys()].sort(), { timeout: WAIT_MS }).toEqual([
+        'feed-0',
+        'feed-1',
+        'feed-2',
+      ]);
+      await recovering.hub.sendMessage('alice', 'feed-0', { n: 'after' }, true);
+      await tabs[0]!.waitForFunction(() => (globalThis as any).log.got.at(-1)?.data.n === 'after');
+      expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+    } finally {
+      await context?.close();
+      context = undefined;
+      await recovering.stop();
+    }
+  }, 40_000);
+
+  it("share: 'worker' — a worker the browser ends is replaced, twice, a tab opened in between: every tab attaches to the new one, missing nothing and seeing nothing twice", async () => {
+    // The tabs notice in about 2 s: a history long enough for what is sent meanwhile.
+    const recovering = await TestHub.start({ recovery: { maxMessages: 1000 } });
+    const cdp = await browser.newBrowserCDPSession();
+    try {
+      context = await browser.newContext();
+      const tabs: Page[] = [];
+      for (let i = 0; i < 3; i++) tabs.push(await openTab([[`feed-${i}`, null]], 'worker', recovering.url));
+      const sent = new Map<number, number[]>();
+      /** Sends `count` messages round-robin to the tabs' feeds; the browser ends the worker at the `endAt`th. */
+      const stream = async (from: number, count: number, endAt: number) => {
+        const [before] = recovering.hub.socketsOf('alice');
+        let replaced = false;
+        for (let n = from; n < from + count; n++) {
+          if (n === from + endAt) {
+            const { targetInfos } = await cdp.send('Target.getTargets');
+            const workers = targetInfos.filter((t) => t.type === 'shared_worker');
+            expect(workers).toHaveLength(1);
+            await cdp.send('Target.closeTarget', { targetId: workers[0]!.targetId });
+          }
+          const sockets = recovering.hub.socketsOf('alice');
+          replaced ||= sockets.some((s) => s !== before && s.watching.size === tabs.length);
+          const feed = n % tabs.length;
+          await recovering.hub.sendMessage('alice', `feed-${feed}`, { n }, true);
+          sent.set(feed, [...(sent.get(feed) ?? []), n]);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(replaced).toBe(true);
+        expect(recovering.hub.socketsOf('alice')).toHaveLength(1);
+        expect(recovering.hub.socketsOf('alice')[0]).not.toBe(before);
+      };
+      await stream(0, 450, 60);
+      // A tab that comes to the new worker, then the browser ends that one too.
+      tabs.push(await openTab([['feed-3', null]], 'worker', recovering.url));
+      await stream(450, 300, 40);
+      for (const [i, tab] of tabs.entries()) {
+        const expected = sent.get(i)!;
+        await received(tab, expected.length).catch(async (error: Error) => {
+          const log = await logOf(tab);
+          const got = log.got.map((m) => (m.data as { n: number }).n);
+          throw new Error(`tab ${i} got ${got.length} of ${expected.length}: ${got.join(',')}; states ${log.states}; ${JSON.stringify(log.events)}`, {
+            cause: error,
+          });
+        });
+        // A little longer: a message seen twice would come right behind.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const log = await logOf(tab);
+        expect(log.got, `tab ${i}`).toEqual(expected.map((n) => ({ event: `feed-${i}`, data: { n } })));
+        expect(log.events.filter((e) => e.event === 'recovered').map((e) => e.data)).toEqual(
+          Array.from({ length: i < 3 ? 2 : 1 }, () => ({ recovered: true, missed: expect.any(Number) })),
+        );
+        expect(log.events.filter((e) => e.event !== 'recovered')).toEqual([]);
+        expect(log.states.slice(-2)).toEqual(['reconnecting', 'open']);
+      }
+    } finally {
+      await cdp.detach();
+      await context?.close();
+      context = undefined;
+      await recovering.stop();
+    }
+  }, 40_000);
+
   it('a worker file that is not served: the tab gets an error that says so, and the client closes', async () => {
     context = await browser.newContext();
     const tab = await context.newPage();

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { resolveOptions } from '../../src/options.js';
+import type { SharedOptions, TabMessage, WorkerMessage } from '../../src/share/port-messages.js';
 import { ShareHost } from '../../src/share/share-host.js';
 import { SharedHubClient } from '../../src/share/shared-client.js';
 import { TestHub, tokenOf } from '../support/hub.js';
@@ -115,5 +116,63 @@ describe('the shared connection', () => {
     await hub.hub.sendMessage('alice', 'feed-a', {}, true);
     // Each tab's port keeps its own order; between two tabs there is none.
     await vi.waitFor(() => expect(got.sort()).toEqual(['a', 'b']));
+  });
+
+  it('a new worker resumes from the earliest position the tabs bring, so none misses what it had not handled', async () => {
+    hub = await TestHub.start({ recovery: true });
+    const options = (position?: SharedOptions['position']): SharedOptions => {
+      const resolved = resolveOptions(hub.url, { share: 'worker', token: () => 'alice-token' });
+      const shared: SharedOptions = {
+        url: resolved.url.href,
+        protocols: [],
+        tokenIn: 'query',
+        hasToken: true,
+        reconnect: resolved.reconnect,
+        maxQueuedMessages: 16,
+        recover: true,
+      };
+      return position ? { ...shared, position } : shared;
+    };
+    /** A tab's port, spoken to directly: it answers token requests and records messages. */
+    const rawTab = (on: ShareHost, position: SharedOptions['position'], watches: string[]) => {
+      const { port1, port2 } = new MessageChannel();
+      on.connect(port2 as never);
+      const got: Extract<WorkerMessage, { type: 'message' }>[] = [];
+      port1.onmessage = ({ data }: { data: WorkerMessage }) => {
+        if (data.type === 'token') port1.postMessage({ type: 'token', id: data.id, token: 'alice-token' } satisfies TabMessage);
+        if (data.type === 'message') got.push(data);
+      };
+      port1.postMessage({ type: 'attach', options: options(position), lock: null } satisfies TabMessage);
+      for (const [key, event] of watches.entries()) {
+        port1.postMessage({ type: 'watch', key, event, payload: null } satisfies TabMessage);
+        port1.postMessage({ type: 'listen', event } satisfies TabMessage);
+      }
+      return { got, close: () => port1.close() };
+    };
+    // The first worker: one tab watching both events sees where each message lies.
+    const before = rawTab(host, undefined, ['feed-a', 'feed-b']);
+    await vi.waitFor(() => expect(hub.hub.socketsOf('alice')[0]?.watching.size).toBe(2));
+    await hub.hub.sendMessage('alice', 'feed-a', { n: 1 }, true);
+    await vi.waitFor(() => expect(before.got).toHaveLength(1));
+    host.close(); // the worker is gone
+    before.close();
+    await vi.waitFor(() => expect(hub.hub.socketsOf('alice')).toHaveLength(0));
+    // While no socket is up: one for A, then one for B, which B's tab is taken to have handled (the in-memory history counts by one).
+    await hub.hub.sendMessage('alice', 'feed-a', { n: 2 }, true);
+    const handledByA = before.got[0]!.position!;
+    const handledByB = { epoch: handledByA.epoch, offset: handledByA.offset + 2 };
+    await hub.hub.sendMessage('alice', 'feed-b', { n: 3 }, true);
+    // A new worker; B attaches first, with the later position.
+    const next = new ShareHost(undefined);
+    const b = rawTab(next, handledByB, ['feed-b']);
+    const a = rawTab(next, handledByA, ['feed-a']);
+    await vi.waitFor(() => expect(a.got.map((m) => m.data)).toEqual([{ n: 2 }]));
+    await hub.hub.sendMessage('alice', 'feed-b', { n: 4 }, true);
+    await vi.waitFor(() => expect(b.got.map((m) => m.data)).toContainEqual({ n: 4 }));
+    // B's tab drops what it handled by its position: the host hands it on with the position.
+    expect(b.got.filter((m) => m.position!.offset > handledByB.offset).map((m) => m.data)).toEqual([{ n: 4 }]);
+    next.close();
+    a.close();
+    b.close();
   });
 });

@@ -43,6 +43,12 @@ export interface HistoryRecord {
   readonly event: string;
   /** The frame text as v1 clients get it. */
   readonly text: string;
+  /**
+   * The W3C `traceparent` of the sender's `wshub.send`, when tracing is
+   * on: each node's `wshub.deliver` of it joins that trace. Not kept for
+   * replays.
+   */
+  readonly tp?: string;
 }
 
 /** A message as a history hands it out for delivery: with its offset, or without one when it could not be kept. */
@@ -166,7 +172,7 @@ export class MemoryHistory implements MessageHistory {
     return { epoch: this.epoch, offset: this.offset };
   }
 
-  record({ userId, filter, event, text }: HistoryRecord): void {
+  record({ userId, filter, event, text, tp }: HistoryRecord): void {
     const entry: HistoryEntry = { offset: ++this.offset, userId, filter, event, text, at: Date.now() };
     let ring = this.all;
     if (userId !== undefined) {
@@ -187,7 +193,7 @@ export class MemoryHistory implements MessageHistory {
     this.bytes += bytes;
     this.trim(ring, entry.at);
     this.bound(ring);
-    this.deliver(entry);
+    this.deliver(tp === undefined ? entry : { ...entry, tp });
   }
 
   read(userId: string, position: Position): HistoryEntry[] | undefined {

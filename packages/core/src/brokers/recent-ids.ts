@@ -1,4 +1,5 @@
 import { optionError } from '../protocol/protocol.js';
+import { isTraceparent } from '../protocol/traceparent.js';
 
 /** How many message ids a hub remembers to drop repeats. */
 export const RECENT_IDS_MAX = 10_000;
@@ -51,6 +52,13 @@ export interface SendOptions {
    * minutes (and among the last 10,000 ids) on this hub is dropped.
    */
   id?: string;
+  /**
+   * A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`) of the span
+   * this message comes from when that span is over, such as the
+   * transaction that wrote an outbox row: the call's `wshub.send` span
+   * gets a link to it. Ignored when tracing is off.
+   */
+  link?: string;
 }
 
 export function assertSendOptions(options: unknown): string | undefined {
@@ -61,6 +69,10 @@ export function assertSendOptions(options: unknown): string | undefined {
   const id = (options as SendOptions).id;
   if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
     throw optionError('sendMessage/push', 'id', 'a non-empty string', id);
+  }
+  const link = (options as SendOptions).link;
+  if (link !== undefined && !isTraceparent(link)) {
+    throw optionError('sendMessage/push', 'link', 'a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)', link);
   }
   return id;
 }

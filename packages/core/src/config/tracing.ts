@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 import type { Envelope } from '../brokers/broker.js';
+import type { RecordedMessage } from '../brokers/history.js';
 import { optionError } from '../protocol/protocol.js';
+import { TRACEPARENT } from '../protocol/traceparent.js';
 
 /** How a span names the user a call was for: user ids may be personal data. */
 export type TraceUserIds = 'omit' | 'hash' | 'include';
@@ -26,6 +28,8 @@ export interface SendFacts {
   event?: string;
   userId?: string;
   messageId?: string;
+  /** A W3C `traceparent` (checked by the caller) the span links to: the outbox row's transaction. */
+  link?: string;
   /**
    * True when this node's sockets are written before the call's first
    * await, so the writes counted then are the sockets it reached here.
@@ -35,7 +39,6 @@ export interface SendFacts {
 
 const USER_IDS: readonly TraceUserIds[] = ['omit', 'hash', 'include'];
 const TRACER_NAME = '@wshub/core';
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 type Api = typeof OtelApi;
 
@@ -56,6 +59,18 @@ function loadApi(): Api | undefined {
 }
 
 let api: Api | null | undefined;
+
+/**
+ * The W3C `traceparent` of the span active in the caller's context, or
+ * `undefined` (no `@opentelemetry/api`, no active span, or one that is not
+ * valid). For what stores a message to send later (the outbox row): the
+ * `wshub.send` that sends it links to this span.
+ */
+export function activeTraceparent(): string | undefined {
+  if (api === undefined) api = loadApi() ?? null;
+  return api ? traceparentOf(api, api.context.active()) : undefined;
+}
+
 
 /** Checks the `tracing` option; `undefined` (no spans at all) when the API is not installed. */
 export function createTracing(options: TracingOptions | undefined, written: () => number): Tracing | undefined {
@@ -79,6 +94,8 @@ export class Tracing {
   private readonly tracer: OtelApi.Tracer;
   /** This hub's spans not yet ended: only those take errors from {@link recordError}. */
   private readonly live = new WeakSet<OtelApi.Span>();
+  /** The API's no-op provider: the global provider's delegate while none is registered. */
+  private readonly noop: OtelApi.TracerProvider;
 
   constructor(
     private readonly api: Api,
@@ -88,6 +105,17 @@ export class Tracing {
   ) {
     // A ProxyTracer: it follows a provider registered later too.
     this.tracer = api.trace.getTracer(TRACER_NAME);
+    this.noop = new api.ProxyTracerProvider().getDelegate();
+  }
+
+  /**
+   * False while no tracer provider is registered: then no span object is
+   * made at all (the API's no-op tracer would make one that records
+   * nothing). The caller's own context still travels in envelopes.
+   */
+  private get enabled(): boolean {
+    const provider = this.api.trace.getTracerProvider() as Partial<OtelApi.ProxyTracerProvider>;
+    return provider.getDelegate?.() !== this.noop;
   }
 
   /**
@@ -97,7 +125,12 @@ export class Tracing {
    */
   send<T>(operation: SendOperation, facts: SendFacts, call: () => Promise<T>): Promise<T> {
     const { api } = this;
-    const span = this.tracer.startSpan('wshub.send', { kind: api.SpanKind.PRODUCER });
+    if (!this.enabled) return call();
+    const link = facts.link === undefined ? undefined : parseTraceparent(api, facts.link);
+    const span = this.tracer.startSpan('wshub.send', {
+      kind: api.SpanKind.PRODUCER,
+      links: link ? [{ context: link }] : undefined,
+    });
     // Not recording (no provider, or not sampled): the caller's context, if any, is what travels.
     if (!span.isRecording()) return call();
     span.setAttributes({
@@ -133,11 +166,7 @@ export class Tracing {
 
   /** The W3C `traceparent` of the active span, for an envelope; `undefined` without a valid one. */
   traceparent(): string | undefined {
-    const { api } = this;
-    const context = api.trace.getSpanContext(api.context.active());
-    if (!context || !api.isSpanContextValid(context)) return undefined;
-    const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
-    return `00-${context.traceId}-${context.spanId}-${flags}`;
+    return traceparentOf(this.api, this.api.context.active());
   }
 
   /**
@@ -151,8 +180,38 @@ export class Tracing {
       apply();
       return;
     }
+    const event = envelope.kind === 'send' || envelope.kind === 'push' ? envelope.event : undefined;
+    const userId = envelope.kind === 'push' ? undefined : envelope.userId;
+    this.process(OPERATION_OF[envelope.kind], event, userId, envelope.tp, undefined, apply);
+  }
+
+  /**
+   * Delivers a message the history recorded (with `recovery` on, on every
+   * node, the sender's too) in a `wshub.deliver` span, a child of the
+   * sender's span when the record carries its `traceparent`.
+   */
+  deliverRecorded(recorded: RecordedMessage, apply: () => void): void {
+    const operation = recorded.userId === undefined ? 'push' : 'sendMessage';
+    this.process(operation, recorded.event, recorded.userId, recorded.tp, recorded.offset, () => {
+      apply();
+      return true;
+    });
+  }
+
+  private process(
+    operation: SendOperation,
+    event: string | undefined,
+    userId: string | undefined,
+    tp: unknown,
+    offset: number | undefined,
+    apply: () => boolean,
+  ): void {
     const { api } = this;
-    const parent = parseTraceparent(api, envelope.tp);
+    if (!this.enabled) {
+      apply();
+      return;
+    }
+    const parent = parseTraceparent(api, tp);
     const base = api.ROOT_CONTEXT;
     const span = this.tracer.startSpan(
       'wshub.deliver',
@@ -167,10 +226,11 @@ export class Tracing {
       'messaging.system': 'wshub',
       'messaging.operation': 'process',
       'messaging.operation.type': 'process',
-      'wshub.operation': OPERATION_OF[envelope.kind],
+      'wshub.operation': operation,
     });
-    if (envelope.kind === 'send' || envelope.kind === 'push') span.setAttribute('messaging.destination.name', envelope.event);
-    if (envelope.kind !== 'push') this.setUser(span, envelope.userId);
+    if (event !== undefined) span.setAttribute('messaging.destination.name', event);
+    if (offset !== undefined) span.setAttribute('wshub.recovery.offset', offset);
+    if (userId !== undefined) this.setUser(span, userId);
     this.live.add(span);
     const before = this.written();
     try {
@@ -201,6 +261,7 @@ export class Tracing {
    */
   watchCheck(socketId: string, userId: string, event: string): WatchSpan | undefined {
     const { api } = this;
+    if (!this.enabled) return undefined;
     const span = this.tracer.startSpan('wshub.canWatch', { kind: api.SpanKind.INTERNAL });
     if (!span.isRecording()) return undefined;
     span.setAttributes({ 'wshub.socket.id': socketId, 'wshub.watch.event': event });
@@ -210,7 +271,35 @@ export class Tracing {
       run: (check) => api.context.with(context, check),
       end: (decision, error) => {
         span.setAttribute('wshub.watch.decision', decision);
-        if (error !== undefined) this.markFailed(span, error instanceof Error ? error : new Error(String(error)));
+        if (error !== undefined) this.markFailed(span, toError(error));
+        span.end();
+      },
+    };
+  }
+
+  /**
+   * A span (INTERNAL) for one step of a socket's life: `wshub.authenticate`,
+   * `wshub.resume`, `wshub.refresh`, with the socket's id (and its user,
+   * as `tracing.userIds` says, when known); `undefined` when it would not
+   * record. A child of the context active now.
+   */
+  socketSpan(name: string, socketId: string, userId: string | undefined): SocketSpan | undefined {
+    const { api } = this;
+    if (!this.enabled) return undefined;
+    const span = this.tracer.startSpan(name, { kind: api.SpanKind.INTERNAL, attributes: { 'wshub.socket.id': socketId } });
+    if (!span.isRecording()) return undefined;
+    if (userId) this.setUser(span, userId);
+    const context = api.trace.setSpan(api.context.active(), span);
+    let ended = false;
+    return {
+      run: (step) => api.context.with(context, step),
+      user: (id) => this.setUser(span, id),
+      exception: (error) => span.recordException(toError(error)),
+      fail: (error) => this.markFailed(span, toError(error)),
+      end: (attributes) => {
+        if (ended) return;
+        ended = true;
+        span.setAttributes(attributes);
         span.end();
       },
     };
@@ -227,7 +316,7 @@ export class Tracing {
   }
 
   private fail(span: OtelApi.Span, error: unknown): void {
-    this.markFailed(span, error instanceof Error ? error : new Error(String(error)));
+    this.markFailed(span, toError(error));
     this.end(span);
   }
 
@@ -242,6 +331,29 @@ export interface WatchSpan {
   run<T>(check: () => T): T;
   /** `error`: what the check threw or rejected with, or the timeout. */
   end(decision: 'allowed' | 'forbidden' | 'timeout' | 'error', error?: unknown): void;
+}
+
+/** One span of a socket's life (see {@link Tracing.socketSpan}); ended once, later calls to `end` do nothing. */
+export interface SocketSpan {
+  /** Runs `step` (the app's hook) with the span active: the app's spans inside are its children. */
+  run<T>(step: () => T): T;
+  /** Names the user once known (as `tracing.userIds` says). */
+  user(userId: string): void;
+  /** Records an error as an `exception` event, leaving the status alone (a refusal the app chose). */
+  exception(error: unknown): void;
+  /** Records an error and sets the status to `ERROR` (the hub or the app failed). */
+  fail(error: unknown): void;
+  end(attributes: OtelApi.Attributes): void;
+}
+
+const toError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** `00-<trace id>-<span id>-<flags>` of the span in `context`; `undefined` without a valid one. */
+function traceparentOf(api: Api, context: OtelApi.Context): string | undefined {
+  const span = api.trace.getSpanContext(context);
+  if (!span || !api.isSpanContextValid(span)) return undefined;
+  const flags = (span.traceFlags & 0xff).toString(16).padStart(2, '0');
+  return `00-${span.traceId}-${span.spanId}-${flags}`;
 }
 
 const OPERATION_OF: Record<Exclude<Envelope['kind'], 'receipt'>, SendOperation> = {

@@ -2,6 +2,7 @@ import { HubError } from '../protocol/errors.js';
 import type { OpenOptions, Session } from '../session/connection.js';
 import { type HandshakeOutcome, runHandshake } from '../session/handshake.js';
 import { SocketSession } from '../session/socket-session.js';
+import { traceHandshake } from './handshake-span.js';
 import { secondsSince } from './hub-observer.js';
 import type { HubContext } from './hub-context.js';
 import type { HubUser } from '../config/options.js';
@@ -28,7 +29,9 @@ export function openSession<User extends HubUser, S extends object>(ctx: HubCont
   if (session.phase !== 'pending') return session; // a 'connected' handler closed it
   const { observers } = ctx;
   const started = observers.active ? performance.now() : 0;
-  runHandshake(session, ctx.authenticate, request, ctx.config.authTimeoutMs, (outcome) => {
+  const span = ctx.tracing && traceHandshake(ctx.tracing, session, ctx.authenticate);
+  runHandshake(session, span?.authenticate ?? ctx.authenticate, request, ctx.config.authTimeoutMs, (outcome) => {
+    span?.settled(outcome, ctx.config.authTimeoutMs);
     if (started !== 0) {
       observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
     }

@@ -4,7 +4,7 @@ import type { PreparedMessage } from '../session/connection.js';
 import type { Delivery } from './delivery.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import { HubError } from '../protocol/errors.js';
-import { MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from '../brokers/history.js';
+import { type HistoryRecord, MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from '../brokers/history.js';
 import { CloseCode } from '../protocol/protocol.js';
 import type { AdmittedSession } from '../session/socket-session.js';
 import type { Tracing } from '../config/tracing.js';
@@ -100,7 +100,7 @@ export class ClusterSync<User, S extends object = object> {
    */
   sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record({ userId, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     if (this.broker.distributed) {
@@ -117,7 +117,7 @@ export class ClusterSync<User, S extends object = object> {
   /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
   broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text }) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
     }
     this.delivery.toAll(filter, message);
     if (this.broker.distributed) {
@@ -140,8 +140,14 @@ export class ClusterSync<User, S extends object = object> {
     });
   }
 
-  /** A recorded message, for this node's sockets: with its offset for v2 clients when it has one. */
+  /** A recorded message, for this node's sockets (in a `wshub.deliver` span when tracing is on). */
   private deliverRecorded(recorded: RecordedMessage): void {
+    if (this.tracing) this.tracing.deliverRecorded(recorded, () => this.writeRecorded(recorded));
+    else this.writeRecorded(recorded);
+  }
+
+  /** With its offset for v2 clients when it has one. */
+  private writeRecorded(recorded: RecordedMessage): void {
     const plain = this.delivery.wrap(recorded.event, recorded.text);
     const message = recorded.offset === undefined ? plain : this.delivery.withOffset(plain, recorded.offset);
     if (recorded.userId === undefined) this.delivery.toAll(recorded.filter, message);
@@ -222,6 +228,12 @@ export class ClusterSync<User, S extends object = object> {
     const tp = this.tracing?.traceparent();
     if (tp !== undefined) envelope.tp = tp;
     return envelope;
+  }
+
+  /** The record with the active span's `traceparent`, when tracing is on and there is one. */
+  private tracedRecord(record: HistoryRecord): HistoryRecord {
+    const tp = this.tracing?.traceparent();
+    return tp === undefined ? record : { ...record, tp };
   }
 
   /** Applies an envelope from another node; true when it wrote a message to this node's sockets. */

@@ -1,4 +1,3 @@
-import type { PushAllow, PushData } from './push.js';
 import type { SendOptions } from '../brokers/recent-ids.js';
 import type { HubOptions, HubUser } from '../config/options.js';
 import { HubError } from '../protocol/errors.js';
@@ -13,6 +12,7 @@ import { assertUserId } from './arguments.js';
 import { createHubContext, type HubContext } from './hub-context.js';
 import type { HubObserver } from './hub-observer.js';
 import type { HubEvents, HubSocket, HubStats } from './hub-types.js';
+import type { PushAllow, PushData } from './push.js';
 import { push, sendMessage } from './send.js';
 
 export type { HubEvents, HubSocket, HubSocketFields, HubStats } from './hub-types.js';
@@ -119,8 +119,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * With a broker whose queue fills (`WorkerBroker`), the promise resolves
    * once the queue is short again, and rejects with a RangeError, nothing
    * delivered, when it is full. With `options.id`, a repeat of a recent id
-   * is dropped (see {@link RecentIds}). Resolves with the message's id:
-   * `options.id`, else one the hub made (what receipts report).
+   * is dropped (see `RecentIds`, `brokers/recent-ids.ts`). Resolves with the
+   * message's id: `options.id`, else one the hub made (what receipts report).
    */
   async sendMessage(
     userId: string,
@@ -138,8 +138,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * user (not per socket), concurrently up to `limits.pushConcurrency`; one
    * that throws, rejects or does not settle within `pushTimeoutMs` skips
    * that user and is reported through `'error'`. With `options.id`, a
-   * repeat of a recent id is dropped (see {@link RecentIds}). Resolves with
-   * the message's id, as `sendMessage` does.
+   * repeat of a recent id is dropped (see `RecentIds`, `brokers/recent-ids.ts`).
+   * Resolves with the message's id, as `sendMessage` does.
    */
   async push(
     event: string,

@@ -44,7 +44,7 @@ export async function sendMessage<User extends HubUser, S extends object>(
   if (!tracing) return send();
   // With recovery the history delivers later, so the sockets reached are not known here.
   const countSockets = !cluster.history;
-  return tracing.send('sendMessage', { event, userId, messageId: id, countSockets }, send);
+  return tracing.send('sendMessage', { event, userId, messageId: id, link: options?.link, countSockets }, send);
 }
 
 /** `hub.push`: the checks, a repeated id dropped, then {@link runPush}. */
@@ -87,5 +87,5 @@ export async function push<User extends HubUser, S extends object>(
   if (!tracing) return send();
   // Only one shared message is written before the push's first await; callbacks run per user, later.
   const countSockets = !ctx.cluster.history && typeof data !== 'function' && !allow;
-  return tracing.send('push', { event, messageId: id, countSockets }, send);
+  return tracing.send('push', { event, messageId: id, link: options?.link, countSockets }, send);
 }

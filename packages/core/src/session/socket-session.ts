@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, Session } from './connection.js';
 import type { HubLimits } from '../config/options.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { PendingFrames } from './pending-frames.js';
 import { decorateSocket, type HubSocket } from './socket-fields.js';
 import {
   CloseCode,
   CloseReason,
-  parseClientMessage,
   QUEUE_LIMIT_REASON,
   QUEUE_TIMEOUT_REASON,
   RATE_LIMIT_REASON,
-  UNWATCH,
-  WATCH,
 } from '../protocol/protocol.js';
 
 /** pending → ready (authorized) → closing (the hub closed it) → closed (the transport said so). */
@@ -46,13 +45,6 @@ export interface SessionOptions<User, S extends object> {
 export type AdmittedSession<User, S extends object = object> = SocketSession<User, S> & { readonly user: User };
 
 const RESOLVED = Promise.resolve();
-/** Largest watch/unwatch frame that counts against the pre-auth watch budget instead of `maxPendingMessages`. */
-const MAX_PENDING_WATCH_BYTES = 1024;
-
-function isWatchFrame(text: string): boolean {
-  const frame = parseClientMessage(text);
-  return frame.ok && (frame.event === WATCH || frame.event === UNWATCH);
-}
 
 /**
  * One connection as the hub holds it: its phase, its user and watches, and
@@ -81,10 +73,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /** Ends a handshake that outlasts `authTimeoutMs`. */
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private resolveAuth!: (value: boolean) => void;
-  private pending: string[] = [];
-  /** How many of `pending` are small watch/unwatch frames (budgeted apart). */
-  private pendingWatches = 0;
-  private pendingBytes = 0;
+  /** Frames kept before authorization; dropped once the session leaves 'pending'. */
+  private pending: PendingFrames | undefined;
   /** Tail of the frames being handled in order (a watch check may be async). */
   private chain: Promise<void> | null = null;
   /** Frames (and their bytes) waiting behind an unfinished frame. */
@@ -93,9 +83,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private isPaused = false;
   /** Ends a pause that outlasts `pauseTimeoutMs`. */
   private pauseTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Token bucket of `limits.messageRate`. */
-  private tokens: number;
-  private tokensAt = 0;
+  /** `limits.messageRate`. */
+  private readonly rate: TokenBucket;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The session's expiry, and the notice ahead of it. */
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -113,7 +102,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.host = options.host;
     this.connection = options.connection;
     this.v2 = options.v2;
-    this.tokens = this.host.limits.messageBurst;
+    const { limits } = this.host;
+    this.pending = new PendingFrames(limits);
+    this.rate = new TokenBucket(limits.messageRate, limits.messageBurst);
     this.isAuthorized = new Promise<boolean>((resolve) => {
       this.resolveAuth = resolve;
     });
@@ -173,50 +164,14 @@ export class SocketSession<User = unknown, S extends object = object> implements
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (this.phase === 'pending') {
-      this.keep(text, size);
+      if (!this.pending?.keep(text, size)) this.close(CloseCode.TooManyRequests);
       return this.isAuthorized.then(() => this.chain ?? undefined);
     }
-    if (!this.takeToken()) {
+    if (!this.rate.take()) {
       this.close(CloseCode.TooManyRequests, RATE_LIMIT_REASON);
       return RESOLVED;
     }
     return this.enqueue(text, size);
-  }
-
-  /**
-   * Keeps a frame that arrived before authorization. A reconnecting client
-   * re-sends all its watches before it can know it is authorized; small
-   * watch/unwatch frames get their own count budget (twice
-   * maxWatchesPerSocket, 1 KiB each) so that never trips 4429.
-   */
-  private keep(text: string, size: number): void {
-    const { maxPendingMessages, maxPendingBytes, maxWatchesPerSocket } = this.host.limits;
-    if (this.pendingBytes + size > maxPendingBytes) {
-      this.close(CloseCode.TooManyRequests);
-      return;
-    }
-    if (size <= MAX_PENDING_WATCH_BYTES && this.pendingWatches < 2 * maxWatchesPerSocket && isWatchFrame(text)) {
-      this.pendingWatches++;
-    } else if (this.pending.length - this.pendingWatches >= maxPendingMessages) {
-      this.close(CloseCode.TooManyRequests);
-      return;
-    }
-    this.pendingBytes += size;
-    this.pending.push(text);
-  }
-
-  /** One frame's worth of `limits.messageRate`; false when the bucket is empty. */
-  private takeToken(): boolean {
-    const { messageRate, messageBurst } = this.host.limits;
-    if (messageRate === 0) return true;
-    if (this.tokens < 1) {
-      const now = Date.now();
-      this.tokens = Math.min(messageBurst, this.tokens + ((now - this.tokensAt) * messageRate) / 1000);
-      this.tokensAt = now;
-      if (this.tokens < 1) return false;
-    }
-    this.tokens--;
-    return true;
   }
 
   /**
@@ -282,7 +237,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
   admit(user: User & { id: string; deviceFingerprint: string }): asserts this is AdmittedSession<User, S> {
     this.setPhase('ready');
     this.admitted = true;
-    this.tokensAt = Date.now();
+    this.rate.start();
     this.currentUser = user;
     this.room = user.id;
     this.device = user.deviceFingerprint;
@@ -340,9 +295,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
 
   /** Handles the frames kept before authorization; call after 'ready' was emitted. */
   flushPending(): void {
-    const kept = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
+    const kept = this.pending?.take() ?? [];
+    this.pending = undefined;
     for (const text of kept) void this.enqueue(text, Buffer.byteLength(text));
   }
 
@@ -387,8 +341,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
     clearTimeout(this.pauseTimer);
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending = undefined;
   }
 
   closed(code: number, reason: string): void {
@@ -399,8 +352,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
     clearTimeout(this.pauseTimer);
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending = undefined;
     this.resolveAuth(false);
     // Before the hub's notifications: a throwing 'disconnected' handler cannot hold up close().
     const waiting = this.onClosed;

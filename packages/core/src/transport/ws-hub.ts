@@ -5,7 +5,8 @@ import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, PreparedMessage, Session } from '../session/connection.js';
 import { undrainedBytes, writePrepared } from './frame-writer.js';
 import { type CloseOptions, Hub, type HubSocket } from '../hub/hub.js';
-import { type HubOptions, type HubUser, resolveOptions } from '../config/options.js';
+import type { HubOptions, HubUser } from '../config/options.js';
+import { resolveOptions } from '../config/resolve-options.js';
 import { SUBPROTOCOL } from '../protocol/protocol.js';
 
 /** A hub socket over `ws`: the `ws` WebSocket with the hub's fields (`@kovalenko/nestjs-websocket`'s `AuthWebSocket`). */

@@ -363,7 +363,9 @@ describe('hostile: message recovery for many users who are away (recovery.maxUse
 
 describe('hostile: handshakes that never settle (limits.maxPendingSockets, maxPendingBytes)', () => {
   it('past 1000 pending handshakes upgrades get HTTP 503; what they hold stays bounded', async () => {
-    const hub = await startHub();
+    // 1,100 upgrades take seconds on a loaded machine: the first ones must still be pending
+    // (authTimeoutMs, 10 s by default) when the test counts them.
+    const hub = await startHub({ options: { authTimeoutMs: 120_000 } });
     const control = await controlClient(hub);
     const before = await hub.retainedMb();
     const clients: RawClient[] = [];
@@ -386,7 +388,7 @@ describe('hostile: handshakes that never settle (limits.maxPendingSockets, maxPe
     expect(hub.alive).toBe(true);
     // The documented bound: maxPendingSockets × maxPendingBytes (125 MiB), plus ws's buffers.
     expect(await hub.retainedMb()).toBeLessThan(before + 125 + 16);
-  });
+  }, 60_000);
 });
 
 describe('hostile: message rate (limits.messageRate, messageBurst)', () => {

@@ -1,19 +1,11 @@
-import {
-  type DynamicModule,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
-import { Hub } from '@wshub/core';
+import { type DynamicModule, Module } from '@nestjs/common';
 // The package's own main entry, not '../outbox.js': the built `nest` entry
 // must inject the very `Outbox` class apps import (one copy in CommonJS too).
-import { Outbox, type OutboxOptions, type OutboxRelay, type RelayOptions, type RelayTarget } from '@wshub/postgres';
+import { Outbox, type OutboxOptions, type RelayOptions } from '@wshub/postgres';
+import { OutboxRelayHost, WS_OUTBOX_OPTIONS } from './outbox-relay.host.js';
+import { WsOutboxHealthIndicator } from './ws-outbox.health-indicator.js';
 
-/** The token of the module's options. */
-export const WS_OUTBOX_OPTIONS = Symbol.for('@wshub/postgres:outbox-options');
+export { OutboxRelayHost, WS_OUTBOX_OPTIONS };
 
 export interface WsOutboxModuleOptions extends OutboxOptions {
   /**
@@ -36,39 +28,6 @@ export interface WsOutboxModuleAsyncOptions {
   useFactory: (...args: any[]) => WsOutboxModuleOptions | Promise<WsOutboxModuleOptions>;
 }
 
-/**
- * Starts the relay once the app (and its `WsModule` hub) is up and stops it
- * with the app. Its errors go to Nest's `Logger`.
- */
-@Injectable()
-export class OutboxRelayHost implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('WsOutboxModule');
-  private relay: OutboxRelay | undefined;
-
-  constructor(
-    @Inject(Outbox) private readonly outbox: Outbox,
-    @Inject(Hub) private readonly hub: RelayTarget,
-    @Inject(WS_OUTBOX_OPTIONS) private readonly options: WsOutboxModuleOptions,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.options.install === true) await this.outbox.install();
-    if (this.options.relay === false) return;
-    this.relay = this.outbox.relay(this.hub, this.options.relay ?? {});
-    this.relay.on('error', (error) => this.logger.error(error.message, error.stack));
-  }
-
-  /** The relay this app runs, if any (for health checks and tests). */
-  get current(): OutboxRelay | undefined {
-    return this.relay;
-  }
-
-  // Before or after the hub closes, either is safe: a relay whose hub is closing stops by itself.
-  async onModuleDestroy(): Promise<void> {
-    await this.relay?.close();
-  }
-}
-
 const outboxProvider = {
   provide: Outbox,
   useFactory: (options: WsOutboxModuleOptions) => new Outbox(options),
@@ -89,8 +48,8 @@ export class WsOutboxModule {
     return {
       module: WsOutboxModule,
       global: true,
-      providers: [{ provide: WS_OUTBOX_OPTIONS, useValue: options }, outboxProvider, OutboxRelayHost],
-      exports: [Outbox, OutboxRelayHost],
+      providers: [{ provide: WS_OUTBOX_OPTIONS, useValue: options }, outboxProvider, OutboxRelayHost, WsOutboxHealthIndicator],
+      exports: [Outbox, OutboxRelayHost, WsOutboxHealthIndicator],
     };
   }
 
@@ -103,8 +62,9 @@ export class WsOutboxModule {
         { provide: WS_OUTBOX_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
         outboxProvider,
         OutboxRelayHost,
+        WsOutboxHealthIndicator,
       ],
-      exports: [Outbox, OutboxRelayHost],
+      exports: [Outbox, OutboxRelayHost, WsOutboxHealthIndicator],
     };
   }
 }

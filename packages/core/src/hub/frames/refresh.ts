@@ -21,7 +21,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {
-  const { id, answer } = answerer(ctx, session, 'refresh', rawId);
+  const { id, answer, span } = answerer(ctx, session, 'refresh', rawId);
   const hook = ctx.refresh;
   if (!hook) {
     answer({ status: 'unavailable' });
@@ -34,12 +34,24 @@ export function refreshFrame<User extends HubUser, S extends object>(
   }
   const current = session.user;
   const refuse = (error?: HubError) => {
-    if (error) ctx.report(error);
+    if (error) {
+      span?.fail(error);
+      ctx.report(error);
+    }
+    span?.end({ 'wshub.refresh.status': 'refused', 'wshub.close.code': CloseCode.Forbidden });
     ctx.counters.authRejected++;
     session.close(CloseCode.Forbidden);
   };
+  // What the hook threw or rejected with: the app's reason, an event on the span (a refusal, not a failure).
+  const refused = (error: unknown) => {
+    span?.exception(error);
+    refuse();
+  };
   const accept = (next: User) => {
-    if (session.phase !== 'ready') return;
+    if (session.phase !== 'ready') {
+      span?.end({ 'wshub.refresh.status': 'closed' });
+      return;
+    }
     // The hook's type says User; what it returns at run time is checked all the same.
     const problem = describeUserProblem(next);
     if (problem) return refuse(new HubError('refresh', `wshub: refresh resolved ${problem}; the socket was closed with 4403`));
@@ -55,10 +67,11 @@ export function refreshFrame<User extends HubUser, S extends object>(
   };
   let result: User | Promise<User>;
   try {
-    result = hook({ token, user: current, socket: session.socket });
-  } catch {
-    // The app's reason stays the app's: a refused refresh is 4403, as at connect.
-    refuse();
+    const call = () => hook({ token, user: current, socket: session.socket });
+    result = span ? span.run(call) : call();
+  } catch (error) {
+    // The app's reason stays the app's (the client sees 4403, as at connect); only the span keeps it.
+    refused(error);
     return undefined;
   }
   if (!isPromise(result)) {
@@ -74,7 +87,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
         accept(user);
       }
     },
-    () => refuse(),
+    refused,
   );
 }
 

@@ -22,7 +22,7 @@ export function resumeFrame<User extends HubUser, S extends object>(
   data: unknown,
   rawId: unknown,
 ): Promise<void> | undefined {
-  const { id, answer } = answerer(ctx, session, 'resume', rawId);
+  const { id, answer, span } = answerer(ctx, session, 'resume', rawId);
   if (id === false) {
     answer({ status: 'invalid', message: 'resume "id" must be a non-negative integer or a string of at most 64 characters' });
     return undefined;
@@ -55,7 +55,10 @@ export function resumeFrame<User extends HubUser, S extends object>(
     return undefined;
   }
   const replay = (entries: HistoryEntry[] | undefined) => {
-    if (session.phase !== 'ready') return;
+    if (session.phase !== 'ready') {
+      span?.end({ 'wshub.resume.status': 'closed' });
+      return;
+    }
     if (!entries) {
       counters.resumeFailed++;
       answer({ status: 'failed', missed: 0, ...current });
@@ -87,6 +90,7 @@ export function resumeFrame<User extends HubUser, S extends object>(
   try {
     entries = history.read(session.userId, position);
   } catch (error) {
+    span?.fail(error);
     ctx.report(HubError.from('broker', error, 'a resume was answered failed'));
     replay(undefined);
     return undefined;
@@ -96,6 +100,7 @@ export function resumeFrame<User extends HubUser, S extends object>(
     return undefined;
   }
   return entries.then(replay, (error) => {
+    span?.fail(error);
     ctx.report(HubError.from('broker', error, 'a resume was answered failed'));
     replay(undefined);
   });

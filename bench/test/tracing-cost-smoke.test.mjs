@@ -1,0 +1,28 @@
+/**
+ * bench/src/tracing-cost.mjs (the hub without @opentelemetry/api, with it
+ * and no provider, with the SDK and an exporter that drops everything)
+ * runs end to end with tiny N. Timings are never asserted; what each setup
+ * is, is: the API hidden or not, spans made only under the SDK.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const SCRIPT = fileURLToPath(new URL('../src/tracing-cost.mjs', import.meta.url));
+
+describe('node bench/src/tracing-cost.mjs (tiny)', () => {
+  it('runs the three setups and reports each', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '1', '500', '200', '20', '--json'], { timeout: 55_000 });
+    const { summary } = JSON.parse(stdout.trim().split('\n').pop());
+    expect(Object.keys(summary)).toEqual(['no-api', 'no-provider', 'sdk']);
+    expect([summary['no-api'].api, summary['no-provider'].api, summary.sdk.api]).toEqual([false, true, true]);
+    expect([summary['no-api'].spansExported.median, summary['no-provider'].spansExported.median]).toEqual([0, 0]);
+    // 500 warm-up and measured calls, 200 sends, 20 authentications: each one span.
+    expect(summary.sdk.spansExported.median).toBe(500 + 100 + 200 + 20);
+    for (const setup of Object.values(summary)) {
+      expect(setup.callNs.median).toBeGreaterThan(0);
+      expect(setup.deliveriesPerSecond.median).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,204 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LIMITS, type HubLimits } from '../../src/index.js';
+import { CloseCode, QUEUE_LIMIT_REASON, RATE_LIMIT_REASON } from '../../src/protocol/protocol.js';
+import { type SessionHost, SocketSession } from '../../src/session/socket-session.js';
+import { MemoryConnection } from '../support/memory.js';
+
+interface TestUser {
+  id: string;
+  deviceFingerprint: string;
+}
+
+/** A session on a {@link MemoryConnection} whose host records what reaches it; `handle` answers each frame. */
+function session(
+  limits: Partial<HubLimits> = {},
+  handle: (text: string) => Promise<void> | undefined = () => undefined,
+  v2 = false,
+) {
+  const handled: string[] = [];
+  const ended: Array<{ code: number; reason: string }> = [];
+  let pending = 1;
+  const host: SessionHost<TestUser, object> = {
+    limits: { ...DEFAULT_LIMITS, ...limits },
+    closeTimeoutMs: 2000,
+    pauseTimeoutMs: 60_000,
+    countIn: () => {},
+    handleFrame: (_session, text) => {
+      handled.push(text);
+      return handle(text);
+    },
+    leftPending: () => {
+      pending--;
+    },
+    ended: (_session, code, reason) => ended.push({ code, reason }),
+  };
+  const connection = new MemoryConnection();
+  const s = new SocketSession<TestUser, object>({ host, socket: {}, connection, v2 });
+  connection.session = s;
+  return { s, connection, handled, ended, pending: () => pending };
+}
+
+const user = { id: 'u1', deviceFingerprint: 'd1' };
+
+/** `admit` narrows the session it is called on, which needs a name declared with its type. */
+function admit(s: SocketSession<TestUser, object>): void {
+  s.admit(user);
+}
+const frame = (event: string) => JSON.stringify({ event });
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('SocketSession: before authorization', () => {
+  it('keeps frames and hands them over in order once admitted and flushed', async () => {
+    const { s, handled, pending } = session();
+    void s.receive(frame('a'), false);
+    void s.receive(frame('b'), false);
+    expect(handled).toEqual([]);
+    admit(s);
+    expect(pending()).toBe(0);
+    expect(s.userId).toBe('u1');
+    expect(await s.isAuthorized).toBe(true);
+    s.flushPending();
+    expect(handled).toEqual([frame('a'), frame('b')]);
+  });
+
+  it('closes with 4429 past maxPendingMessages; watch frames have their own budget', () => {
+    const { s, connection } = session({ maxPendingMessages: 2, maxWatchesPerSocket: 1 });
+    const watch = JSON.stringify({ event: 'watch', data: { event: 'e' } });
+    void s.receive(watch, false);
+    void s.receive(watch, false);
+    void s.receive(frame('a'), false);
+    void s.receive(frame('b'), false);
+    expect(connection.closedWith).toBeUndefined();
+    void s.receive(frame('c'), false);
+    expect(connection.closedWith?.code).toBe(CloseCode.TooManyRequests);
+  });
+
+  it('closes with 4429 past maxPendingBytes', () => {
+    const { s, connection } = session({ maxPendingBytes: 100 });
+    void s.receive(JSON.stringify({ event: 'x', data: 'y'.repeat(60) }), false);
+    expect(connection.closedWith).toBeUndefined();
+    void s.receive(JSON.stringify({ event: 'x', data: 'y'.repeat(60) }), false);
+    expect(connection.closedWith?.code).toBe(CloseCode.TooManyRequests);
+  });
+
+  it('refuses a binary frame (1003) and one over maxPayload (1009)', () => {
+    const a = session();
+    void a.s.receive(Buffer.from(frame('a')), true);
+    expect(a.connection.closedWith?.code).toBe(CloseCode.UnsupportedData);
+    const b = session({ maxPayload: 10 });
+    void b.s.receive(frame('longer-than-ten'), false);
+    expect(b.connection.closedWith?.code).toBe(CloseCode.MessageTooBig);
+  });
+
+  it('resolves isAuthorized false when closed before admission, and reports the chosen code', async () => {
+    const { s, ended } = session();
+    s.close(CloseCode.AuthTimeout);
+    expect(await s.isAuthorized).toBe(false);
+    expect(s.phase).toBe('closed');
+    expect(ended).toEqual([{ code: CloseCode.AuthTimeout, reason: expect.any(String) }]);
+  });
+});
+
+describe('SocketSession: after authorization', () => {
+  it('runs frames strictly in order behind an async one', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { s, handled } = session({}, (text) => (text === frame('slow') ? gate : undefined));
+    admit(s);
+    void s.receive(frame('slow'), false);
+    const last = s.receive(frame('next'), false);
+    await Promise.resolve();
+    expect(handled).toEqual([frame('slow')]);
+    release();
+    await last;
+    expect(handled).toEqual([frame('slow'), frame('next')]);
+  });
+
+  it('pauses reads past maxQueuedMessages and resumes at half; past four times it closes with 4429', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { s, connection } = session({ maxQueuedMessages: 2 }, (text) => (text === frame('slow') ? gate : undefined));
+    admit(s);
+    void s.receive(frame('slow'), false);
+    for (let i = 0; i < 3; i++) void s.receive(frame('q'), false);
+    expect(connection.paused).toBe(true);
+    expect(s.paused).toBe(true);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(connection.paused).toBe(false);
+
+    const stuck = session({ maxQueuedMessages: 2 }, () => new Promise<void>(() => {}));
+    admit(stuck.s);
+    for (let i = 0; i < 10; i++) void stuck.s.receive(frame('q'), false);
+    expect(stuck.connection.closedWith).toEqual({ code: CloseCode.TooManyRequests, reason: QUEUE_LIMIT_REASON });
+  });
+
+  it('closes with 4429 "message rate exceeded" once the burst is spent', () => {
+    const { s, connection, handled } = session({ messageRate: 1, messageBurst: 3 });
+    admit(s);
+    for (let i = 0; i < 4; i++) void s.receive(frame('x'), false);
+    expect(handled).toHaveLength(3);
+    expect(connection.closedWith).toEqual({ code: CloseCode.TooManyRequests, reason: RATE_LIMIT_REASON });
+  });
+
+  it('owns its user: replaceUser changes what the socket shows, takeResume is once', () => {
+    const { s } = session();
+    admit(s);
+    expect(s.socket.user).toBe(user);
+    const next = { ...user, name: 'new' };
+    s.replaceUser(next);
+    expect(s.socket.user).toBe(next);
+    expect(s.socket.roomId).toBe('u1');
+    expect(s.resumed).toBe(false);
+    s.takeResume();
+    expect(s.resumed).toBe(true);
+  });
+
+  it('cutOff terminates without a close frame and reports 4008', () => {
+    const { s, connection, ended } = session();
+    admit(s);
+    s.cutOff();
+    expect(connection.terminated).toBe(true);
+    expect(connection.closedWith).toBeUndefined();
+    expect(s.closeInfo(1006, '')).toEqual({ code: CloseCode.SlowConsumer, reason: expect.any(String) });
+    expect(ended).toHaveLength(1);
+  });
+});
+
+describe('SocketSession: expiry', () => {
+  it('calls the notice ahead and closes with 4401 at expiresAt; a new schedule replaces the old', () => {
+    vi.useFakeTimers();
+    const { s, connection } = session();
+    admit(s);
+    const notice = vi.fn();
+    s.expireAt(Date.now() + 10_000, 3_000, notice);
+    vi.advanceTimersByTime(7_000);
+    expect(notice).toHaveBeenCalledTimes(1);
+    s.expireAt(Date.now() + 10_000, 3_000, undefined);
+    vi.advanceTimersByTime(9_999);
+    expect(connection.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(connection.closedWith?.code).toBe(CloseCode.SessionExpired);
+  });
+
+  it('closes at once when expiresAt has passed; undefined clears the schedule', () => {
+    vi.useFakeTimers();
+    const a = session();
+    admit(a.s);
+    a.s.expireAt(Date.now() - 1, 1000, undefined);
+    expect(a.connection.closedWith?.code).toBe(CloseCode.SessionExpired);
+    const b = session();
+    admit(b.s);
+    b.s.expireAt(Date.now() + 1000, 100, undefined);
+    b.s.expireAt(undefined, 100, undefined);
+    vi.advanceTimersByTime(5000);
+    expect(b.connection.closedWith).toBeUndefined();
+  });
+});
