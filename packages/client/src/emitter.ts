@@ -1,6 +1,11 @@
 import { show } from './show.js';
 
-type AnyHandler = (data: any) => void;
+import type { ReceivedMessage } from './events.js';
+
+type AnyHandler = (data: any, message: ReceivedMessage) => void;
+
+/** The message the client's own events come with: no id, nothing to confirm. */
+export const NO_MESSAGE: ReceivedMessage = Object.freeze({ id: undefined, ack() {} });
 
 /**
  * A small event emitter keyed by name. Handlers live in a `Map`, so event
@@ -46,13 +51,14 @@ export class Emitter {
     return this.#handlers.has(event);
   }
 
-  emit(event: string, data: unknown): void {
+  /** Calls the handlers of `event` with `data` (and `message`, for a server event). */
+  emit(event: string, data: unknown, message: ReceivedMessage = NO_MESSAGE): void {
     const list = this.#handlers.get(event);
     if (!list) return;
     // A copy, so handlers that add or remove handlers do not skip or repeat any.
     for (const handler of [...list]) {
       try {
-        handler(data);
+        handler(data, message);
       } catch (error) {
         this.#onHandlerError(error, event);
       }

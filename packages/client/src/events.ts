@@ -76,4 +76,17 @@ export type EventMapOf<E> = { [K in keyof E]: K extends ReservedEvent ? never : 
 /** Every event `on()` accepts: the server events of `E` and the client's own. */
 export type AllEvents<E> = Omit<E, keyof ClientEvents> & ClientEvents;
 
-export type Handler<T> = (data: T) => void;
+/** What a handler gets beside its `data`: the message it came in (for the client's own events, one without `id`). */
+export interface ReceivedMessage {
+  /** The message's id when the hub has receipts on (what the server's `'delivered'` reports). */
+  readonly id: string | undefined;
+  /**
+   * With `ack: 'manual'`: confirms the message to the hub (its
+   * `'delivered'`); with `'auto'`, or on a message without an id, it does
+   * nothing (the client confirms once the handlers returned). Calling it
+   * again does nothing.
+   */
+  ack(): void;
+}
+
+export type Handler<T> = (data: T, message: ReceivedMessage) => void;

@@ -17,9 +17,11 @@ import { reconnectDelay } from './backoff.js';
 import { ClientBugError } from './client-bug-error.js';
 import { dialTarget } from './dial.js';
 import { Emitter, handlerFailed } from './emitter.js';
-import type { AllEvents, CloseInfo, ConnectionState, EventMapOf, Handler } from './events.js';
+import { Confirmations, handOut } from './confirmations.js';
+import type { AllEvents, CloseInfo, ConnectionState, EventMapOf, Handler, ReceivedMessage } from './events.js';
 import { isObject, isReservedName, messageOf, parseFrame } from './incoming.js';
 import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { StoredPosition, startFrom } from './position-store.js';
 import { Recovery } from './recovery.js';
 import { refreshToken } from './session-refresh.js';
 import { SendQueue } from './send-queue.js';
@@ -62,6 +64,8 @@ export class HubClient<
   /** Request ids of the current connection (watches, resume, refresh). */
   #nextId = 1;
   readonly #recovery: Recovery;
+  readonly #confirmations = new Confirmations((socket, frame) => this.#writeFrame(socket, frame));
+  readonly #stored: StoredPosition | undefined; // with recover: { store }
   readonly #replies: WatchReplies;
   /** With `share`: the shared worker's client, which every public method hands on to. */
   readonly #shared: SharedHubClient | undefined;
@@ -77,16 +81,17 @@ export class HubClient<
    */
   constructor(url: string | URL, options?: HubClientOptions) {
     this.#options = resolveOptions(url, options);
-    this.#recovery = new Recovery(
-      this.#options.recover,
-      (event, data) => this.#emitter.emit(event, data),
-      (error) => this.#report(error),
-    );
+    const { ack, positionStore } = this.#options;
+    const emit = (event: string, data: unknown, message: ReceivedMessage) => this.#emitter.emit(event, data, message);
+    const handle = (event: string, data: unknown, id?: string) => handOut(emit, this.#confirmations, ack, this.#socket, event, data, id);
+    this.#recovery = new Recovery(this.#options.recover, handle, (error) => this.#report(error));
+    this.#stored = positionStore && new StoredPosition(positionStore.store, positionStore.key, (error) => this.#report(error));
     this.#replies = new WatchReplies(this.#watches, this.#emitter, (error) => this.#report(error));
     this.#queue = new SendQueue(this.#options.maxQueuedMessages);
     // One socket for the browser's tabs: this tab's client then speaks to the shared worker.
     this.#shared = this.#options.share ? openShared(this.#options) : undefined;
-    if (!this.#shared) void this.#connect();
+    // A position kept by an earlier run: the first connection resumes from it.
+    if (!this.#shared) startFrom(this.#stored, this.#recovery, () => !this.#stopped && void this.#connect());
   }
 
   get state(): ConnectionState {
@@ -236,7 +241,7 @@ export class HubClient<
       this.#report(frame);
       return;
     }
-    const { event, data, offset } = frame;
+    const { event, data, offset, id } = frame;
     if (event === ACK) {
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
@@ -256,8 +261,9 @@ export class HubClient<
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
     } else {
-      this.#recovery.receive(event, data, offset);
+      this.#recovery.receive(event, data, offset, id);
     }
+    this.#stored?.save(this.#recovery.position);
   }
 
   /**

@@ -6,6 +6,8 @@ export interface IncomingFrame {
   data: unknown;
   /** The message's place in the server's history (recovery, protocol v2). */
   offset: number | undefined;
+  /** The message's id, to confirm (receipts, protocol v2). */
+  id: string | undefined;
 }
 
 const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
@@ -43,7 +45,8 @@ export function parseFrame(raw: unknown): IncomingFrame | Error {
   }
   const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
   const offset = isObject(message) && typeof message.offset === 'number' ? message.offset : undefined;
-  return { event, data, offset };
+  const id = isObject(message) && typeof message.id === 'string' ? message.id : undefined;
+  return { event, data, offset, id };
 }
 
 /** A name the client uses for its own events (or `watch`/`unwatch`): never handed to the app's handlers. */

@@ -13,6 +13,7 @@ export type {
   ForbiddenWatch,
   Recovered,
   Handler,
+  ReceivedMessage,
   ReservedEvent,
 } from './events.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

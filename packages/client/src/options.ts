@@ -1,5 +1,6 @@
 import { optionError, SUBPROTOCOL } from '@wshub/core/protocol';
 import { show } from './show.js';
+import { DEFAULT_POSITION_KEY, type PositionStore, resolveStore } from './position-store.js';
 import { globalWebSocket, type WebSocketConstructor } from './websocket.js';
 
 /** How the client waits between reconnection attempts. */
@@ -87,10 +88,21 @@ export interface HubClientOptions {
    * position), the client remembers the offset of the last message it
    * handled and, after a reconnect, asks for what it missed. Handlers then
    * get those messages first, in order, each once, and `'recovered'` tells
-   * whether nothing was lost.
+   * whether nothing was lost. With `{ store }`, the position is also kept
+   * in a store (`'local'`: the page's `localStorage`; or any `{ get, set }`,
+   * e.g. a file in Node), under `key`, so a page reload or an app restart
+   * within the server's history `ttlMs` resumes from it too.
    * @default true
    */
-  recover?: boolean;
+  recover?: boolean | { store: 'local' | PositionStore; key?: string };
+  /**
+   * Receipts (a hub with `receipts` on): `'auto'` confirms each message
+   * once its handlers returned; `'manual'` confirms only when the app calls
+   * `message.ack()` (the handler's second argument), e.g. once it is shown.
+   * Confirmations of one turn go in one frame.
+   * @default 'auto'
+   */
+  ack?: 'auto' | 'manual';
   /**
    * One WebSocket for every tab of this origin that creates a client with
    * the same URL. `'worker'`: the socket lives in a `SharedWorker` and each
@@ -117,6 +129,9 @@ export interface ResolvedOptions {
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
   recover: boolean;
+  /** With `recover: { store }`: where the position is kept between runs. */
+  positionStore: { store: PositionStore; key: string } | undefined;
+  ack: 'auto' | 'manual';
   /** `'auto'` for `share: true`. */
   share: false | 'auto' | 'worker' | 'leader';
 }
@@ -242,8 +257,16 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     fail(`option "maxQueuedMessages" must be a whole number, got ${maxQueuedMessages}`);
   }
 
-  if (o.recover !== undefined && typeof o.recover !== 'boolean') {
-    fail(`option "recover" must be a boolean, got ${show(o.recover)}`);
+  let positionStore: ResolvedOptions['positionStore'];
+  if (typeof o.recover === 'object' && o.recover !== null) {
+    const key = o.recover.key ?? DEFAULT_POSITION_KEY;
+    if (typeof key !== 'string' || key === '') fail(`option "recover.key" must be a non-empty string, got ${show(key)}`);
+    positionStore = { store: resolveStore(o.recover.store, fail), key };
+  } else if (o.recover !== undefined && typeof o.recover !== 'boolean') {
+    fail(`option "recover" must be a boolean or { store, key? }, got ${show(o.recover)}`);
+  }
+  if (o.ack !== undefined && o.ack !== 'auto' && o.ack !== 'manual') {
+    fail(`option "ack" must be 'auto' or 'manual', got ${show(o.ack)}`);
   }
 
   let share: ResolvedOptions['share'] = false;
@@ -264,7 +287,9 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     WebSocket,
     reconnect,
     maxQueuedMessages,
-    recover: o.recover ?? true,
+    recover: o.recover !== false,
+    positionStore,
+    ack: o.ack ?? 'auto',
     share,
   };
 }

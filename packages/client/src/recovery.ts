@@ -5,7 +5,12 @@ interface Held {
   event: string;
   data: unknown;
   offset: number | undefined;
+  /** The message's id, with receipts on. */
+  id: string | undefined;
 }
+
+/** Hands one message (or a `'recovered'`) to the app; `id` is the message's, with receipts on. */
+export type Emit = (event: string, data: unknown, id?: string) => void;
 
 /**
  * Message recovery for one client: where it stands in the server's history
@@ -15,7 +20,7 @@ interface Held {
  */
 export class Recovery {
   readonly #enabled: boolean;
-  readonly #emit: (event: string, data: unknown) => void;
+  readonly #emit: Emit;
   readonly #report: (error: Error) => void;
   /** Where this client stands in the server's history (the last offset handled). */
   #position: Position | undefined;
@@ -28,7 +33,7 @@ export class Recovery {
   /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
   #resuming: { id: number; held: Held[] } | undefined;
 
-  constructor(enabled: boolean, emit: (event: string, data: unknown) => void, report: (error: Error) => void) {
+  constructor(enabled: boolean, emit: Emit, report: (error: Error) => void) {
     this.#enabled = enabled;
     this.#emit = emit;
     this.#report = report;
@@ -66,9 +71,9 @@ export class Recovery {
   }
 
   /** An app message: handed out now, or held while a resume is answered. */
-  receive(event: string, data: unknown, offset: number | undefined): void {
-    if (this.#resuming) this.#resuming.held.push({ event, data, offset });
-    else this.#deliver(event, data, offset);
+  receive(event: string, data: unknown, offset: number | undefined, id?: string): void {
+    if (this.#resuming) this.#resuming.held.push({ event, data, offset, id });
+    else this.#deliver(event, data, offset, id);
   }
 
   /** The server's answer to a resume; one that answers no resume under way is ignored. */
@@ -82,12 +87,12 @@ export class Recovery {
   }
 
   /** Hands a message to its handlers once: an offset already handled (seen again in a replay) is dropped. */
-  #deliver(event: string, data: unknown, offset: number | undefined): void {
+  #deliver(event: string, data: unknown, offset: number | undefined, id: string | undefined): void {
     if (offset !== undefined && this.#position) {
       if (offset <= this.#position.offset) return;
       this.#position.offset = offset;
     }
-    this.#emit(event, data);
+    this.#emit(event, data, id);
   }
 
   /**
@@ -109,7 +114,7 @@ export class Recovery {
       this.#positionLost = false;
       if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
       // As after a failed resume: what came before the answer first, then the report.
-      for (const m of held) this.#emit(m.event, m.data);
+      for (const m of held) this.#emit(m.event, m.data, m.id);
       this.#emit('recovered', { recovered: false, missed: 0 });
       return;
     }
@@ -121,7 +126,7 @@ export class Recovery {
       let last = typeof ack.offset === 'number' ? ack.offset : 0;
       for (const m of held) {
         if (m.offset !== undefined) last = Math.max(last, m.offset);
-        this.#emit(m.event, m.data);
+        this.#emit(m.event, m.data, m.id);
       }
       // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
       const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
@@ -131,12 +136,12 @@ export class Recovery {
       return;
     }
     const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
-    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
+    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset, m.id);
     const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
     this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, this.#position?.offset ?? 0) };
     this.#positionLost = next === undefined;
     this.#emit('recovered', { recovered: true, missed: ack.missed ?? 0 });
-    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
-    for (const m of other) this.#emit(m.event, m.data);
+    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset, m.id);
+    for (const m of other) this.#emit(m.event, m.data, m.id);
   }
 }

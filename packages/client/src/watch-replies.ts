@@ -1,5 +1,5 @@
 import { type Ack, WATCH } from '@wshub/core/protocol';
-import { type Emitter, handlerFailed } from './emitter.js';
+import { type Emitter, handlerFailed, NO_MESSAGE } from './emitter.js';
 import type { ForbiddenWatch } from './events.js';
 import { clip } from './incoming.js';
 import { markConfirmed, markForbidden } from './subscription.js';
@@ -61,7 +61,7 @@ export class WatchReplies {
     for (const subscription of this.#watches.take(refused.event, refused.payload)) {
       for (const handler of subscription[markForbidden]()) {
         try {
-          handler(refused);
+          handler(refused, NO_MESSAGE);
         } catch (error) {
           handlerFailed(this.#emitter, error, 'forbidden');
         }

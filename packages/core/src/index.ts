@@ -9,14 +9,19 @@ export { MemoryHistory } from './brokers/history.js';
 export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './brokers/history.js';
 export type { PushAllow, PushData } from './hub/push.js';
 export type { SendOptions } from './brokers/recent-ids.js';
+export { DEFAULT_RECEIPTS } from './config/receipts.js';
+export type { ReceiptLimits, ReceiptOptions } from './config/receipts.js';
+export type { MessageDelivered, MessageUndelivered } from './hub/receipts.js';
 export { HubError } from './protocol/errors.js';
 export { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_LIMITS, DEFAULT_RECOVERY } from './config/options.js';
 export type { HubLimits, HubOptions, HubRequest, HubUser, RecoveryOptions, RefreshContext, WatchContext } from './config/options.js';
 export { activeTraceparent } from './config/tracing.js';
 export { isTraceparent } from './protocol/traceparent.js';
 export type { TracingOptions, TraceUserIds } from './config/tracing.js';
-export { ClusterBroker, LocalBroker, MAX_ENVELOPE_BYTES } from './brokers/broker.js';
-export type { Broker, BrokerNode, ClusterBrokerStats, Envelope, PresenceChange } from './brokers/broker.js';
+export { LocalBroker } from './brokers/broker.js';
+export type { Broker, BrokerNode, Envelope, PresenceChange, ReceiptEnvelope } from './brokers/broker.js';
+export { ClusterBroker, MAX_ENVELOPE_BYTES } from './brokers/cluster-broker.js';
+export type { ClusterBrokerStats } from './brokers/cluster-broker.js';
 export type { BrokerBus, BrokerPresence, BrokerRoles } from './brokers/roles.js';
 export { InMemoryBroker, InMemoryBus } from './brokers/in-memory-broker.js';
 export { WorkerBroker } from './brokers/worker-broker.js';
@@ -28,9 +33,11 @@ export {
   ACK,
   CloseCode,
   CloseReason,
+  CONFIRM,
   DEFAULT_PATH,
   EXCEPTION,
   EXPIRING,
+  MAX_CONFIRM_IDS,
   MAX_WATCH_EVENT_LENGTH,
   MAX_WATCH_PAYLOAD_LENGTH,
   PROTOCOL_VERSION,

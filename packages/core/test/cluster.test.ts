@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeEnvelope } from '../src/brokers/broker.js';
+import { decodeEnvelope } from '../src/brokers/cluster-broker.js';
 import { type Broker, type HubError, InMemoryBroker, InMemoryBus } from '../src/index.js';
 import { type Fixture, startHub, type TestSocket, type User, waitFor } from './helpers.js';
 

@@ -211,6 +211,44 @@ describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
     expect(deliver).toMatchObject({ name: 'wshub.deliver', parentSpanId: send!.spanId, attributes: { 'wshub.sockets': 1 } });
   });
 
+  it("receipts: a confirmation on another worker reaches the sender's worker; 'undelivered' fires once, there", async () => {
+    // A protocol v2 socket (it gets the ids) of a new user on w2.
+    let carol: TestSocket | undefined;
+    for (let attempt = 0; attempt < 20 && !carol; attempt++) {
+      const socket = new TestSocket(`ws://127.0.0.1:${port}/api/v1/ws?user=carol&device=tablet`, { protocols: ['wshub'] });
+      sockets.push(socket);
+      let hello: { event: string; data: { worker: number } } | undefined;
+      while (!hello) {
+        const m = (await socket.next(5000)) as { event: string; data: { worker: number } };
+        if (m.event === 'hello') hello = m;
+      }
+      if (hello.data.worker === w2) carol = socket;
+      else {
+        socket.ws.close();
+        await socket.waitForClose();
+        await until(async () => !(await primary.call<boolean>(w1, 'isOnline', { userId: 'carol' })), 'carol offline');
+      }
+    }
+    if (!carol) throw new Error('no connection landed on worker w2');
+    await until(() => primary.call<boolean>(w1, 'isOnline', { userId: 'carol' }), 'carol online on w1');
+    const id = await primary.call<string>(w1, 'sendMessage', { userId: 'carol', event: 'note', data: 1 });
+    const away = await primary.call<string>(w1, 'sendMessage', { userId: 'nobody-here', event: 'note', data: 2 });
+    let m = await carol.next(5000);
+    if (m.event === 'wshub:welcome') m = await carol.next(5000);
+    expect(m).toEqual({ event: 'note', data: 1, id });
+    carol.send({ event: 'wshub:confirm', data: { ids: [id] } });
+    await until(async () => (await primary.call<string[]>(w1, 'receipts')).includes(`undelivered ${away} nobody-here`), 'undelivered');
+    await new Promise((r) => setTimeout(r, 450));
+    const mine = (log: string[]) => log.filter((line) => line.includes(id) || line.includes(away));
+    expect(mine(await primary.call<string[]>(w1, 'receipts'))).toEqual([`delivered ${id} tablet`, `undelivered ${away} nobody-here`]);
+    expect(mine(await primary.call<string[]>(w2, 'receipts'))).toEqual([]);
+    // Carol leaves, so the tests below see the users they expect.
+    carol.ws.close();
+    await carol.waitForClose();
+    await until(async () => !(await primary.call<boolean>(w1, 'isOnline', { userId: 'carol' })), 'carol offline');
+    await settle(w1, w2);
+  });
+
   it('a killed worker: its users go offline once, told by a live worker; a replacement serves them again', async () => {
     // Kill bob's worker; alice has a device on each worker, so one survives.
     const survivor = wb === w1 ? w2 : w1;
@@ -241,6 +279,7 @@ describe('WorkerBroker: hubs on node:cluster workers, one port', () => {
     expect(await primary.command('relayStats')).toMatchObject({ workers: 2, users: 2 });
     expect(primary.errors).toEqual([]);
   });
+
 });
 
 describe('WorkerRelay: a worker that dies while the relay writes to it', () => {

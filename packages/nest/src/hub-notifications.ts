@@ -5,6 +5,8 @@ import type { AuthWebSocket } from './auth-web-socket.js';
 import { ClientDisconnectedEvent } from './events/client-disconnected.event.js';
 import { ClientMessageEvent } from './events/client-message.event.js';
 import { ClientReadyEvent } from './events/client-ready.event.js';
+import { MessageDeliveredEvent } from './events/message-delivered.event.js';
+import { MessageUndeliveredEvent } from './events/message-undelivered.event.js';
 import { UserPresenceChangedEvent } from './events/user-presence-changed.event.js';
 import { markPublishedByModule } from './own-events.js';
 
@@ -24,6 +26,12 @@ export function publishHubNotifications(hub: Hub<HubUser>, eventBus: EventBus, l
   });
   hub.on('presence', ({ userId, online }) => {
     eventBus.publish(new UserPresenceChangedEvent(userId, online));
+  });
+  hub.on('delivered', ({ id, userId, deviceFingerprint, socketId, event, at, late }) => {
+    eventBus.publish(new MessageDeliveredEvent(id, userId, deviceFingerprint, socketId, event, at, late === true));
+  });
+  hub.on('undelivered', ({ id, userId, event, data, scope }) => {
+    eventBus.publish(new MessageUndeliveredEvent(id, userId, event, data, scope));
   });
   hub.on('error', (error) => {
     const cause = error.cause instanceof Error ? error.cause : error;

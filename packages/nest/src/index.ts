@@ -10,6 +10,8 @@ export { IsAllowedToWatchEvent } from './events/is-allowed-to-watch.event.js';
 export { ClientMessageEvent } from './events/client-message.event.js';
 export { UserPresenceChangedEvent } from './events/user-presence-changed.event.js';
 export { SessionRefreshEvent } from './events/session-refresh.event.js';
+export { MessageDeliveredEvent } from './events/message-delivered.event.js';
+export { MessageUndeliveredEvent } from './events/message-undelivered.event.js';
 export { SendMessageCommand } from './commands/send-message.command.js';
 export { PushCommand } from './commands/push.command.js';
 export { DisconnectWsClientCommand } from './commands/disconnect-ws-client.command.js';

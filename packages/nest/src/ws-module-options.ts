@@ -24,6 +24,7 @@ export type WsModuleOptions = Pick<
   | 'serialize'
   | 'recovery'
   | 'tracing'
+  | 'receipts'
 >;
 
 export interface WsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {

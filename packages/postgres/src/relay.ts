@@ -4,8 +4,8 @@ import { type RelayHealth, type RelayHealthOptions, relayHealth, tableStats } fr
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
 export interface RelayTarget {
-  sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
-  push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<void>;
+  sendMessage(userId: string, event: string, data: unknown, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<unknown>;
+  push(event: string, data: unknown, allow: null, isWatchingOrPayload: WatchFilterArg, options: SendOptions): Promise<unknown>;
   disconnect(userId: string): Promise<void>;
   /** True once `close()` was called: the relay then stops and leaves the rest to another node's relay. */
   readonly isClosing?: boolean;
@@ -270,7 +270,7 @@ export class OutboxRelay {
     return true;
   }
 
-  private send(row: Row): Promise<void> {
+  private send(row: Row): Promise<unknown> {
     const id = row.message_id;
     // The hub's wshub.send links to the span that wrote the row; a value that is not a traceparent is left out, not dead-lettered.
     const options: SendOptions = isTraceparent(row.traceparent) ? { id, link: row.traceparent } : { id };

@@ -43,7 +43,19 @@ export const DELIVERY_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
 ];
 
-type CounterKey = 'messagesIn' | 'messagesOut' | 'bytesOut' | 'dropped' | 'authRejected' | 'authTimeouts' | 'slowConsumers' | 'watchRefusals';
+type CounterKey =
+  | 'messagesIn'
+  | 'messagesOut'
+  | 'bytesOut'
+  | 'dropped'
+  | 'authRejected'
+  | 'authTimeouts'
+  | 'slowConsumers'
+  | 'watchRefusals'
+  | 'receiptsConfirmed'
+  | 'receiptsIgnored'
+  | 'receiptsDelivered'
+  | 'receiptsUndelivered';
 
 const HUB_COUNTERS: ReadonlyArray<{ key: CounterKey; name: string; help: string }> = [
   { key: 'messagesIn', name: 'messages_received_total', help: 'Frames received from clients.' },
@@ -58,6 +70,14 @@ const HUB_COUNTERS: ReadonlyArray<{ key: CounterKey; name: string; help: string 
   { key: 'authRejected', name: 'auth_rejections_total', help: 'Sockets authenticate refused (4403).' },
   { key: 'authTimeouts', name: 'auth_timeouts_total', help: 'Sockets whose authenticate did not settle within authTimeoutMs (4408).' },
   { key: 'watchRefusals', name: 'watch_refusals_total', help: 'Watches canWatch refused, threw on or did not answer in time.' },
+  { key: 'receiptsConfirmed', name: 'receipts_confirmed_total', help: "Receipts: message ids this node's sockets confirmed." },
+  {
+    key: 'receiptsIgnored',
+    name: 'receipts_ignored_total',
+    help: 'Receipts: confirmed ids ignored (never written to that socket, another user’s, repeated, or forgotten).',
+  },
+  { key: 'receiptsDelivered', name: 'receipts_delivered_total', help: "Receipts: 'delivered' emitted by this node as the sender." },
+  { key: 'receiptsUndelivered', name: 'receipts_undelivered_total', help: "Receipts: 'undelivered' emitted by this node as the sender." },
 ];
 
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -121,6 +141,7 @@ export function collectHubMetrics(hub: MeasuredHub, options: HubMetricsOptions =
     gauge('sockets', 'Open WebSocket connections on this node, authorized or not.', (s) => s.connections);
     gauge('sockets_pending_auth', 'Sockets on this node whose authenticate has not settled.', (s) => s.pending);
     gauge('users', 'Distinct users with at least one socket on this node.', (s) => s.users);
+    gauge('receipts_pending', 'Receipts this node waits for (0 with receipts off).', (s) => s.receiptsPending);
     add(new Gauge({
       name: name('closing'),
       help: '1 from the moment the hub starts closing (draining): it accepts no connection.',

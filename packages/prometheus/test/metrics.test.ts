@@ -31,6 +31,11 @@ describe('collectHubMetrics(hub, { registry, prefix })', () => {
         'wshub_errors_total',
         'wshub_messages_received_total',
         'wshub_messages_sent_total',
+        'wshub_receipts_confirmed_total',
+        'wshub_receipts_delivered_total',
+        'wshub_receipts_ignored_total',
+        'wshub_receipts_pending',
+        'wshub_receipts_undelivered_total',
         'wshub_sent_bytes_total',
         'wshub_slow_consumers_total',
         'wshub_sockets',
@@ -235,5 +240,20 @@ describe('histograms', () => {
     const registry = new Registry();
     expect(() => collectHubMetrics(f!.hub, { registry, buckets: { delivery: buckets } })).toThrow(/must be increasing numbers/);
     expect(await registry.metrics()).toBe('\n'); // nothing half-registered
+  });
+});
+
+describe('receipts metrics', () => {
+  it('count what receipts do: pending, then undelivered', async () => {
+    f = await startHub({ receipts: { undeliveredAfterMs: 100 } });
+    const registry = new Registry();
+    collectHubMetrics(f.hub, { registry });
+    await f.hub.sendMessage('away', 'note', 1);
+    expect((await scrape(registry)).value('wshub_receipts_pending')).toBe(1);
+    await until('undelivered', () => f!.hub.stats().receiptsUndelivered === 1);
+    const scraped = await scrape(registry);
+    expect(scraped.value('wshub_receipts_pending')).toBe(0);
+    expect(scraped.value('wshub_receipts_undelivered_total')).toBe(1);
+    expect(scraped.value('wshub_receipts_delivered_total')).toBe(0);
   });
 });

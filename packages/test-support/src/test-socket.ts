@@ -5,6 +5,8 @@ export interface Received {
   event: string;
   data: any;
   offset?: number;
+  /** With receipts on: the message's id, to confirm with `wshub:confirm`. */
+  id?: string;
 }
 
 export interface Closed {

@@ -32,6 +32,12 @@ export interface Delivery<D = unknown> {
   event: string;
   /** The data as a client parses it (after `serialize`). */
   data: D;
+  /** The message's id, when the hub has receipts on. */
+  id?: string;
+  /** Receipts: whether this socket confirmed it (the hub's `'delivered'` fired for it). */
+  confirmed?: boolean;
+  /** Receipts: when it was confirmed (`Date.now()` of the hub, fake timers included). */
+  confirmedAt?: number;
 }
 
 /** Users handed to `connect()` directly, by the request that carries them through the handshake. */
@@ -91,6 +97,16 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
       },
     });
     this.hasAuthenticate = typeof appAuthenticate === 'function';
+    if (options.receipts) {
+      this.on('delivered', ({ id, socketId, at }) => {
+        for (const d of this.deliveries) {
+          if (d.id === id && d.socketId === socketId && !d.confirmed) {
+            d.confirmed = true;
+            d.confirmedAt = at;
+          }
+        }
+      });
+    }
   }
 
   /**
@@ -99,6 +115,9 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
    * the app's `authenticate` decides; given a user object (anything with an
    * `id`), that user is accepted as if `authenticate` had returned it — still
    * checked by the hub's rules (`id` and `deviceFingerprint` must be strings).
+   *
+   * With `{ ack: 'manual' }` the socket confirms messages (receipts) only on
+   * `socket.ack(message)`; by default it confirms each one as it arrives.
    *
    * With `{ resumeFrom }` (a `FakeSocket` of the same user, or its
    * `position`) the new socket then resumes as `@wshub/client` does after a
@@ -112,7 +131,7 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
    */
   async connect(
     userOrRequest: User | FakeRequestInit,
-    options: { resumeFrom?: FakeSocket<User> | Position } = {},
+    options: { resumeFrom?: FakeSocket<User> | Position; ack?: 'auto' | 'manual' } = {},
   ): Promise<FakeHubSocket<User>> {
     if (typeof userOrRequest !== 'object' || userOrRequest === null) {
       throw new TypeError(
@@ -135,6 +154,7 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
       throw new ConnectionRefusedError(TRY_AGAIN_LATER, 'too many pending handshakes');
     }
     const socket = new FakeSocket<User>();
+    if (options.ack === 'manual') socket.ackMode = 'manual';
     const connection: Connection = {
       get readyState() {
         return socket.readyState;
@@ -180,13 +200,15 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
     socket[kDeliver](parsed);
     if (message.reply) return;
     const hubSocket = socket as FakeHubSocket<User>;
-    this.deliveries.push({
+    const delivery: Delivery = {
       userId: hubSocket.roomId,
       deviceFingerprint: hubSocket.deviceFingerprint,
       socketId: hubSocket.id,
       event: parsed.event,
       data: parsed.data,
-    });
+    };
+    if (typeof parsed.id === 'string') Object.assign(delivery, { id: parsed.id, confirmed: false });
+    this.deliveries.push(delivery);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Ack, HubUser, Position, Session } from '@wshub/core';
-import { EXPIRING, parsePosition, REFRESH, RESUME, UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
+import { CONFIRM, EXPIRING, parsePosition, REFRESH, RESUME, UNWATCH, WATCH, WELCOME } from '@wshub/core/protocol';
 import { type CloseInfo, describeClose, MessageQueue, type NextOptions, type ReceivedMessage } from './message-queue.js';
 import { ackOf, isProtocolFrame, settleAck, type WatchResult, watchRequest } from './watch-reply.js';
 
@@ -55,6 +55,14 @@ export class FakeSocket<User extends HubUser = HubUser> {
    */
   expiresAt: number | undefined;
 
+  /**
+   * Receipts (a hub with `receipts` on): `'auto'` confirms each message as
+   * it arrives, as `@wshub/client` does once its handlers returned (one
+   * frame for the messages of one turn); `'manual'` confirms only on
+   * {@link ack}. Set it with `hub.connect(user, { ack })`.
+   */
+  ackMode: 'auto' | 'manual' = 'auto';
+  private toConfirm: string[] = [];
   private readonly queue = new MessageQueue('FakeSocket');
   private readonly acks = new Map<number, Ack>();
   private nextId = 1;
@@ -200,6 +208,28 @@ export class FakeSocket<User extends HubUser = HubUser> {
     return this.recovered;
   }
 
+  /**
+   * Confirms messages to the hub (receipts), by id or as received: its
+   * `'delivered'` fires for this socket. With `ack: 'auto'` the socket has
+   * done it already. Resolves once the hub handled the confirmation.
+   */
+  ack(...messages: Array<string | ReceivedMessage>): Promise<void> {
+    const ids = messages.map((m) => (typeof m === 'string' ? m : m.id)).filter((id): id is string => typeof id === 'string');
+    if (ids.length === 0) return Promise.resolve();
+    return this.sendText(JSON.stringify({ event: CONFIRM, data: { ids } }));
+  }
+
+  /** The auto confirmations of one turn, in one frame. */
+  private confirmLater(id: string): void {
+    this.toConfirm.push(id);
+    if (this.toConfirm.length > 1) return;
+    queueMicrotask(() => {
+      const ids = this.toConfirm;
+      this.toConfirm = [];
+      if (this.readyState === OPEN) void this.ack(...ids);
+    });
+  }
+
   [kDeliver](message: ReceivedMessage & { offset?: unknown }): void {
     if (this.readyState !== OPEN) return;
     const ack = ackOf(message);
@@ -214,6 +244,7 @@ export class FakeSocket<User extends HubUser = HubUser> {
     const { offset, ...plain } = message;
     if (typeof offset === 'number' && this.position) this.position = { ...this.position, offset };
     this.queue.push(plain);
+    if (typeof plain.id === 'string' && this.ackMode === 'auto') this.confirmLater(plain.id);
   }
 
   private describeState(): string {

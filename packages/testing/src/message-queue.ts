@@ -4,6 +4,8 @@ import { CloseReason } from '@wshub/core/protocol';
 export interface ReceivedMessage<D = unknown> {
   event: string;
   data: D;
+  /** The message's id, when the hub has receipts on. */
+  id?: string;
 }
 
 /** How a socket closed, as the client saw it. */

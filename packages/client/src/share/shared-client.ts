@@ -1,6 +1,6 @@
 import type { Position } from '@wshub/core/protocol';
 import { ClientBugError } from '../client-bug-error.js';
-import { Emitter, handlerFailed } from '../emitter.js';
+import { Emitter, handlerFailed, NO_MESSAGE } from '../emitter.js';
 import type { ClientEvents, ConnectionState, ForbiddenWatch, Handler } from '../events.js';
 import type { ResolvedOptions } from '../options.js';
 import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from '../subscription.js';
@@ -204,7 +204,7 @@ export class SharedHubClient {
     this.#subscriptions.delete(key);
     for (const handler of subscription[markForbidden]()) {
       try {
-        handler(refused);
+        handler(refused, NO_MESSAGE);
       } catch (error) {
         handlerFailed(this.#emitter, error, 'forbidden');
       }

@@ -1,4 +1,4 @@
-import { ClusterBroker } from './broker.js';
+import { ClusterBroker } from './cluster-broker.js';
 
 type Listener = (channel: string, data: string) => void;
 

@@ -16,6 +16,12 @@ export interface BrokerBus {
   attach(node: BrokerNode): void;
   publishToUser(userId: string, envelope: Envelope): void;
   publishToAll(envelope: Envelope): void;
+  /**
+   * Reaches the one node `nodeId` (receipts' confirmations go to the
+   * sender's node). Without it, such envelopes go to every node and the
+   * others drop them.
+   */
+  publishToNode?(nodeId: string, envelope: Envelope): void;
   /** This node now holds a socket of `userId` (its first). */
   subscribeUser?(userId: string): void;
   /** This node's last socket of `userId` is gone. */

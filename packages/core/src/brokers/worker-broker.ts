@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { ClusterBroker } from './broker.js';
+import { ClusterBroker } from './cluster-broker.js';
 import { optionError } from '../protocol/protocol.js';
 import type { MessageHistory, Position, RecoveryLimits } from './history.js';
 import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Broker } from '../brokers/broker.js';
 import type { BrokerBus } from '../brokers/roles.js';
 import type { RecoveryLimits } from '../brokers/history.js';
+import type { ReceiptLimits, ReceiptOptions } from './receipts.js';
 import type { TracingOptions } from './tracing.js';
 
 /** What every user object must carry: `id` groups sockets into a room, `deviceFingerprint` names one device. */
@@ -275,6 +276,8 @@ export interface HubOptions<User extends HubUser, Socket = unknown> {
    * @default false
    */
   recovery?: boolean | RecoveryOptions;
+  /** Receipts: `'delivered'` per device that confirms a message, `'undelivered'` when none does in time. Off by default. */
+  receipts?: boolean | ReceiptOptions;
   /**
    * Time a socket the hub closed has to answer the close frame before it is
    * terminated (what it sends meanwhile is discarded).
@@ -304,6 +307,7 @@ export interface ResolvedOptions {
   pauseTimeoutMs: number;
   /** Undefined when recovery is off. */
   recovery: RecoveryLimits | undefined;
+  receipts: ReceiptLimits | undefined;
   limits: Required<HubLimits>;
 }
 

@@ -1,5 +1,6 @@
 import type { RecoveryLimits } from '../brokers/history.js';
 import { DEFAULT_PATH, optionError } from '../protocol/protocol.js';
+import { resolveReceipts } from './receipts.js';
 import {
   DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_CLOSE_TIMEOUT_MS,
@@ -68,6 +69,7 @@ export function resolveOptions<User extends HubUser, Socket>(options: HubOptions
     drainTimeoutMs: positiveInteger('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS),
     pauseTimeoutMs: positiveInteger('pauseTimeoutMs', options.pauseTimeoutMs, DEFAULT_PAUSE_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
+    receipts: resolveReceipts(options.receipts),
     limits: resolveLimits(limits),
   };
 }

@@ -175,6 +175,11 @@ export class Tracing {
    * `traceparent`; `apply` returns whether it wrote messages to sockets.
    */
   deliver(envelope: Envelope, apply: () => boolean): void {
+    // Receipts' confirmations are the hub's own traffic, not a call of the app's.
+    if (envelope.kind === 'receipt') {
+      apply();
+      return;
+    }
     const event = envelope.kind === 'send' || envelope.kind === 'push' ? envelope.event : undefined;
     const userId = envelope.kind === 'push' ? undefined : envelope.userId;
     this.process(OPERATION_OF[envelope.kind], event, userId, envelope.tp, undefined, apply);
@@ -351,7 +356,7 @@ function traceparentOf(api: Api, context: OtelApi.Context): string | undefined {
   return `00-${span.traceId}-${span.spanId}-${flags}`;
 }
 
-const OPERATION_OF: Record<Envelope['kind'], SendOperation> = {
+const OPERATION_OF: Record<Exclude<Envelope['kind'], 'receipt'>, SendOperation> = {
   send: 'sendMessage',
   push: 'push',
   disconnect: 'disconnect',

@@ -12,6 +12,8 @@ import type { AdmittedSession } from '../session/socket-session.js';
 export interface HubBus {
   toUser(userId: string, envelope: Envelope): void;
   toAll(envelope: Envelope): void;
+  /** To the one node `nodeId` (receipts' confirmations): its own channel when the bus has one, else every node. */
+  toNode(nodeId: string, envelope: Envelope): void;
   /** This node now holds its first socket of the user / its last is gone. */
   hold(userId: string): void;
   release(userId: string): void;
@@ -23,6 +25,7 @@ export interface HubBus {
 export const localBus: HubBus = {
   toUser() {},
   toAll() {},
+  toNode() {},
   hold() {},
   release() {},
   admit: () => undefined,
@@ -37,6 +40,10 @@ export class SharedBus implements HubBus {
   }
   toAll(envelope: Envelope): void {
     this.bus.publishToAll(envelope);
+  }
+  toNode(nodeId: string, envelope: Envelope): void {
+    if (this.bus.publishToNode) this.bus.publishToNode(nodeId, envelope);
+    else this.bus.publishToAll(envelope);
   }
   hold(userId: string): void {
     this.bus.subscribeUser?.(userId);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, Envelope, PresenceChange } from '../brokers/broker.js';
+import type { Broker, Envelope, PresenceChange, ReceiptEnvelope } from '../brokers/broker.js';
 import { type BrokerBus, brokerRoles } from '../brokers/roles.js';
 import type { PreparedMessage } from '../session/connection.js';
 import type { Delivery } from './delivery.js';
@@ -18,6 +18,8 @@ export interface ClusterHost {
   disconnectLocal(userId: string, deviceFingerprint: string | undefined): void;
   presence(change: PresenceChange): void;
   report(error: HubError): void;
+  /** Confirmations for receipts this node owns (with receipts on). */
+  receipt?(envelope: ReceiptEnvelope): void;
 }
 
 /** What cluster sync works with. */
@@ -62,6 +64,7 @@ export class ClusterSync<User, S extends object = object> {
     this.presence = roles.presence ? new SharedPresence(roles.presence, this.rooms, host) : new LocalPresence(this.rooms, host);
     broker.attach({
       nodeId: this.nodeId,
+      receipts: host.receipt !== undefined,
       deliver: (envelope) => (tracing ? tracing.deliver(envelope, () => this.apply(envelope)) : this.apply(envelope)),
       localUsers: () => this.localUsers(),
       reportError: (error) => host.report(HubError.from('broker', error)),
@@ -103,11 +106,11 @@ export class ClusterSync<User, S extends object = object> {
    */
   sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.text })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     this.publish(() =>
-      this.bus.toUser(userId, this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text })),
+      this.bus.toUser(userId, this.traced({ kind: 'send', userId, event: message.event, filter, message: message.wire ?? message.text })),
     );
     return undefined;
   }
@@ -115,11 +118,21 @@ export class ClusterSync<User, S extends object = object> {
   /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
   broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.text })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
     }
     this.delivery.toAll(filter, message);
-    this.publish(() => this.bus.toAll(this.traced({ kind: 'push', event: message.event, filter, message: message.text })));
+    const text = message.wire ?? message.text;
+    this.publish(() => this.bus.toAll(this.traced({ kind: 'push', event: message.event, filter, message: text })));
     return undefined;
+  }
+
+  /**
+   * Confirmations to the node that owns their receipts: on its own channel
+   * when the broker has one (one message to one node), else to every node,
+   * and the others drop it.
+   */
+  sendReceipt(envelope: ReceiptEnvelope): void {
+    this.publish(() => this.bus.toNode(envelope.origin, envelope));
   }
 
   /** A recorded message, for this node's sockets (in a `wshub.deliver` span when tracing is on). */
@@ -240,6 +253,9 @@ export class ClusterSync<User, S extends object = object> {
         this.publish(() => this.presence.updated(envelope.userId, envelope.user as User));
         return false;
       }
+      case 'receipt':
+        if (envelope.origin === this.nodeId) this.host.receipt?.(envelope);
+        return false;
     }
   }
 

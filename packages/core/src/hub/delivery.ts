@@ -3,6 +3,8 @@ import { OPEN } from '../session/connection.js';
 import { type DeliveryFilter, matchesFilter } from '../routing/delivery-filter.js';
 import { HubError } from '../protocol/errors.js';
 import type { HubCounters } from './hub-counters.js';
+import { withReceipt } from './receipts.js';
+import { untagText } from '../brokers/receipt-tag.js';
 import type { SocketSession } from '../session/socket-session.js';
 import type { UserRegistry } from '../routing/user-registry.js';
 import type { WatchRegistry } from '../routing/watch-registry.js';
@@ -11,6 +13,11 @@ import type { WatchRegistry } from '../routing/watch-registry.js';
 export interface SlowConsumerRule {
   readonly maxBufferedBytes: number;
   readonly drainTimeoutMs: number;
+}
+
+/** Told of every message that wants a receipt once it is written to a socket (see `Receipts.written`). */
+export interface ReceiptSink {
+  written(session: SocketSession, message: PreparedMessage): void;
 }
 
 /** What delivery writes to and by which rules. */
@@ -40,6 +47,8 @@ export class Delivery {
   private due = new Set<SocketSession>();
   private next = new Set<SocketSession>();
   private recheckTimer: ReturnType<typeof setTimeout> | undefined;
+  /** With receipts on: messages that travelled carry a receipt tag, and writes of them are reported here. */
+  receipts: ReceiptSink | undefined;
 
   private readonly rooms: UserRegistry<SocketSession>;
   private readonly watches: WatchRegistry<SocketSession>;
@@ -79,6 +88,10 @@ export class Delivery {
    * is, v2 clients with `"offset"` added to the frame.
    */
   withOffset(message: PreparedMessage, offset: number): PreparedMessage {
+    if (message.receipt) {
+      const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset };
+      return withReceipt(plain, message.receipt, message.wire);
+    }
     const text = `${message.text.slice(0, -1)},"offset":${offset}}`;
     // What is added is ASCII: one byte per character.
     const v2: PreparedMessage = {
@@ -93,6 +106,11 @@ export class Delivery {
 
   /** A message that already travelled as text (from another node). */
   wrap(event: string, text: string): PreparedMessage {
+    const tagged = this.receipts ? untagText(text) : undefined;
+    if (tagged) {
+      const plain = { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false };
+      return withReceipt(plain, tagged.tag, text);
+    }
     return { event, text, byteLength: Buffer.byteLength(text), reply: false };
   }
 
@@ -139,6 +157,7 @@ export class Delivery {
     }
     this.counters.messagesOut++;
     this.counters.bytesOut += message.byteLength;
+    if (prepared.receipt) this.receipts?.written(session, prepared);
     if ((connection.buffered?.() ?? connection.backlog()) > this.maxBufferedBytes) this.recheckLater(session);
   }
 

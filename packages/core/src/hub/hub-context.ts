@@ -1,4 +1,5 @@
-import { LocalBroker } from '../brokers/broker.js';
+import { LocalBroker, type ReceiptEnvelope } from '../brokers/broker.js';
+import { messageIds } from '../brokers/receipt-tag.js';
 import { RecentIds } from '../brokers/recent-ids.js';
 import { originRule } from '../config/origins.js';
 import type { HubOptions, HubRequest, HubUser, ResolvedOptions } from '../config/options.js';
@@ -16,6 +17,7 @@ import { dispatchFrame } from './frames/dispatch.js';
 import { type HubCounters, newCounters } from './hub-counters.js';
 import { Observers } from './hub-observer.js';
 import type { HubEvents, HubSocket } from './hub-types.js';
+import { Receipts } from './receipts.js';
 import { ResumeBudget } from './resume-budget.js';
 import { sessionEnded } from './session-end.js';
 import { Watches } from './watches.js';
@@ -57,6 +59,10 @@ export interface HubContext<User extends HubUser = HubUser, S extends object = o
   readonly resumeBudget: ResumeBudget | undefined;
   /** Message ids sent lately, to drop repeats (`options.id`). */
   readonly recentIds: RecentIds;
+  /** Makes the id of a message sent without `options.id`. */
+  readonly messageId: () => string;
+  /** Receipts; only with the `receipts` option. */
+  readonly receipts: Receipts | undefined;
   /** The app's `refresh` hook, when it has one. */
   readonly refresh: HubOptions<User, HubSocket<User, S>>['refresh'];
   readonly notifier: Notifier<HubEvents<User, HubSocket<User, S>>>;
@@ -117,7 +123,20 @@ export function createHubContext<User extends HubUser, S extends object>(
     observers,
     tracing,
   });
-  const cluster = new ClusterSync<User, S>({
+  // The node id is the cluster's, made below; receipts only read it once messages flow.
+  const receipts: Receipts | undefined =
+    config.receipts &&
+    new Receipts(config.receipts, {
+      get nodeId(): string {
+        return cluster.nodeId;
+      },
+      counters,
+      delivered: (event) => notifier.emit('delivered', event),
+      undelivered: (event) => notifier.emit('undelivered', event),
+      send: (envelope) => cluster.sendReceipt(envelope),
+    });
+  delivery.receipts = receipts;
+  const cluster: ClusterSync<User, S> = new ClusterSync<User, S>({
     broker: options.broker ?? new LocalBroker(),
     delivery,
     rooms,
@@ -125,6 +144,7 @@ export function createHubContext<User extends HubUser, S extends object>(
       disconnectLocal: (userId, deviceFingerprint) => closeUserSessions(rooms, userId, deviceFingerprint),
       presence: (change) => notifier.emit('presence', change),
       report,
+      ...(receipts && { receipt: (envelope: ReceiptEnvelope) => receipts.confirmed(envelope) }),
     },
     recovery: config.recovery,
     tracing,
@@ -146,6 +166,8 @@ export function createHubContext<User extends HubUser, S extends object>(
     cluster,
     resumeBudget: cluster.history ? new ResumeBudget(config.limits.resumesPerUser) : undefined,
     recentIds: new RecentIds(),
+    messageId: messageIds(),
+    receipts,
     refresh: options.refresh,
     notifier,
     sessionHost: {

@@ -14,6 +14,14 @@ export interface HubCounters {
   resumed: number;
   /** v2 clients whose resume could not be served in full (told `failed`: refetch your state). */
   resumeFailed: number;
+  /** Receipts: ids this node's sockets confirmed that it had written to them. */
+  receiptsConfirmed: number;
+  /** Receipts: confirmed ids that were ignored (never written to that socket, another user's, repeated, or forgotten past the limits). */
+  receiptsIgnored: number;
+  /** Receipts this node owns: `'delivered'` emitted. */
+  receiptsDelivered: number;
+  /** Receipts this node owns: `'undelivered'` emitted. */
+  receiptsUndelivered: number;
   errors: number;
 }
 
@@ -29,6 +37,10 @@ export function newCounters(): HubCounters {
     watchRefusals: 0,
     resumed: 0,
     resumeFailed: 0,
+    receiptsConfirmed: 0,
+    receiptsIgnored: 0,
+    receiptsDelivered: 0,
+    receiptsUndelivered: 0,
     errors: 0,
   };
 }

@@ -2,6 +2,7 @@ import type { PresenceChange } from '../brokers/broker.js';
 import type { HubError } from '../protocol/errors.js';
 import type { HubCounters } from './hub-counters.js';
 import type { HubRequest } from '../config/options.js';
+import type { MessageDelivered, MessageUndelivered } from './receipts.js';
 
 export type { HubSocket, HubSocketFields } from '../session/socket-fields.js';
 
@@ -30,6 +31,17 @@ export type HubEvents<User, S> = {
    * per change in the whole cluster, on one node.
    */
   presence: PresenceChange;
+  /**
+   * Receipts: a device of the user confirmed the message (once per
+   * confirming socket). Emitted on the node that sent the message.
+   */
+  delivered: MessageDelivered;
+  /**
+   * Receipts: no device of the user confirmed the message within
+   * `receipts.undeliveredAfterMs`. Emitted once in the cluster, on the node
+   * that sent the message: hand it off to web push, FCM or e-mail here.
+   */
+  undelivered: MessageUndelivered;
 };
 
 export interface HubStats extends HubCounters {
@@ -41,5 +53,7 @@ export interface HubStats extends HubCounters {
   pending: number;
   /** Distinct users with at least one socket on this node. */
   users: number;
+  /** Receipts this node waits for (0 with receipts off). */
+  receiptsPending: number;
   broker: Record<string, number>;
 }

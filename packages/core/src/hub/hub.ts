@@ -119,7 +119,8 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * With a broker whose queue fills (`WorkerBroker`), the promise resolves
    * once the queue is short again, and rejects with a RangeError, nothing
    * delivered, when it is full. With `options.id`, a repeat of a recent id
-   * is dropped (see `RecentIds`, `brokers/recent-ids.ts`).
+   * is dropped (see `RecentIds`, `brokers/recent-ids.ts`). Resolves with the
+   * message's id: `options.id`, else one the hub made (what receipts report).
    */
   async sendMessage(
     userId: string,
@@ -127,7 +128,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     data?: unknown,
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
-  ): Promise<void> {
+  ): Promise<string> {
     return sendMessage(this.ctx, userId, event, data, isWatchingOrPayload, options);
   }
 
@@ -138,6 +139,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
    * that throws, rejects or does not settle within `pushTimeoutMs` skips
    * that user and is reported through `'error'`. With `options.id`, a
    * repeat of a recent id is dropped (see `RecentIds`, `brokers/recent-ids.ts`).
+   * Resolves with the message's id, as `sendMessage` does.
    */
   async push(
     event: string,
@@ -145,7 +147,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
     allow?: PushAllow<User> | null,
     isWatchingOrPayload?: WatchFilterArg,
     options?: SendOptions,
-  ): Promise<void> {
+  ): Promise<string> {
     return push(this.ctx, event, data, allow, isWatchingOrPayload, options);
   }
 
@@ -203,6 +205,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       connections: sessions.size,
       pending: state.pending,
       users: rooms.size,
+      receiptsPending: this.ctx.receipts?.pendingCount ?? 0,
       ...counters,
       errorsBySource: Object.fromEntries(errorsBySource),
       broker: cluster.broker.stats?.() ?? {},
@@ -238,6 +241,7 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
   private async shutdown(drainMs: number): Promise<void> {
     await closeSessions([...this.ctx.sessions], drainMs);
     this.ctx.resumeBudget?.close();
+    this.ctx.receipts?.close();
     await this.ctx.cluster.close();
   }
 }

@@ -10,6 +10,12 @@ import { runBounded } from '../util/run-bounded.js';
 export type PushData<User> = ((user: User) => unknown) | string | number | boolean | object | null | undefined;
 export type PushAllow<User> = (user: User) => boolean | Promise<boolean>;
 
+/** A push's receipts: `tag` a message with its id; `track` a user it goes to, with that user's data. */
+export interface PushReceipts {
+  tag(message: PreparedMessage): PreparedMessage;
+  track(userId: string, data: unknown): void;
+}
+
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 
@@ -18,7 +24,9 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * Otherwise `allow` and the data callback run once per user (cluster-wide
  * with a broker that shares presence), at most `concurrency` at a time; a callback
  * that throws, rejects or does not settle within `timeoutMs` skips that
- * user and is reported, so a push always settles.
+ * user and is reported, so a push always settles. With `receipts`, each
+ * message carries the push's id, and a receipt is kept for each user it goes
+ * to (for a broadcast: the users online now, cluster-wide).
  */
 export async function runPush<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
@@ -26,17 +34,27 @@ export async function runPush<User extends HubUser, S extends object>(
   data: PushData<User>,
   allow: PushAllow<User> | null | undefined,
   filter: DeliveryFilter,
+  receipts?: PushReceipts,
 ): Promise<void> {
   const { delivery, cluster } = ctx;
   const timeoutMs = ctx.config.pushTimeoutMs;
   const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
-  const shared = perUser ? undefined : delivery.prepare(event, data);
-  if (!perUser && !shared) return;
-  const tooBig = shared && delivery.oversize(shared);
+  const prepared = perUser ? undefined : delivery.prepare(event, data);
+  if (!perUser && !prepared) return;
+  const tooBig = prepared && delivery.oversize(prepared);
   if (tooBig) throw tooBig;
+  const shared = prepared && receipts ? receipts.tag(prepared) : prepared;
   if (shared && !allow) {
+    // Receipts are kept for the users online now, cluster-wide (the others never get it).
+    const online = receipts
+      ? await cluster.onlineUsers().catch((error: unknown) => {
+          ctx.report(HubError.from('broker', error, 'no receipt was kept for this push'));
+          return [];
+        })
+      : undefined;
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
+    if (online) for (const userId of online) receipts?.track(userId, data);
     await cluster.broadcast(filter, shared);
     if (backlog) await backlog;
     return;
@@ -56,9 +74,9 @@ export async function runPush<User extends HubUser, S extends object>(
    * Sends one user's message; a promise while the broker's queue is long or
    * the history is over its bound of records in flight (the push then waits).
    */
-  const send = (userId: string, message: PreparedMessage | undefined): Promise<void> | undefined => {
-    if (!message) return undefined;
-    const over = delivery.oversize(message);
+  const send = (userId: string, prepared: PreparedMessage | undefined, value: unknown): Promise<void> | undefined => {
+    if (!prepared) return undefined;
+    const over = delivery.oversize(prepared);
     if (over) {
       ctx.report(HubError.from('push data', over, `user "${userId}"`));
       return undefined;
@@ -70,12 +88,15 @@ export async function runPush<User extends HubUser, S extends object>(
       ctx.report(HubError.from('broker', error, `user "${userId}" was skipped`));
       return undefined;
     }
+    // A shared message is tagged already; a per-user one here.
+    const message = receipts && !prepared.receipt ? receipts.tag(prepared) : prepared;
+    receipts?.track(userId, value);
     const room = cluster.sendToUser(userId, filter, message);
     if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
     return room ?? backlog;
   };
   const withData = (userId: string, user: User): Promise<unknown> | undefined => {
-    if (!perUser) return send(userId, shared);
+    if (!perUser) return send(userId, shared, data);
     let value: unknown;
     try {
       value = perUser(user);
@@ -83,8 +104,8 @@ export async function runPush<User extends HubUser, S extends object>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
-    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
+    if (!isThenable(value)) return send(userId, delivery.prepare(event, value), value);
+    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved), resolved));
   };
   await runBounded(users, ctx.config.limits.pushConcurrency, ([userId, user]) => {
     if (!allow) return withData(userId, user);

@@ -5,6 +5,7 @@ import { assertEvent, assertUserId } from './arguments.js';
 import type { HubContext } from './hub-context.js';
 import { secondsSince } from './hub-observer.js';
 import { type PushAllow, type PushData, runPush } from './push.js';
+import { withReceipt } from './receipts.js';
 
 /** `hub.sendMessage`: the checks, a repeated id dropped, then one message to the user, wherever they are. */
 export async function sendMessage<User extends HubUser, S extends object>(
@@ -14,27 +15,31 @@ export async function sendMessage<User extends HubUser, S extends object>(
   data: unknown,
   isWatchingOrPayload: WatchFilterArg,
   options: SendOptions | undefined,
-): Promise<void> {
+): Promise<string> {
   assertUserId(userId);
   assertEvent(event);
   const filter = toDeliveryFilter(isWatchingOrPayload);
   const id = assertSendOptions(options);
-  if (id !== undefined && ctx.recentIds.has(id)) return;
-  const { delivery, cluster, observers, tracing } = ctx;
-  const send = async (): Promise<void> => {
+  const messageId = id ?? ctx.messageId();
+  if (id !== undefined && ctx.recentIds.has(id)) return messageId;
+  const { delivery, cluster, observers, tracing, receipts } = ctx;
+  const send = async (): Promise<string> => {
     const started = observers.active ? performance.now() : 0;
-    const message = delivery.prepare(event, data);
-    if (!message) return;
-    const tooBig = delivery.oversize(message);
+    const prepared = delivery.prepare(event, data);
+    if (!prepared) return messageId;
+    const tooBig = delivery.oversize(prepared);
     if (tooBig) throw tooBig;
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
+    const message = receipts ? withReceipt(prepared, { id: messageId, origin: cluster.nodeId }) : prepared;
+    receipts?.track(messageId, userId, event, data, filter);
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
     const room = cluster.sendToUser(userId, filter, message);
     if (id !== undefined) ctx.recentIds.add(id);
     if (room) await room;
     if (started !== 0) observers.call('delivered', secondsSince(started), 'send');
     if (backlog) await backlog;
+    return messageId;
   };
   if (!tracing) return send();
   // With recovery the history delivers later, so the sockets reached are not known here.
@@ -50,21 +55,34 @@ export async function push<User extends HubUser, S extends object>(
   allow: PushAllow<User> | null | undefined,
   isWatchingOrPayload: WatchFilterArg,
   options: SendOptions | undefined,
-): Promise<void> {
+): Promise<string> {
   assertEvent(event);
   if (allow !== undefined && allow !== null && typeof allow !== 'function') {
     throw new TypeError(`wshub: push "allow" must be a function, got ${typeof allow}`);
   }
   const filter = toDeliveryFilter(isWatchingOrPayload);
   const id = assertSendOptions(options);
-  if (id !== undefined && ctx.recentIds.has(id)) return;
-  const { observers, tracing } = ctx;
-  const send = async (): Promise<void> => {
+  const messageId = id ?? ctx.messageId();
+  if (id !== undefined && ctx.recentIds.has(id)) return messageId;
+  const { observers, tracing, receipts } = ctx;
+  const origin = ctx.cluster.nodeId;
+  const send = async (): Promise<string> => {
     const started = observers.active ? performance.now() : 0;
-    await runPush(ctx, event, data, allow, filter);
+    await runPush(
+      ctx,
+      event,
+      data,
+      allow,
+      filter,
+      receipts && {
+        tag: (message) => withReceipt(message, { id: messageId, origin }),
+        track: (userId, value) => receipts.track(messageId, userId, event, value, filter),
+      },
+    );
     // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
     if (id !== undefined) ctx.recentIds.add(id);
     if (started !== 0) observers.call('delivered', secondsSince(started), 'push');
+    return messageId;
   };
   if (!tracing) return send();
   // Only one shared message is written before the push's first await; callbacks run per user, later.

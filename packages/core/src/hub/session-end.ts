@@ -18,6 +18,7 @@ export function sessionEnded<User extends HubUser, S extends object>(
   const authorized = session.isAdmitted();
   if (authorized) {
     ctx.watches.removeAll(session);
+    ctx.receipts?.ended(session);
     if (ctx.rooms.remove(session.userId, session)) ctx.cluster.left(session.userId);
   }
   ctx.notifier.emit('disconnected', {

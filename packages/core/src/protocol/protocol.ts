@@ -44,6 +44,13 @@ export const RESUME = 'wshub:resume';
 export const EXPIRING = 'wshub:expiring';
 /** v2, client → server: `data` is `{ "token": string }`, checked by the server's `refresh` hook. Answered with an {@link Ack} `op: 'refresh'`. */
 export const REFRESH = 'wshub:refresh';
+/**
+ * v2, client → server: `data` is `{ "ids": string[] }`, the ids of messages
+ * the client handled (see receipts). No answer; unknown ids are ignored.
+ */
+export const CONFIRM = 'wshub:confirm';
+/** Most ids one {@link CONFIRM} frame may carry. */
+export const MAX_CONFIRM_IDS = 256;
 /** Longest token a refresh may carry, in characters. */
 export const MAX_TOKEN_LENGTH = 8192;
 /** Longest string request id a v2 client may choose. */

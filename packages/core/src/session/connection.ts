@@ -1,3 +1,4 @@
+import type { ReceiptTag } from '../brokers/receipt-tag.js';
 import type { HubRequest } from '../config/options.js';
 
 /** A message serialized once, written to many connections. */
@@ -13,6 +14,10 @@ export interface PreparedMessage {
   readonly offset?: number;
   /** With recovery: the same message for v2 clients, its frame carrying `"offset"`. */
   readonly v2?: PreparedMessage;
+  /** With receipts: the message's id and the node waiting for its confirmation. */
+  readonly receipt?: ReceiptTag;
+  /** With receipts: the text the broker and the history carry (the frame and its tag). */
+  readonly wire?: string;
 }
 
 /** WebSocket `readyState` of an open connection. */

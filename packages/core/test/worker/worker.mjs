@@ -21,7 +21,13 @@ const hub = new WsHub({
   broker: new WorkerBroker({ requestTimeoutMs: 3000, ...JSON.parse(process.env.WSHUB_BROKER_OPTIONS ?? '{}') }),
   // WSHUB_RECOVERY: the hub's `recovery` option, as JSON.
   recovery: process.env.WSHUB_RECOVERY ? JSON.parse(process.env.WSHUB_RECOVERY) : undefined,
+  // Only protocol v2 sockets see the ids; the tests' plain sockets get the frames they always did.
+  receipts: { undeliveredAfterMs: 400 },
 });
+/** The receipts events of this worker, as `delivered <id> <device>` / `undelivered <id> <user>`. */
+const receiptsLog = [];
+hub.on('delivered', (e) => receiptsLog.push(`delivered ${e.id} ${e.deviceFingerprint}`));
+hub.on('undelivered', (e) => receiptsLog.push(`undelivered ${e.id} ${e.userId}`));
 hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
 hub.on('error', (error) => process.send({ type: 'error', message: error.message }));
@@ -73,6 +79,7 @@ const methods = {
     return null;
   },
   disconnect: ({ userId, device }) => hub.disconnect(userId, device),
+  receipts: () => [...receiptsLog],
   updateUser: ({ user }) => hub.updateUser(user),
   onlineUsers: async () => (await hub.onlineUsers()).sort(),
   isOnline: ({ userId }) => hub.isOnline(userId),

@@ -7,7 +7,7 @@ import { PushCommand } from '../commands/push.command.js';
 export class PushHandler implements ICommandHandler<PushCommand> {
   constructor(@Inject(Hub) private readonly hub: Hub<HubUser>) {}
 
-  execute({ event, data, allow, isWatchingOrPayload }: PushCommand): Promise<void> {
+  execute({ event, data, allow, isWatchingOrPayload }: PushCommand): Promise<string> {
     return this.hub.push(event, data, allow as PushAllow<HubUser> | undefined, isWatchingOrPayload);
   }
 }

@@ -8,7 +8,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand> {
   // Explicit tokens: the package is built without decorator metadata.
   constructor(@Inject(Hub) private readonly hub: Hub<HubUser>) {}
 
-  execute({ userId, event, data, isWatchingOrPayload }: SendMessageCommand): Promise<void> {
+  execute({ userId, event, data, isWatchingOrPayload }: SendMessageCommand): Promise<string> {
     return this.hub.sendMessage(userId, event, data, isWatchingOrPayload);
   }
 }

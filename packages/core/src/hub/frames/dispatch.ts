@@ -1,7 +1,8 @@
 import type { HubContext } from '../hub-context.js';
 import type { HubUser } from '../../config/options.js';
-import { CloseCode, parseClientMessage, REFRESH, RESUME, UNWATCH, WATCH } from '../../protocol/protocol.js';
+import { CloseCode, CONFIRM, parseClientMessage, REFRESH, RESUME, UNWATCH, WATCH } from '../../protocol/protocol.js';
 import type { AdmittedSession, SocketSession } from '../../session/socket-session.js';
+import { confirmFrame } from './confirm.js';
 import { refreshFrame } from './refresh.js';
 import { resumeFrame } from './resume.js';
 import { unwatchFrame } from './unwatch.js';
@@ -31,6 +32,7 @@ const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
   [UNWATCH, { handle: unwatchFrame, v2Only: false }],
   [RESUME, { handle: resumeFrame, v2Only: true }],
   [REFRESH, { handle: refreshFrame, v2Only: true }],
+  [CONFIRM, { handle: confirmFrame, v2Only: true }],
 ]);
 
 /**

@@ -1,0 +1,244 @@
+/**
+ * The cost of receipts: targeted `sendMessage` throughput with `receipts`
+ * off and on, across two nodes on Redis (the sender holds no sockets; the
+ * receiver holds every client), and the memory one pending receipt holds.
+ * Contenders alternate over several rounds.
+ *
+ *   node --expose-gc bench/src/receipts-cost.mjs        # starts its own redis-server
+ *   REDIS_URL=redis://127.0.0.1:6379 node --expose-gc bench/src/receipts-cost.mjs
+ *
+ * Clients are raw `ws` sockets (protocol v2) in a child process; each
+ * parses every message and, with receipts on, confirms the ids of one turn
+ * in one `wshub:confirm` frame, as `@wshub/client` does. Throughput is
+ * deliveries per second from the first send to the last delivery counted;
+ * "confirmed" runs to the last `'delivered'` on the sender.
+ */
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { createServer as netServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { WsHub } from '@wshub/core';
+import { RedisBroker } from '@wshub/redis';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+
+const USERS = Number(process.env.USERS ?? 1000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const TARGETED = Number(process.env.TARGETED ?? 40_000);
+const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
+
+if (process.argv[2] === 'clients') {
+  let count = 0;
+  const sockets = [];
+  process.on('message', async (m) => {
+    if (m.type === 'connect') {
+      for (let i = 0; i < m.users; i++) {
+        const ws = new WebSocket(`ws://127.0.0.1:${m.port}/ws?user=u${i}`, ['wshub']);
+        let ids = [];
+        ws.on('message', (raw) => {
+          const frame = JSON.parse(String(raw));
+          if (frame.event === 'wshub:welcome') return;
+          count++;
+          if (typeof frame.id !== 'string') return;
+          ids.push(frame.id);
+          if (ids.length > 1) return;
+          setImmediate(() => {
+            ws.send(JSON.stringify({ event: 'wshub:confirm', data: { ids } }));
+            ids = [];
+          });
+        });
+        sockets.push(ws);
+        await once(ws, 'open');
+      }
+      process.send({ type: 'connected' });
+    } else if (m.type === 'count') {
+      process.send({ type: 'count', count });
+    } else if (m.type === 'close') {
+      for (const ws of sockets) ws.terminate();
+      process.exit(0);
+    }
+  });
+}
+
+function authenticate(req) {
+  return { id: new URL(req.url, 'http://x').searchParams.get('user'), deviceFingerprint: 'd' };
+}
+
+async function freePort() {
+  const s = netServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+class Clients {
+  constructor() {
+    this.child = fork(fileURLToPath(import.meta.url), ['clients']);
+  }
+  ask(message, type) {
+    return new Promise((resolve) => {
+      const on = (m) => {
+        if (m.type !== type) return;
+        this.child.off('message', on);
+        resolve(m);
+      };
+      this.child.on('message', on);
+      this.child.send(message);
+    });
+  }
+  async count() {
+    return (await this.ask({ type: 'count' }, 'count')).count;
+  }
+  close() {
+    this.child.send({ type: 'close' });
+  }
+}
+
+async function startHub({ receipts, redisUrl, prefix }) {
+  const broker = new RedisBroker({ url: redisUrl, prefix });
+  // A limit large enough that the run measures the path, not the rate limit of confirm frames.
+  const hub = new WsHub({ path: '/ws', authenticate, broker, limits: { messageRate: 0 }, ...(receipts ? { receipts: true } : {}) });
+  const server = createServer();
+  hub.attach(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  while (hub.stats().broker.subscribed < (receipts ? 3 : 2)) await new Promise((r) => setTimeout(r, 10));
+  return {
+    hub,
+    port: server.address().port,
+    async close() {
+      await hub.close();
+      server.close();
+    },
+  };
+}
+
+async function waitSubscribed(redis, prefix) {
+  for (;;) {
+    const reply = await redis.pubsub('NUMSUB', ...Array.from({ length: USERS }, (_, i) => `${prefix}:user:u${i}`));
+    let ok = true;
+    for (let i = 1; i < reply.length; i += 2) if (Number(reply[i]) === 0) ok = false;
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function until(check, what) {
+  const deadline = Date.now() + 90_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not within 90 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function contender({ receipts }, round, redisUrl) {
+  const prefix = `rc${round}${receipts ? 'on' : 'off'}`;
+  const receiver = await startHub({ receipts, redisUrl, prefix });
+  const sender = await startHub({ receipts, redisUrl, prefix });
+  const clients = new Clients();
+  await clients.ask({ type: 'connect', port: receiver.port, users: USERS }, 'connected');
+  const redis = new Redis(redisUrl);
+  await waitSubscribed(redis, prefix);
+  await new Promise((r) => setTimeout(r, 200));
+  const hub = sender.hub;
+  const run = async (total) => {
+    const before = await clients.count();
+    const confirmedBefore = hub.stats().receiptsDelivered;
+    const started = performance.now();
+    for (let i = 0; i < total; i++) {
+      hub.sendMessage(`u${i % USERS}`, 'order', DATA);
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    await until(async () => (await clients.count()) - before >= total, 'deliveries');
+    const delivered = total / ((performance.now() - started) / 1000);
+    if (!receipts) return { delivered };
+    await until(() => hub.stats().receiptsDelivered - confirmedBefore >= total, "'delivered' events");
+    return { delivered, confirmed: total / ((performance.now() - started) / 1000) };
+  };
+  await run(2000);
+  const result = await run(TARGETED);
+  clients.close();
+  await redis.flushall();
+  redis.disconnect();
+  await sender.close();
+  await receiver.close();
+  return result;
+}
+
+/** Heap per pending receipt: a hub (no broker) sends to `n` users who are away. */
+async function memoryPerReceipt() {
+  const n = 20_000;
+  global.gc?.();
+  global.gc?.();
+  const hub = new WsHub({ authenticate, receipts: { undeliveredAfterMs: 600_000 } });
+  global.gc?.();
+  const base = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) await hub.sendMessage(`away-${i}`, 'order', DATA);
+  global.gc?.();
+  global.gc?.();
+  const perUser = (process.memoryUsage().heapUsed - base) / n;
+  // The same user many times: one per-user set for all.
+  const one = new WsHub({ authenticate, receipts: { undeliveredAfterMs: 600_000, maxPendingPerUser: n } });
+  global.gc?.();
+  const base2 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) await one.sendMessage('bob', 'order', DATA);
+  global.gc?.();
+  global.gc?.();
+  const perMessage = (process.memoryUsage().heapUsed - base2) / n;
+  await hub.close();
+  await one.close();
+  return { perUser, perMessage };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const k = (x) => `${(x / 1000).toFixed(1)}k`;
+const cell = (xs) => `${k(median(xs))} [${k(Math.min(...xs))}–${k(Math.max(...xs))}]`;
+
+async function main() {
+  let redisUrl = process.env.REDIS_URL;
+  let redisChild;
+  if (!redisUrl) {
+    const port = await freePort();
+    redisChild = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redisUrl = `redis://127.0.0.1:${port}`;
+    const r = new Redis(redisUrl, { retryStrategy: () => 50 });
+    r.on('error', () => {});
+    await r.ping();
+    r.disconnect();
+  }
+  // ONLY=on or ONLY=off runs one contender (for a CPU profile of it).
+  const contenders = [
+    { name: 'receipts off', receipts: false },
+    { name: 'receipts on', receipts: true },
+  ].filter((c) => !process.env.ONLY || c.name === `receipts ${process.env.ONLY}`);
+  const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of round % 2 ? [...contenders].reverse() : contenders) {
+      const r = await contender(c, round, redisUrl);
+      results.get(c.name).delivered.push(r.delivered);
+      if (r.confirmed) results.get(c.name).confirmed.push(r.confirmed);
+    }
+  }
+  const out = [];
+  out.push(`${USERS} users × 1 device (protocol v2), 2 nodes on Redis, ${TARGETED} targeted sendMessage, ${ROUNDS} rounds, median [min–max] /s`);
+  out.push('| contender | deliveries/s | confirmed (`\'delivered\'` on the sender)/s |');
+  out.push('|---|---|---|');
+  for (const c of contenders) {
+    const r = results.get(c.name);
+    out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} |`);
+  }
+  if (contenders.length === 2) {
+    const on = median(results.get('receipts on').delivered);
+    const off = median(results.get('receipts off').delivered);
+    out.push('', `on/off deliveries: ${(on / off).toFixed(2)}×`);
+  }
+  const mem = await memoryPerReceipt();
+  out.push(`heap per pending receipt: ${mem.perUser.toFixed(0)} B (one per user), ${mem.perMessage.toFixed(0)} B (many for one user)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  redisChild?.kill();
+  process.exit(0);
+}
+
+if (process.argv[2] !== 'clients') await main();

@@ -1,0 +1,139 @@
+import type { MessageDelivered, MessageUndelivered } from '@wshub/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReceivedMessage } from '../../src/index.js';
+import { Clients } from '../support/clients.js';
+import { TestHub } from '../support/hub.js';
+import { hubEvent, inState, nextEvent } from '../support/wait.js';
+
+const clients = new Clients();
+const hubs: TestHub[] = [];
+
+async function startHub(options: Parameters<typeof TestHub.start>[0] = {}): Promise<TestHub> {
+  const hub = await TestHub.start({ receipts: { undeliveredAfterMs: 500 }, ...options });
+  hubs.push(hub);
+  return hub;
+}
+
+afterEach(async () => {
+  await clients.closeAll();
+  await Promise.all(hubs.splice(0).map((h) => h.stop()));
+});
+
+function receipts(test: TestHub) {
+  const delivered: MessageDelivered[] = [];
+  const undelivered: MessageUndelivered[] = [];
+  test.hub.on('delivered', (e) => delivered.push(e));
+  test.hub.on('undelivered', (e) => undelivered.push(e));
+  return { delivered, undelivered };
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A `{ get, set }` store in memory, as a file or a database would be in Node. */
+function memoryStore() {
+  const map = new Map<string, string>();
+  return { map, get: (key: string) => map.get(key), set: (key: string, value: string) => void map.set(key, value) };
+}
+
+describe('HubClient confirms messages (receipts)', () => {
+  it('confirms each message once its handlers returned, many in one frame', async () => {
+    const test = await startHub();
+    const seen = receipts(test);
+    const frames: string[] = [];
+    test.hub.on('ready', ({ socket }) => {
+      (socket as unknown as { on(e: 'message', f: (d: Buffer) => void): void }).on('message', (d) => frames.push(String(d)));
+    });
+    const client = clients.create(test.url);
+    const ids: Array<string | undefined> = [];
+    client.on('announcement', (_data, message) => ids.push(message.id));
+    await inState(client, 'open');
+    const sent = await Promise.all([1, 2, 3].map((n) => test.hub.sendMessage('bob', 'announcement', { text: String(n) })));
+    await until(() => seen.delivered.length === 3);
+    expect(ids).toEqual(sent);
+    expect(seen.delivered.map((e) => e.id)).toEqual(sent);
+    expect(seen.delivered[0]).toMatchObject({ userId: 'bob', event: 'announcement' });
+    // One wshub:confirm frame carried all three.
+    const confirms = frames.filter((f) => f.includes('wshub:confirm'));
+    expect(confirms.map((f) => JSON.parse(f).data.ids)).toEqual([sent]);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(seen.undelivered).toEqual([]);
+  });
+
+  it("with ack: 'manual', confirms only when the app calls message.ack()", async () => {
+    const test = await startHub();
+    const seen = receipts(test);
+    const client = clients.create(test.url, { ack: 'manual' });
+    const messages: ReceivedMessage[] = [];
+    client.on('announcement', (_data, message) => messages.push(message));
+    await inState(client, 'open');
+    const shown = await test.hub.sendMessage('bob', 'announcement', { text: 'shown' });
+    const ignored = await test.hub.sendMessage('bob', 'announcement', { text: 'not shown' });
+    await until(() => messages.length === 2);
+    messages[0]!.ack();
+    messages[0]!.ack();
+    await until(() => seen.delivered.length === 1 && seen.undelivered.length === 1);
+    expect(seen.delivered[0]!.id).toBe(shown);
+    expect(seen.undelivered[0]!.id).toBe(ignored);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.delivered).toHaveLength(1);
+  });
+
+  it('reload and resume from a stored position: what was sent while away arrives and is confirmed', async () => {
+    const test = await startHub({ recovery: true, receipts: { undeliveredAfterMs: 3000 } });
+    const seen = receipts(test);
+    const store = memoryStore();
+    const first = clients.create(test.url, { recover: { store } });
+    first.on('announcement', () => {});
+    await inState(first, 'open');
+    await test.hub.sendMessage('bob', 'announcement', { text: 'before' });
+    await nextEvent(first, 'announcement');
+    await until(() => seen.delivered.length === 1);
+    expect(JSON.parse(store.map.get('wshub:position')!)).toMatchObject({ offset: expect.any(Number) });
+    // The page closes (or the app stops); messages come while nobody is there.
+    const gone = hubEvent(test.hub, 'disconnected', (e) => e.userId === 'bob');
+    await first.close();
+    await gone;
+    const missed = await test.hub.sendMessage('bob', 'announcement', { text: 'while away' });
+    // A new client, as after a reload: it knows nothing but what the store kept.
+    const second = clients.create(test.url, { recover: { store } });
+    const got: string[] = [];
+    second.on('announcement', ({ text }) => got.push(text));
+    const recovered = nextEvent(second, 'recovered');
+    expect(await recovered).toEqual({ recovered: true, missed: 1 });
+    expect(got).toEqual(['while away']);
+    await until(() => seen.delivered.length === 2);
+    expect(seen.delivered[1]).toMatchObject({ id: missed, userId: 'bob' });
+    expect(seen.delivered[1]!.late).toBeUndefined();
+    expect(seen.undelivered).toEqual([]);
+  });
+
+  it('a store that answers later: the first connection waits for it and resumes', async () => {
+    const test = await startHub({ recovery: true });
+    const store = memoryStore();
+    const first = clients.create(test.url, { recover: { store } });
+    await inState(first, 'open');
+    await first.close();
+    await test.hub.sendMessage('bob', 'announcement', { text: 'later' });
+    const slow = { get: async (key: string) => store.get(key), set: store.set };
+    const second = clients.create(test.url, { recover: { store: slow } });
+    const got: string[] = [];
+    second.on('announcement', ({ text }) => got.push(text));
+    expect(await nextEvent(second, 'recovered')).toEqual({ recovered: true, missed: 1 });
+    expect(got).toEqual(['later']);
+  });
+
+  it.each([
+    [{ ack: 'sometimes' }, "wshub client: option \"ack\" must be 'auto' or 'manual', got \"sometimes\""],
+    [{ recover: { store: 'local' } }, "wshub client: option \"recover.store\" is 'local', and there is no localStorage here; pass an object with get and set"],
+    [{ recover: { store: {} } }, 'wshub client: option "recover.store" must be \'local\' or an object with get(key) and set(key, value), got an object'],
+    [{ recover: { store: memoryStore(), key: '' } }, 'wshub client: option "recover.key" must be a non-empty string, got ""'],
+  ])('refuses %j', (options, message) => {
+    expect(() => clients.create('ws://127.0.0.1:1/x', options as never)).toThrow(message);
+  });
+});
