@@ -200,7 +200,7 @@ export class FakeSocket<User extends HubUser = HubUser> {
     return this.recovered;
   }
 
-  [kDeliver](message: ReceivedMessage & { offset?: unknown }): void {
+  [kDeliver](message: ReceivedMessage & { offset?: unknown; scope?: unknown }): void {
     if (this.readyState !== OPEN) return;
     const ack = ackOf(message);
     if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
@@ -211,7 +211,8 @@ export class FakeSocket<User extends HubUser = HubUser> {
       this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
     }
     if (isProtocolFrame(message)) return;
-    const { offset, ...plain } = message;
+    // `scope` tells a shared connection which tabs a message is for; a fake socket is one tab.
+    const { offset, scope: _scope, ...plain } = message;
     if (typeof offset === 'number' && this.position) this.position = { ...this.position, offset };
     this.queue.push(plain);
   }

@@ -30,7 +30,11 @@ export async function runPush<User extends HubUser, S extends object>(
   const { delivery, cluster } = ctx;
   const timeoutMs = ctx.config.pushTimeoutMs;
   const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
-  const shared = perUser ? undefined : delivery.prepare(event, data);
+  const prepare = (value: unknown): PreparedMessage | undefined => {
+    const message = delivery.prepare(event, value);
+    return message && delivery.forClients(message, filter);
+  };
+  const shared = perUser ? undefined : prepare(data);
   if (!perUser && !shared) return;
   const tooBig = shared && delivery.oversize(shared);
   if (tooBig) throw tooBig;
@@ -83,8 +87,8 @@ export async function runPush<User extends HubUser, S extends object>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return send(userId, delivery.prepare(event, value));
-    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved)));
+    if (!isThenable(value)) return send(userId, prepare(value));
+    return settle('push data', userId, value, (resolved) => send(userId, prepare(resolved)));
   };
   await runBounded(users, ctx.config.limits.pushConcurrency, ([userId, user]) => {
     if (!allow) return withData(userId, user);

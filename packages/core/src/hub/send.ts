@@ -23,10 +23,11 @@ export async function sendMessage<User extends HubUser, S extends object>(
   const { delivery, cluster, observers, tracing } = ctx;
   const send = async (): Promise<void> => {
     const started = observers.active ? performance.now() : 0;
-    const message = delivery.prepare(event, data);
-    if (!message) return;
-    const tooBig = delivery.oversize(message);
+    const prepared = delivery.prepare(event, data);
+    if (!prepared) return;
+    const tooBig = delivery.oversize(prepared);
     if (tooBig) throw tooBig;
+    const message = delivery.forClients(prepared, filter);
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
