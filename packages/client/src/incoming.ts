@@ -6,6 +6,11 @@ export interface IncomingFrame {
   data: unknown;
   /** The message's place in the server's history (recovery, protocol v2). */
   offset: number | undefined;
+  /**
+   * What the server sent it for (protocol v2): a watch scope, `true` for
+   * every watcher of the event, `undefined` for the whole user.
+   */
+  scope: string | true | undefined;
 }
 
 const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
@@ -43,7 +48,8 @@ export function parseFrame(raw: unknown): IncomingFrame | Error {
   }
   const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
   const offset = isObject(message) && typeof message.offset === 'number' ? message.offset : undefined;
-  return { event, data, offset };
+  const scope = isObject(message) && (typeof message.scope === 'string' || message.scope === true) ? message.scope : undefined;
+  return { event, data, offset, scope };
 }
 
 /** A name the client uses for its own events (or `watch`/`unwatch`): never handed to the app's handlers. */

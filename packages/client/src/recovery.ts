@@ -1,11 +1,5 @@
 import { type Ack, parsePosition, type Position, RESUME } from '@wshub/core/protocol';
-import { isObject } from './incoming.js';
-
-interface Held {
-  event: string;
-  data: unknown;
-  offset: number | undefined;
-}
+import { type IncomingFrame, isObject } from './incoming.js';
 
 /**
  * Message recovery for one client: where it stands in the server's history
@@ -26,12 +20,19 @@ export class Recovery {
    */
   #positionLost = false;
   /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
-  #resuming: { id: number; held: Held[] } | undefined;
+  #resuming: { id: number; held: IncomingFrame[] } | undefined;
+  /** While a message's handlers run: the scope it was sent for (a shared connection routes by it). */
+  #scope: string | true | undefined;
 
   constructor(enabled: boolean, emit: (event: string, data: unknown) => void, report: (error: Error) => void) {
     this.#enabled = enabled;
     this.#emit = emit;
     this.#report = report;
+  }
+
+  /** The scope of the message whose handlers are running, `undefined` for one to the whole user or outside them. */
+  get scope(): string | true | undefined {
+    return this.#scope;
   }
 
   get position(): Position | undefined {
@@ -66,9 +67,9 @@ export class Recovery {
   }
 
   /** An app message: handed out now, or held while a resume is answered. */
-  receive(event: string, data: unknown, offset: number | undefined): void {
-    if (this.#resuming) this.#resuming.held.push({ event, data, offset });
-    else this.#deliver(event, data, offset);
+  receive(message: IncomingFrame): void {
+    if (this.#resuming) this.#resuming.held.push(message);
+    else this.#deliver(message);
   }
 
   /** The server's answer to a resume; one that answers no resume under way is ignored. */
@@ -82,12 +83,23 @@ export class Recovery {
   }
 
   /** Hands a message to its handlers once: an offset already handled (seen again in a replay) is dropped. */
-  #deliver(event: string, data: unknown, offset: number | undefined): void {
+  #deliver(message: IncomingFrame): void {
+    const { offset } = message;
     if (offset !== undefined && this.#position) {
       if (offset <= this.#position.offset) return;
       this.#position.offset = offset;
     }
-    this.#emit(event, data);
+    this.#hand(message);
+  }
+
+  /** Hands a message to its handlers, its scope readable meanwhile. */
+  #hand(message: IncomingFrame): void {
+    this.#scope = message.scope;
+    try {
+      this.#emit(message.event, message.data);
+    } finally {
+      this.#scope = undefined;
+    }
   }
 
   /**
@@ -109,7 +121,7 @@ export class Recovery {
       this.#positionLost = false;
       if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
       // As after a failed resume: what came before the answer first, then the report.
-      for (const m of held) this.#emit(m.event, m.data);
+      for (const m of held) this.#hand(m);
       this.#emit('recovered', { recovered: false, missed: 0 });
       return;
     }
@@ -121,7 +133,7 @@ export class Recovery {
       let last = typeof ack.offset === 'number' ? ack.offset : 0;
       for (const m of held) {
         if (m.offset !== undefined) last = Math.max(last, m.offset);
-        this.#emit(m.event, m.data);
+        this.#hand(m);
       }
       // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
       const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
@@ -131,12 +143,12 @@ export class Recovery {
       return;
     }
     const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
-    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset);
+    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m);
     const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
     this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, this.#position?.offset ?? 0) };
     this.#positionLost = next === undefined;
     this.#emit('recovered', { recovered: true, missed: ack.missed ?? 0 });
-    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset);
-    for (const m of other) this.#emit(m.event, m.data);
+    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m);
+    for (const m of other) this.#hand(m);
   }
 }
