@@ -23,6 +23,7 @@ function authenticate(req: IncomingMessage) {
 interface Frame {
   event: string;
   data: any;
+  scope?: string | true;
   offset?: number;
 }
 
@@ -122,7 +123,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     open.push({ hub, server });
     await waitUntil(() => hub.stats().broker.subscribed! >= 2 && hub.stats().broker.connected === 1, 'the broker to subscribe');
-    await waitUntil(() => hub.stats().broker !== undefined && (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    await waitUntil(() => hub.stats().broker !== undefined && (hub as any).ctx.cluster.history.position().epoch !== '', 'the epoch');
     return { hub, broker, errors, port: (server.address() as AddressInfo).port };
   }
 
@@ -211,7 +212,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const offsets = got.map((f) => f.offset!);
       for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]!);
       await waitUntil(() => a.hub.stats().broker.recorded === 606, 'every batch answered');
-      expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).cluster.history.limits.maxMessages));
+      expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).ctx.cluster.history.limits.maxMessages));
       // the replay from the first offset returns the same messages
       const again = await connect(b.port, 'user=bob&device=d2', b.hub);
       const { replay } = await again.resume({ epoch: onB.welcome!.epoch, offset: offsets[offsets.length - 11]! });
@@ -300,6 +301,23 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect(live!.offset).toBeGreaterThan(ack.offset);
     });
 
+    it('a v2 frame carries the scope it was sent for, then its offset, on the node that did not send it', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      const onB = await connect(b.port, 'user=bob', b.hub);
+      onB.ws.send(JSON.stringify({ event: 'watch', id: 1, data: { event: 'order', payload: '42' } }));
+      expect(await onB.next()).toMatchObject({ event: 'wshub:ack', data: { id: 1, status: 'allowed' } });
+      await a.hub.sendMessage('bob', 'order', 1, '42');
+      await a.hub.push('order', 2, undefined, true);
+      await a.hub.sendMessage('bob', 'order', 3);
+      const got = await onB.take(3);
+      expect(got).toEqual([
+        { event: 'order', data: 1, scope: '42', offset: expect.any(Number) },
+        { event: 'order', data: 2, scope: true, offset: expect.any(Number) },
+        { event: 'order', data: 3, offset: expect.any(Number) },
+      ]);
+    });
+
     it('an offset the history never gave, or another epoch, is answered failed', async () => {
       const a = await startHub();
       const s = await connect(a.port, 'user=bob', a.hub);
@@ -363,7 +381,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       await a.hub.sendMessage('bob', 'n', 3);
       const [after] = await again.take(1);
       expect(after!.offset).toBeGreaterThan(before!.offset!);
-      const position = (a.hub as any).cluster.history.position();
+      const position = (a.hub as any).ctx.cluster.history.position();
       expect(position.epoch).not.toBe(s.welcome!.epoch);
       expect((await resumeAgain(a.port, a.hub, { epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
       expect((await resumeAgain(a.port, a.hub, { epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
