@@ -26,7 +26,7 @@ import { Recovery } from './recovery.js';
 import { refreshToken } from './session-refresh.js';
 import { SendQueue } from './send-queue.js';
 import { openShared } from './share/open-shared.js';
-import { recoveryPosition } from './share/position.js';
+import { messageScope, recoveryPosition } from './share/position.js';
 import type { SharedHubClient } from './share/shared-client.js';
 import { markConfirmed, markUnconfirmed, Subscription } from './subscription.js';
 import { checkEventName, sendFrame, watchScope } from './watch-args.js';
@@ -106,6 +106,11 @@ export class HubClient<
 
   set [recoveryPosition](position: Position | undefined) {
     this.#recovery.position = position;
+  }
+
+  /** @internal While a server message's handlers run: the scope it was sent for. */
+  get [messageScope](): string | true | undefined {
+    return this.#recovery.scope;
   }
 
   /**
@@ -241,7 +246,7 @@ export class HubClient<
       this.#report(frame);
       return;
     }
-    const { event, data, offset, id } = frame;
+    const { event, data } = frame;
     if (event === ACK) {
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
@@ -261,7 +266,7 @@ export class HubClient<
         new Error(`wshub client: the server sent event "${event}", a name the client reserves for its own events; not delivered`),
       );
     } else {
-      this.#recovery.receive(event, data, offset, id);
+      this.#recovery.receive(frame);
     }
     this.#stored?.save(this.#recovery.position);
   }

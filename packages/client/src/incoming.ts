@@ -8,6 +8,11 @@ export interface IncomingFrame {
   offset: number | undefined;
   /** The message's id, to confirm (receipts, protocol v2). */
   id: string | undefined;
+  /**
+   * What the server sent it for (protocol v2): a watch scope, `true` for
+   * every watcher of the event, `undefined` for the whole user.
+   */
+  scope: string | true | undefined;
 }
 
 const RESERVED: ReadonlySet<string> = new Set<ReservedEvent>([
@@ -46,7 +51,8 @@ export function parseFrame(raw: unknown): IncomingFrame | Error {
   const data = isObject(message) && hasOwn.call(message, 'data') ? message.data : undefined;
   const offset = isObject(message) && typeof message.offset === 'number' ? message.offset : undefined;
   const id = isObject(message) && typeof message.id === 'string' ? message.id : undefined;
-  return { event, data, offset, id };
+  const scope = isObject(message) && (typeof message.scope === 'string' || message.scope === true) ? message.scope : undefined;
+  return { event, data, offset, id, scope };
 }
 
 /** A name the client uses for its own events (or `watch`/`unwatch`): never handed to the app's handlers. */

@@ -1,13 +1,5 @@
 import { type Ack, parsePosition, type Position, RESUME } from '@wshub/core/protocol';
-import { isObject } from './incoming.js';
-
-interface Held {
-  event: string;
-  data: unknown;
-  offset: number | undefined;
-  /** The message's id, with receipts on. */
-  id: string | undefined;
-}
+import { type IncomingFrame, isObject } from './incoming.js';
 
 /** Hands one message (or a `'recovered'`) to the app; `id` is the message's, with receipts on. */
 export type Emit = (event: string, data: unknown, id?: string) => void;
@@ -31,12 +23,19 @@ export class Recovery {
    */
   #positionLost = false;
   /** While a resume is answered: its id, and what arrived meanwhile (handed out when the answer comes). */
-  #resuming: { id: number; held: Held[] } | undefined;
+  #resuming: { id: number; held: IncomingFrame[] } | undefined;
+  /** While a message's handlers run: the scope it was sent for (a shared connection routes by it). */
+  #scope: string | true | undefined;
 
   constructor(enabled: boolean, emit: Emit, report: (error: Error) => void) {
     this.#enabled = enabled;
     this.#emit = emit;
     this.#report = report;
+  }
+
+  /** The scope of the message whose handlers are running, `undefined` for one to the whole user or outside them. */
+  get scope(): string | true | undefined {
+    return this.#scope;
   }
 
   get position(): Position | undefined {
@@ -71,9 +70,9 @@ export class Recovery {
   }
 
   /** An app message: handed out now, or held while a resume is answered. */
-  receive(event: string, data: unknown, offset: number | undefined, id?: string): void {
-    if (this.#resuming) this.#resuming.held.push({ event, data, offset, id });
-    else this.#deliver(event, data, offset, id);
+  receive(message: IncomingFrame): void {
+    if (this.#resuming) this.#resuming.held.push(message);
+    else this.#deliver(message);
   }
 
   /** The server's answer to a resume; one that answers no resume under way is ignored. */
@@ -87,12 +86,23 @@ export class Recovery {
   }
 
   /** Hands a message to its handlers once: an offset already handled (seen again in a replay) is dropped. */
-  #deliver(event: string, data: unknown, offset: number | undefined, id: string | undefined): void {
+  #deliver(message: IncomingFrame): void {
+    const { offset } = message;
     if (offset !== undefined && this.#position) {
       if (offset <= this.#position.offset) return;
       this.#position.offset = offset;
     }
-    this.#emit(event, data, id);
+    this.#hand(message);
+  }
+
+  /** Hands a message to its handlers (with its id, to confirm), its scope readable meanwhile. */
+  #hand(message: IncomingFrame): void {
+    this.#scope = message.scope;
+    try {
+      this.#emit(message.event, message.data, message.id);
+    } finally {
+      this.#scope = undefined;
+    }
   }
 
   /**
@@ -114,7 +124,7 @@ export class Recovery {
       this.#positionLost = false;
       if (ack.status === 'invalid') this.#report(new Error(`wshub client: the server refused the resume: ${ack.message ?? 'invalid'}`));
       // As after a failed resume: what came before the answer first, then the report.
-      for (const m of held) this.#emit(m.event, m.data, m.id);
+      for (const m of held) this.#hand(m);
       this.#emit('recovered', { recovered: false, missed: 0 });
       return;
     }
@@ -126,7 +136,7 @@ export class Recovery {
       let last = typeof ack.offset === 'number' ? ack.offset : 0;
       for (const m of held) {
         if (m.offset !== undefined) last = Math.max(last, m.offset);
-        this.#emit(m.event, m.data, m.id);
+        this.#hand(m);
       }
       // An empty or invalid position is none: kept, it would make the next resume fail as "invalid".
       const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
@@ -136,12 +146,12 @@ export class Recovery {
       return;
     }
     const upTo = typeof ack.offset === 'number' ? ack.offset : Number.POSITIVE_INFINITY;
-    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m.event, m.data, m.offset, m.id);
+    for (const m of numbered) if (m.offset! <= upTo) this.#deliver(m);
     const next = parsePosition({ epoch: ack.epoch, offset: ack.offset });
     this.#position = next && { epoch: next.epoch, offset: Math.max(next.offset, this.#position?.offset ?? 0) };
     this.#positionLost = next === undefined;
     this.#emit('recovered', { recovered: true, missed: ack.missed ?? 0 });
-    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m.event, m.data, m.offset, m.id);
-    for (const m of other) this.#emit(m.event, m.data, m.id);
+    for (const m of numbered) if (m.offset! > upTo) this.#deliver(m);
+    for (const m of other) this.#hand(m);
   }
 }

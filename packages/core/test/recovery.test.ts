@@ -112,7 +112,7 @@ describe('recovery: a client that reconnects gets what it missed', () => {
     expect(await watch(again.socket, 'order-status', 'secret')).toBe('forbidden');
     const { replay, ack } = await resume(again.socket, position);
     expect(replay).toEqual([
-      { event: 'order-status', data: { id: 42, status: 'packed' }, offset: position.offset + 1 },
+      { event: 'order-status', data: { id: 42, status: 'packed' }, scope: '42', offset: position.offset + 1 },
       { event: 'news', data: { text: 'for all' }, offset: position.offset + 3 },
     ]);
     expect(ack).toMatchObject({ op: 'resume', status: 'recovered', missed: 2, epoch: position.epoch, offset: position.offset + 5 });

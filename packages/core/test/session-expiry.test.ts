@@ -90,7 +90,7 @@ describe('refresh over the same socket', () => {
     expect(client.closed).toBeUndefined();
     await f.hub.sendMessage('bob', 'order-status', 'shipped', '42');
     // The notice of the first expiry was dropped with it: the next frame is the delivery.
-    expect(await client.next()).toEqual({ event: 'order-status', data: 'shipped' });
+    expect(await client.next()).toEqual({ event: 'order-status', data: 'shipped', scope: '42' });
     expect(f.hub.socketsOf('bob')[0]!.user).toMatchObject({ id: 'bob', expiresAt: (ack as { expiresAt: number }).expiresAt });
   });
 

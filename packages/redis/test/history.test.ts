@@ -227,6 +227,23 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       expect(live!.offset).toBeGreaterThan(ack.offset);
     });
 
+    it('a v2 frame carries the scope it was sent for, then its offset, on the node that did not send it', async () => {
+      const a = await startHub();
+      const b = await startHub();
+      const onB = await connect(b.port, 'user=bob', b.hub);
+      onB.ws.send(JSON.stringify({ event: 'watch', id: 1, data: { event: 'order', payload: '42' } }));
+      expect(await onB.next()).toMatchObject({ event: 'wshub:ack', data: { id: 1, status: 'allowed' } });
+      await a.hub.sendMessage('bob', 'order', 1, '42');
+      await a.hub.push('order', 2, undefined, true);
+      await a.hub.sendMessage('bob', 'order', 3);
+      const got = await onB.take(3);
+      expect(got).toEqual([
+        { event: 'order', data: 1, scope: '42', offset: expect.any(Number) },
+        { event: 'order', data: 2, scope: true, offset: expect.any(Number) },
+        { event: 'order', data: 3, offset: expect.any(Number) },
+      ]);
+    });
+
     it('an offset the history never gave, or another epoch, is answered failed', async () => {
       const a = await startHub();
       const s = await connect(a.port, 'user=bob', a.hub);

@@ -13,6 +13,7 @@ export function authenticate(req: IncomingMessage) {
 export interface Frame {
   event: string;
   data: any;
+  scope?: string | true;
   offset?: number;
 }
 

@@ -1,9 +1,10 @@
 import { WebSocket } from 'ws';
 
-/** A frame as the client parsed it; v2 deliveries may carry `offset`. */
+/** A frame as the client parsed it; v2 deliveries may carry `scope` and `offset`. */
 export interface Received {
   event: string;
   data: any;
+  scope?: true | string;
   offset?: number;
   /** With receipts on: the message's id, to confirm with `wshub:confirm`. */
   id?: string;

@@ -230,7 +230,7 @@ export class FakeSocket<User extends HubUser = HubUser> {
     });
   }
 
-  [kDeliver](message: ReceivedMessage & { offset?: unknown }): void {
+  [kDeliver](message: ReceivedMessage & { offset?: unknown; scope?: unknown }): void {
     if (this.readyState !== OPEN) return;
     const ack = ackOf(message);
     if (ack && typeof ack.id === 'number') this.acks.set(ack.id, ack);
@@ -241,7 +241,8 @@ export class FakeSocket<User extends HubUser = HubUser> {
       this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
     }
     if (isProtocolFrame(message)) return;
-    const { offset, ...plain } = message;
+    // `scope` tells a shared connection which tabs a message is for; a fake socket is one tab.
+    const { offset, scope: _scope, ...plain } = message;
     if (typeof offset === 'number' && this.position) this.position = { ...this.position, offset };
     this.queue.push(plain);
     if (typeof plain.id === 'string' && this.ackMode === 'auto') this.confirmLater(plain.id);

@@ -101,7 +101,9 @@ export class TestClient {
       }
       return;
     }
-    this.queue.push(message);
+    // A v2 frame's `scope` is for clients that share one socket among consumers; the app's tests see `{ event, data }`.
+    const { scope: _scope, ...received } = message as ReceivedMessage & { scope?: unknown };
+    this.queue.push(received);
   }
 
   /**

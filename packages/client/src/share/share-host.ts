@@ -1,7 +1,7 @@
 import { ClientBugError } from '../client-bug-error.js';
 import { HubClient } from '../hub-client.js';
 import type { Subscription } from '../subscription.js';
-import { recoveryPosition } from './position.js';
+import { messageScope, recoveryPosition } from './position.js';
 import type { SerializedError, SharedOptions, TabMessage, WorkerMessage } from './port-messages.js';
 
 /** The part of `MessagePort` the host uses. */
@@ -47,9 +47,10 @@ class Tab {
     }
   }
 
-  watches(event: string): boolean {
-    for (const subscription of this.subscriptions.values()) {
-      if (subscription.event === event && subscription.status === 'active') return true;
+  /** Whether this tab watches `event` for `scope` (or for every scope); `true` asks for any watch of the event. */
+  watches(event: string, scope: string | true): boolean {
+    for (const { event: watched, payload, status } of this.subscriptions.values()) {
+      if (watched === event && status === 'active' && (scope === true || payload === null || payload === scope)) return true;
     }
     return false;
   }
@@ -217,25 +218,19 @@ class SharedConnection {
   }
 
   /**
-   * Which tabs get a message. The frame does not say which scope it was sent
-   * for, so: the tabs that watch its event (any payload); when none does, it
-   * was sent to the whole user, and goes to every tab with a handler for it.
+   * Which tabs get a message, by the scope the server sent it for: one
+   * scope, the tabs watching it or the event's wildcard; `true`, the tabs
+   * watching the event; none (the whole user), every tab with a handler for
+   * the event, as each tab's own socket would have got it.
    */
   #route(event: string, data: unknown): void {
     if (this.#silenced) return;
     // The client moved its position to this message's offset before calling its handlers.
     const position = this.client[recoveryPosition];
+    const scope = this.client[messageScope];
     const message: WorkerMessage = position ? { type: 'message', event, data, position } : { type: 'message', event, data };
-    let watched = false;
     for (const tab of this.tabs) {
-      if (tab.watches(event)) {
-        watched = true;
-        tab.post(message);
-      }
-    }
-    if (watched) return;
-    for (const tab of this.tabs) {
-      if (tab.listening.has(event)) tab.post(message);
+      if (scope === undefined ? tab.listening.has(event) : tab.watches(event, scope)) tab.post(message);
     }
   }
 

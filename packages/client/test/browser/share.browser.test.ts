@@ -205,6 +205,33 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
       }
     }, 30_000);
 
+    it('tabs watching different scopes of one event get exactly their own messages; one to the whole user reaches every tab with a handler', async () => {
+      context = await browser.newContext();
+      const a = await openTab([['shared', 'a']], share);
+      const b = await openTab([['shared', 'b']], share);
+      const every = await openTab([['shared', null]], share);
+      const none = await openTab([], share);
+      expect(serverWatches()).toEqual({ shared: ['a', 'b', null] });
+      await hub.hub.sendMessage('alice', 'shared', { n: 1 }, 'a');
+      await hub.hub.sendMessage('alice', 'shared', { n: 2 }, 'b');
+      await hub.hub.sendMessage('alice', 'shared', { n: 3 });
+      await hub.hub.push('shared', { n: 4 }, undefined, true);
+      await hub.hub.push('shared', { n: 5 }, undefined, 'c');
+      // Last, to every tab: what a tab has when it arrives is all it gets.
+      await hub.hub.sendMessage('alice', 'notice', { end: true });
+      const shared = (...ns: number[]) => [...ns.map((n) => ({ event: 'shared', data: { n } })), { event: 'notice', data: { end: true } }];
+      const expected = new Map([
+        [a, shared(1, 3, 4)],
+        [b, shared(2, 3, 4)],
+        [every, shared(1, 2, 3, 4, 5)],
+        [none, shared(3)],
+      ]);
+      for (const [tab, want] of expected) {
+        await received(tab, want.length);
+        expect((await logOf(tab)).got).toEqual(want);
+      }
+    }, 30_000);
+
     it('close() in one tab detaches only it; the socket closes when the last tab leaves', async () => {
       context = await browser.newContext();
       const first = await openTab([['feed-0', null]], share);

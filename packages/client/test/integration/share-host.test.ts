@@ -92,6 +92,26 @@ describe('the shared connection', () => {
     expect(bForbidden).not.toHaveBeenCalled();
   });
 
+  it('routes by the scope a message was sent for: its watchers and the wildcard; every watcher for true; every tab with a handler for the whole user', async () => {
+    hub = await TestHub.start({ recovery: true });
+    const tabs = { a: openTab(), b: openTab(), every: openTab(), none: openTab() };
+    const got: Record<string, unknown[]> = { a: [], b: [], every: [], none: [] };
+    for (const [name, tab] of Object.entries(tabs)) {
+      tab.on('order', (data) => got[name]!.push(data));
+      tab.on('end', () => got[name]!.push('end'));
+    }
+    const watched = [tabs.a.watch('order', 'a'), tabs.b.watch('order', 'b'), tabs.every.watch('order')];
+    expect(await Promise.all(watched.map((w) => w.whenConfirmed()))).toEqual([true, true, true]);
+    await hub.hub.sendMessage('alice', 'order', 1, 'a');
+    await hub.hub.sendMessage('alice', 'order', 2, 'b');
+    await hub.hub.sendMessage('alice', 'order', 3);
+    await hub.hub.push('order', 4, undefined, true);
+    await hub.hub.push('order', 5, undefined, 'c');
+    await hub.hub.sendMessage('alice', 'end', null);
+    await vi.waitFor(() => expect(Object.values(got).every((messages) => messages.at(-1) === 'end')).toBe(true));
+    expect(got).toEqual({ a: [1, 3, 4, 'end'], b: [2, 3, 4, 'end'], every: [1, 2, 3, 4, 5, 'end'], none: [3, 'end'] });
+  });
+
   it("'recovered' reaches every tab; each tab's watches are on the socket again after a reconnect", async () => {
     hub = await TestHub.start({ recovery: true });
     const a = openTab();

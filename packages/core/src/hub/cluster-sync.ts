@@ -141,10 +141,9 @@ export class ClusterSync<User, S extends object = object> {
     else this.writeRecorded(recorded);
   }
 
-  /** With its offset for v2 clients when it has one. */
+  /** With its scope and, when it has one, its offset for v2 clients. */
   private writeRecorded(recorded: RecordedMessage): void {
-    const plain = this.delivery.wrap(recorded.event, recorded.text);
-    const message = recorded.offset === undefined ? plain : this.delivery.withOffset(plain, recorded.offset);
+    const message = this.delivery.forClients(this.delivery.wrap(recorded.event, recorded.text), recorded.filter, recorded.offset);
     if (recorded.userId === undefined) this.delivery.toAll(recorded.filter, message);
     else this.delivery.toUser(recorded.userId, recorded.filter, message);
   }
@@ -232,12 +231,13 @@ export class ClusterSync<User, S extends object = object> {
     switch (envelope.kind) {
       case 'send':
       case 'push': {
-        const message = this.delivery.wrap(envelope.event, envelope.message);
-        const tooBig = this.delivery.oversize(message);
+        const plain = this.delivery.wrap(envelope.event, envelope.message);
+        const tooBig = this.delivery.oversize(plain);
         if (tooBig) {
           this.host.report(HubError.from('broker', tooBig, 'a message from another node'));
           return false;
         }
+        const message = this.delivery.forClients(plain, envelope.filter);
         if (envelope.kind === 'send') this.delivery.toUser(envelope.userId, envelope.filter, message);
         else this.delivery.toAll(envelope.filter, message);
         return true;

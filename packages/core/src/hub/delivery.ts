@@ -84,24 +84,30 @@ export class Delivery {
   }
 
   /**
-   * The message with its place in the history: v1 clients get it as it
-   * is, v2 clients with `"offset"` added to the frame.
+   * The message as v1 and v2 clients get it, built once per message and
+   * filter, never per socket: v1 clients get the frame as it is; v2 clients
+   * get it with `"scope"` (the filter it was sent with, unless it went to the
+   * whole user) and, with recovery, `"offset"` (its place in the history).
    */
-  withOffset(message: PreparedMessage, offset: number): PreparedMessage {
+  forClients(message: PreparedMessage, filter: DeliveryFilter, offset?: number): PreparedMessage {
+    const scope = filter === null ? undefined : filter;
     if (message.receipt) {
-      const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset };
+      // The receipt's id goes last, after the scope and the offset.
+      const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope };
       return withReceipt(plain, message.receipt, message.wire);
     }
-    const text = `${message.text.slice(0, -1)},"offset":${offset}}`;
-    // What is added is ASCII: one byte per character.
+    if (scope === undefined && offset === undefined) return message;
+    const added = `${scope === undefined ? '' : `,"scope":${JSON.stringify(scope)}`}${offset === undefined ? '' : `,"offset":${offset}`}`;
+    const text = `${message.text.slice(0, -1)}${added}}`;
     const v2: PreparedMessage = {
       event: message.event,
       text,
-      byteLength: message.byteLength + text.length - message.text.length,
+      byteLength: message.byteLength + Buffer.byteLength(added),
       reply: false,
       offset,
+      scope,
     };
-    return { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, v2 };
+    return { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope, v2 };
   }
 
   /** A message that already travelled as text (from another node). */
@@ -136,7 +142,7 @@ export class Delivery {
    * cut even when no message follows it. Never throws.
    */
   write(session: SocketSession, prepared: PreparedMessage): void {
-    // With recovery, v2 clients get the frame that carries the offset.
+    // v2 clients get the frame that carries the scope and the offset.
     const message = session.v2 && prepared.v2 ? prepared.v2 : prepared;
     const connection = session.connection;
     if (connection.readyState !== OPEN) {

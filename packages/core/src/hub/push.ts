@@ -39,7 +39,11 @@ export async function runPush<User extends HubUser, S extends object>(
   const { delivery, cluster } = ctx;
   const timeoutMs = ctx.config.pushTimeoutMs;
   const perUser = typeof data === 'function' ? (data as (user: User) => unknown) : undefined;
-  const prepared = perUser ? undefined : delivery.prepare(event, data);
+  const prepare = (value: unknown): PreparedMessage | undefined => {
+    const message = delivery.prepare(event, value);
+    return message && delivery.forClients(message, filter);
+  };
+  const prepared = perUser ? undefined : prepare(data);
   if (!perUser && !prepared) return;
   const tooBig = prepared && delivery.oversize(prepared);
   if (tooBig) throw tooBig;
@@ -104,8 +108,8 @@ export async function runPush<User extends HubUser, S extends object>(
       ctx.report(HubError.from('push data', error, `user "${userId}"`));
       return undefined;
     }
-    if (!isThenable(value)) return send(userId, delivery.prepare(event, value), value);
-    return settle('push data', userId, value, (resolved) => send(userId, delivery.prepare(event, resolved), resolved));
+    if (!isThenable(value)) return send(userId, prepare(value), value);
+    return settle('push data', userId, value, (resolved) => send(userId, prepare(resolved), resolved));
   };
   await runBounded(users, ctx.config.limits.pushConcurrency, ([userId, user]) => {
     if (!allow) return withData(userId, user);

@@ -293,14 +293,16 @@ export class Receipts {
  */
 export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = tagText(message.text, tag)): PreparedMessage {
   const base = message.text.slice(0, -1);
+  const scope = message.scope === undefined ? '' : `,"scope":${JSON.stringify(message.scope)}`;
   const offset = message.offset === undefined ? '' : `,"offset":${message.offset}`;
-  const text = `${base}${offset},"id":${JSON.stringify(tag.id)}}`;
+  const text = `${base}${scope}${offset},"id":${JSON.stringify(tag.id)}}`;
   const v2: PreparedMessage = {
     event: message.event,
     text,
     byteLength: Buffer.byteLength(text),
     reply: false,
     offset: message.offset,
+    scope: message.scope,
     receipt: tag,
   };
   return {
@@ -309,6 +311,7 @@ export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = ta
     byteLength: message.byteLength,
     reply: false,
     offset: message.offset,
+    scope: message.scope,
     v2,
     receipt: tag,
     wire,

@@ -29,9 +29,10 @@ export async function sendMessage<User extends HubUser, S extends object>(
     if (!prepared) return messageId;
     const tooBig = delivery.oversize(prepared);
     if (tooBig) throw tooBig;
+    const scoped = delivery.forClients(prepared, filter);
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
-    const message = receipts ? withReceipt(prepared, { id: messageId, origin: cluster.nodeId }) : prepared;
+    const message = receipts ? withReceipt(scoped, { id: messageId, origin: cluster.nodeId }) : scoped;
     receipts?.track(messageId, userId, event, data, filter);
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
     const room = cluster.sendToUser(userId, filter, message);

@@ -12,7 +12,9 @@ export interface PreparedMessage {
   readonly reply: boolean;
   /** With recovery: the message's place in the history. */
   readonly offset?: number;
-  /** With recovery: the same message for v2 clients, its frame carrying `"offset"`. */
+  /** The filter it was sent with, unless it went to the whole user; v2 frames carry it as `"scope"`. */
+  readonly scope?: true | string;
+  /** The same message for v2 clients, its frame carrying `"scope"` and `"offset"` (see `Delivery.forClients`). */
   readonly v2?: PreparedMessage;
   /** With receipts: the message's id and the node waiting for its confirmation. */
   readonly receipt?: ReceiptTag;

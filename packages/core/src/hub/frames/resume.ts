@@ -70,7 +70,7 @@ export function resumeFrame<User extends HubUser, S extends object>(
     for (const entry of entries) {
       last = Math.max(last, entry.offset);
       if (!matchesFilter(session, entry.event, entry.filter)) continue;
-      const message = delivery.withOffset(delivery.wrap(entry.event, entry.text), entry.offset);
+      const message = delivery.forClients(delivery.wrap(entry.event, entry.text), entry.filter, entry.offset);
       bytes += message.v2!.byteLength;
       messages.push(message);
     }
