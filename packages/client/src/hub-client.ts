@@ -278,10 +278,8 @@ export class HubClient<
    * reconnects. A refused token closes with 4403 (`'unauthorized'`).
    */
   async #refresh(socket: WebSocketLike): Promise<void> {
-    const stillOpen = () => socket === this.#socket && socket.readyState === OPEN;
-    const token = await refreshToken(this.#options, stillOpen, (error) => this.#report(error));
-    if (token === undefined) return;
-    this.#writeFrame(socket, JSON.stringify({ event: REFRESH, id: this.#nextId++, data: { token } }));
+    const token = await refreshToken(this.#options, () => socket === this.#socket && socket.readyState === OPEN, (e) => this.#report(e));
+    if (token !== undefined) this.#writeFrame(socket, JSON.stringify({ event: REFRESH, id: this.#nextId++, data: { token } }));
   }
 
   /** The server's answer to a request of this connection. */
@@ -299,9 +297,7 @@ export class HubClient<
     // A server restarting (a deploy), or a session that only needs a fresh token: back soon, not after a long backoff.
     if (code === CloseCode.ServiceRestart || code === CloseCode.SessionExpired) this.#attempts = 0;
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed]();
-    if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) {
-      this.#attempts = 0;
-    }
+    if (this.#openedAt !== 0 && Date.now() - this.#openedAt >= this.#options.reconnect.resetAfterMs) this.#attempts = 0;
     this.#openedAt = 0;
     const policy = closePolicy(code);
     if (policy === 'reconnect') {
@@ -312,9 +308,7 @@ export class HubClient<
     const info: CloseInfo = { code, reason, retryInMs: null };
     this.#emitter.emit('close', info);
     if (code === CloseCode.Forbidden) this.#emitter.emit('unauthorized', info);
-    else if (code === CloseCode.DisconnectedByServer || code === CloseCode.TooManySockets) {
-      this.#emitter.emit('ended', info);
-    }
+    else if (code === CloseCode.DisconnectedByServer || code === CloseCode.TooManySockets) this.#emitter.emit('ended', info);
     else this.#report(new ClientBugError(code, reason));
     this.#setState('closed');
   }
