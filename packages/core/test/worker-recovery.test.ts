@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 function start(env: Record<string, string> = {}, execArgv?: string[]): Primary {
-  const primary = new Primary({ env: { WSHUB_RECOVERY: 'true', ...env }, ...(execArgv ? { execArgv } : {}) });
+  const primary = new Primary({ env: { WSHUB_RECOVERY: 'true', WSHUB_RECEIPTS: 'off', ...env }, ...(execArgv ? { execArgv } : {}) });
   primaries.push(primary);
   return primary;
 }
@@ -163,7 +163,7 @@ describe('WorkerRelay: a message that races a user\'s first socket on a worker',
     const w2 = await p.fork();
     await p.call(w1, 'sendMessage', { userId: 'jo', event: 'n', data: 'while away' });
     // Recorded by the relay (a send resolves once queued in the worker) before jo connects.
-    for (let i = 0; i < 100 && (await p.command<{ historyUsers?: number }>('relayStats')).historyUsers !== 1; i++) {
+    for (let i = 0; i < 500 && (await p.command<{ historyUsers?: number }>('relayStats')).historyUsers !== 1; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const jo = await p.connectOn(w2, 'user=jo', V2);
