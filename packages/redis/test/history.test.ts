@@ -49,7 +49,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     open.push({ hub, server });
     await waitUntil(() => hub.stats().broker.subscribed! >= 2 && hub.stats().broker.connected === 1, 'the broker to subscribe');
-    await waitUntil(() => hub.stats().broker !== undefined && (hub as any).cluster.history.position().epoch !== '', 'the epoch');
+    await waitUntil(() => hub.stats().broker !== undefined && (hub as any).ctx.cluster.history.position().epoch !== '', 'the epoch');
     return { hub, broker, errors, port: (server.address() as AddressInfo).port };
   }
 
@@ -138,7 +138,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       const offsets = got.map((f) => f.offset!);
       for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThan(offsets[i - 1]!);
       await waitUntil(() => a.hub.stats().broker.recorded === 606, 'every batch answered');
-      expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).cluster.history.limits.maxMessages));
+      expect(await r.xlen('wshub:h:user:bob')).toBe(Math.min(600, (a.hub as any).ctx.cluster.history.limits.maxMessages));
       // the replay from the first offset returns the same messages
       const again = await connect(b.port, 'user=bob&device=d2', b.hub);
       const { replay } = await again.resume({ epoch: onB.welcome!.epoch, offset: offsets[offsets.length - 11]! });
@@ -290,7 +290,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
       await a.hub.sendMessage('bob', 'n', 3);
       const [after] = await again.take(1);
       expect(after!.offset).toBeGreaterThan(before!.offset!);
-      const position = (a.hub as any).cluster.history.position();
+      const position = (a.hub as any).ctx.cluster.history.position();
       expect(position.epoch).not.toBe(s.welcome!.epoch);
       expect((await resumeAgain(a.port, a.hub, { epoch: s.welcome!.epoch, offset: before!.offset })).ack.status).toBe('failed');
       expect((await resumeAgain(a.port, a.hub, { epoch: position.epoch, offset: after!.offset })).ack.status).toBe('recovered');
