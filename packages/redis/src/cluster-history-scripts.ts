@@ -112,8 +112,11 @@ return {1, entries}
 
 /**
  * Marks a history's offsets up to now as possibly incomplete (a message of
- * it went unrecorded, or was delivered out of order). KEYS: seq, own, lost.
- * ARGV: at least this offset, ttlMs.
+ * it went unrecorded, or was delivered out of order). KEYS: seq, own, lost,
+ * and the history's channel when its live recipients may have missed a
+ * message (a recording that failed): then `l<mark>` is SPUBLISHed on it, and
+ * every node closes their sockets for a resume. ARGV: at least this offset,
+ * ttlMs.
  */
 export const CLUSTER_MARK_LOST = `${HEADER(INFO_RUN)}
 local keep = tonumber(ARGV[2]) + 60000
@@ -121,6 +124,7 @@ owned(KEYS[1], KEYS[2], KEYS[3], 0, keep)
 local mark = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[3]) or '0'), now, tonumber(ARGV[1])) + 1
 redis.call('SET', KEYS[3], str(mark), 'PX', keep)
 redis.call('SET', KEYS[1], str(mark), 'PX', keep)
+if KEYS[4] then redis.call('SPUBLISH', KEYS[4], 'l' .. str(mark)) end
 return str(mark)
 `;
 
@@ -144,7 +148,7 @@ export function clusterHistoryScripts(redis: Redis | Cluster): ClusterHistoryScr
   if (typeof scripted.wshubClusterRecord !== 'function') {
     redis.defineCommand('wshubClusterRecord', { lua: CLUSTER_RECORD });
     redis.defineCommand('wshubClusterRead', { lua: CLUSTER_READ });
-    redis.defineCommand('wshubClusterMarkLost', { numberOfKeys: 3, lua: CLUSTER_MARK_LOST });
+    redis.defineCommand('wshubClusterMarkLost', { lua: CLUSTER_MARK_LOST });
     redis.defineCommand('wshubClusterEpoch', { numberOfKeys: 1, lua: CLUSTER_EPOCH });
   }
   return redis as unknown as ClusterHistoryScripts;

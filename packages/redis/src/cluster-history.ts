@@ -219,20 +219,41 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     }
   }
 
-  /** Marks the histories of `records` lost once their slots take writes: a resume from before then fails. */
-  lost(records: HistoryRecord[]): void {
-    for (const { userId } of records) this.markLater(userId, this.order.highest);
+  /**
+   * Marks the histories of `records` lost once their slots take writes: a
+   * resume from before then fails. A recording that failed (`failed`) may
+   * have reached nobody: its mark is published too, and every node closes
+   * the recipients' sockets for such a resume (see {@link receive}).
+   */
+  lost(records: HistoryRecord[], failed = false): void {
+    for (const { userId } of records) this.markLater(userId, this.order.highest, failed);
   }
 
-  private markLater(userId: string | undefined, floor: number): void {
-    this.marks.add(userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId), floor);
+  private markLater(userId: string | undefined, floor: number, notify = false): void {
+    this.marks.add(userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId), floor, notify);
   }
 
   // ------------------------------------------------------------- delivery
 
-  /** A recorded message on one of this node's channels: delivered in offset order, after `orderWindowMs`. */
-  receive(data: string | Buffer): boolean {
-    if (data.length === 0 || data[0] !== (typeof data === 'string' ? 'r' : 0x72)) return false;
+  /**
+   * A recorded message on one of this node's channels: delivered in offset
+   * order, after `orderWindowMs`. A published lost mark (`l<mark>`: a
+   * recording of that history failed, its message may have reached nobody)
+   * closes the recipients' sockets here at once, and this node answers their
+   * resumes `failed` until its own mark, above what it delivered, is written.
+   */
+  receive(data: string | Buffer, channel?: string): boolean {
+    if (data.length === 0) return false;
+    if (data[0] === (typeof data === 'string' ? 'l' : 0x6c) && channel !== undefined && data.length < 32) {
+      if (channel !== this.all.channel && !channel.startsWith(this.userPrefix)) return false;
+      const userId = channel === this.all.channel ? undefined : channel.slice(this.userPrefix.length);
+      if (this.closed) return true;
+      this.counters.resumeForced++;
+      this.markLater(userId, this.order.highest);
+      this.parts.node.closeForResume(userId);
+      return true;
+    }
+    if (data[0] !== (typeof data === 'string' ? 'r' : 0x72)) return false;
     if (data.length > MAX_ENVELOPE_BYTES) return false;
     const message = decodeRecorded(typeof data === 'string' ? data : data.toString('utf8'));
     if (!message) return false;

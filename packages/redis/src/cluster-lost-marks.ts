@@ -13,8 +13,8 @@ const MAX_PENDING_MARKS = 10_000;
  * answers `failed` itself ({@link has}).
  */
 export class ClusterLostMarks {
-  /** History channel → the offset its mark must pass. */
-  private readonly pending = new Map<string, number>();
+  /** History channel → the offset its mark must pass, and whether the mark tells every node (see {@link add}). */
+  private readonly pending = new Map<string, { floor: number; notify: boolean }>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
@@ -30,10 +30,16 @@ export class ClusterLostMarks {
     return this.pending.has(channel);
   }
 
-  /** Marks the history of `channel` above `floor`, once its slot takes writes. */
-  add(channel: string, floor: number): void {
+  /**
+   * Marks the history of `channel` above `floor`, once its slot takes
+   * writes. With `notify` (a recording that failed: its message may have
+   * reached nobody), the mark is published on the channel too, and every
+   * node closes the history's sockets for a resume, which the mark fails.
+   */
+  add(channel: string, floor: number, notify = false): void {
     if (!this.pending.has(channel) && this.pending.size >= MAX_PENDING_MARKS) channel = this.allChannel;
-    this.pending.set(channel, Math.max(this.pending.get(channel) ?? 0, floor));
+    const was = this.pending.get(channel);
+    this.pending.set(channel, { floor: Math.max(was?.floor ?? 0, floor), notify: notify || was?.notify === true });
     this.schedule();
   }
 
@@ -55,13 +61,14 @@ export class ClusterLostMarks {
   private async write(): Promise<void> {
     const { commands, routes, publisher, reporter } = this.parts;
     const scripts = clusterHistoryScripts(commands.redis);
-    for (const [channel, floor] of [...this.pending]) {
+    for (const [channel, mark] of [...this.pending]) {
       if (this.closed) return;
       const keys = clusterHistoryKeys(channel);
       if (!commands.writable || !routes.open(keys.slot) || publisher.heldIn(keys.slot) > 0) continue;
+      const named = mark.notify ? ['4', keys.seq, keys.own, keys.lost, keys.channel] : ['3', keys.seq, keys.own, keys.lost];
       try {
-        await commands.timed(scripts.wshubClusterMarkLost(keys.seq, keys.own, keys.lost, String(floor), String(this.ttlMs)), 'a lost mark');
-        if (this.pending.get(channel) === floor) this.pending.delete(channel);
+        await commands.timed(scripts.wshubClusterMarkLost(...named, String(mark.floor), String(this.ttlMs)), 'a lost mark');
+        if (this.pending.get(channel) === mark) this.pending.delete(channel);
       } catch (error) {
         reporter.report('history', new Error(`wshub: marking lost history in Redis failed: ${(error as Error).message}`));
       }

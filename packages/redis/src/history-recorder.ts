@@ -34,8 +34,12 @@ export interface RecordWriter {
   writable(): boolean;
   /** Records a batch, in its order, and has each message published. Never rejects. */
   write(batch: QueuedRecord[]): Promise<WriteResult>;
-  /** These records were delivered without being recorded (or may not have been): no read may claim to cover them. */
-  lost(records: HistoryRecord[]): void;
+  /**
+   * These records were delivered without being recorded (or may not have
+   * been): no read may claim to cover them. `failed`: their recording failed,
+   * so they may have reached nobody.
+   */
+  lost(records: HistoryRecord[], failed?: boolean): void;
 }
 
 /**
@@ -163,7 +167,7 @@ export class HistoryRecorder {
       if (failed.length > 0) {
         // It may or may not have run: never sent again (at most once), but no resume may claim to cover it.
         writer.counters.recordFailed += failed.length;
-        writer.lost(failed.map((q) => q.record));
+        writer.lost(failed.map((q) => q.record), true);
         writer.reporter.report('history', new Error(`wshub: recording ${failed.length} message(s) in the Redis history failed: ${error?.message}`));
       }
       this.inFlight -= batch.length;

@@ -235,7 +235,7 @@ export class RedisBroker extends ClusterBroker {
 
   /** Recorded messages (this node's own too) go to the history; envelopes to `ClusterBroker`. */
   protected override onMessage(channel: string, data: string | Buffer): void {
-    if (this.recorded?.receive(data)) {
+    if (this.recorded?.receive(data, channel)) {
       this.recordedReceived++;
       return;
     }

@@ -59,8 +59,8 @@ export interface HistoryCore {
 /** What a {@link RedisBroker} calls on its history, on one Redis or on a cluster. */
 export interface BrokerHistory extends MessageHistory {
   readonly counters: { recorded: number; unrecorded: number; recordFailed: number; resumeForced: number };
-  /** A publication on one of this node's channels: true when it was a recorded message (then delivered by the history). */
-  receive(data: string | Buffer): boolean;
+  /** A publication on `channel`, one of this node's: true when it was the history's (a recorded message, then delivered by the history, or a published lost mark). */
+  receive(data: string | Buffer, channel?: string): boolean;
   /** A subscriber connection is gone, or `channels` moved: what was published on them meanwhile did not arrive. */
   subscriberDown(channels: string[]): void;
   /** Redis confirmed `channels` on a subscriber connection. */

@@ -212,6 +212,34 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     expect(perUser).toBeLessThan(2500);
   }, 60_000);
 
+  it('a recording that failed (its message reached nobody): the live sockets close, and their resume answers failed', async () => {
+    const a = await startHub();
+    const p = await startHub();
+    const live = await connect(a.port, 'user=gwen', a.hub);
+    await p.hub.sendMessage('gwen', 'n', 1);
+    const [first] = await live.take(1);
+    // The master's connection drops between the script's write and its answer (as when the master is killed):
+    // faked once, since a real drop cannot be timed to one call; the script never runs.
+    const master = (p.broker as any).routes.master(keySlot('wshub:user:gwen'));
+    const record = master.wshubClusterRecord;
+    master.wshubClusterRecord = () => {
+      master.wshubClusterRecord = record;
+      return Promise.reject(new Error('Connection is closed.'));
+    };
+    await p.hub.sendMessage('gwen', 'n', 2);
+    await waitUntil(() => p.hub.stats().broker.recordFailed === 1, 'the recording failed');
+    await p.hub.sendMessage('gwen', 'n', 3);
+    const [third] = await live.take(1);
+    expect(third!.data).toBe(3);
+    // Message 2 reached nobody: the live socket is closed for a resume, which the mark fails.
+    await waitUntil(() => live.ws.readyState === live.ws.CLOSED, 'the live socket closed for a resume', 10_000);
+    for (const offset of [first!.offset, third!.offset]) {
+      const again = await V2Socket.open(a.port, 'user=gwen&device=d2');
+      sockets.push(again);
+      expect((await again.resume({ epoch: live.welcome!.epoch, offset })).ack.status).toBe('failed');
+    }
+  });
+
   it("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
     const a = await startHub();
     const b = await startHub();
