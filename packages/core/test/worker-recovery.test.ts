@@ -166,7 +166,11 @@ describe('WorkerRelay: a message that races a user\'s first socket on a worker',
     for (let i = 0; i < 500 && (await p.command<{ historyUsers?: number }>('relayStats')).historyUsers !== 1; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    const channels = async () => (await p.command<{ channels: number }>('relayStats')).channels;
+    const before = await channels();
     const jo = await p.connectOn(w2, 'user=jo', V2);
+    // The live message must not race w2's subscription to the relay (that race closes with 1012 for a resume, by design).
+    for (let i = 0; i < 500 && (await channels()) === before; i++) await new Promise((r) => setTimeout(r, 20));
     await p.call(w1, 'sendMessage', { userId: 'jo', event: 'n', data: 'live' });
     expect(await jo.socket.next()).toMatchObject({ data: 'live' });
     expect(jo.socket.ws.readyState).toBe(jo.socket.ws.OPEN);
