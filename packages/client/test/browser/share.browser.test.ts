@@ -205,7 +205,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
       }
     }, 30_000);
 
-    // Skipped with 'worker': since receipts reached the client, a tab here misses messages in some runs (open bug, being traced).
+    // Skipped with 'worker': since receipts and per-scope routing met in the client, a tab here misses messages in some runs (open bug).
     it.skipIf(share === 'worker')('tabs watching different scopes of one event get exactly their own messages; one to the whole user reaches every tab with a handler', async () => {
       context = await browser.newContext();
       const a = await openTab([['shared', 'a']], share);
@@ -302,7 +302,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     }
   }, 30_000);
 
-  // Skipped: since receipts reached the client, the tabs miss messages after the takeover in some runs (open bug, being traced).
+  // Skipped: since receipts and per-scope routing met in the client, tabs miss messages after the takeover in some runs (open bug).
   it.skip("share: 'leader' — a leader tab that hangs is replaced within about a second: the others miss nothing and see nothing twice; woken, it steps down", async () => {
     const recovering = await TestHub.start({ recovery: true });
     try {
