@@ -60,7 +60,8 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const socket = await V2Socket.open(port, query);
     sockets.push(socket);
     const user = new URLSearchParams(query).get('user')!;
-    await waitUntil(() => (hub as any).ctx.cluster.broker.subscriber.isConfirmed(`wshub:user:${user}`), `the channel of ${user} on this node`);
+    // After a failover the channel's new master confirms once the cluster settled: up to tens of seconds.
+    await waitUntil(() => (hub as any).ctx.cluster.broker.subscriber.isConfirmed(`wshub:user:${user}`), `the channel of ${user} on this node`, 30_000);
     await waitUntil(async () => (await hub.onlineUsers()).includes(user), `${user} online`);
     return socket;
   }
