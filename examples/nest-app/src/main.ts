@@ -19,6 +19,10 @@ function portFromEnv(value: string | undefined): number {
 
 async function main(): Promise<void> {
   const port = portFromEnv(process.env.PORT);
+  // Traces over OTLP only when asked for: without the variable no OpenTelemetry SDK is loaded at all.
+  // Before the app is created, so the HTTP instrumentation sees the server Nest makes.
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracing = endpoint ? (await import('./tracing.js')).startTracing() : undefined;
   // forceCloseConnections: on shutdown, keep-alive HTTP connections are closed too. Without it, a page
   // that keeps polling (the live panel, token renewals) holds one open and app.close() never returns.
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { forceCloseConnections: true });
@@ -36,7 +40,11 @@ async function main(): Promise<void> {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
-      void app.close().then(() => process.exit(0));
+      // The spans of the last requests go before the process ends.
+      void app
+        .close()
+        .then(() => tracing?.shutdown())
+        .then(() => process.exit(0));
     });
   }
   const base = `http://localhost:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -53,6 +61,7 @@ async function main(): Promise<void> {
       '',
       `  WebSocket: ${base.replace('http', 'ws')}${wsPath}?token=bob-token`,
       '',
+      ...(tracing ? [`  Traces: OTLP/HTTP to ${endpoint}`, ''] : []),
     ].join('\n'),
   );
 }
