@@ -7,7 +7,8 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Tracing } from '../src/config/tracing.js';
 import { InMemoryBroker, InMemoryBus, WsHub } from '../src/index.js';
 import { type Fixture, startHub, userFromRequest } from './helpers.js';
 
@@ -174,6 +175,36 @@ describe('tracing: user ids are personal data, omitted unless the hub\'s option 
     ['an unknown mode', { userIds: 'plain' }, /option "tracing\.userIds" must be one of 'omit', 'hash', 'include', got "plain"/],
   ])('a bad option (%s) is a TypeError naming it', (_, tracing, message) => {
     expect(() => new WsHub({ authenticate: userFromRequest, tracing: tracing as never })).toThrow(message);
+  });
+});
+
+describe('tracing: what a span costs is spent once', () => {
+  beforeEach(register);
+
+  it('a single node makes no envelope, so no traceparent is read for one', async () => {
+    const read = vi.spyOn(Tracing.prototype, 'traceparent');
+    try {
+      const a = await node();
+      const alice = await a.ready('user=alice');
+      await a.hub.sendMessage('alice', 'e', 1);
+      await a.hub.push('e', 2);
+      expect(await alice.next()).toEqual({ event: 'e', data: 1 });
+      expect(await alice.next()).toEqual({ event: 'e', data: 2 });
+      await a.hub.disconnect('alice');
+      expect(named('wshub.send')).toHaveLength(3);
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      read.mockRestore();
+    }
+  });
+
+  it('user hashes are kept for recent users, and each span still has its own user\'s', async () => {
+    const a = await node({ tracing: { userIds: 'hash' } });
+    const users = Array.from({ length: 1100 }, (_, i) => `user-${i}`);
+    for (const user of [...users, 'user-0', 'user-1099', 'user-0']) await a.hub.sendMessage(user, 'e', 1);
+    const hashes = named('wshub.send').map((s) => s.attributes['user.hash']);
+    const expected = [...users, 'user-0', 'user-1099', 'user-0'].map((u) => createHash('sha256').update(u).digest('hex'));
+    expect(hashes).toEqual(expected);
   });
 });
 

@@ -38,6 +38,20 @@ export interface SendFacts {
 }
 
 const USER_IDS: readonly TraceUserIds[] = ['omit', 'hash', 'include'];
+/** How many users' hashes a hub keeps (`tracing.userIds: 'hash'`). */
+const HASHES_KEPT = 1024;
+const OPERATIONS: readonly SendOperation[] = ['sendMessage', 'push', 'disconnect', 'updateUser'];
+
+/** The attributes every `wshub.send` / `wshub.deliver` of an operation starts with, made once (not per call). */
+function spanAttributes(operation: string, type: string): Readonly<Record<SendOperation, OtelApi.Attributes>> {
+  const byOperation = {} as Record<SendOperation, OtelApi.Attributes>;
+  for (const op of OPERATIONS) {
+    byOperation[op] = Object.freeze({ 'messaging.system': 'wshub', 'messaging.operation': operation, 'messaging.operation.type': type, 'wshub.operation': op });
+  }
+  return byOperation;
+}
+const SEND_ATTRIBUTES = spanAttributes('publish', 'send');
+const DELIVER_ATTRIBUTES = spanAttributes('process', 'process');
 const TRACER_NAME = '@wshub/core';
 
 type Api = typeof OtelApi;
@@ -96,6 +110,11 @@ export class Tracing {
   private readonly live = new WeakSet<OtelApi.Span>();
   /** The API's no-op provider: the global provider's delegate while none is registered. */
   private readonly noop: OtelApi.TracerProvider;
+  /** The options of every `wshub.send` without a link, and of every `wshub.deliver`: made once. */
+  private readonly sendOptions: OtelApi.SpanOptions;
+  private readonly deliverOptions: OtelApi.SpanOptions;
+  /** `tracing.userIds: 'hash'`: the hashes of recent users, oldest first. */
+  private readonly hashes = new Map<string, string>();
 
   constructor(
     private readonly api: Api,
@@ -106,6 +125,8 @@ export class Tracing {
     // A ProxyTracer: it follows a provider registered later too.
     this.tracer = api.trace.getTracer(TRACER_NAME);
     this.noop = new api.ProxyTracerProvider().getDelegate();
+    this.sendOptions = Object.freeze({ kind: api.SpanKind.PRODUCER });
+    this.deliverOptions = Object.freeze({ kind: api.SpanKind.CONSUMER });
   }
 
   /**
@@ -127,18 +148,10 @@ export class Tracing {
     const { api } = this;
     if (!this.enabled) return call();
     const link = facts.link === undefined ? undefined : parseTraceparent(api, facts.link);
-    const span = this.tracer.startSpan('wshub.send', {
-      kind: api.SpanKind.PRODUCER,
-      links: link ? [{ context: link }] : undefined,
-    });
-    // Not recording (no provider, or not sampled): the caller's context, if any, is what travels.
+    const span = this.tracer.startSpan('wshub.send', link ? { kind: api.SpanKind.PRODUCER, links: [{ context: link }] } : this.sendOptions);
+    // Not recording (no provider, or not sampled): nothing more is built; the caller's context, if any, is what travels.
     if (!span.isRecording()) return call();
-    span.setAttributes({
-      'messaging.system': 'wshub',
-      'messaging.operation': 'publish',
-      'messaging.operation.type': 'send',
-      'wshub.operation': operation,
-    });
+    span.setAttributes(SEND_ATTRIBUTES[operation]);
     if (facts.event !== undefined) span.setAttribute('messaging.destination.name', facts.event);
     if (facts.messageId !== undefined) span.setAttribute('messaging.message.id', facts.messageId);
     if (facts.userId !== undefined) this.setUser(span, facts.userId);
@@ -213,21 +226,12 @@ export class Tracing {
     }
     const parent = parseTraceparent(api, tp);
     const base = api.ROOT_CONTEXT;
-    const span = this.tracer.startSpan(
-      'wshub.deliver',
-      { kind: api.SpanKind.CONSUMER },
-      parent ? api.trace.setSpanContext(base, parent) : base,
-    );
+    const span = this.tracer.startSpan('wshub.deliver', this.deliverOptions, parent ? api.trace.setSpanContext(base, parent) : base);
     if (!span.isRecording()) {
       apply();
       return;
     }
-    span.setAttributes({
-      'messaging.system': 'wshub',
-      'messaging.operation': 'process',
-      'messaging.operation.type': 'process',
-      'wshub.operation': operation,
-    });
+    span.setAttributes(DELIVER_ATTRIBUTES[operation]);
     if (event !== undefined) span.setAttribute('messaging.destination.name', event);
     if (offset !== undefined) span.setAttribute('wshub.recovery.offset', offset);
     if (userId !== undefined) this.setUser(span, userId);
@@ -307,7 +311,18 @@ export class Tracing {
 
   private setUser(span: OtelApi.Span, userId: string): void {
     if (this.userIds === 'include') span.setAttribute('user.id', userId);
-    else if (this.userIds === 'hash') span.setAttribute('user.hash', createHash('sha256').update(userId).digest('hex'));
+    else if (this.userIds === 'hash') span.setAttribute('user.hash', this.hashOf(userId));
+  }
+
+  /** SHA-256 of a user id, hex; the last {@link HASHES_KEPT} users' are kept, so a user's every span does not hash again. */
+  private hashOf(userId: string): string {
+    let hash = this.hashes.get(userId);
+    if (hash === undefined) {
+      hash = createHash('sha256').update(userId).digest('hex');
+      if (this.hashes.size >= HASHES_KEPT) this.hashes.delete(this.hashes.keys().next().value as string);
+      this.hashes.set(userId, hash);
+    }
+    return hash;
   }
 
   private end(span: OtelApi.Span): void {

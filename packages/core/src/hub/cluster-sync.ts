@@ -271,6 +271,8 @@ export class ClusterSync<User, S extends object = object> {
 
   /** Runs a broker call; a broker that throws is reported, never thrown at the hub's caller. */
   private publish(call: () => void): void {
+    // A single node: nothing travels, so no envelope (nor its traceparent) is made.
+    if (this.bus === localBus) return;
     try {
       call();
     } catch (error) {
