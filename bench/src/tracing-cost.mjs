@@ -15,7 +15,9 @@
  *   cheapest call there is: nearly all of it is the span), ns per call;
  * - `deliver`: `sendMessage` to USERS users with one socket each (raw `ws`
  *   clients in a child process that count what arrives), bursts of 500,
- *   deliveries/s until the last one is counted. Each call is one
+ *   deliveries/s until the last one is counted, and the hub process's
+ *   CPU time per delivery (user + system: on a busy machine steadier than
+ *   the rate, which waits for the CPU too). Each call is one
  *   `wshub.send` (and, in `sdk`, one span exported).
  *
  *   node bench/src/tracing-cost.mjs [rounds=5] [calls=200000] [sends=40000] [users=1000]
@@ -94,6 +96,9 @@ function apiInstalled() {
   }
 }
 
+/** A `process.cpuUsage()` difference (µs) in ns. */
+const cpuNs = ({ user, system }) => (user + system) * 1000;
+
 function ask(child, message, type) {
   return new Promise((resolve) => {
     const on = (m) => {
@@ -122,16 +127,19 @@ async function run(mode, calls, sends, users) {
   const batch = Math.max(1, Math.floor(calls / 5));
   for (let i = 0; i < batch; i++) await hub.sendMessage('nobody', 'e', DATA);
   const perCall = [];
+  const callCpu = process.cpuUsage();
   for (let b = 0; b < 5; b++) {
     const started = process.hrtime.bigint();
     for (let i = 0; i < batch; i++) await hub.sendMessage('nobody', 'e', DATA);
     perCall.push(Number(process.hrtime.bigint() - started) / batch);
   }
+  const callCpuNs = cpuNs(process.cpuUsage(callCpu)) / (batch * 5);
   perCall.sort((a, b) => a - b);
 
   // deliver: bursts of 500, yielding between them, until every delivery is counted.
   const before = (await ask(clients, { type: 'count' }, 'count')).count;
   const started = performance.now();
+  const deliverCpu = process.cpuUsage();
   for (let i = 0; i < sends; i++) {
     void hub.sendMessage(`u${(i * 7919) % users}`, 'order', DATA);
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
@@ -144,10 +152,12 @@ async function run(mode, calls, sends, users) {
     await new Promise((r) => setTimeout(r, 5));
   }
   const deliveriesPerSecond = sends / ((performance.now() - started) / 1000);
+  // The hub process's CPU time (user + system) per delivery: on a busy machine steadier than the rate.
+  const deliverCpuNs = cpuNs(process.cpuUsage(deliverCpu)) / sends;
   clients.send({ type: 'close' });
   await hub.close();
   server.close();
-  return { mode, api: apiInstalled(), callNs: perCall[2], deliveriesPerSecond, spansExported: await otel.exported() };
+  return { mode, api: apiInstalled(), callNs: perCall[2], callCpuNs, deliveriesPerSecond, deliverCpuNs, spansExported: await otel.exported() };
 }
 
 if (process.argv[2] === 'run') {
@@ -178,7 +188,11 @@ async function main() {
       });
       const result = JSON.parse(stdout.trim().split('\n').pop());
       samples[mode].push(result);
-      if (!json) print(`round ${round + 1} ${mode}: ${result.callNs.toFixed(0)} ns/call, ${result.deliveriesPerSecond.toFixed(0)} deliveries/s, ${result.spansExported} spans`);
+      if (!json) {
+        print(
+          `round ${round + 1} ${mode}: ${result.callNs.toFixed(0)} ns/call (${result.callCpuNs.toFixed(0)} CPU), ${result.deliveriesPerSecond.toFixed(0)} deliveries/s (${result.deliverCpuNs.toFixed(0)} CPU ns each), ${result.spansExported} spans`,
+        );
+      }
     }
   }
   const summary = Object.fromEntries(
@@ -186,7 +200,9 @@ async function main() {
       m,
       {
         callNs: range(samples[m].map((s) => s.callNs)),
+        callCpuNs: range(samples[m].map((s) => s.callCpuNs)),
         deliveriesPerSecond: range(samples[m].map((s) => s.deliveriesPerSecond)),
+        deliverCpuNs: range(samples[m].map((s) => s.deliverCpuNs)),
         spansExported: range(samples[m].map((s) => s.spansExported)),
         api: samples[m].every((s) => s.api),
       },
@@ -199,14 +215,14 @@ async function main() {
   }
   const base = summary['no-api'];
   print(`\n${rounds} rounds, interleaved; median [min–max]; ratio of medians to no-api; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  print('| setup | ns per call (no socket) | × | deliveries/s (1 socket per user) | × |');
-  print('|---|---|---|---|---|');
+  print('| setup | ns per call (no socket) | × | CPU ns per call | × | deliveries/s (1 socket per user) | × | CPU ns per delivery | × |');
+  print('|---|---|---|---|---|---|---|---|---|');
+  const cell = (m, key) => {
+    const r = summary[m][key];
+    return `${r.median.toFixed(0)} [${r.min.toFixed(0)}–${r.max.toFixed(0)}] | ${(r.median / base[key].median).toFixed(2)}`;
+  };
   for (const m of MODES) {
-    const c = summary[m].callNs;
-    const d = summary[m].deliveriesPerSecond;
-    print(
-      `| ${m} | ${c.median.toFixed(0)} [${c.min.toFixed(0)}–${c.max.toFixed(0)}] | ${(c.median / base.callNs.median).toFixed(2)} | ${d.median.toFixed(0)} [${d.min.toFixed(0)}–${d.max.toFixed(0)}] | ${(d.median / base.deliveriesPerSecond.median).toFixed(2)} |`,
-    );
+    print(`| ${m} | ${cell(m, 'callNs')} | ${cell(m, 'callCpuNs')} | ${cell(m, 'deliveriesPerSecond')} | ${cell(m, 'deliverCpuNs')} |`);
   }
 }
 

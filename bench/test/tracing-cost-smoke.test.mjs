@@ -23,6 +23,9 @@ describe('node bench/src/tracing-cost.mjs (tiny)', () => {
     for (const setup of Object.values(summary)) {
       expect(setup.callNs.median).toBeGreaterThan(0);
       expect(setup.deliveriesPerSecond.median).toBeGreaterThan(0);
+      // The hub process's CPU time per call and per delivery.
+      expect(setup.callCpuNs.median).toBeGreaterThan(0);
+      expect(setup.deliverCpuNs.median).toBeGreaterThan(0);
     }
   }, 60_000);
 });
