@@ -165,26 +165,20 @@ export class ClusterSync<User, S extends object = object> {
   updateUser(userId: string, user: User): void {
     const room = this.rooms.get(userId);
     if (room) for (const session of room) session.replaceUser(user);
-    this.publish(() => {
-      if (room) this.presence.updated(userId, user);
-      this.bus.toUser(userId, this.traced({ kind: 'update', userId, user }));
-    });
+    if (room) this.guarded(() => this.presence.updated(userId, user));
+    this.publish(() => this.bus.toUser(userId, this.traced({ kind: 'update', userId, user })));
   }
 
   /** This node now holds its first socket of the user. */
   joined(userId: string, user: User): void {
-    this.publish(() => {
-      this.bus.hold(userId);
-      this.presence.joined(userId, user);
-    });
+    this.publish(() => this.bus.hold(userId));
+    this.guarded(() => this.presence.joined(userId, user));
   }
 
   /** This node's last socket of the user is gone. */
   left(userId: string): void {
-    this.publish(() => {
-      this.bus.release(userId);
-      this.presence.left(userId);
-    });
+    this.publish(() => this.bus.release(userId));
+    this.guarded(() => this.presence.left(userId));
   }
 
   /** The users a push with callbacks runs for: at least those who could get `event` under `filter`. */
@@ -272,7 +266,11 @@ export class ClusterSync<User, S extends object = object> {
   /** Runs a broker call; a broker that throws is reported, never thrown at the hub's caller. */
   private publish(call: () => void): void {
     // A single node: nothing travels, so no envelope (nor its traceparent) is made.
-    if (this.bus === localBus) return;
+    if (this.bus !== localBus) this.guarded(call);
+  }
+
+  /** A broker call whose throw is reported, never thrown into the socket's path. */
+  private guarded(call: () => void): void {
     try {
       call();
     } catch (error) {
