@@ -1,6 +1,6 @@
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import type { MessageHistory, RecordedMessage, RecoveryLimits } from './history.js';
-import type { BrokerBus, BrokerPresence, BrokerRoles } from './roles.js';
+import type { BrokerBus, BrokerRoles } from './roles.js';
 
 /**
  * An effect that must reach other nodes. Messages travel already encoded

@@ -1,4 +1,4 @@
-import type { DeliveryFilter } from '../routing/delivery-filter.js';
+
 import type { Broker, BrokerNode, Envelope, ReceiptEnvelope } from './broker.js';
 import type { RecoveryLimits } from './history.js';
 import type { BrokerBus, BrokerPresence, BrokerRoles } from './roles.js';
