@@ -8,7 +8,9 @@
  * - `sdk`:     the SDK's `BasicTracerProvider` with a `BatchSpanProcessor`
  *              whose exporter drops everything, and the `AsyncLocalStorage`
  *              context manager (what `@opentelemetry/sdk-node` sets up): every
- *              span is made, timed and ended, nothing leaves the process.
+ *              span is made, timed and ended, nothing leaves the process;
+ * - `sdk-10%`: the same with `ParentBasedSampler({ root: TraceIdRatioBasedSampler(0.1) })`,
+ *              what a busy service runs: one trace in ten is recorded.
  *
  * Two workloads, in the process that runs the hub:
  * - `call`: awaited `sendMessage` calls to a user with no socket (the
@@ -34,7 +36,9 @@ import WebSocket from 'ws';
 
 const SELF = fileURLToPath(import.meta.url);
 const HIDE_API = fileURLToPath(new URL('./lib/hide-otel-api.cjs', import.meta.url));
-const MODES = ['no-api', 'no-provider', 'sdk'];
+const MODES = ['no-api', 'no-provider', 'sdk', 'sdk-10%'];
+/** The share of traces `sdk-10%` records (a parent-based ratio sampler, as `OTEL_TRACES_SAMPLER=parentbased_traceidratio` sets up). */
+const SAMPLED = 0.1;
 const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
 
 // ------------------------------------------------------------------ clients
@@ -63,10 +67,10 @@ if (process.argv[2] === 'clients') {
 // ------------------------------------------------------- one setup, one run
 
 async function setUp(mode) {
-  if (mode !== 'sdk') return { exported: () => 0 };
+  if (!mode.startsWith('sdk')) return { exported: () => 0 };
   const { context, trace } = await import('@opentelemetry/api');
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
-  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base');
   let exported = 0;
   const dropAll = {
     export(spans, done) {
@@ -76,7 +80,8 @@ async function setUp(mode) {
     shutdown: () => Promise.resolve(),
   };
   const processor = new BatchSpanProcessor(dropAll, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 });
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [processor] }));
+  const sampler = mode === 'sdk-10%' ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(SAMPLED) }) : undefined;
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [processor], ...(sampler && { sampler }) }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   return {
     exported: async () => {
