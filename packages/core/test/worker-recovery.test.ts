@@ -174,7 +174,8 @@ describe('WorkerRelay: a message that races a user\'s first socket on a worker',
     await p.call(w1, 'sendMessage', { userId: 'jo', event: 'n', data: 'live' });
     expect(await jo.socket.next()).toMatchObject({ data: 'live' });
     expect(jo.socket.ws.readyState).toBe(jo.socket.ws.OPEN);
-  });
+    // Two forks and two waits of up to 10 s each: on a busy machine more than the default 15 s.
+  }, 45_000);
 });
 
 describe('WorkerBroker: with recovery, the worker limits still hold (highWaterMarkBytes, maxQueuedBytes)', () => {
