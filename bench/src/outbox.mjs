@@ -3,15 +3,17 @@
  * PostgreSQL (127.0.0.1:5432, database `test`, or PGHOST/PGPORT/PGDATABASE/
  * PGUSER), in a schema of its own that is dropped at the end:
  *
- * - commit → socket latency: one `sendMessage` per transaction at RATE/s for
- *   SECONDS, from the moment COMMIT answers to the client's receipt;
+ * - commit → socket latency: RATE notifications/s for SECONDS, from the
+ *   moment COMMIT answers to the client's receipt, once per entry of PER_TX
+ *   (notifications per transaction: `1,5` runs one per transaction, then
+ *   five, the same rate in a fifth of the transactions);
  * - relay throughput: ROWS rows waiting, then the relay starts; beside it a
  *   bare loop of `DELETE … RETURNING` batches of the same size on the same
  *   table (what the relay would cost without the hub);
  * - the cost in the app's transaction: one `sendMessage` insert beside the
  *   app's own one-row insert, each timed inside a transaction.
  *
- *   node bench/src/outbox.mjs [rate=1000] [seconds=10] [rows=20000] [inserts=2000]
+ *   node bench/src/outbox.mjs [rate=1000] [seconds=10] [rows=20000] [inserts=2000] [perTx=1,5]
  *   node bench/src/outbox.mjs ... --json      # one JSON line, for the smoke test
  *
  * The hub and the relay run in a child process (as on a node); the app's
@@ -91,7 +93,10 @@ function summary(samples) {
 async function main() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const json = process.argv.includes('--json');
-  const [rate = 1000, seconds = 10, rowCount = 20_000, inserts = 2000] = args.map(Number);
+  const [rate = 1000, seconds = 10, rowCount = 20_000, inserts = 2000] = args.slice(0, 4).map(Number);
+  // Notifications per transaction, one latency phase each: "1,5" measures one per transaction, then five.
+  const perTxList = (args[4] ?? '1,5').split(',').map(Number);
+  if (!perTxList.every((n) => Number.isSafeInteger(n) && n > 0)) throw new TypeError(`perTx must be positive integers, comma-separated: ${args[4]}`);
   const user = await pgUser();
   const schema = `bench_outbox_${process.pid}`;
   const table = `${schema}.outbox`;
@@ -125,11 +130,11 @@ async function main() {
       const frame = JSON.parse(raw.toString());
       if (frame.event === 'n') onFrame(frame.data, process.hrtime.bigint());
     });
-    const send = async (n) => {
+    const send = async (n, count = 1) => {
       const tx = await pool.connect();
       try {
         await tx.query('BEGIN');
-        await outbox.sendMessage(tx, 'u1', 'n', n);
+        for (let k = 0; k < count; k++) await outbox.sendMessage(tx, 'u1', 'n', n + k);
         await tx.query('COMMIT');
       } finally {
         tx.release();
@@ -150,35 +155,42 @@ async function main() {
       await send(-1);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const committed = new Map();
-    const received = new Map();
-    const total = Math.round(rate * seconds);
-    const allIn = new Promise((resolve) => {
-      onFrame = (n, at) => {
-        if (n < 0) return;
-        received.set(n, at);
-        if (received.size === total) resolve();
-      };
-    });
-    const startedAt = performance.now();
-    const writes = [];
-    for (let i = 0; i < total; i++) {
-      const due = startedAt + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      // Not awaited: transactions overlap as an app's requests do (up to 32 connections).
-      writes.push(
-        send(i).then(() => {
-          committed.set(i, process.hrtime.bigint());
-        }),
-      );
-    }
-    await Promise.all(writes);
-    const achievedRate = total / ((performance.now() - startedAt) / 1000);
-    await allIn;
-    // A frame can beat the COMMIT's answer to this process: that sample is 0.
-    const latencies = [...committed].map(([n, at]) => Math.max(0, Number(received.get(n) - at) / 1e6));
-    const latency = { ...summary(latencies), rate, achievedRate: Math.round(achievedRate) };
+    // One phase per entry of `perTx`: `perTx` notifications in each
+    // transaction, at `rate` notifications/s (rate ÷ perTx transactions/s).
+    const measure = async (perTx, base) => {
+      const committed = new Map();
+      const received = new Map();
+      const total = Math.round((rate * seconds) / perTx) * perTx;
+      const allIn = new Promise((resolve) => {
+        onFrame = (n, at) => {
+          if (n < base) return;
+          received.set(n, at);
+          if (received.size === total) resolve();
+        };
+      });
+      const startedAt = performance.now();
+      const writes = [];
+      for (let i = 0; i < total; i += perTx) {
+        const due = startedAt + (i * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        // Not awaited: transactions overlap as an app's requests do (up to 32 connections).
+        writes.push(
+          send(base + i, perTx).then(() => {
+            const at = process.hrtime.bigint();
+            for (let k = 0; k < perTx; k++) committed.set(base + i + k, at);
+          }),
+        );
+      }
+      await Promise.all(writes);
+      const took = (performance.now() - startedAt) / 1000;
+      await allIn;
+      // A frame can beat the COMMIT's answer to this process: that sample is 0.
+      const latencies = [...committed].map(([n, at]) => Math.max(0, Number(received.get(n) - at) / 1e6));
+      return { perTx, ...summary(latencies), rate, achievedRate: Math.round(total / took), transactionsPerSecond: Math.round(total / perTx / took) };
+    };
+    const latency = [];
+    for (const [index, perTx] of perTxList.entries()) latency.push(await measure(perTx, (index + 1) * 10_000_000));
 
     // 2. Relay throughput, beside a bare DELETE … RETURNING loop.
     child.send('stop');
@@ -259,7 +271,11 @@ async function main() {
       const print = (line) => process.stdout.write(`${line}\n`);
       print(`load average ${load.join(', ')} (${process.version})`);
       print('| measure | value |\n|---|---|');
-      print(`| commit → socket at ${rate}/s (achieved ${latency.achievedRate}/s), ${latency.n} samples | p50 ${f(latency.p50)} ms, p99 ${f(latency.p99)} ms |`);
+      for (const l of latency) {
+        print(
+          `| commit → socket, ${rate} notifications/s offered, ${l.perTx} per transaction (achieved ${l.achievedRate}/s in ${l.transactionsPerSecond} transactions/s), ${l.n} samples | p50 ${f(l.p50)} ms, p99 ${f(l.p99)} ms |`,
+        );
+      }
       print(`| relay, ${rowCount} waiting rows, batches of ${BATCH} | ${throughput.relayPerSecond} notifications/s |`);
       print(`| bare DELETE … RETURNING loop, same batches and table | ${throughput.barePerSecond} rows/s (relay ÷ loop ${(throughput.relayPerSecond / throughput.barePerSecond).toFixed(2)}×) |`);
       print(`| the app's own one-row INSERT, in its transaction | p50 ${f(cost.ownInsertUs.p50)} µs, p99 ${f(cost.ownInsertUs.p99)} µs |`);

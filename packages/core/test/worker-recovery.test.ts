@@ -72,6 +72,32 @@ describe('WorkerBroker: message recovery, with the history in the primary', () =
     expect(await again.socket.next()).toMatchObject({ data: 'live', offset: (ack.offset as number) + 1 });
   });
 
+  it('a message sent again with its id through another worker is recorded and delivered once', async () => {
+    const p = start();
+    const w1 = await p.fork();
+    const w2 = await p.fork();
+    const ann = await p.connectOn(w1, 'user=ann&device=a', V2);
+    const bob = await p.connectOn(w2, 'user=bob&device=b', V2);
+    // Each worker's hub drops only the ids it sent itself: the repeats come through the other worker.
+    await p.call(w1, 'sendMessage', { userId: 'ann', event: 'n', data: 1, id: 'row-1' });
+    await p.call(w2, 'sendMessage', { userId: 'ann', event: 'n', data: 1, id: 'row-1' });
+    await p.call(w1, 'broadcast', { event: 'all', data: 2, id: 'row-2' });
+    await p.call(w2, 'broadcast', { event: 'all', data: 2, id: 'row-2' });
+    await p.call(w1, 'sendMessage', { userId: 'ann', event: 'n', data: 'end' });
+    await p.call(w1, 'sendMessage', { userId: 'bob', event: 'n', data: 'end' });
+    const until = async (socket: TestSocket) => {
+      const got: unknown[] = [];
+      for (let m = await socket.next(); m.data !== 'end'; m = await socket.next()) got.push(m.data);
+      return got;
+    };
+    expect(await until(ann.socket)).toEqual([1, 2]);
+    expect(await until(bob.socket)).toEqual([2]);
+    // A resume replays each once too.
+    const again = await p.connectOn(w2, 'user=ann&device=c', V2);
+    const { replay } = await resume(again.socket, ann.welcome);
+    expect(replay.map((m) => m.data)).toEqual([1, 2, 'end']);
+  });
+
   it('the history survives the death of a worker: a client of the dead one resumes on another', async () => {
     const p = start();
     const w1 = await p.fork();
@@ -143,6 +169,25 @@ describe('WorkerRelay: a message that races a user\'s first socket on a worker',
     sent.length = 0;
     history.subscribed('w', 'ivy', 0, sentAt);
     expect(sent).toEqual([['resume', 'ivy']]);
+    history.close();
+  });
+
+  it('a repeated id is dropped while the history keeps its first message, and recorded again once that is gone', () => {
+    const sent: RelayOp[] = [];
+    const history = new RelayHistory<'w'>({ linksOf: () => ['w'], send: (_link, op) => sent.push(op) });
+    history.open('w', { ...DEFAULT_RECOVERY, maxMessages: 2 });
+    sent.length = 0;
+    history.record('ivy', null, 'n', 'a', 'x');
+    history.record('ivy', null, 'n', 'a again', 'x');
+    history.record(null, null, 'n', 'b', 'x');
+    history.record(null, null, 'n', 'b again', 'x');
+    // The history drops a repeat per user (the hub drops any repeat it sent itself).
+    history.record('joe', null, 'n', 'for joe', 'x');
+    history.record('ivy', null, 'n', 'c', 'y');
+    history.record('ivy', null, 'n', 'd');
+    // ivy's history keeps 2: `a` went, and its id with it.
+    history.record('ivy', null, 'n', 'a later', 'x');
+    expect(sent.map((op) => op[5])).toEqual(['a', 'b', 'for joe', 'c', 'd', 'a later']);
     history.close();
   });
 

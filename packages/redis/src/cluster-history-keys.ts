@@ -11,6 +11,8 @@ export interface ClusterHistoryKeys {
   readonly own: string;
   /** Reads from before this offset fail. */
   readonly lost: string;
+  /** The senders' ids of its recent messages (id → time), to drop a repeat. */
+  readonly ids: string;
 }
 
 /** Slot → a short hash tag of that slot, filled once when first needed. */
@@ -43,5 +45,5 @@ function slotTag(slot: number): string {
 export function clusterHistoryKeys(channel: string): ClusterHistoryKeys {
   const slot = keySlot(channel);
   const base = /[{}]/.test(channel) ? `{${slotTag(slot)}}${channel}:h` : `{${channel}}:h`;
-  return { channel, slot, stream: base, seq: `${base}:seq`, own: `${base}:own`, lost: `${base}:lost` };
+  return { channel, slot, stream: base, seq: `${base}:seq`, own: `${base}:own`, lost: `${base}:lost`, ids: `${base}:ids` };
 }

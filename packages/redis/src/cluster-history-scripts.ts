@@ -39,9 +39,13 @@ end
 
 /**
  * Records a batch of messages of one slot. KEYS per message: stream, seq,
- * own, lost, channel. ARGV: epoch, maxMessages, ttlMs, hint, the server's
- * run id (the node reads it once per connection), then a body per message. Each message is SPUBLISHed in the same script, so the order of
- * publications on a channel is the order of its history's offsets.
+ * own, lost, channel, ids. ARGV: epoch, maxMessages, ttlMs, hint, the
+ * server's run id (the node reads it once per connection), then a body and
+ * the sender's id ('' for none) per message. Each message is SPUBLISHed in
+ * the same script, so the order of publications on a channel is the order of
+ * its history's offsets. A message whose id its history's `ids` holds
+ * (recorded within ttlMs, among its last maxMessages ids) is a repeat, sent
+ * again through another node: neither recorded nor published.
  */
 export const CLUSTER_RECORD = `${HEADER('ARGV[5]')}
 local max = tonumber(ARGV[2])
@@ -50,29 +54,43 @@ local keep = ttl + 60000
 local hint = tonumber(ARGV[4])
 local ms = math.floor(now / 1000)
 local last = 0
-for i = 1, #KEYS / 5 do
-  local stream, seqKey, ownKey, lostKey, channel = KEYS[5 * i - 4], KEYS[5 * i - 3], KEYS[5 * i - 2], KEYS[5 * i - 1], KEYS[5 * i]
-  local body = ARGV[5 + i]
-  owned(seqKey, ownKey, lostKey, hint, keep)
-  local offset = math.max(tonumber(redis.call('GET', seqKey) or '0') + 1, now, hint + 1)
-  local seq = str(offset)
-  last = offset
-  redis.call('SET', seqKey, seq, 'PX', keep)
-  redis.call('XADD', stream, seq .. '-0', 'b', body, 't', ms)
-  -- A new stream's first node is allocated at 4 KiB; rewritten it takes what it holds.
-  if redis.call('XLEN', stream) == 1 then
-    local dumped = redis.pcall('DUMP', stream)
-    if type(dumped) == 'string' then redis.pcall('RESTORE', stream, 0, dumped, 'REPLACE') end
+for i = 1, #KEYS / 6 do
+  local stream, seqKey, ownKey, lostKey, channel, idsKey = KEYS[6 * i - 5], KEYS[6 * i - 4], KEYS[6 * i - 3], KEYS[6 * i - 2], KEYS[6 * i - 1], KEYS[6 * i]
+  local body = ARGV[4 + 2 * i]
+  local id = ARGV[5 + 2 * i]
+  local repeated = false
+  if id ~= '' then
+    local score = redis.call('ZSCORE', idsKey, id)
+    repeated = score and ms - tonumber(score) <= ttl
   end
-  -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id, which a read compares with its position.
-  local over = redis.call('XLEN', stream) - max
-  if over > 0 then
-    for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', over)) do
-      redis.call('XDEL', stream, entry[1])
+  if not repeated then
+    owned(seqKey, ownKey, lostKey, hint, keep)
+    local offset = math.max(tonumber(redis.call('GET', seqKey) or '0') + 1, now, hint + 1)
+    local seq = str(offset)
+    last = offset
+    redis.call('SET', seqKey, seq, 'PX', keep)
+    redis.call('XADD', stream, seq .. '-0', 'b', body, 't', ms)
+    -- A new stream's first node is allocated at 4 KiB; rewritten it takes what it holds.
+    if redis.call('XLEN', stream) == 1 then
+      local dumped = redis.pcall('DUMP', stream)
+      if type(dumped) == 'string' then redis.pcall('RESTORE', stream, 0, dumped, 'REPLACE') end
     end
+    -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id, which a read compares with its position.
+    local over = redis.call('XLEN', stream) - max
+    if over > 0 then
+      for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', over)) do
+        redis.call('XDEL', stream, entry[1])
+      end
+    end
+    redis.call('PEXPIRE', stream, ttl)
+    if id ~= '' then
+      redis.call('ZADD', idsKey, ms, id)
+      redis.call('ZREMRANGEBYSCORE', idsKey, '-inf', ms - ttl - 1)
+      redis.call('ZREMRANGEBYRANK', idsKey, 0, -max - 1)
+      redis.call('PEXPIRE', idsKey, ttl)
+    end
+    redis.call('SPUBLISH', channel, 'r' .. seq .. ':' .. ARGV[1] .. ':' .. body)
   end
-  redis.call('PEXPIRE', stream, ttl)
-  redis.call('SPUBLISH', channel, 'r' .. seq .. ':' .. ARGV[1] .. ':' .. body)
 end
 return str(last)
 `;

@@ -191,8 +191,8 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     }
     const args = [this.epoch, String(this.limits.maxMessages), String(this.limits.ttlMs), String(this.order.highest), run];
     for (const { queued, keys: k } of records) {
-      keys.push(k.stream, k.seq, k.own, k.lost, k.channel);
-      args.push(queued.body);
+      keys.push(k.stream, k.seq, k.own, k.lost, k.channel, k.ids);
+      args.push(queued.body, queued.record.id ?? '');
     }
     try {
       await commands.timed(clusterHistoryScripts(redis).wshubClusterRecord(String(keys.length), ...keys, ...args), 'a recording');

@@ -7,12 +7,18 @@ import type { Cluster, Redis } from 'ioredis';
  */
 
 /**
- * Records a batch of messages. KEYS: seq, epoch, tick, clock, then a stream
- * and a channel per message. ARGV: candidate epoch, maxMessages, ttlMs, then
- * a body and a kind ('u' for a user's stream, 'a' for broadcasts) per message.
+ * Records a batch of messages. KEYS: seq, epoch, tick, clock, then a stream,
+ * a channel and an id set per message. ARGV: candidate epoch, maxMessages,
+ * ttlMs, then a body, a kind ('u' for a user's stream, 'a' for broadcasts)
+ * and the sender's id ('' for none) per message.
  *
- * The offsets come from one INCRBY for the whole prefix, consecutive in the
- * batch's order, and each message is PUBLISHed in the same script, in that
+ * A message whose id its history's set holds (recorded within ttlMs, among
+ * its last maxMessages ids) is a repeat, sent again through another node:
+ * it is neither recorded nor published. The set is a sorted set (id → time),
+ * trimmed as ids are added and expiring with the history.
+ *
+ * The offsets come from one INCRBY for the messages recorded, consecutive in
+ * the batch's order, and each message is PUBLISHed in the same script, in that
  * order, so the order of publications on every channel is the order of
  * offsets: every node delivers in offset order. A sequence that does not
  * exist (a new or emptied Redis) starts at the current time in
@@ -29,36 +35,66 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[2])
-local n = (#ARGV - 3) / 2
-local first = tonumber(redis.call('INCRBY', KEYS[1], n)) - n + 1
+local n = (#ARGV - 3) / 3
 local max = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-local expire = {}
+-- Repeats: an id its history's set holds, or one met earlier in this batch.
+local skip = {}
+local seen = {}
+local kept = n
 for i = 1, n do
-  local stream = KEYS[3 + 2 * i]
-  local body = ARGV[2 + 2 * i]
-  local seq = string.format('%.0f', first + i - 1)
-  redis.call('XADD', stream, seq .. '-0', 'b', body, 't', now)
-  -- A new stream's first node is allocated at 4 KiB; a user with one message
-  -- would cost that much. Rewritten (DUMP/RESTORE) it takes what it holds,
-  -- and later entries grow it as needed. Best effort: a Redis that forbids
-  -- these commands keeps the stream as it is.
-  if redis.call('XLEN', stream) == 1 then
-    local dumped = redis.pcall('DUMP', stream)
-    if type(dumped) == 'string' then redis.pcall('RESTORE', stream, 0, dumped, 'REPLACE') end
-  end
-  -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
-  -- which a read compares with its position (trimming does not).
-  local over = redis.call('XLEN', stream) - max
-  if over > 0 then
-    for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', over)) do
-      redis.call('XDEL', stream, entry[1])
+  local id = ARGV[3 + 3 * i]
+  if id ~= '' then
+    local set = KEYS[4 + 3 * i]
+    local score = redis.call('ZSCORE', set, id)
+    seen[set] = seen[set] or {}
+    if seen[set][id] or (score and now - tonumber(score) <= ttl) then
+      skip[i] = true
+      kept = kept - 1
     end
+    seen[set][id] = true
   end
-  -- A user's stream goes when its newest entry is ttl old; the broadcast
-  -- stream stays (bounded by max), so its absence means "never written".
-  if ARGV[3 + 2 * i] == 'u' then expire[stream] = true end
-  redis.call('PUBLISH', KEYS[4 + 2 * i], 'r' .. seq .. ':' .. epoch .. ':' .. body)
+end
+if kept == 0 then return {'0', epoch} end
+local first = tonumber(redis.call('INCRBY', KEYS[1], kept)) - kept + 1
+local expire = {}
+local k = 0
+for i = 1, n do
+  if not skip[i] then
+    local stream = KEYS[2 + 3 * i]
+    local body = ARGV[1 + 3 * i]
+    local seq = string.format('%.0f', first + k)
+    k = k + 1
+    redis.call('XADD', stream, seq .. '-0', 'b', body, 't', now)
+    -- A new stream's first node is allocated at 4 KiB; a user with one message
+    -- would cost that much. Rewritten (DUMP/RESTORE) it takes what it holds,
+    -- and later entries grow it as needed. Best effort: a Redis that forbids
+    -- these commands keeps the stream as it is.
+    if redis.call('XLEN', stream) == 1 then
+      local dumped = redis.pcall('DUMP', stream)
+      if type(dumped) == 'string' then redis.pcall('RESTORE', stream, 0, dumped, 'REPLACE') end
+    end
+    -- XDEL rather than MAXLEN: XDEL moves the stream's max-deleted-entry-id,
+    -- which a read compares with its position (trimming does not).
+    local over = redis.call('XLEN', stream) - max
+    if over > 0 then
+      for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', over)) do
+        redis.call('XDEL', stream, entry[1])
+      end
+    end
+    local id = ARGV[3 + 3 * i]
+    if id ~= '' then
+      local set = KEYS[4 + 3 * i]
+      redis.call('ZADD', set, now, id)
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', now - ttl - 1)
+      redis.call('ZREMRANGEBYRANK', set, 0, -max - 1)
+      redis.call('PEXPIRE', set, ttl)
+    end
+    -- A user's stream goes when its newest entry is ttl old; the broadcast
+    -- stream stays (bounded by max), so its absence means "never written".
+    if ARGV[2 + 3 * i] == 'u' then expire[stream] = true end
+    redis.call('PUBLISH', KEYS[3 + 3 * i], 'r' .. seq .. ':' .. epoch .. ':' .. body)
+  end
 end
 for stream in pairs(expire) do redis.call('PEXPIRE', stream, ttl) end
 local tick = redis.call('GET', KEYS[3])
@@ -177,7 +213,7 @@ export type HistoryScripts = Redis & {
 export function historyScripts(redis: Redis | Cluster): HistoryScripts {
   const scripted = redis as unknown as Partial<HistoryScripts>;
   if (typeof scripted.wshubHistoryRecord !== 'function') {
-    redis.defineCommand('wshubHistoryRecord', { lua: RECORD }); // numkeys first: a batch has 4 + 2 per message
+    redis.defineCommand('wshubHistoryRecord', { lua: RECORD }); // numkeys first: a batch has 4 + 3 per message
     redis.defineCommand('wshubHistoryRead', { numberOfKeys: 6, lua: READ });
     redis.defineCommand('wshubHistoryMarkLost', { numberOfKeys: 2, lua: MARK_LOST });
     redis.defineCommand('wshubHistoryLoad', { numberOfKeys: 2, lua: LOAD });

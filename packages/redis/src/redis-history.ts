@@ -244,7 +244,8 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
 
   /**
    * One script call for `batch`: offsets from the one sequence, consecutive
-   * in the batch's order, each message published in that order.
+   * in the batch's order, each message published in that order; one whose
+   * id its history holds already is dropped there.
    */
   write(batch: QueuedRecord[]): Promise<WriteResult> {
     const { seq, epoch, tick, clock, all } = this.keys;
@@ -253,8 +254,10 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
     const args = [this.candidate, String(this.limits.maxMessages), String(this.limits.ttlMs)];
     for (const { record, body } of batch) {
       const forAll = record.userId === undefined;
-      keys.push(forAll ? all : this.userStream(record.userId!), forAll ? broker.broadcastChannel : broker.userChannel(record.userId!));
-      args.push(body, forAll ? 'a' : 'u');
+      const stream = forAll ? all : this.userStream(record.userId!);
+      // The stream's set of the senders' ids, which drops a repeat sent through another node.
+      keys.push(stream, forAll ? broker.broadcastChannel : broker.userChannel(record.userId!), `${stream}:ids`);
+      args.push(body, forAll ? 'a' : 'u', record.id ?? '');
     }
     return commands.timed(this.scripts.wshubHistoryRecord(String(keys.length), ...keys, ...args), 'a recording').then(
       ([, named]): WriteResult => {

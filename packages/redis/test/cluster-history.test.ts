@@ -123,6 +123,29 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     expect([...a.errors, ...b.errors]).toEqual([]);
   });
 
+  it('a message sent again with its id through another node is recorded and delivered once, live and in a replay', async () => {
+    const a = await startHub({ ttlMs: 60_000 });
+    const b = await startHub({ ttlMs: 60_000 });
+    const onB = await connect(b.port, 'user=dora', b.hub);
+    // Each hub drops only the ids it sent itself: the repeat goes through the other node.
+    await a.hub.sendMessage('dora', 'n', 1, undefined, { id: 'row-1' });
+    await b.hub.sendMessage('dora', 'n', 1, undefined, { id: 'row-1' });
+    await a.hub.push('all', 2, null, undefined, { id: 'row-2' });
+    await b.hub.push('all', 2, null, undefined, { id: 'row-2' });
+    await b.hub.sendMessage('dora', 'n', 'end');
+    // A user's history and the broadcasts' are on two shards: their order is the offsets', not the sends'.
+    const sorted = (frames: Array<{ data?: unknown }>) => frames.map((f) => String(f.data)).sort();
+    const got = await onB.take(3);
+    expect(sorted(got)).toEqual(['1', '2', 'end']);
+    await expect(onB.next(300)).rejects.toThrow();
+    const again = await connect(a.port, 'user=dora&device=again', a.hub);
+    const { replay } = await again.resume(onB.welcome);
+    expect(replay.map((f) => f.data)).toEqual(got.map((f) => f.data));
+    const port = await masterOf(keySlot('wshub:user:dora'));
+    expect(Number(await redisCli(port, 'PTTL', '{wshub:user:dora}:h:ids'))).toBeGreaterThan(50_000);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
   it('a client that missed messages resumes on the other node: what it missed, to it and to everyone, in offset order', async () => {
     const a = await startHub();
     const b = await startHub();

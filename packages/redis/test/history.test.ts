@@ -95,6 +95,53 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis', () => {
     });
   });
 
+  describe('a message sent again with its id through another node', () => {
+    it('is recorded and delivered once (a send and a broadcast), live and in a replay; the ids expire with the history', async () => {
+      const a = await startHub({ ttlMs: 60_000 });
+      const b = await startHub({ ttlMs: 60_000 });
+      const onB = await connect(b.port, 'user=bob&device=b', b.hub);
+      // Each hub drops only the ids it sent itself: the repeat goes through the other node, as an outbox relay's after a takeover.
+      await a.hub.sendMessage('bob', 'n', 1, undefined, { id: 'row-1' });
+      await b.hub.sendMessage('bob', 'n', 1, undefined, { id: 'row-1' });
+      await a.hub.push('all', 2, null, undefined, { id: 'row-2' });
+      await b.hub.push('all', 2, null, undefined, { id: 'row-2' });
+      // An id is per history: the same one for another user is another message.
+      await a.hub.sendMessage('ann', 'n', 3, undefined, { id: 'row-3' });
+      await b.hub.sendMessage('bob', 'n', 4, undefined, { id: 'row-3' });
+      await b.hub.sendMessage('bob', 'n', 'end');
+      const got = await onB.take(4);
+      expect(got.map((f) => f.data)).toEqual([1, 2, 4, 'end']);
+      await expect(onB.next(300)).rejects.toThrow();
+      const { replay } = await resumeAgain(b.port, b.hub, onB.welcome);
+      expect(replay.map((f) => f.data)).toEqual([1, 2, 4, 'end']);
+      expect(a.hub.stats().broker.recorded! + b.hub.stats().broker.recorded!).toBe(7);
+      const ttl = await r.pttl('wshub:h:user:bob:ids');
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      expect(await r.zrange('wshub:h:user:bob:ids', 0, -1)).toEqual(['row-1', 'row-3']);
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    });
+
+    it('an id older than ttlMs, or past the last maxMessages ids of its history, is recorded again', async () => {
+      const a = await startHub({ ttlMs: 400, maxMessages: 2 });
+      const b = await startHub({ ttlMs: 400, maxMessages: 2 });
+      const onB = await connect(b.port, 'user=bob&device=b', b.hub);
+      await a.hub.sendMessage('bob', 'n', 1, undefined, { id: 'x' });
+      await a.hub.sendMessage('bob', 'n', 2, undefined, { id: 'y' });
+      await a.hub.sendMessage('bob', 'n', 3, undefined, { id: 'z' });
+      expect((await onB.take(3)).map((f) => f.data)).toEqual([1, 2, 3]);
+      // `x` is past the last two ids; `z` is held.
+      await b.hub.sendMessage('bob', 'n', 'x again', undefined, { id: 'x' });
+      await b.hub.sendMessage('bob', 'n', 'z again', undefined, { id: 'z' });
+      expect((await onB.take(1)).map((f) => f.data)).toEqual(['x again']);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      // Through a third node (the other two dropped `z` themselves, having sent it).
+      const c = await startHub({ ttlMs: 400, maxMessages: 2 });
+      await c.hub.sendMessage('bob', 'n', 'z later', undefined, { id: 'z' });
+      expect((await onB.take(1)).map((f) => f.data)).toEqual(['z later']);
+    });
+  });
+
   describe('user ids that are not well-formed UTF-16', () => {
     it('are refused with 4403, so they never share a stream and a channel with the user Redis takes them for', async () => {
       const a = await startHub();

@@ -49,6 +49,14 @@ export interface HistoryRecord {
    * replays.
    */
   readonly tp?: string;
+  /**
+   * The sender's id for this message (`options.id` of `sendMessage`/`push`):
+   * a history drops a record whose id it still keeps for the same user (or
+   * among the broadcasts), so a sender that sends it again through another
+   * node (an outbox relay taking over from a dead one) reaches the client
+   * once. Not kept for replays.
+   */
+  readonly id?: string;
 }
 
 /** A message as a history hands it out for delivery: with its offset, or without one when it could not be kept. */
@@ -106,6 +114,8 @@ interface Ring {
   droppedUpTo: number;
   /** Estimated bytes of `entries`. */
   bytes: number;
+  /** The ids of the kept entries that came with one (id → offset), in offset order. */
+  ids: Map<string, number>;
   /** Neighbours in the order of last messages (users' rings only). */
   older: Ring | undefined;
   newer: Ring | undefined;
@@ -116,6 +126,7 @@ const newRing = (userId: string | undefined, droppedUpTo: number): Ring => ({
   entries: [],
   droppedUpTo,
   bytes: 0,
+  ids: new Map(),
   older: undefined,
   newer: undefined,
 });
@@ -172,11 +183,12 @@ export class MemoryHistory implements MessageHistory {
     return { epoch: this.epoch, offset: this.offset };
   }
 
-  record({ userId, filter, event, text, tp }: HistoryRecord): void {
+  record({ userId, filter, event, text, tp, id }: HistoryRecord): void {
+    const known = userId === undefined ? this.all : this.users.get(userId);
+    if (id !== undefined && known && this.holds(known, id)) return;
     const entry: HistoryEntry = { offset: ++this.offset, userId, filter, event, text, at: Date.now() };
     let ring = this.all;
     if (userId !== undefined) {
-      const known = this.users.get(userId);
       if (known) {
         ring = known;
         this.unlink(ring);
@@ -188,6 +200,7 @@ export class MemoryHistory implements MessageHistory {
       this.linkNewest(ring);
     }
     ring.entries.push(entry);
+    if (id !== undefined) ring.ids.set(id, entry.offset);
     const bytes = entryBytes(entry);
     ring.bytes += bytes;
     this.bytes += bytes;
@@ -223,6 +236,13 @@ export class MemoryHistory implements MessageHistory {
     return this.users.get(userId)?.entries.at(-1);
   }
 
+  /** True when `ring` still keeps a message that came with `id`: a repeat, dropped. */
+  private holds(ring: Ring, id: string): boolean {
+    if (!ring.ids.has(id)) return false;
+    this.trim(ring, Date.now());
+    return ring.ids.has(id);
+  }
+
   private trim(ring: Ring, now: number): void {
     const { maxMessages, ttlMs } = this.limits;
     let drop = Math.max(0, ring.entries.length - maxMessages);
@@ -238,6 +258,10 @@ export class MemoryHistory implements MessageHistory {
     ring.bytes -= bytes;
     this.bytes -= bytes;
     ring.entries.splice(0, count);
+    for (const [id, offset] of ring.ids) {
+      if (offset > ring.droppedUpTo) break;
+      ring.ids.delete(id);
+    }
   }
 
   /**

@@ -49,9 +49,14 @@ export class RelayHistory<Link> {
     this.host.send(link, ['history', epoch, offset]);
   }
 
-  /** Numbers a message and hands it, in offset order, to every worker that holds its user (every worker: a broadcast). */
-  record(userId: string | null, filter: DeliveryFilter, event: string, text: string): void {
-    this.history?.record({ userId: userId ?? undefined, filter, event, text });
+  /**
+   * Numbers a message and hands it, in offset order, to every worker that
+   * holds its user (every worker: a broadcast). One whose `id` the history
+   * still keeps for that user (or among the broadcasts) is a repeat, sent
+   * through another worker: dropped.
+   */
+  record(userId: string | null, filter: DeliveryFilter, event: string, text: string, id?: string): void {
+    this.history?.record({ userId: userId ?? undefined, filter, event, text, id });
   }
 
   /** What `userId` missed after `offset` of `epoch`, or `null` when that cannot be served in full. */

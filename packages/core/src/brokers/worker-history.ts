@@ -30,8 +30,9 @@ export class WorkerHistory implements MessageHistory {
 
   constructor(private readonly parts: WorkerHistoryParts) {}
 
-  record({ userId, filter, event, text }: HistoryRecord): void {
-    this.parts.push(['rec', userId ?? null, filter, event, text]);
+  record({ userId, filter, event, text, id }: HistoryRecord): void {
+    // The sender's id, when it gave one: the relay's history drops a repeat sent through another worker.
+    this.parts.push(id === undefined ? ['rec', userId ?? null, filter, event, text] : ['rec', userId ?? null, filter, event, text, id]);
   }
 
   position(): Position {

@@ -33,8 +33,8 @@ export type WorkerOp =
   | ['query', id: number, kind: QueryKind, userId?: string]
   /** The worker's hub has message recovery on: the relay keeps the history (the first worker's limits). */
   | ['history', limits: RecoveryLimits]
-  /** A message to record, number and deliver; `null` user: a broadcast. */
-  | ['rec', userId: string | null, filter: DeliveryFilter, event: string, text: string]
+  /** A message to record, number and deliver; `null` user: a broadcast; `id`: the sender's, to drop a repeat. */
+  | ['rec', userId: string | null, filter: DeliveryFilter, event: string, text: string, id?: string]
   /** A resume's replay: answered with `RecordedRow[]`, or `null` when the history cannot serve it in full. */
   | ['read', id: number, userId: string, epoch: string, offset: number]
   | ['bye'];

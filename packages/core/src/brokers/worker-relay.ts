@@ -273,7 +273,7 @@ export class WorkerRelay {
           this.touched.add(link);
           break;
         case 'rec':
-          this.history.record(op[1], op[2], op[3], op[4]);
+          this.history.record(op[1], op[2], op[3], op[4], typeof op[5] === 'string' ? op[5] : undefined);
           break;
         case 'read':
           link.out.push(['answer', op[1], this.history.read(op[2], op[3], op[4])]);

@@ -103,10 +103,11 @@ export class ClusterSync<User, S extends object = object> {
   /**
    * A message for one user, wherever their sockets are. A promise: the
    * history is over its bound of records in flight; the caller waits for it.
+   * `id`: the sender's id, which the history uses to drop a repeat.
    */
-  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
+  sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage, id?: string): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.wire ?? message.text, id })) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     this.publish(() =>
@@ -116,9 +117,9 @@ export class ClusterSync<User, S extends object = object> {
   }
 
   /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
-  broadcast(filter: DeliveryFilter, message: PreparedMessage): Promise<void> | undefined {
+  broadcast(filter: DeliveryFilter, message: PreparedMessage, id?: string): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text, id })) ?? undefined;
     }
     this.delivery.toAll(filter, message);
     const text = message.wire ?? message.text;

@@ -26,7 +26,8 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * that throws, rejects or does not settle within `timeoutMs` skips that
  * user and is reported, so a push always settles. With `receipts`, each
  * message carries the push's id, and a receipt is kept for each user it goes
- * to (for a broadcast: the users online now, cluster-wide).
+ * to (for a broadcast: the users online now, cluster-wide). `id`, the
+ * sender's, goes with every message to the history, which drops a repeat.
  */
 export async function runPush<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
@@ -35,6 +36,7 @@ export async function runPush<User extends HubUser, S extends object>(
   allow: PushAllow<User> | null | undefined,
   filter: DeliveryFilter,
   receipts?: PushReceipts,
+  id?: string,
 ): Promise<void> {
   const { delivery, cluster } = ctx;
   const timeoutMs = ctx.config.pushTimeoutMs;
@@ -59,7 +61,7 @@ export async function runPush<User extends HubUser, S extends object>(
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
     if (online) for (const userId of online) receipts?.track(userId, data);
-    await cluster.broadcast(filter, shared);
+    await cluster.broadcast(filter, shared, id);
     if (backlog) await backlog;
     return;
   }
@@ -95,7 +97,7 @@ export async function runPush<User extends HubUser, S extends object>(
     // A shared message is tagged already; a per-user one here.
     const message = receipts && !prepared.receipt ? receipts.tag(prepared) : prepared;
     receipts?.track(userId, value);
-    const room = cluster.sendToUser(userId, filter, message);
+    const room = cluster.sendToUser(userId, filter, message, id);
     if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
     return room ?? backlog;
   };

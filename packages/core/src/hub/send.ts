@@ -35,7 +35,7 @@ export async function sendMessage<User extends HubUser, S extends object>(
     const message = receipts ? withReceipt(scoped, { id: messageId, origin: cluster.nodeId }) : scoped;
     receipts?.track(messageId, userId, event, data, filter);
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
-    const room = cluster.sendToUser(userId, filter, message);
+    const room = cluster.sendToUser(userId, filter, message, id);
     if (id !== undefined) ctx.recentIds.add(id);
     if (room) await room;
     if (started !== 0) observers.call('delivered', secondsSince(started), 'send');
@@ -79,6 +79,7 @@ export async function push<User extends HubUser, S extends object>(
         tag: (message) => withReceipt(message, { id: messageId, origin }),
         track: (userId, value) => receipts.track(messageId, userId, event, value, filter),
       },
+      id,
     );
     // After the push, so one refused before delivering anything (a full broker queue) can be sent again.
     if (id !== undefined) ctx.recentIds.add(id);

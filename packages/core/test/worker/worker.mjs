@@ -37,7 +37,7 @@ hub.on('error', (error) => process.send({ type: 'error', message: error.message 
 let exporter;
 
 const methods = {
-  sendMessage: ({ userId, event, data }) => hub.sendMessage(userId, event, data),
+  sendMessage: ({ userId, event, data, id }) => hub.sendMessage(userId, event, data, undefined, id === undefined ? undefined : { id }),
   async push({ event }) {
     const allowed = [];
     await hub.push(
@@ -50,7 +50,7 @@ const methods = {
     );
     return allowed;
   },
-  broadcast: ({ event, data }) => hub.push(event, data),
+  broadcast: ({ event, data, id }) => hub.push(event, data, null, undefined, id === undefined ? undefined : { id }),
   // sendMessage to `userId` for `ms`, yielding to I/O every 20 sends; how many were sent.
   async stream({ userId, ms }) {
     const end = Date.now() + ms;
