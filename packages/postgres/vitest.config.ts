@@ -7,6 +7,6 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
-    hookTimeout: 15_000,
+    hookTimeout: 60_000,
   },
 });
