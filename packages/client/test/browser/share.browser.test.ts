@@ -12,6 +12,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MessageDelivered, MessageUndelivered } from '@wshub/core';
 import { TestHub } from '../support/hub.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -100,6 +101,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     watches: Array<[string, string | null]>,
     share: true | 'worker' | 'leader',
     url = hub.url,
+    ack: 'auto' | 'manual' = 'auto',
   ): Promise<Page> {
     const page = await context!.newPage();
     page.setDefaultTimeout(WAIT_MS);
@@ -108,15 +110,20 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
     await page.goto(base);
     await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
     await page.evaluate(
-      async ({ url, watches, tabs, share }) => {
+      async ({ url, watches, tabs, share, ack }) => {
         const g = globalThis as any;
         const log: TabLog = { got: [], events: [], states: [] };
         g.log = log;
-        const client = new g.HubClient(url, { share, token: () => 'alice-token' });
+        const client = new g.HubClient(url, { share, ack, token: () => 'alice-token' });
         g.client = client;
         g.subscriptions = {};
+        // Each message's `{ id, ack() }`, in the order they came.
+        g.messages = [];
         for (const event of [...Array.from({ length: tabs }, (_, i) => `feed-${i}`), 'notice', 'shared']) {
-          client.on(event, (data: unknown) => log.got.push({ event, data }));
+          client.on(event, (data: unknown, message: unknown) => {
+            log.got.push({ event, data });
+            g.messages.push(message);
+          });
         }
         for (const event of ['ended', 'recovered', 'error', 'close']) {
           client.on(event, (data: unknown) => log.events.push({ event, data: data instanceof Error ? data.message : data }));
@@ -132,7 +139,7 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
         // A tab's handlers take effect once its client is 'open': the shared connection then routes to it.
         if (client.state !== 'open') await new Promise((resolve) => client.on('state', (state: string) => state === 'open' && resolve(state)));
       },
-      { url, watches, tabs: TABS, share },
+      { url, watches, tabs: TABS, share, ack },
     );
     expect(errors).toEqual([]);
     return page;
@@ -234,6 +241,41 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
       for (const [tab, want] of expected) {
         await received(tab, want.length);
         expect((await logOf(tab)).got).toEqual(want);
+      }
+    }, 30_000);
+
+    it("ack: 'manual': three tabs get the same messages; the first tab to ack() one confirms it, once; one no tab acks goes undelivered", async () => {
+      const receipting = await TestHub.start({ receipts: { undeliveredAfterMs: 1000 } });
+      const delivered: MessageDelivered[] = [];
+      const undelivered: MessageUndelivered[] = [];
+      receipting.hub.on('delivered', (e) => delivered.push(e));
+      receipting.hub.on('undelivered', (e) => undelivered.push(e));
+      try {
+        context = await browser.newContext();
+        const tabs: Page[] = [];
+        for (let i = 0; i < 3; i++) tabs.push(await openTab([], share, receipting.url, 'manual'));
+        expect(receipting.hub.socketsOf('alice')).toHaveLength(1);
+        const shown = await receipting.hub.sendMessage('alice', 'notice', { text: 'shown' });
+        const ignored = await receipting.hub.sendMessage('alice', 'notice', { text: 'not shown' });
+        const idsOf = (tab: Page) => tab.evaluate(() => (globalThis as any).messages.map((m: { id: string }) => m.id));
+        for (const tab of tabs) {
+          await received(tab, 2);
+          expect(await idsOf(tab)).toEqual([shown, ignored]);
+        }
+        // Not confirmed before a tab acks it.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(delivered).toEqual([]);
+        const ackFirst = (tab: Page) => tab.evaluate(() => (globalThis as any).messages[0].ack());
+        await ackFirst(tabs[2]!);
+        await expect.poll(() => delivered.map((e) => e.id), { timeout: WAIT_MS }).toEqual([shown]);
+        await ackFirst(tabs[0]!);
+        await ackFirst(tabs[1]!);
+        await expect.poll(() => undelivered.map((e) => e.id), { timeout: WAIT_MS }).toEqual([ignored]);
+        expect(delivered).toHaveLength(1);
+      } finally {
+        await context?.close();
+        context = undefined;
+        await receipting.stop();
       }
     }, 30_000);
 
