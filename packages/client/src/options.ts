@@ -99,7 +99,9 @@ export interface HubClientOptions {
    * Receipts (a hub with `receipts` on): `'auto'` confirms each message
    * once its handlers returned; `'manual'` confirms only when the app calls
    * `message.ack()` (the handler's second argument), e.g. once it is shown.
-   * Confirmations of one turn go in one frame.
+   * Confirmations of one turn go in one frame. With `share`, the first
+   * tab's is the connection's; with `'manual'` there, the first tab to ack
+   * a message confirms it.
    * @default 'auto'
    */
   ack?: 'auto' | 'manual';

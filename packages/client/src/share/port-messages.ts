@@ -27,6 +27,8 @@ export interface SharedOptions {
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
   recover: boolean;
+  /** `'manual'`: the connection confirms a message when the first tab that got it acks it. */
+  ack: 'auto' | 'manual';
   /** The latest recovery position the tab knows of: a new connection resumes from it (leader hand-over). */
   position?: Position;
 }
@@ -43,13 +45,19 @@ export type TabMessage =
   /** `{ event, data }` as JSON, checked and serialised in the tab. */
   | { type: 'send'; frame: string }
   | { type: 'token'; id: number; token?: unknown; error?: string }
+  /** The tab's `message.ack()` (or, with its `ack: 'auto'`, its handlers returned) for a message that `awaitsAck`. */
+  | { type: 'ack'; id: string }
   | { type: 'detach' };
 
 /** Worker → tab. */
 export type WorkerMessage =
   | { type: 'state'; state: ConnectionState }
-  /** `position`: the shared client's, this message's offset included (with recovery). */
-  | { type: 'message'; event: string; data: unknown; position?: Position }
+  /**
+   * `position`: the shared client's, this message's offset included (with
+   * recovery). `id`: the message's, with receipts; `awaitsAck`: the
+   * connection (`ack: 'manual'`) confirms it when a tab acks it.
+   */
+  | { type: 'message'; event: string; data: unknown; position?: Position; id?: string; awaitsAck?: true }
   /** One of the client's own events, for every tab. */
   | { type: 'emit'; event: 'close' | 'unauthorized' | 'ended' | 'exception' | 'recovered'; data: unknown }
   | { type: 'error'; error: SerializedError }

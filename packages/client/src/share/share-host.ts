@@ -1,6 +1,8 @@
 import { ClientBugError } from '../client-bug-error.js';
+import type { ReceivedMessage } from '../events.js';
 import { HubClient } from '../hub-client.js';
 import type { Subscription } from '../subscription.js';
+import { PendingAcks } from './pending-acks.js';
 import { messageScope, recoveryPosition } from './position.js';
 import type { SerializedError, SharedOptions, TabMessage, WorkerMessage } from './port-messages.js';
 
@@ -72,6 +74,8 @@ class SharedConnection {
   readonly #onEnd: () => void;
   /** Closed by its host: the tabs attach elsewhere and hear nothing more from it. */
   #silenced = false;
+  /** With `ack: 'manual'`: messages handed to tabs, confirmed by the first tab's ack. */
+  readonly #acks: PendingAcks | undefined;
 
   /** `first` is attached before the client starts, as the client asks for a token at once. */
   constructor(options: SharedOptions, first: Tab, onEnd: () => void) {
@@ -85,13 +89,16 @@ class SharedConnection {
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
       recover: options.recover,
+      ack: options.ack,
       token: options.hasToken ? () => this.#askToken() : undefined,
     });
+    this.#acks = options.ack === 'manual' ? new PendingAcks() : undefined;
     const client = this.client;
     // A hand-over: the new connection resumes where the last one's messages reached.
     if (options.recover && options.position) client[recoveryPosition] = options.position;
     client.on('state', (state) => {
       this.#broadcast({ type: 'state', state });
+      if (state !== 'open') this.#acks?.clear();
       if (state === 'open') for (const tab of this.tabs) this.#awaitConfirmations(tab);
       if (state === 'closed') this.#onEnd();
     });
@@ -168,6 +175,9 @@ class SharedConnection {
       case 'token':
         this.#answerToken(message);
         break;
+      case 'ack':
+        this.#acks?.ack(message.id);
+        break;
       default:
         break;
     }
@@ -204,7 +214,7 @@ class SharedConnection {
       entry.tabs += 1;
       return;
     }
-    const off = this.client.on(event, (data: unknown) => this.#route(event, data));
+    const off = this.client.on(event, (data: unknown, message: ReceivedMessage) => this.#route(event, data, message));
     this.#events.set(event, { tabs: 1, off });
   }
 
@@ -221,17 +231,28 @@ class SharedConnection {
    * Which tabs get a message, by the scope the server sent it for: one
    * scope, the tabs watching it or the event's wildcard; `true`, the tabs
    * watching the event; none (the whole user), every tab with a handler for
-   * the event, as each tab's own socket would have got it.
+   * the event, as each tab's own socket would have got it. With `ack:
+   * 'manual'`, the first of them to ack it confirms it; one no tab got is
+   * not confirmed.
    */
-  #route(event: string, data: unknown): void {
+  #route(event: string, data: unknown, received: ReceivedMessage): void {
     if (this.#silenced) return;
     // The client moved its position to this message's offset before calling its handlers.
     const position = this.client[recoveryPosition];
     const scope = this.client[messageScope];
-    const message: WorkerMessage = position ? { type: 'message', event, data, position } : { type: 'message', event, data };
+    const { id } = received;
+    const message: WorkerMessage = { type: 'message', event, data };
+    if (position) message.position = position;
+    if (id !== undefined) message.id = id;
+    if (id !== undefined && this.#acks) message.awaitsAck = true;
+    let routed = false;
     for (const tab of this.tabs) {
-      if (scope === undefined ? tab.listening.has(event) : tab.watches(event, scope)) tab.post(message);
+      if (scope === undefined ? tab.listening.has(event) : tab.watches(event, scope)) {
+        tab.post(message);
+        routed = true;
+      }
     }
+    if (routed) this.#acks?.hold(received);
   }
 
   #broadcast(message: WorkerMessage): void {

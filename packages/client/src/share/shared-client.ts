@@ -1,7 +1,7 @@
 import type { Position } from '@wshub/core/protocol';
 import { ClientBugError } from '../client-bug-error.js';
 import { Emitter, handlerFailed, NO_MESSAGE } from '../emitter.js';
-import type { ClientEvents, ConnectionState, ForbiddenWatch, Handler } from '../events.js';
+import type { ClientEvents, ConnectionState, ForbiddenWatch, Handler, ReceivedMessage } from '../events.js';
 import type { ResolvedOptions } from '../options.js';
 import { markConfirmed, markForbidden, markUnconfirmed, Subscription } from '../subscription.js';
 import { checkEventName, sendFrame, watchScope } from '../watch-args.js';
@@ -41,6 +41,7 @@ interface LockManagerLike {
 export class SharedHubClient {
   readonly #port: TabPort;
   readonly #token: ResolvedOptions['token'];
+  readonly #ack: ResolvedOptions['ack'];
   readonly #emitter: Emitter = new Emitter((error, event) => handlerFailed(this.#emitter, error, event));
   readonly #subscriptions = new Map<number, Subscription>();
   #nextKey = 1;
@@ -60,6 +61,7 @@ export class SharedHubClient {
   constructor(options: ResolvedOptions, port: TabPort, locks: LockManagerLike | undefined) {
     this.#port = port;
     this.#token = options.token;
+    this.#ack = options.ack;
     port.onmessage = (event) => this.#onMessage(event.data);
     const shared: SharedOptions = {
       url: options.url.href,
@@ -69,6 +71,7 @@ export class SharedHubClient {
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
       recover: options.recover,
+      ack: options.ack,
     };
     if (!locks) {
       this.#attach({ type: 'attach', options: shared, lock: null });
@@ -178,7 +181,7 @@ export class SharedHubClient {
           this.#handled = message.position;
           this.notePosition(message.position);
         }
-        this.#emitter.emit(message.event, message.data);
+        this.#hand(message);
         break;
       case 'emit':
         this.#emitter.emit(message.event, message.data);
@@ -196,6 +199,29 @@ export class SharedHubClient {
         void this.#answerToken(message.id);
         break;
     }
+  }
+
+  /**
+   * A message to this tab's handlers. One the connection waits to have acked
+   * (its `ack: 'manual'`) is acked by `message.ack()`, or, with this tab's
+   * `ack: 'auto'`, once the handlers returned; the first tab's ack confirms it.
+   */
+  #hand({ event, data, id, awaitsAck }: Extract<WorkerMessage, { type: 'message' }>): void {
+    if (id === undefined) {
+      this.#emitter.emit(event, data);
+      return;
+    }
+    let acked = awaitsAck !== true || this.#ack === 'auto';
+    const received: ReceivedMessage = {
+      id,
+      ack: () => {
+        if (acked) return;
+        acked = true;
+        this.#post({ type: 'ack', id });
+      },
+    };
+    this.#emitter.emit(event, data, received);
+    if (awaitsAck && this.#ack === 'auto') this.#post({ type: 'ack', id });
   }
 
   #onForbidden(key: number, refused: ForbiddenWatch): void {

@@ -4,8 +4,10 @@
  * real WsHub. The Chromium suite (test/browser) runs the same through a real
  * SharedWorker.
  */
+import type { MessageDelivered, MessageUndelivered } from '@wshub/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import type { ReceivedMessage } from '../../src/index.js';
 import { resolveOptions } from '../../src/options.js';
 import type { SharedOptions, TabMessage, WorkerMessage } from '../../src/share/port-messages.js';
 import { ShareHost } from '../../src/share/share-host.js';
@@ -31,10 +33,10 @@ describe('the shared connection', () => {
     vi.unstubAllGlobals();
   });
 
-  function openTab(token: () => string = () => 'alice-token'): SharedHubClient {
+  function openTab(token: () => string = () => 'alice-token', ack: 'auto' | 'manual' = 'auto'): SharedHubClient {
     const { port1, port2 } = new MessageChannel();
     host.connect(port2 as never);
-    const tab = new SharedHubClient(resolveOptions(hub.url, { share: 'worker', token }), port1 as never, undefined);
+    const tab = new SharedHubClient(resolveOptions(hub.url, { share: 'worker', token, ack }), port1 as never, undefined);
     tabs.push(tab);
     return tab;
   }
@@ -112,6 +114,90 @@ describe('the shared connection', () => {
     expect(got).toEqual({ a: [1, 3, 4, 'end'], b: [2, 3, 4, 'end'], every: [1, 2, 3, 4, 5, 'end'], none: [3, 'end'] });
   });
 
+  describe("receipts with ack: 'manual'", () => {
+    /** The hub's receipts, and the ids of every wshub:confirm frame the user's socket sent. */
+    const watchReceipts = () => {
+      const seen = { delivered: [] as MessageDelivered[], undelivered: [] as MessageUndelivered[], confirmed: [] as string[] };
+      hub.hub.on('delivered', (e) => seen.delivered.push(e));
+      hub.hub.on('undelivered', (e) => seen.undelivered.push(e));
+      hub.hub.on('ready', ({ socket }) => {
+        (socket as unknown as { on(e: 'message', f: (d: Buffer) => void): void }).on('message', (d) => {
+          const frame = JSON.parse(String(d));
+          if (frame.event === 'wshub:confirm') seen.confirmed.push(...frame.data.ids);
+        });
+      });
+      return seen;
+    };
+
+    it('several tabs get the same message: the first tab to ack() confirms it, once; one no tab acks goes undelivered', async () => {
+      hub = await TestHub.start({ receipts: { undeliveredAfterMs: 500 } });
+      const seen = watchReceipts();
+      const tabs = [openTab(undefined, 'manual'), openTab(undefined, 'manual'), openTab(undefined, 'manual')];
+      const got = tabs.map(() => [] as ReceivedMessage[]);
+      for (const [i, tab] of tabs.entries()) tab.on('notice', (_data, message) => got[i]!.push(message));
+      await Promise.all(tabs.map((tab) => inState(tab as never, 'open')));
+      const shown = await hub.hub.sendMessage('alice', 'notice', { text: 'shown' });
+      const ignored = await hub.hub.sendMessage('alice', 'notice', { text: 'not shown' });
+      await vi.waitFor(() => expect(got.map((messages) => messages.length)).toEqual([2, 2, 2]));
+      expect(got.map((messages) => messages.map((m) => m.id))).toEqual([
+        [shown, ignored],
+        [shown, ignored],
+        [shown, ignored],
+      ]);
+      // Nothing is confirmed until a tab acks.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen.confirmed).toEqual([]);
+      got[1]![0]!.ack();
+      await vi.waitFor(() => expect(seen.delivered.map((e) => e.id)).toEqual([shown]));
+      got[0]![0]!.ack();
+      got[2]![0]!.ack();
+      got[1]![0]!.ack();
+      await vi.waitFor(() => expect(seen.undelivered.map((e) => e.id)).toEqual([ignored]));
+      expect(seen.confirmed).toEqual([shown]);
+      expect(seen.delivered).toHaveLength(1);
+    });
+
+    it("the connection's ack is the first tab's: a tab with ack: 'auto' on it acks once its handlers returned", async () => {
+      hub = await TestHub.start({ receipts: { undeliveredAfterMs: 2000 } });
+      const seen = watchReceipts();
+      const manual = openTab(undefined, 'manual');
+      await inState(manual as never, 'open');
+      const auto = openTab(undefined, 'auto');
+      const order: string[] = [];
+      const privates: ReceivedMessage[] = [];
+      manual.on('notice', () => order.push('manual tab'));
+      manual.on('private', (_data, message) => privates.push(message));
+      auto.on('notice', () => order.push('auto tab'));
+      await inState(auto as never, 'open');
+      const id = await hub.hub.sendMessage('alice', 'notice', {});
+      await vi.waitFor(() => expect(seen.delivered.map((e) => e.id)).toEqual([id]));
+      expect(order.sort()).toEqual(['auto tab', 'manual tab']);
+      // Only the manual tab gets this one: confirmed when it acks, not before.
+      const only = await hub.hub.sendMessage('alice', 'private', {});
+      await vi.waitFor(() => expect(privates).toHaveLength(1));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen.confirmed).toEqual([id]);
+      privates[0]!.ack();
+      await vi.waitFor(() => expect(seen.delivered.map((e) => e.id)).toEqual([id, only]));
+      expect(seen.confirmed).toEqual([id, only]);
+    });
+
+    it("a connection with ack: 'auto' confirms as it hands out; message.ack() in a tab does nothing", async () => {
+      hub = await TestHub.start({ receipts: { undeliveredAfterMs: 2000 } });
+      const seen = watchReceipts();
+      const auto = openTab(undefined, 'auto');
+      await inState(auto as never, 'open');
+      const manual = openTab(undefined, 'manual');
+      const ids: Array<string | undefined> = [];
+      manual.on('notice', (_data, message) => ids.push(message.id));
+      await inState(manual as never, 'open');
+      const id = await hub.hub.sendMessage('alice', 'notice', {});
+      await vi.waitFor(() => expect(seen.delivered.map((e) => e.id)).toEqual([id]));
+      expect(ids).toEqual([id]);
+      expect(seen.confirmed).toEqual([id]);
+    });
+  });
+
   it("'recovered' reaches every tab; each tab's watches are on the socket again after a reconnect", async () => {
     hub = await TestHub.start({ recovery: true });
     const a = openTab();
@@ -150,6 +236,7 @@ describe('the shared connection', () => {
         reconnect: resolved.reconnect,
         maxQueuedMessages: 16,
         recover: true,
+        ack: 'auto',
       };
       return position ? { ...shared, position } : shared;
     };
