@@ -84,6 +84,7 @@ class SharedConnection {
       tokenIn: options.tokenIn,
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
+      confirmBatch: options.confirmBatch,
       recover: options.recover,
       token: options.hasToken ? () => this.#askToken() : undefined,
     });

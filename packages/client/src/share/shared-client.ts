@@ -68,6 +68,7 @@ export class SharedHubClient {
       hasToken: options.token !== undefined,
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
+      confirmBatch: options.confirmBatch,
       recover: options.recover,
     };
     if (!locks) {
