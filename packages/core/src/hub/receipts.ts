@@ -297,14 +297,15 @@ export class Receipts {
 export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = tagText(message.text, tag)): PreparedMessage {
   // One for the message, whatever sockets it is written to (they remember it until they confirm).
   const receipt: MessageReceipt = { id: tag.id, origin: tag.origin, event: message.event };
-  const base = message.text.slice(0, -1);
   const scope = message.scope === undefined ? '' : `,"scope":${JSON.stringify(message.scope)}`;
   const offset = message.offset === undefined ? '' : `,"offset":${message.offset}`;
-  const text = `${base}${scope}${offset},"id":${JSON.stringify(tag.id)}}`;
+  const added = `${scope}${offset},"id":${JSON.stringify(tag.id)}`;
+  const text = `${message.text.slice(0, -1)}${added}}`;
   const v2: PreparedMessage = {
     event: message.event,
     text,
-    byteLength: Buffer.byteLength(text),
+    // The frame's bytes and those added before its closing brace: the frame is not measured again.
+    byteLength: message.byteLength + Buffer.byteLength(added),
     reply: false,
     offset: message.offset,
     scope: message.scope,
