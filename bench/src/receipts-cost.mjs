@@ -8,15 +8,22 @@
  *   REDIS_URL=redis://127.0.0.1:6379 node --expose-gc bench/src/receipts-cost.mjs
  *
  * Clients are raw `ws` sockets (protocol v2) in a child process; each
- * parses every message and, with receipts on, confirms the ids of one turn
- * in one `wshub:confirm` frame, as `@wshub/client` does. Throughput is
- * deliveries per second from the first send to the last delivery counted;
- * "confirmed" runs to the last `'delivered'` on the sender.
+ * parses every message and, with receipts on, confirms as `@wshub/client`
+ * does by default: one `wshub:confirm` frame for the ids of 25 ms from the
+ * first, or 64 ids, whichever comes first (`CONFIRM_MS`, `CONFIRM_IDS`;
+ * `CONFIRM_MS=0`: once per turn, as the client did before batching over a
+ * window). Throughput is deliveries per second from the first send to the
+ * last delivery counted; "confirmed" runs to the last `'delivered'` on the
+ * sender. CPU time per message (user + system) of the hub process (both
+ * nodes) and of the load process is measured over the same span (to the
+ * last `'delivered'` with receipts on): on a busy machine it holds up
+ * better than the rates.
  */
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WsHub } from '@wshub/core';
 import { RedisBroker } from '@wshub/redis';
@@ -26,34 +33,43 @@ import WebSocket from 'ws';
 const USERS = Number(process.env.USERS ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TARGETED = Number(process.env.TARGETED ?? 40_000);
+const CONFIRM_MS = Number(process.env.CONFIRM_MS ?? 25);
+const CONFIRM_IDS = Number(process.env.CONFIRM_IDS ?? 64);
 const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
 
 if (process.argv[2] === 'clients') {
   let count = 0;
+  let frames = 0;
   const sockets = [];
   process.on('message', async (m) => {
     if (m.type === 'connect') {
       for (let i = 0; i < m.users; i++) {
         const ws = new WebSocket(`ws://127.0.0.1:${m.port}/ws?user=u${i}`, ['wshub']);
         let ids = [];
+        let timer;
+        const flush = () => {
+          clearTimeout(timer);
+          timer = undefined;
+          ws.send(JSON.stringify({ event: 'wshub:confirm', data: { ids } }));
+          frames++;
+          ids = [];
+        };
         ws.on('message', (raw) => {
           const frame = JSON.parse(String(raw));
           if (frame.event === 'wshub:welcome') return;
           count++;
           if (typeof frame.id !== 'string') return;
           ids.push(frame.id);
-          if (ids.length > 1) return;
-          setImmediate(() => {
-            ws.send(JSON.stringify({ event: 'wshub:confirm', data: { ids } }));
-            ids = [];
-          });
+          if (ids.length >= CONFIRM_IDS) flush();
+          else if (ids.length === 1) timer = setTimeout(flush, CONFIRM_MS);
         });
         sockets.push(ws);
         await once(ws, 'open');
       }
       process.send({ type: 'connected' });
     } else if (m.type === 'count') {
-      process.send({ type: 'count', count });
+      const cpu = process.cpuUsage();
+      process.send({ type: 'count', count, frames, cpu: cpu.user + cpu.system });
     } else if (m.type === 'close') {
       for (const ws of sockets) ws.terminate();
       process.exit(0);
@@ -90,6 +106,10 @@ class Clients {
   }
   async count() {
     return (await this.ask({ type: 'count' }, 'count')).count;
+  }
+  /** The load process's CPU time so far (µs) and the confirm frames it sent. */
+  async cpu() {
+    return this.ask({ type: 'count' }, 'count');
   }
   close() {
     this.child.send({ type: 'close' });
@@ -146,6 +166,9 @@ async function contender({ receipts }, round, redisUrl) {
   const run = async (total) => {
     const before = await clients.count();
     const confirmedBefore = hub.stats().receiptsDelivered;
+    const loadBefore = await clients.cpu();
+    const framesBefore = loadBefore.frames;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < total; i++) {
       hub.sendMessage(`u${i % USERS}`, 'order', DATA);
@@ -153,9 +176,16 @@ async function contender({ receipts }, round, redisUrl) {
     }
     await until(async () => (await clients.count()) - before >= total, 'deliveries');
     const delivered = total / ((performance.now() - started) / 1000);
-    if (!receipts) return { delivered };
-    await until(() => hub.stats().receiptsDelivered - confirmedBefore >= total, "'delivered' events");
-    return { delivered, confirmed: total / ((performance.now() - started) / 1000) };
+    if (receipts) await until(() => hub.stats().receiptsDelivered - confirmedBefore >= total, "'delivered' events");
+    // CPU time (user + system) per message, to the last delivery (off) or the last 'delivered' (on):
+    // on a busy machine steadier than the rates, which wait for the CPU too.
+    const spent = process.cpuUsage(cpuBefore);
+    const hubCpu = (spent.user + spent.system) / total;
+    const loadAfter = await clients.cpu();
+    const loadCpu = (loadAfter.cpu - loadBefore.cpu) / total;
+    if (!receipts) return { delivered, hubCpu, loadCpu };
+    const framesPerMessage = (loadAfter.frames - framesBefore) / total;
+    return { delivered, confirmed: total / ((performance.now() - started) / 1000), hubCpu, loadCpu, framesPerMessage };
   };
   await run(2000);
   const result = await run(TARGETED);
@@ -194,6 +224,7 @@ async function memoryPerReceipt() {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const k = (x) => `${(x / 1000).toFixed(1)}k`;
+const us = (xs) => `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]`;
 const cell = (xs) => `${k(median(xs))} [${k(Math.min(...xs))}–${k(Math.max(...xs))}]`;
 
 async function main() {
@@ -213,27 +244,35 @@ async function main() {
     { name: 'receipts off', receipts: false },
     { name: 'receipts on', receipts: true },
   ].filter((c) => !process.env.ONLY || c.name === `receipts ${process.env.ONLY}`);
-  const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [] }]));
+  const loadBefore = loadavg();
+  const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [], hubCpu: [], loadCpu: [], frames: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of round % 2 ? [...contenders].reverse() : contenders) {
       const r = await contender(c, round, redisUrl);
       results.get(c.name).delivered.push(r.delivered);
       if (r.confirmed) results.get(c.name).confirmed.push(r.confirmed);
+      if (r.framesPerMessage !== undefined) results.get(c.name).frames.push(r.framesPerMessage);
+      results.get(c.name).hubCpu.push(r.hubCpu);
+      results.get(c.name).loadCpu.push(r.loadCpu);
     }
   }
   const out = [];
-  out.push(`${USERS} users × 1 device (protocol v2), 2 nodes on Redis, ${TARGETED} targeted sendMessage, ${ROUNDS} rounds, median [min–max] /s`);
-  out.push('| contender | deliveries/s | confirmed (`\'delivered\'` on the sender)/s |');
-  out.push('|---|---|---|');
+  const window = CONFIRM_MS > 0 ? `within ${CONFIRM_MS} ms or ${CONFIRM_IDS} ids` : 'once per turn';
+  out.push(`${USERS} users × 1 device (protocol v2), 2 nodes on Redis, ${TARGETED} targeted sendMessage, ${ROUNDS} rounds, confirmations ${window}, median [min–max]`);
+  out.push(
+    '| contender | deliveries/s | confirmed (`\'delivered\'` on the sender)/s | hub process CPU µs/message | load process CPU µs/message | confirm frames/message |',
+  );
+  out.push('|---|---|---|---|---|---|');
   for (const c of contenders) {
     const r = results.get(c.name);
-    out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} |`);
+    out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} | ${us(r.hubCpu)} | ${us(r.loadCpu)} | ${r.frames.length ? median(r.frames).toFixed(2) : '—'} |`);
   }
   if (contenders.length === 2) {
-    const on = median(results.get('receipts on').delivered);
-    const off = median(results.get('receipts off').delivered);
-    out.push('', `on/off deliveries: ${(on / off).toFixed(2)}×`);
+    const ratio = (metric) => (median(results.get('receipts on')[metric]) / median(results.get('receipts off')[metric])).toFixed(2);
+    out.push('', `on/off deliveries/s: ${ratio('delivered')}×; hub CPU per message: ${ratio('hubCpu')}×; load CPU per message: ${ratio('loadCpu')}×`);
   }
+  const load = (l) => l.map((x) => x.toFixed(1)).join(' ');
+  out.push(`load average (1, 5, 15 min): ${load(loadBefore)} at the start, ${load(loadavg())} at the end, ${availableParallelism()} cores`);
   const mem = await memoryPerReceipt();
   out.push(`heap per pending receipt: ${mem.perUser.toFixed(0)} B (one per user), ${mem.perMessage.toFixed(0)} B (many for one user)`);
   process.stdout.write(`${out.join('\n')}\n`);

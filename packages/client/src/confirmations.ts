@@ -1,47 +1,55 @@
-import { CONFIRM, MAX_CONFIRM_IDS } from '@wshub/core/protocol';
+import { CONFIRM } from '@wshub/core/protocol';
 import type { WebSocketLike } from './websocket.js';
 import type { ReceivedMessage } from './events.js';
+import { type ConfirmBatchOptions, DEFAULT_CONFIRM_BATCH } from './options.js';
 
 /** WebSocket `readyState` of an open socket. */
 const OPEN = 1;
 
 /**
  * Receipts, the client's side: the ids of messages the app handled, sent to
- * the server in one `wshub:confirm` frame per turn of the event loop (at
- * most `MAX_CONFIRM_IDS` ids a frame). An id is confirmed on the socket
- * that received it, the only one the server takes it from: ids whose socket
- * closed before they went out are dropped.
+ * the server in one `wshub:confirm` frame for all those confirmed within
+ * `withinMs` of the first (25 ms by default), or as soon as `maxIds` (64)
+ * wait, whichever comes first. A message every few milliseconds thus costs
+ * the server one frame per batch, not one per message, and no confirmation
+ * waits longer than `withinMs`. An id is confirmed on the socket that
+ * received it, the only one the server takes it from: a batch goes out as
+ * soon as an id of another socket comes, and ids whose socket closed before
+ * they went out are dropped.
  */
 export class Confirmations {
   #socket: WebSocketLike | null = null;
   #ids: string[] = [];
-  #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #write: (socket: WebSocketLike, frame: string) => void;
+  readonly #withinMs: number;
+  readonly #maxIds: number;
 
-  constructor(write: (socket: WebSocketLike, frame: string) => void) {
+  constructor(write: (socket: WebSocketLike, frame: string) => void, batch: Required<ConfirmBatchOptions> = DEFAULT_CONFIRM_BATCH) {
     this.#write = write;
+    this.#withinMs = batch.withinMs;
+    this.#maxIds = batch.maxIds;
   }
 
-  /** Confirms `id`, which arrived on `socket`, with the others of this turn. */
+  /** Confirms `id`, which arrived on `socket`, with the others of this batch. */
   add(socket: WebSocketLike | null, id: string): void {
     if (!socket) return;
     if (socket !== this.#socket) this.flush();
     this.#socket = socket;
     this.#ids.push(id);
-    if (this.#ids.length >= MAX_CONFIRM_IDS) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
-    }
+    if (this.#ids.length >= this.#maxIds) this.flush();
+    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#withinMs);
   }
 
   /** Sends what is waiting, if its socket is still open. */
   flush(): void {
-    this.#scheduled = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     const socket = this.#socket;
     const ids = this.#ids;
+    if (ids.length === 0) return;
     this.#ids = [];
-    if (!socket || ids.length === 0 || socket.readyState !== OPEN) return;
+    if (!socket || socket.readyState !== OPEN) return;
     this.#write(socket, JSON.stringify({ event: CONFIRM, data: { ids } }));
   }
 }

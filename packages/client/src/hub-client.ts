@@ -64,7 +64,7 @@ export class HubClient<
   /** Request ids of the current connection (watches, resume, refresh). */
   #nextId = 1;
   readonly #recovery: Recovery;
-  readonly #confirmations = new Confirmations((socket, frame) => this.#writeFrame(socket, frame));
+  readonly #confirmations: Confirmations;
   readonly #stored: StoredPosition | undefined; // with recover: { store }
   readonly #replies: WatchReplies;
   /** With `share`: the shared worker's client, which every public method hands on to. */
@@ -81,7 +81,8 @@ export class HubClient<
    */
   constructor(url: string | URL, options?: HubClientOptions) {
     this.#options = resolveOptions(url, options);
-    const { ack, positionStore } = this.#options;
+    const { ack, positionStore, confirmBatch } = this.#options;
+    this.#confirmations = new Confirmations((socket, frame) => this.#writeFrame(socket, frame), confirmBatch);
     const emit = (event: string, data: unknown, message: ReceivedMessage) => this.#emitter.emit(event, data, message);
     const handle = (event: string, data: unknown, id?: string) => handOut(emit, this.#confirmations, ack, this.#socket, event, data, id);
     this.#recovery = new Recovery(this.#options.recover, handle, (error) => this.#report(error));
@@ -326,11 +327,8 @@ export class HubClient<
       this.#stop();
       if (closed) this.#emitter.emit('close', { ...closed, retryInMs: null });
       if (settings.maxAttempts > 0) {
-        this.#report(
-          new Error(
-            `wshub client: gave up after ${this.#attempts} reconnection attempts (reconnect.maxAttempts is ${settings.maxAttempts})`,
-          ),
-        );
+        const attempts = `${this.#attempts} reconnection attempts (reconnect.maxAttempts is ${settings.maxAttempts})`;
+        this.#report(new Error(`wshub client: gave up after ${attempts}`));
       }
       this.#setState('closed');
       return;
@@ -364,6 +362,7 @@ export class HubClient<
 
   #stop(): void {
     this.#stopped = true;
+    this.#confirmations.flush(); // on close(): what the app confirmed goes out before the socket closes
     // Nothing will be confirmed any more: whoever waits for a confirmation learns it now.
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed](true);
     clearTimeout(this.#timer);

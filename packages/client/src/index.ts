@@ -1,8 +1,8 @@
 export { HubClient } from './hub-client.js';
 export { Subscription } from './subscription.js';
 export { ClientBugError } from './client-bug-error.js';
-export { DEFAULT_MAX_QUEUED_MESSAGES, DEFAULT_RECONNECT } from './options.js';
-export type { HubClientOptions, QueryValue, ReconnectOptions } from './options.js';
+export { DEFAULT_CONFIRM_BATCH, DEFAULT_MAX_QUEUED_MESSAGES, DEFAULT_RECONNECT } from './options.js';
+export type { ConfirmBatchOptions, HubClientOptions, QueryValue, ReconnectOptions } from './options.js';
 export type { SubscriptionStatus } from './subscription.js';
 export type {
   AllEvents,

@@ -1,4 +1,4 @@
-import { optionError, SUBPROTOCOL } from '@wshub/core/protocol';
+import { MAX_CONFIRM_IDS, optionError, SUBPROTOCOL } from '@wshub/core/protocol';
 import { show } from './show.js';
 import { DEFAULT_POSITION_KEY, type PositionStore, resolveStore } from './position-store.js';
 import { globalWebSocket, type WebSocketConstructor } from './websocket.js';
@@ -99,12 +99,21 @@ export interface HubClientOptions {
    * Receipts (a hub with `receipts` on): `'auto'` confirms each message
    * once its handlers returned; `'manual'` confirms only when the app calls
    * `message.ack()` (the handler's second argument), e.g. once it is shown.
-   * Confirmations of one turn go in one frame. With `share`, the first
+   * Confirmations are batched: see `confirmBatch`. With `share`, the first
    * tab's is the connection's; with `'manual'` there, the first tab to ack
    * a message confirms it.
    * @default 'auto'
    */
   ack?: 'auto' | 'manual';
+  /**
+   * How confirmations are batched: one `wshub:confirm` frame carries the
+   * ids confirmed within `withinMs` of the first of them, or `maxIds` ids,
+   * whichever comes first (`withinMs: 0`: those of one turn of the event
+   * loop). A confirmation thus reaches the hub at most `withinMs` late; keep
+   * it far below the hub's `undeliveredAfterMs` (30 s by default).
+   * @default { withinMs: 25, maxIds: 64 }
+   */
+  confirmBatch?: ConfirmBatchOptions;
   /**
    * One WebSocket for every tab of this origin that creates a client with
    * the same URL. `'worker'`: the socket lives in a `SharedWorker` and each
@@ -121,6 +130,14 @@ export interface HubClientOptions {
   share?: boolean | 'worker' | 'leader';
 }
 
+/** `confirmBatch` of the client's options. */
+export interface ConfirmBatchOptions {
+  /** Longest a confirmation waits for others to go with it, 0 to 1000 ms. @default 25 */
+  withinMs?: number;
+  /** Most ids in one frame, 1 to 256 (`MAX_CONFIRM_IDS`). @default 64 */
+  maxIds?: number;
+}
+
 /** Options with every default filled in. */
 export interface ResolvedOptions {
   url: URL;
@@ -134,6 +151,7 @@ export interface ResolvedOptions {
   /** With `recover: { store }`: where the position is kept between runs. */
   positionStore: { store: PositionStore; key: string } | undefined;
   ack: 'auto' | 'manual';
+  confirmBatch: Required<ConfirmBatchOptions>;
   /** `'auto'` for `share: true`. */
   share: false | 'auto' | 'worker' | 'leader';
 }
@@ -148,6 +166,20 @@ export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.fr
 });
 
 export const DEFAULT_MAX_QUEUED_MESSAGES = 16;
+
+/** Confirmations wait at most 25 ms, or go as soon as 64 are waiting. */
+export const DEFAULT_CONFIRM_BATCH: Readonly<Required<ConfirmBatchOptions>> = Object.freeze({ withinMs: 25, maxIds: 64 });
+
+function resolveConfirmBatch(value: unknown): Required<ConfirmBatchOptions> {
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    fail(`option "confirmBatch" must be an object, got ${show(value)}`);
+  }
+  const o = (value ?? {}) as ConfirmBatchOptions;
+  const d = DEFAULT_CONFIRM_BATCH;
+  const maxIds = number('confirmBatch.maxIds', o.maxIds, d.maxIds, 1, MAX_CONFIRM_IDS);
+  if (!Number.isInteger(maxIds)) fail(`option "confirmBatch.maxIds" must be a whole number, got ${maxIds}`);
+  return { withinMs: number('confirmBatch.withinMs', o.withinMs, d.withinMs, 0, 1000), maxIds };
+}
 
 /** RFC 7230 `token`: what a `Sec-WebSocket-Protocol` entry may contain. */
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -292,6 +324,7 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     recover: o.recover !== false,
     positionStore,
     ack: o.ack ?? 'auto',
+    confirmBatch: resolveConfirmBatch(o.confirmBatch),
     share,
   };
 }

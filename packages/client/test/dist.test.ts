@@ -43,6 +43,7 @@ describe('the built package', () => {
     expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());
     expect(Object.keys(esm).sort()).toEqual([
       'ClientBugError',
+      'DEFAULT_CONFIRM_BATCH',
       'DEFAULT_MAX_QUEUED_MESSAGES',
       'DEFAULT_RECONNECT',
       'HubClient',

@@ -134,6 +134,27 @@ describe("'delivered'", () => {
     expect(events.delivered[0]).toMatchObject({ id, late: true });
   });
 
+  it("settles and counts with no 'delivered' handler (an app that only hands off 'undelivered')", async () => {
+    const f = await hub({ receipts: { undeliveredAfterMs: 200 } });
+    const undelivered: MessageUndelivered[] = [];
+    f.hub.on('undelivered', (e) => undelivered.push(e));
+    const client = await device(f, 'u1');
+    await f.hub.sendMessage('u1', 'e', 1);
+    client.emit(CONFIRM, { ids: [(await client.next()).id] });
+    await until(() => f.hub.stats().receiptsDelivered === 1);
+    await sleep(300);
+    expect(undelivered).toEqual([]);
+    expect(f.hub.stats()).toMatchObject({ receiptsConfirmed: 1, receiptsDelivered: 1, receiptsPending: 0 });
+    // A handler added later gets the next one, late or not.
+    const delivered: MessageDelivered[] = [];
+    f.hub.on('delivered', (e) => delivered.push(e));
+    const id = await f.hub.sendMessage('u1', 'e', 2);
+    client.emit(CONFIRM, { ids: [(await client.next()).id] });
+    await until(() => delivered.length === 1);
+    expect(delivered[0]).toMatchObject({ id, userId: 'u1', event: 'e' });
+    expect(delivered[0]!.late).toBeUndefined();
+  });
+
   it('counts several confirmations in one frame (the client batches)', async () => {
     const f = await hub();
     const events = record(f);

@@ -1,6 +1,6 @@
 import type { Position } from '@wshub/core/protocol';
 import type { ConnectionState, ForbiddenWatch } from '../events.js';
-import type { ReconnectOptions } from '../options.js';
+import type { ConfirmBatchOptions, ReconnectOptions } from '../options.js';
 
 /**
  * What a tab and the shared worker say to each other over the tab's
@@ -26,6 +26,7 @@ export interface SharedOptions {
   hasToken: boolean;
   reconnect: Required<ReconnectOptions>;
   maxQueuedMessages: number;
+  confirmBatch?: Required<ConfirmBatchOptions>;
   recover: boolean;
   /** `'manual'`: the connection confirms a message when the first tab that got it acks it. */
   ack: 'auto' | 'manual';

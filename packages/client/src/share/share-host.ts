@@ -88,6 +88,7 @@ class SharedConnection {
       tokenIn: options.tokenIn,
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
+      confirmBatch: options.confirmBatch,
       recover: options.recover,
       ack: options.ack,
       token: options.hasToken ? () => this.#askToken() : undefined,

@@ -70,6 +70,7 @@ export class SharedHubClient {
       hasToken: options.token !== undefined,
       reconnect: options.reconnect,
       maxQueuedMessages: options.maxQueuedMessages,
+      confirmBatch: options.confirmBatch,
       recover: options.recover,
       ack: options.ack,
     };

@@ -65,6 +65,77 @@ describe('HubClient confirms messages (receipts)', () => {
     expect(seen.undelivered).toEqual([]);
   });
 
+  /** Every `wshub:confirm` frame the hub gets from its sockets, with when it came. */
+  function confirmFrames(test: TestHub): Array<{ ids: string[]; at: number }> {
+    const frames: Array<{ ids: string[]; at: number }> = [];
+    test.hub.on('ready', ({ socket }) => {
+      (socket as unknown as { on(e: 'message', f: (d: Buffer) => void): void }).on('message', (d) => {
+        const frame = JSON.parse(String(d));
+        if (frame.event === 'wshub:confirm') frames.push({ ids: frame.data.ids, at: performance.now() });
+      });
+    });
+    return frames;
+  }
+
+  it('a burst of messages over many turns is confirmed in few frames, each id once', async () => {
+    const test = await startHub();
+    const seen = receipts(test);
+    const frames = confirmFrames(test);
+    const client = clients.create(test.url);
+    client.on('announcement', () => {});
+    await inState(client, 'open');
+    // 120 messages, each in its own turn of the event loop: within one turn there is nothing to batch.
+    const sent: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      sent.push(await test.hub.sendMessage('bob', 'announcement', { text: String(i) }));
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => seen.delivered.length === 120);
+    expect(frames.flatMap((f) => f.ids)).toEqual(sent);
+    // At most 64 ids (the default) a frame, so at least 2 frames; far fewer than one per read
+    // (3 to 5 here; one per turn gave 35; a busy machine stretches the burst over more windows).
+    expect(frames.every((f) => f.ids.length <= 64)).toBe(true);
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames.length).toBeLessThanOrEqual(15);
+    expect(seen.delivered.map((e) => e.id)).toEqual(sent);
+  });
+
+  it('a confirmation waits at most confirmBatch.withinMs, and maxIds sends a batch at once', async () => {
+    const test = await startHub({ receipts: { undeliveredAfterMs: 5000 } });
+    const seen = receipts(test);
+    const frames = confirmFrames(test);
+    const client = clients.create(test.url, { confirmBatch: { withinMs: 300, maxIds: 4 } });
+    const handled: number[] = [];
+    client.on('announcement', () => handled.push(performance.now()));
+    await inState(client, 'open');
+    const one = await test.hub.sendMessage('bob', 'announcement', { text: 'one' });
+    await until(() => seen.delivered.length === 1);
+    // It went once the window ended: not at the end of the turn, and not long after the window (a busy machine adds some).
+    const waited = frames[0]!.at - handled[0]!;
+    expect(frames[0]!.ids).toEqual([one]);
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(300 + 1500);
+    // Ten in one go: two full batches of 4 at once, the last 2 at the end of the window.
+    const ten = await Promise.all(Array.from({ length: 10 }, (_, i) => test.hub.sendMessage('bob', 'announcement', { text: String(i) })));
+    await until(() => seen.delivered.length === 11);
+    expect(frames.slice(1).map((f) => f.ids)).toEqual([ten.slice(0, 4), ten.slice(4, 8), ten.slice(8)]);
+    expect(frames[3]!.at - frames[2]!.at).toBeGreaterThanOrEqual(250);
+  });
+
+  it('close() sends what the app confirmed before the socket closes', async () => {
+    const test = await startHub();
+    const seen = receipts(test);
+    const client = clients.create(test.url);
+    client.on('announcement', () => {});
+    await inState(client, 'open');
+    const id = await test.hub.sendMessage('bob', 'announcement', { text: 'last' });
+    await nextEvent(client, 'announcement');
+    // The handlers returned; the confirmation waits in its batch when the app closes.
+    await client.close();
+    await until(() => seen.delivered.length + seen.undelivered.length === 1, 3000);
+    expect(seen.delivered.map((e) => e.id)).toEqual([id]);
+  });
+
   it("with ack: 'manual', confirms only when the app calls message.ack()", async () => {
     const test = await startHub();
     const seen = receipts(test);
@@ -131,6 +202,10 @@ describe('HubClient confirms messages (receipts)', () => {
   it.each([
     [{ ack: 'sometimes' }, "wshub client: option \"ack\" must be 'auto' or 'manual', got \"sometimes\""],
     [{ recover: { store: 'local' } }, "wshub client: option \"recover.store\" is 'local', and there is no localStorage here; pass an object with get and set"],
+    [{ confirmBatch: 25 }, 'wshub client: option "confirmBatch" must be an object, got 25'],
+    [{ confirmBatch: { withinMs: -1 } }, 'wshub client: option "confirmBatch.withinMs" must be a number between 0 and 1000, got -1'],
+    [{ confirmBatch: { maxIds: 257 } }, 'wshub client: option "confirmBatch.maxIds" must be a number between 1 and 256, got 257'],
+    [{ confirmBatch: { maxIds: 1.5 } }, 'wshub client: option "confirmBatch.maxIds" must be a whole number, got 1.5'],
     [{ recover: { store: {} } }, 'wshub client: option "recover.store" must be \'local\' or an object with get(key) and set(key, value), got an object'],
     [{ recover: { store: memoryStore(), key: '' } }, 'wshub client: option "recover.key" must be a non-empty string, got ""'],
   ])('refuses %j', (options, message) => {

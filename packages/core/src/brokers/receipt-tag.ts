@@ -15,6 +15,11 @@ export interface ReceiptTag {
   readonly origin: string;
 }
 
+/** A tag where it meets its message: with the message's event, which a confirmation reports. */
+export interface MessageReceipt extends ReceiptTag {
+  readonly event: string;
+}
+
 /** The text that travels: the frame with its tag. */
 export function tagText(text: string, tag: ReceiptTag): string {
   return `${text.slice(0, -1)}${MARK}${JSON.stringify([tag.id, tag.origin])}}`;

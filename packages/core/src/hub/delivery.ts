@@ -110,12 +110,17 @@ export class Delivery {
     return { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope, v2 };
   }
 
-  /** A message that already travelled as text (from another node). */
+  /**
+   * A message that already travelled as text (from another node), to hand
+   * to {@link forClients}: with a receipt tag, the frame without it and the
+   * tag; `forClients` builds what v2 clients get (with the id) once.
+   */
   wrap(event: string, text: string): PreparedMessage {
     const tagged = this.receipts ? untagText(text) : undefined;
     if (tagged) {
-      const plain = { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false };
-      return withReceipt(plain, tagged.tag, text);
+      const { tag } = tagged;
+      const receipt = { id: tag.id, origin: tag.origin, event };
+      return { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false, receipt, wire: text };
     }
     return { event, text, byteLength: Buffer.byteLength(text), reply: false };
   }

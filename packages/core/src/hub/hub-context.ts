@@ -131,6 +131,9 @@ export function createHubContext<User extends HubUser, S extends object>(
         return cluster.nodeId;
       },
       counters,
+      get listensDelivered(): boolean {
+        return notifier.has('delivered');
+      },
       delivered: (event) => notifier.emit('delivered', event),
       undelivered: (event) => notifier.emit('undelivered', event),
       send: (envelope) => cluster.sendReceipt(envelope),

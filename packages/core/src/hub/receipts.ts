@@ -1,5 +1,5 @@
 import type { Confirmation, ReceiptEnvelope } from '../brokers/broker.js';
-import { type ReceiptTag, tagText } from '../brokers/receipt-tag.js';
+import { type MessageReceipt, type ReceiptTag, tagText } from '../brokers/receipt-tag.js';
 import type { ReceiptLimits } from '../config/receipts.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import type { PreparedMessage } from '../session/connection.js';
@@ -36,6 +36,8 @@ export interface MessageUndelivered {
 export interface ReceiptsHost {
   readonly nodeId: string;
   readonly counters: HubCounters;
+  /** Whether anyone listens to `'delivered'` (else its payload is not made). */
+  readonly listensDelivered: boolean;
   delivered(event: MessageDelivered): void;
   undelivered(event: MessageUndelivered): void;
   /** Carries confirmations to the node that owns their receipts. */
@@ -49,12 +51,6 @@ interface Pending {
   readonly data: unknown;
   readonly scope: DeliveryFilter;
   readonly deadline: number;
-}
-
-/** A message a socket got and may confirm. */
-interface Unconfirmed {
-  readonly origin: string;
-  readonly event: string;
 }
 
 const keyOf = (id: string, userId: string): string => `${id}\u0000${userId}`;
@@ -74,16 +70,19 @@ const MAX_BATCH = 1024;
  * so a client confirms only messages sent to its own user. Both are bounded
  * (`maxPendingPerUser`, `maxPending`): past them the oldest go first.
  *
- * Pending receipts are kept in a Map in insertion order, which is deadline
- * order (one delay for all), so one timer for the oldest serves them all.
+ * Pending receipts are kept in a Set in insertion order, which is deadline
+ * order (one delay for all), so one timer for the oldest serves them all;
+ * each user's by id, so a confirmation finds its receipt without building a
+ * key. A socket's unconfirmed messages map each id to the message's one
+ * {@link MessageReceipt}, shared by every socket it was written to.
  */
 export class Receipts {
-  private readonly pending = new Map<string, Pending>();
-  private readonly pendingOf = new Map<string, Set<string>>();
-  /** Keys whose `'undelivered'` fired, so a later confirmation says `late` (the newest `maxPending`). */
+  private readonly pending = new Set<Pending>();
+  private readonly pendingOf = new Map<string, Map<string, Pending>>();
+  /** Keys (`keyOf`) whose `'undelivered'` fired, so a later confirmation says `late` (the newest `maxPending`). */
   private readonly fired = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly unconfirmed = new Map<SocketSession, Map<string, Unconfirmed>>();
+  private readonly unconfirmed = new Map<SocketSession, Map<string, MessageReceipt>>();
   private unconfirmedCount = 0;
   /** Confirmations for other nodes, by node, sent once this turn ends. */
   private readonly outbox = new Map<string, Confirmation[]>();
@@ -103,54 +102,54 @@ export class Receipts {
 
   /** Waits for a device of `userId` to confirm message `id`. */
   track(id: string, userId: string, event: string, data: unknown, scope: DeliveryFilter): void {
-    const key = keyOf(id, userId);
     // The same id again for the same user (a push and a sendMessage sharing it): one receipt, the newer deadline.
-    if (this.pending.has(key)) this.remove(key, userId);
+    const again = this.pendingOf.get(userId)?.get(id);
+    if (again) this.remove(again);
     const { maxPendingPerUser, maxPending, undeliveredAfterMs } = this.limits;
     let mine = this.pendingOf.get(userId);
-    if (mine && mine.size >= maxPendingPerUser) {
-      const oldest = mine.values().next().value as string;
-      this.expire(oldest, this.pending.get(oldest) as Pending);
-    }
-    if (this.pending.size >= maxPending) {
-      const [oldest, entry] = this.pending.entries().next().value as [string, Pending];
-      this.expire(oldest, entry);
-    }
+    if (mine && mine.size >= maxPendingPerUser) this.expire(mine.values().next().value as Pending);
+    if (this.pending.size >= maxPending) this.expire(this.pending.values().next().value as Pending);
     mine = this.pendingOf.get(userId);
     if (!mine) {
-      mine = new Set();
+      mine = new Map();
       this.pendingOf.set(userId, mine);
     }
-    mine.add(key);
     const deadline = Date.now() + undeliveredAfterMs;
-    this.pending.set(key, { id, userId, event, data, scope, deadline });
+    const entry: Pending = { id, userId, event, data, scope, deadline };
+    mine.set(id, entry);
+    this.pending.add(entry);
     if (this.timer === undefined) this.arm(deadline);
   }
 
-  /** Confirmations for receipts this node owns, from its own sockets or another node's. */
+  /** Confirmations for receipts this node owns, from another node's sockets. */
   confirmed(envelope: ReceiptEnvelope): void {
-    for (const item of envelope.items) this.settle(item);
+    for (const [id, event, userId, deviceFingerprint, socketId, at] of envelope.items) {
+      this.settle(id, event, userId, deviceFingerprint, socketId, at);
+    }
   }
 
-  private settle([id, event, userId, deviceFingerprint, socketId, at]: Confirmation): void {
-    const key = keyOf(id, userId);
-    const late = !this.pending.has(key) && this.fired.has(key);
-    if (this.pending.has(key)) this.remove(key, userId);
+  private settle(id: string, event: string, userId: string, deviceFingerprint: string, socketId: string, at: number): void {
+    const entry = this.pendingOf.get(userId)?.get(id);
+    if (entry) this.remove(entry);
     this.host.counters.receiptsDelivered++;
+    if (!this.host.listensDelivered) return;
+    // Not pending: 'undelivered' fired already (late), or the receipt is unknown here (a restart, the limits).
+    const late = !entry && this.fired.size > 0 && this.fired.has(keyOf(id, userId));
     this.host.delivered(
       late ? { id, userId, deviceFingerprint, socketId, event, at, late: true } : { id, userId, deviceFingerprint, socketId, event, at },
     );
   }
 
-  private remove(key: string, userId: string): void {
-    this.pending.delete(key);
-    const mine = this.pendingOf.get(userId);
-    if (mine?.delete(key) && mine.size === 0) this.pendingOf.delete(userId);
+  private remove(entry: Pending): void {
+    this.pending.delete(entry);
+    const mine = this.pendingOf.get(entry.userId);
+    if (mine?.delete(entry.id) && mine.size === 0) this.pendingOf.delete(entry.userId);
   }
 
   /** No device confirmed in time (or the limits pushed it out): `'undelivered'`, once. */
-  private expire(key: string, entry: Pending): void {
-    this.remove(key, entry.userId);
+  private expire(entry: Pending): void {
+    const key = keyOf(entry.id, entry.userId);
+    this.remove(entry);
     this.fired.add(key);
     if (this.fired.size > this.limits.maxPending) this.fired.delete(this.fired.values().next().value as string);
     this.host.counters.receiptsUndelivered++;
@@ -165,12 +164,12 @@ export class Receipts {
   private due(): void {
     this.timer = undefined;
     const now = Date.now();
-    for (const [key, entry] of this.pending) {
+    for (const entry of this.pending) {
       if (entry.deadline > now) {
         this.arm(entry.deadline);
         return;
       }
-      this.expire(key, entry);
+      this.expire(entry);
     }
   }
 
@@ -182,7 +181,7 @@ export class Receipts {
     if (!tag) return;
     if (!session.v2) {
       // A v1 client cannot confirm; with confirmV1OnWrite the write is its confirmation.
-      if (this.limits.confirmV1OnWrite) this.forward(session, tag.origin, tag.id, message.event, Date.now());
+      if (this.limits.confirmV1OnWrite) this.forward(session, tag, Date.now());
       return;
     }
     let mine = this.unconfirmed.get(session);
@@ -193,14 +192,14 @@ export class Receipts {
     if (mine.delete(tag.id)) this.unconfirmedCount--;
     if (mine.size >= this.limits.maxPendingPerUser) this.forgetOldest(session, mine);
     if (this.unconfirmedCount >= this.limits.maxPending) {
-      const [first, theirs] = this.unconfirmed.entries().next().value as [SocketSession, Map<string, Unconfirmed>];
+      const [first, theirs] = this.unconfirmed.entries().next().value as [SocketSession, Map<string, MessageReceipt>];
       this.forgetOldest(first, theirs);
     }
-    mine.set(tag.id, { origin: tag.origin, event: message.event });
+    mine.set(tag.id, tag);
     this.unconfirmedCount++;
   }
 
-  private forgetOldest(session: SocketSession, mine: Map<string, Unconfirmed>): void {
+  private forgetOldest(session: SocketSession, mine: Map<string, MessageReceipt>): void {
     const oldest = mine.keys().next();
     if (oldest.done) return;
     mine.delete(oldest.value);
@@ -216,19 +215,23 @@ export class Receipts {
   confirm(session: SocketSession, ids: readonly string[]): void {
     const mine = this.unconfirmed.get(session);
     const counters = this.host.counters;
+    if (!mine) {
+      counters.receiptsIgnored += ids.length;
+      return;
+    }
     const at = Date.now();
-    for (const id of ids) {
-      const entry = mine?.get(id);
-      if (!entry) {
+    for (let i = 0; i < ids.length; i++) {
+      const receipt = mine.get(ids[i] as string);
+      if (!receipt) {
         counters.receiptsIgnored++;
         continue;
       }
-      mine?.delete(id);
+      mine.delete(receipt.id);
       this.unconfirmedCount--;
       counters.receiptsConfirmed++;
-      this.forward(session, entry.origin, id, entry.event, at);
+      this.forward(session, receipt, at);
     }
-    if (mine?.size === 0) this.unconfirmed.delete(session);
+    if (mine.size === 0) this.unconfirmed.delete(session);
   }
 
   /**
@@ -237,12 +240,12 @@ export class Receipts {
    * node (one envelope, whatever sockets they came from), at most
    * {@link MAX_BATCH} to an envelope.
    */
-  private forward(session: SocketSession, origin: string, id: string, event: string, at: number): void {
-    const item: Confirmation = [id, event, session.userId, session.deviceFingerprint, session.id, at];
+  private forward(session: SocketSession, { id, origin, event }: MessageReceipt, at: number): void {
     if (origin === this.host.nodeId) {
-      this.settle(item);
+      this.settle(id, event, session.userId, session.deviceFingerprint, session.id, at);
       return;
     }
+    const item: Confirmation = [id, event, session.userId, session.deviceFingerprint, session.id, at];
     let items = this.outbox.get(origin);
     if (!items) {
       items = [];
@@ -292,18 +295,21 @@ export class Receipts {
  * one), which they confirm; `wire` is what the broker and the history carry.
  */
 export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = tagText(message.text, tag)): PreparedMessage {
-  const base = message.text.slice(0, -1);
+  // One for the message, whatever sockets it is written to (they remember it until they confirm).
+  const receipt: MessageReceipt = { id: tag.id, origin: tag.origin, event: message.event };
   const scope = message.scope === undefined ? '' : `,"scope":${JSON.stringify(message.scope)}`;
   const offset = message.offset === undefined ? '' : `,"offset":${message.offset}`;
-  const text = `${base}${scope}${offset},"id":${JSON.stringify(tag.id)}}`;
+  const added = `${scope}${offset},"id":${JSON.stringify(tag.id)}`;
+  const text = `${message.text.slice(0, -1)}${added}}`;
   const v2: PreparedMessage = {
     event: message.event,
     text,
-    byteLength: Buffer.byteLength(text),
+    // The frame's bytes and those added before its closing brace: the frame is not measured again.
+    byteLength: message.byteLength + Buffer.byteLength(added),
     reply: false,
     offset: message.offset,
     scope: message.scope,
-    receipt: tag,
+    receipt,
   };
   return {
     event: message.event,
@@ -313,7 +319,7 @@ export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = ta
     offset: message.offset,
     scope: message.scope,
     v2,
-    receipt: tag,
+    receipt,
     wire,
   };
 }

@@ -1,4 +1,4 @@
-import type { ReceiptTag } from '../brokers/receipt-tag.js';
+import type { MessageReceipt } from '../brokers/receipt-tag.js';
 import type { HubRequest } from '../config/options.js';
 
 /** A message serialized once, written to many connections. */
@@ -16,8 +16,8 @@ export interface PreparedMessage {
   readonly scope?: true | string;
   /** The same message for v2 clients, its frame carrying `"scope"` and `"offset"` (see `Delivery.forClients`). */
   readonly v2?: PreparedMessage;
-  /** With receipts: the message's id and the node waiting for its confirmation. */
-  readonly receipt?: ReceiptTag;
+  /** With receipts: the message's id, the node waiting for its confirmation, and its event. */
+  readonly receipt?: MessageReceipt;
   /** With receipts: the text the broker and the history carry (the frame and its tag). */
   readonly wire?: string;
 }

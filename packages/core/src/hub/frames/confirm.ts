@@ -18,19 +18,18 @@ export function confirmFrame<User extends HubUser, S extends object>(
   const receipts = ctx.receipts;
   if (!receipts) return undefined;
   const ids = (data as { ids?: unknown } | null)?.ids;
-  if (
-    typeof data !== 'object' ||
-    !Array.isArray(ids) ||
-    ids.length === 0 ||
-    ids.length > MAX_CONFIRM_IDS ||
-    !ids.every((id) => typeof id === 'string')
-  ) {
+  if (typeof data !== 'object' || !Array.isArray(ids) || ids.length === 0 || ids.length > MAX_CONFIRM_IDS || !allStrings(ids)) {
     ctx.delivery.reply(session, EXCEPTION, {
       status: 'error',
       message: `${CONFIRM} "data.ids" must be an array of 1 to ${MAX_CONFIRM_IDS} strings`,
     });
     return undefined;
   }
-  receipts.confirm(session, ids as string[]);
+  receipts.confirm(session, ids);
   return undefined;
+}
+
+function allStrings(ids: unknown[]): ids is string[] {
+  for (let i = 0; i < ids.length; i++) if (typeof ids[i] !== 'string') return false;
+  return true;
 }
