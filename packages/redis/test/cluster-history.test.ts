@@ -205,7 +205,10 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const before = await usedMemory();
     const data = 'x'.repeat(78); // the frame: {"event":"n","data":"xx…"} is 100 bytes
     for (let i = 0; i < USERS; i++) await a.hub.sendMessage(`size-${String(i).padStart(6, '0')}`, 'n', data);
-    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000);
+    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000).catch((error) => {
+      const { recorded, recordFailed, unrecorded } = a.hub.stats().broker;
+      throw new Error(`${(error as Error).message}: recorded ${recorded}, recordFailed ${recordFailed}, unrecorded ${unrecorded}`);
+    });
     const perUser = ((await usedMemory()) - before) / USERS;
     process.stdout.write(
       `cluster history size: ${USERS} users with one 100-byte message each: ${Math.round(perUser)} B per user in used_memory over the masters (${((perUser * 50_000) / 2 ** 20).toFixed(0)} MiB for 50k users)\n`,
