@@ -175,11 +175,14 @@ async function clientsProcess() {
           new Promise((resolve) => {
             const started = nowUs();
             let replayed = 0;
+            let welcomeMs;
             const ws = open(port, i, (data) => {
               const f = JSON.parse(String(data));
-              if (f.event === 'wshub:welcome') ws.send(JSON.stringify({ event: 'wshub:resume', id: 1, data: { epoch: c.epoch, offset: c.offset } }));
-              else if (f.event === 'wshub:ack' && f.data.id === 1) {
-                resolve({ status: f.data.status, ms: (nowUs() - started) / 1000, replayed, missed: f.data.missed });
+              if (f.event === 'wshub:welcome') {
+                welcomeMs = (nowUs() - started) / 1000;
+                ws.send(JSON.stringify({ event: 'wshub:resume', id: 1, data: { epoch: c.epoch, offset: c.offset } }));
+              } else if (f.event === 'wshub:ack' && f.data.id === 1) {
+                resolve({ status: f.data.status, ms: (nowUs() - started) / 1000, welcomeMs, replayed, message: f.data.message });
                 ws.terminate();
               } else if (!f.event.startsWith('wshub:')) replayed++;
             });
@@ -261,8 +264,11 @@ async function replayRound(where, { users, missed }) {
     const recovered = answers.filter((a) => a.status === 'recovered');
     const statuses = {};
     for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+    const reasons = [...new Set(answers.filter((a) => a.message).map((a) => a.message.replace(/"u\d+"/, '"…"')))];
     return {
       ms: recovered.map((a) => a.ms),
+      welcomeMs: answers.filter((a) => a.welcomeMs !== undefined).map((a) => a.welcomeMs),
+      reasons,
       statuses,
       replayedPerClient: recovered.length ? recovered.reduce((s, a) => s + a.replayed, 0) / recovered.length : 0,
     };
@@ -317,7 +323,9 @@ async function main() {
   const load = [loadavg()[0]];
   const redis = await startRedis();
   const cluster = await startRedisCluster(3);
-  const replay = { 'one Redis': { ms: [], statuses: {}, replayed: [] }, 'Redis Cluster': { ms: [], statuses: {}, replayed: [] } };
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+  const fresh = () => ({ ms: [], welcomeMs: [], reasons: new Set(), statuses: {}, replayed: [] });
+  const replay = { 'one Redis': fresh(), 'Redis Cluster': fresh() };
   const cost = { off: { targeted: [], broadcast: [] }, on: { targeted: [], broadcast: [] } };
   try {
     for (let round = 0; round < rounds; round++) {
@@ -325,13 +333,15 @@ async function main() {
         ['one Redis', { url: redis.url }],
         ['Redis Cluster', { cluster: cluster.nodes }],
       ];
-      for (const [name, where] of round % 2 ? places.reverse() : places) {
+      for (const [name, where] of only === 'cost' ? [] : round % 2 ? places.reverse() : places) {
         const r = await replayRound(where, { users, missed });
         replay[name].ms.push(...r.ms);
+        replay[name].welcomeMs.push(...r.welcomeMs);
+        for (const reason of r.reasons) replay[name].reasons.add(reason);
         replay[name].replayed.push(r.replayedPerClient);
         for (const [status, n] of Object.entries(r.statuses)) replay[name].statuses[status] = (replay[name].statuses[status] ?? 0) + n;
       }
-      for (const recovery of round % 2 ? [true, false] : [false, true]) {
+      for (const recovery of only === 'replay' ? [] : round % 2 ? [true, false] : [false, true]) {
         const r = await costRound(cluster.nodes, recovery, { users, targeted, broadcasts });
         cost[recovery ? 'on' : 'off'].targeted.push(r.targeted);
         cost[recovery ? 'on' : 'off'].broadcast.push(r.broadcast);
@@ -349,11 +359,14 @@ async function main() {
       p50: quantile(r.ms, 0.5),
       p99: quantile(r.ms, 0.99),
       max: r.ms.length ? Math.max(...r.ms) : null,
+      welcomeP50: quantile(r.welcomeMs, 0.5),
+      welcomeP99: quantile(r.welcomeMs, 0.99),
       statuses: r.statuses,
+      reasons: [...r.reasons],
       replayedPerClient: summarize(r.replayed).median,
     };
   }
-  for (const kind of ['targeted', 'broadcast']) {
+  for (const kind of only === 'replay' ? [] : ['targeted', 'broadcast']) {
     const of = (side, key) => summarize(cost[side][kind].map((x) => x[key]));
     const off = { perSecond: of('off', 'perSecond'), cpuUsPerDelivery: of('off', 'cpuUsPerDelivery') };
     const on = { perSecond: of('on', 'perSecond'), cpuUsPerDelivery: of('on', 'cpuUsPerDelivery') };
@@ -373,16 +386,18 @@ async function main() {
     out.push(`${users} clients, ${rounds} rounds, load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
     out.push('');
     out.push(`Replay: ${users} clients reconnect at once and resume, ${missed} messages missed each`);
-    out.push('| where | p50 ms | p99 ms | max ms | answers | replayed per client |');
-    out.push('|---|---|---|---|---|---|');
+    out.push('| where | p50 ms | p99 ms | max ms | welcome p50 / p99 ms | answers | replayed per client |');
+    out.push('|---|---|---|---|---|---|---|');
     for (const [name, r] of Object.entries(summary.replay)) {
       const answers = Object.entries(r.statuses).map(([s, n]) => `${n} ${s}`).join(', ');
-      out.push(`| ${name} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${answers} | ${f1(r.replayedPerClient)} |`);
+      out.push(`| ${name} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${f1(r.welcomeP50)} / ${f1(r.welcomeP99)} | ${answers} | ${f1(r.replayedPerClient)} |`);
     }
-    out.push('');
-    out.push('Cost on Redis Cluster (3 masters, 2 hub nodes), median [min–max]');
-    out.push('| | off: deliveries/s | on: deliveries/s | on ÷ off | off: CPU µs/delivery | on: CPU µs/delivery | on ÷ off |');
-    out.push('|---|---|---|---|---|---|---|');
+    for (const [name, r] of Object.entries(summary.replay)) if (r.reasons.length) out.push(`${name}: not recovered because ${r.reasons.join('; ')}`);
+    if (only !== 'replay') out.push('', 'Cost on Redis Cluster (3 masters, 2 hub nodes), median [min–max]');
+    if (only !== 'replay') {
+      out.push('| | off: deliveries/s | on: deliveries/s | on ÷ off | off: CPU µs/delivery | on: CPU µs/delivery | on ÷ off |');
+      out.push('|---|---|---|---|---|---|---|');
+    }
     for (const [kind, c] of Object.entries(summary.cost)) {
       out.push(
         `| ${kind} | ${cell(c.off.perSecond, 1 / 1000)}k | ${cell(c.on.perSecond, 1 / 1000)}k | ${c.throughputRatio.toFixed(2)}× | ${cell(c.off.cpuUsPerDelivery)} | ${cell(c.on.cpuUsPerDelivery)} | ${c.cpuRatio.toFixed(2)}× |`,
