@@ -72,9 +72,10 @@ export interface RedisBrokerOptions {
   /**
    * A channel the node subscribed that Redis has not confirmed after this
    * long, on a subscriber connection that answers, replaces that connection:
-   * its users' sockets close (1012) for a resume. Before, a channel
-   * unconfirmed for `commandTimeoutMs` is subscribed again (on Redis
-   * Cluster, after re-reading the slot map).
+   * its users' sockets close (1012) for a resume; three times as long while
+   * Redis still confirms other channels on it (a large re-subscribe).
+   * Before, a channel unconfirmed for `commandTimeoutMs` is subscribed again
+   * (on Redis Cluster, after re-reading the slot map).
    * @default 10000
    */
   subscribeTimeoutMs?: number;

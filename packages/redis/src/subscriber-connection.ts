@@ -43,6 +43,8 @@ export class SubscriberConnection {
   private readonly inFlight = new Set<string>();
   /** Channels of a SUBSCRIBE that failed: sent again one to a command, so one refused channel fails no other. */
   private readonly refused = new Set<string>();
+  /** When Redis last confirmed a SUBSCRIBE on the current connection. */
+  progressAt = 0;
   /** Wanted channels not confirmed: since when they have waited on a ready connection. */
   private readonly waiting = new Map<string, number>();
   private redis: Redis;
@@ -216,6 +218,7 @@ export class SubscriberConnection {
     done.then(
       () => {
         if (redis !== this.redis || this.closed) return;
+        this.progressAt = Date.now();
         for (const channel of channels) {
           this.inFlight.delete(channel);
           this.refused.delete(channel);

@@ -121,7 +121,9 @@ class ProbedConnection {
     if (dropped.length > 0) ctx.down(dropped.filter((channel) => channel !== this.probe.channel));
     const waiting = connection.unconfirmed(now);
     if (waiting.length === 0) return dropped.length > 0;
-    const stuck = waiting.filter(([, ms]) => ms >= ctx.subscribeTimeoutMs);
+    // While Redis still confirms others (a large re-subscribe under load), a channel gets three times as long.
+    const busy = now - connection.progressAt < ctx.commandTimeoutMs;
+    const stuck = waiting.filter(([, ms]) => ms >= (busy ? 3 : 1) * ctx.subscribeTimeoutMs);
     if (stuck.length > 0) {
       this.onRestart();
       ctx.report(
