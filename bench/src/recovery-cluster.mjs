@@ -264,7 +264,9 @@ async function replayRound(where, { users, missed }) {
     const recovered = answers.filter((a) => a.status === 'recovered');
     const statuses = {};
     for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
-    const reasons = [...new Set(answers.filter((a) => a.message).map((a) => a.message.replace(/"u\d+"/, '"…"')))];
+    // Why resumes failed: the answers' own message, else what the hub reported through 'error' (its first 20).
+    const said = [...answers.map((a) => a.message), ...(await hub.call('stats')).errors.filter((e) => /resume/.test(e))];
+    const reasons = [...new Set(said.filter(Boolean).map((m) => m.replace(/"u\d+"/, '"…"')))];
     return {
       ms: recovered.map((a) => a.ms),
       welcomeMs: answers.filter((a) => a.welcomeMs !== undefined).map((a) => a.welcomeMs),
