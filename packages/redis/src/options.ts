@@ -70,6 +70,16 @@ export interface RedisBrokerOptions {
    */
   probeTimeoutMs?: number;
   /**
+   * A channel the node subscribed that Redis has not confirmed after this
+   * long, on a subscriber connection that answers, replaces that connection:
+   * its users' sockets close (1012) for a resume; three times as long while
+   * Redis still confirms other channels on it (a large re-subscribe).
+   * Before, a channel unconfirmed for `commandTimeoutMs` is subscribed again
+   * (on Redis Cluster, after re-reading the slot map).
+   * @default 10000
+   */
+  subscribeTimeoutMs?: number;
+  /**
    * Cross-node publishes held while Redis is unreachable, at most this many;
    * the oldest are dropped first.
    * @default 1000
@@ -131,6 +141,7 @@ export interface ResolvedRedisBrokerOptions {
   commandTimeoutMs: number;
   probeIntervalMs: number;
   probeTimeoutMs: number;
+  subscribeTimeoutMs: number;
   bufferMaxMessages: number;
   bufferMaxBytes: number;
   bufferMaxAgeMs: number;
@@ -148,6 +159,7 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
   commandTimeoutMs: 2000,
   probeIntervalMs: 2000,
   probeTimeoutMs: 2000,
+  subscribeTimeoutMs: 10_000,
   bufferMaxMessages: 1000,
   bufferMaxBytes: 8 * 1024 * 1024,
   bufferMaxAgeMs: 10_000,
@@ -183,6 +195,7 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs, d.commandTimeoutMs),
     probeIntervalMs: positive('probeIntervalMs', options.probeIntervalMs, d.probeIntervalMs, 10),
     probeTimeoutMs: positive('probeTimeoutMs', options.probeTimeoutMs, d.probeTimeoutMs, 10),
+    subscribeTimeoutMs: positive('subscribeTimeoutMs', options.subscribeTimeoutMs, d.subscribeTimeoutMs, 10),
     bufferMaxMessages: positive('bufferMaxMessages', options.bufferMaxMessages, d.bufferMaxMessages, 0),
     bufferMaxBytes: positive('bufferMaxBytes', options.bufferMaxBytes, d.bufferMaxBytes, 0),
     bufferMaxAgeMs: positive('bufferMaxAgeMs', options.bufferMaxAgeMs, d.bufferMaxAgeMs),

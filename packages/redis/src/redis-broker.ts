@@ -135,6 +135,7 @@ export class RedisBroker extends ClusterBroker {
       commandWritable: () => this.commands.writable,
       probeTimeoutMs: resolved.probeTimeoutMs,
       commandTimeoutMs: resolved.commandTimeoutMs,
+      subscribeTimeoutMs: resolved.subscribeTimeoutMs,
     };
     if (isCluster) {
       const cluster = cmd as Cluster;

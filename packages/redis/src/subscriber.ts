@@ -26,6 +26,8 @@ export interface SubscriberContext {
   commandWritable(): boolean;
   probeTimeoutMs: number;
   commandTimeoutMs: number;
+  /** A channel unconfirmed this long on a connection that answers: the connection is replaced. */
+  subscribeTimeoutMs: number;
 }
 
 /**
@@ -46,8 +48,14 @@ export interface Subscriber {
   readonly restarts: number;
   /** Runs each connection's liveness probe. */
   probe(): void;
-  /** Subscribes again what a connection wants but Redis has not confirmed (a failed SUBSCRIBE). */
-  repair(): void;
+  /**
+   * The subscription watchdog, run at every node heartbeat: subscribes again
+   * what a connection wants but Redis has not confirmed (a failed SUBSCRIBE,
+   * one unanswered for `commandTimeoutMs`, one Redis ended); after
+   * `subscribeTimeoutMs` unconfirmed on a connection that answers, replaces
+   * the connection, whose channels are reported down.
+   */
+  repair(now?: number): void;
   close(): void;
 }
 
@@ -58,10 +66,10 @@ class ProbedConnection {
 
   constructor(
     create: () => Redis,
-    ctx: SubscriberContext,
+    private readonly ctx: SubscriberContext,
     sharded: boolean,
     probeChannel: string,
-    onRestart: () => void,
+    private readonly onRestart: () => void,
   ) {
     this.connection = new SubscriberConnection(
       create,
@@ -102,9 +110,33 @@ class ProbedConnection {
     return this.connection.wanted.size - 1;
   }
 
-  repair(): void {
-    const missing = [...this.connection.wanted].filter((channel) => !this.connection.confirmed.has(channel));
-    if (missing.length > 0 && this.connection.ready) this.connection.resubscribe(missing);
+  /**
+   * The watchdog (see {@link Subscriber.repair}). Returns true when a channel
+   * waited `commandTimeoutMs` or Redis ended one: on a cluster, the slot map
+   * may be stale.
+   */
+  repair(now: number): boolean {
+    const { connection, ctx } = this;
+    const dropped = connection.dropped();
+    if (dropped.length > 0) ctx.down(dropped.filter((channel) => channel !== this.probe.channel));
+    const waiting = connection.unconfirmed(now);
+    if (waiting.length === 0) return dropped.length > 0;
+    // While Redis still confirms others (a large re-subscribe under load), a channel gets three times as long.
+    const busy = now - connection.progressAt < ctx.commandTimeoutMs;
+    const stuck = waiting.filter(([, ms]) => ms >= (busy ? 3 : 1) * ctx.subscribeTimeoutMs);
+    if (stuck.length > 0) {
+      this.onRestart();
+      ctx.report(
+        new Error(
+          `wshub: Redis did not confirm ${stuck.length} channels within ${ctx.subscribeTimeoutMs} ms (${stuck[0]![0]}${stuck.length > 1 ? ', …' : ''}); replacing the subscriber connection and re-subscribing ${connection.wanted.size} channels`,
+        ),
+      );
+      connection.replace(); // reports every channel of the connection down: their sockets close for a resume
+      return true;
+    }
+    const late = waiting.filter(([channel, ms]) => !connection.pending(channel) || ms >= ctx.commandTimeoutMs);
+    connection.resubscribe(late.map(([channel]) => channel));
+    return dropped.length > 0 || late.some(([, ms]) => ms >= ctx.commandTimeoutMs);
   }
 
   close(): void {
@@ -150,8 +182,8 @@ export class StandaloneSubscriber implements Subscriber {
     this.one.probe.check();
   }
 
-  repair(): void {
-    this.one.repair();
+  repair(now = Date.now()): void {
+    this.one.repair(now);
   }
 
   close(): void {
@@ -176,6 +208,8 @@ export class ShardedSubscriber implements Subscriber {
   private readonly placement = new Map<string, string>();
   private readonly onRefresh = () => this.replace();
   private closed = false;
+  /** When the watchdog last asked for the slot map. */
+  private refreshedAt = 0;
   restarts = 0;
 
   private readonly ctx: SubscriberContext;
@@ -251,8 +285,19 @@ export class ShardedSubscriber implements Subscriber {
     for (const one of this.byMaster.values()) one.probe.check();
   }
 
-  repair(): void {
-    for (const one of this.byMaster.values()) one.repair();
+  /**
+   * The watchdog: a channel unconfirmed for `commandTimeoutMs` (a MOVED, an
+   * SSUBSCRIBE lost with its connection) re-reads the slot map, at most
+   * once per `commandTimeoutMs`: the 'refresh' that follows moves channels
+   * whose master changed, and the others are subscribed again where they are.
+   */
+  repair(now = Date.now()): void {
+    let stale = false;
+    for (const one of [...this.byMaster.values()]) if (one.repair(now)) stale = true;
+    if (stale && now - this.refreshedAt >= this.ctx.commandTimeoutMs) {
+      this.refreshedAt = now;
+      this.refreshSlots();
+    }
   }
 
   close(): void {

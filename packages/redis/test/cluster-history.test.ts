@@ -4,7 +4,7 @@ import { WsHub } from '@wshub/core';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../src/key-slot.js';
-import { RedisBroker } from '../src/index.js';
+import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
 import { FAST, waitUntil } from './hub-process.js';
 import { RedisCluster, redisCli, redisSkipReason } from './redis-server.js';
 import { authenticate, V2Socket } from './v2-socket.js';
@@ -43,8 +43,8 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     await cluster?.close();
   });
 
-  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true) {
-    const broker = new RedisBroker({ ...OPTIONS, cluster: cluster.nodes });
+  async function startHub(recovery: true | { maxMessages?: number; ttlMs?: number } = true, options: RedisBrokerOptions = {}) {
+    const broker = new RedisBroker({ ...OPTIONS, ...options, cluster: cluster.nodes });
     const hub = new WsHub({ authenticate, broker, recovery });
     const errors: string[] = [];
     hub.on('error', (error) => errors.push(error.message));
@@ -217,7 +217,8 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
 
   it('one ~100-byte message to each of 2000 users costs less than 2.5 KB per user over the masters', async () => {
     const USERS = 2000;
-    const a = await startHub();
+    // A loaded machine answers a script call late: what is measured here is memory, not the 1 s timeout of the other tests.
+    const a = await startHub(true, { commandTimeoutMs: 10_000 });
     const usedMemory = async () => {
       let sum = 0;
       for (const port of (await cluster.masters()).keys()) sum += Number(/used_memory:(\d+)/.exec(await redisCli(port, 'INFO', 'memory'))![1]);
@@ -228,7 +229,10 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const before = await usedMemory();
     const data = 'x'.repeat(78); // the frame: {"event":"n","data":"xx…"} is 100 bytes
     for (let i = 0; i < USERS; i++) await a.hub.sendMessage(`size-${String(i).padStart(6, '0')}`, 'n', data);
-    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000);
+    await waitUntil(() => a.hub.stats().broker.recorded === USERS + 1, 'every message recorded', 30_000).catch((error) => {
+      const { recorded, recordFailed, unrecorded } = a.hub.stats().broker;
+      throw new Error(`${(error as Error).message}: recorded ${recorded}, recordFailed ${recordFailed}, unrecorded ${unrecorded}`);
+    });
     const perUser = ((await usedMemory()) - before) / USERS;
     process.stdout.write(
       `cluster history size: ${USERS} users with one 100-byte message each: ${Math.round(perUser)} B per user in used_memory over the masters (${((perUser * 50_000) / 2 ** 20).toFixed(0)} MiB for 50k users)\n`,
@@ -264,8 +268,7 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     }
   });
 
-  // Skipped: in full-suite runs the killed master's channel is sometimes never confirmed again on the node (open bug).
-  it.skip("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
+  it("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
     const a = await startHub();
     const b = await startHub();
     const onA = await connect(a.port, 'user=frank&device=a', a.hub);

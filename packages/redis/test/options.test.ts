@@ -36,6 +36,7 @@ describe('options are checked before anything connects', () => {
       commandTimeoutMs: 2000,
       probeIntervalMs: 2000,
       probeTimeoutMs: 2000,
+      subscribeTimeoutMs: 10_000,
       bufferMaxMessages: 1000,
       bufferMaxBytes: 8 * 1024 * 1024,
       bufferMaxAgeMs: 10_000,
