@@ -20,12 +20,12 @@ describe('npm run bench -- --smoke', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wshub-bench-'));
-    await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--out-dir', dir], { timeout: 150_000 });
+    await promisify(execFile)(process.execPath, [RUN, '--smoke', '--quiet', '--out-dir', dir], { timeout: 300_000 });
     const json = (await readdir(dir)).filter((f) => f.endsWith('.json'));
     expect(json).toHaveLength(1);
     doc = JSON.parse(await readFile(join(dir, json[0]), 'utf8'));
     markdown = await readFile(join(dir, 'latest.md'), 'utf8');
-  }, 160_000);
+  }, 310_000);
 
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
