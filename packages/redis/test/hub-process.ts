@@ -89,7 +89,7 @@ export class HubProcess {
       child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
     });
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${name} was not ready within 15 s`)), 15_000).unref(),
+      setTimeout(() => reject(new Error(`${name} was not ready within 40 s`)), 40_000).unref(),
     );
     const m = await Promise.race([ready, timeout]).catch((error) => {
       child.kill('SIGKILL');
