@@ -2,7 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import type { PresenceChange } from './broker.js';
 import { optionError } from '../protocol/protocol.js';
 import { RelayHistory } from './relay-history.js';
-import { type IpcBatch, isBatch, OpQueue, type RelayOp, type WorkerOp } from './worker-ipc.js';
+import { ClaimWaits } from './worker-claims.js';
+import { isBatch, type WorkerOp } from './worker-ipc.js';
+import { WorkerLink } from './worker-link.js';
 
 export interface WorkerRelayOptions {
   /**
@@ -56,44 +58,6 @@ export interface WorkerRelayStats {
  */
 const ignoreSendError = (): void => {};
 
-/** One worker as the relay sees it. */
-class WorkerLink {
-  readonly channels = new Set<string>();
-  readonly users = new Set<string>();
-  readonly out: OpQueue<RelayOp>;
-  /** Bytes of this worker's batches not acknowledged yet: they went to a worker whose queue is full. */
-  heldAck = 0;
-  /** The full workers that `heldAck` waits for. */
-  readonly blockers = new Set<WorkerLink>();
-  /** The workers whose acknowledgements wait for this one's queue to drain. */
-  readonly waiters = new Set<WorkerLink>();
-
-  constructor(
-    readonly worker: Worker,
-    prefix: string,
-    flushed: (link: WorkerLink) => void,
-    offset: () => number | undefined,
-  ) {
-    this.out = new OpQueue<RelayOp>(
-      prefix,
-      (batch: IpcBatch<RelayOp>, done) => {
-        if (!worker.isConnected()) return true;
-        try {
-          // With a callback, a failed write (EPIPE: the worker died mid-write)
-          // is handed to it instead of being emitted as the Worker's 'error'.
-          return worker.send(batch, () => done());
-        } catch {
-          // The worker is going away; its 'exit' cleans up.
-          return true;
-        }
-      },
-      () => true,
-      () => flushed(this),
-      offset,
-    );
-  }
-}
-
 /**
  * The primary-process side of {@link WorkerBroker}: relays every worker's
  * publishes to the workers subscribed to the channel, keeps presence
@@ -135,6 +99,13 @@ export class WorkerRelay {
     },
   });
   private readonly historyOffset = () => this.history.offset();
+  /** Claims of a user's first socket on a worker, waiting for the user's other holders to learn it. */
+  private readonly claims = new ClaimWaits<WorkerLink>((link, id, userId) => {
+    if (this.links.get(link.worker.id) !== link) return; // the claimer is gone
+    const holders = this.subscribers.get(this.userChannel(userId));
+    link.out.push(['answer', id, holders?.size === 1 && holders.has(link)]);
+    this.touched.add(link);
+  });
   private readonly onExit = (worker: Worker) => {
     worker.off('error', ignoreSendError);
     this.drop(worker.id);
@@ -275,6 +246,13 @@ export class WorkerRelay {
         case 'rec':
           this.history.record(op[1], op[2], op[3], op[4]);
           break;
+        case 'claim':
+          this.subscribe(link, this.userChannel(op[2]));
+          this.claims.claim(op[2], link, op[1]);
+          break;
+        case 'noted':
+          this.claims.settled(op[1], link);
+          break;
         case 'read':
           link.out.push(['answer', op[1], this.history.read(op[2], op[3], op[4])]);
           this.touched.add(link);
@@ -305,6 +283,16 @@ export class WorkerRelay {
       this.subscribers.set(channel, set);
     }
     set.add(link);
+    // The user's lone holder delivers without the relay: tell it, and hold claims until it says it knows.
+    if (set.size === 2 && channel.startsWith(this.userPrefix)) {
+      const userId = channel.slice(this.userPrefix.length);
+      for (const other of set) {
+        if (other === link) continue;
+        other.out.push(['alone', userId, false]);
+        this.touched.add(other);
+        this.claims.told(userId, other);
+      }
+    }
   }
 
   private unsubscribe(link: WorkerLink, channel: string): void {
@@ -313,6 +301,11 @@ export class WorkerRelay {
     if (!set) return;
     set.delete(link);
     if (set.size === 0) this.subscribers.delete(channel);
+    if (!channel.startsWith(this.userPrefix)) return;
+    const userId = channel.slice(this.userPrefix.length);
+    this.claims.settled(userId, link);
+    // One holder left: it may deliver without the relay again.
+    if (set.size === 1) for (const last of set) last.out.push(['alone', userId, true]);
   }
 
   private publish(from: WorkerLink, channel: string, data: string): void {
