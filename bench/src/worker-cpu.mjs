@@ -102,14 +102,16 @@ if (cluster.isWorker) {
   const mine = new Set();
   hub.on('ready', ({ user }) => mine.add(user.id));
   let started;
+  let local = 0;
   process.on('message', async (m) => {
     if (m.type === 'users') process.send({ type: 'users', users: [...mine] });
     else if (m.type === 'send') {
       started = process.cpuUsage();
+      local = hub.stats().broker.local ?? 0;
       await sendAll(hub, m.targets, m.count, m.burst);
       process.send({ type: 'sent' });
     } else if (m.type === 'cpu') {
-      process.send({ type: 'cpu', ns: cpuNs(process.cpuUsage(started)), broker: hub.stats().broker });
+      process.send({ type: 'cpu', ns: cpuNs(process.cpuUsage(started)), local: (hub.stats().broker.local ?? 0) - local });
     }
   });
   const server = createServer();
@@ -180,8 +182,9 @@ async function run(mode, sends, users, burst) {
         return async () => ({ workers: await Promise.all(workers.map((w) => ask(w, { type: 'cpu' }, 'cpu'))) });
       });
     await measure(); // warm-up
+    const relayed = relay.stats().relayed;
     result = await measure();
-    result.relay = relay.stats();
+    result.relayed = relay.stats().relayed - relayed;
     for (const w of workers) w.process.kill();
   }
   clients.send({ type: 'close' });
@@ -192,8 +195,8 @@ async function run(mode, sends, users, burst) {
     deliveriesPerSecond: sends / (result.ms / 1000),
     cpuNsPerDelivery: totalNs / sends,
     primaryShare: mode === 'single' ? 0 : result.ownNs / totalNs,
-    brokerLocal: result.workers.reduce((sum, w) => sum + (w.broker.local ?? 0), 0),
-    relayed: result.relay?.relayed ?? 0,
+    brokerLocal: result.workers.reduce((sum, w) => sum + w.local, 0),
+    relayed: result.relayed ?? 0,
   };
 }
 

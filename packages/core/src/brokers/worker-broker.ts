@@ -93,12 +93,12 @@ export class WorkerBroker extends ClusterBroker {
   private sendFailed = false;
   /** No relay answered the hello in time: claims would wait for nothing. */
   private helloLate = false;
+  /** Messages not sent to the relay: their user is held by this worker alone. */
+  private local = 0;
   /**
    * The users this worker holds (or is claiming), and whether it holds each
    * alone: a message to such a user needs no IPC, the hub delivered it.
    */
-  /** Messages not sent to the relay: their user is held by this worker alone. */
-  private local = 0;
   private readonly holding = new Map<string, { claiming: boolean; alone: boolean }>();
   /** Message recovery's history, kept by the relay; set when the hub's `recovery` is on. */
   private recording: WorkerHistory | undefined;

@@ -39,9 +39,4 @@ export class ClaimWaits<L> {
     this.waits.delete(userId);
     for (const [link, id] of wait.claims) this.answer(link, id, userId);
   }
-
-  /** Users with holders still to acknowledge. */
-  get size(): number {
-    return this.waits.size;
-  }
 }
