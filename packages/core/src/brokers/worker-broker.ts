@@ -62,7 +62,9 @@ interface Pending {
  * `sendMessage`, `push` (callbacks once per user, cluster-wide),
  * `disconnect`, `updateUser` and presence then work across workers as they
  * do across nodes on Redis, and so does `recovery` (the relay keeps the
- * history, see {@link WorkerBroker.history}). A worker that dies leaves
+ * history, see {@link WorkerBroker.history}). A message to a user whose
+ * every socket is on the sending worker costs no IPC (without `recovery`):
+ * the relay tells each worker which users it holds alone. A worker that dies leaves
  * presence at once: the relay sees its exit. For more than one machine, use `RedisBroker`.
  *
  * ```js

@@ -69,6 +69,11 @@ const ignoreSendError = (): void => {};
  * when a worker exits, a live worker emits the offline changes of the users
  * only it held.
  *
+ * It also tells each worker whether it holds a user alone (a worker that
+ * does sends to that user without IPC), and answers a worker's claim of a
+ * user (before it admits its first socket of it) only once the user's lone
+ * holder knows it no longer is ({@link ClaimWaits}).
+ *
  * Create it in the primary before `cluster.fork()`. It listens to
  * `cluster`'s `'message'` and `'exit'` events; `close()` stops that.
  */
