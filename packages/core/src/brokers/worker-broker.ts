@@ -201,6 +201,11 @@ export class WorkerBroker extends ClusterBroker {
     super.publishToUser(userId, envelope);
   }
 
+  /** A claimed user's channel: the relay subscribed it with the claim. */
+  override subscribeUser(userId: string): void {
+    if (!this.holding.has(userId)) super.subscribeUser(userId);
+  }
+
   override unsubscribeUser(userId: string): void {
     this.holding.delete(userId);
     super.unsubscribeUser(userId);
