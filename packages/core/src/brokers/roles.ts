@@ -26,6 +26,16 @@ export interface BrokerBus {
   subscribeUser?(userId: string): void;
   /** This node's last socket of `userId` is gone. */
   unsubscribeUser?(userId: string): void;
+  /**
+   * Called before this node admits a socket of a user it holds no socket
+   * of: a promise delays that admission (`'ready'`) until it settles (it
+   * must settle, and never reject). A bus that delivers without publishing
+   * when this node holds a user alone (`WorkerBroker`) uses it so the
+   * user's other holders learn of this node first. The hub then calls
+   * `subscribeUser` when it admitted the socket, or `unsubscribeUser` when
+   * no socket of the user was admitted after all.
+   */
+  claimUser?(userId: string): Promise<void> | undefined;
   /** Flow control, as {@link Broker.admit}. */
   admit?(): Promise<void> | undefined;
   /** Counters merged into `hub.stats().broker`. */

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { ClusterBroker } from './cluster-broker.js';
 import { optionError } from '../protocol/protocol.js';
+import type { Envelope } from './broker.js';
 import type { MessageHistory, Position, RecoveryLimits } from './history.js';
 import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
 import { WorkerHistory } from './worker-history.js';
@@ -61,7 +62,9 @@ interface Pending {
  * `sendMessage`, `push` (callbacks once per user, cluster-wide),
  * `disconnect`, `updateUser` and presence then work across workers as they
  * do across nodes on Redis, and so does `recovery` (the relay keeps the
- * history, see {@link WorkerBroker.history}). A worker that dies leaves
+ * history, see {@link WorkerBroker.history}). A message to a user whose
+ * every socket is on the sending worker costs no IPC (without `recovery`):
+ * the relay tells each worker which users it holds alone. A worker that dies leaves
  * presence at once: the relay sees its exit. For more than one machine, use `RedisBroker`.
  *
  * ```js
@@ -90,6 +93,15 @@ export class WorkerBroker extends ClusterBroker {
   private helloTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private sendFailed = false;
+  /** No relay answered the hello in time: claims would wait for nothing. */
+  private helloLate = false;
+  /** Messages not sent to the relay: their user is held by this worker alone. */
+  private local = 0;
+  /**
+   * The users this worker holds (or is claiming), and whether it holds each
+   * alone: a message to such a user needs no IPC, the hub delivered it.
+   */
+  private readonly holding = new Map<string, { claiming: boolean; alone: boolean }>();
   /** Message recovery's history, kept by the relay; set when the hub's `recovery` is on. */
   private recording: WorkerHistory | undefined;
   private readonly onIpc = (message: unknown) => {
@@ -150,6 +162,7 @@ export class WorkerBroker extends ClusterBroker {
     super.attach(node);
     this.helloTimer = setTimeout(() => {
       if (this.welcomed || this.closed) return;
+      this.helloLate = true;
       node.reportError(
         new Error(
           `wshub: no WorkerRelay answered in the primary process within ${this.requestTimeoutMs} ms; create one (new WorkerRelay()) before cluster.fork(), with the same prefix ("${this.prefix}")`,
@@ -157,6 +170,45 @@ export class WorkerBroker extends ClusterBroker {
       );
     }, this.requestTimeoutMs);
     this.helloTimer.unref();
+  }
+
+  /**
+   * Called before the hub admits its first socket of `userId`: the relay
+   * subscribes this worker to the user and answers once every other worker
+   * that holds the user knows it no longer holds it alone; the answer says
+   * whether this worker does. Never rejects: without an answer in
+   * `requestTimeoutMs` the user's messages simply go through the relay.
+   * With `recovery` on, every message goes through the relay's history, so
+   * there is nothing to claim.
+   */
+  claimUser(userId: string): Promise<void> | undefined {
+    if (this.recording || this.closed || this.sendFailed || this.helloLate) return undefined;
+    const entry = { claiming: true, alone: false };
+    this.holding.set(userId, entry);
+    const settle = (alone: unknown) => {
+      entry.claiming = false;
+      entry.alone = alone === true;
+    };
+    return this.request('a claim', (id) => ['claim', id, userId]).then(settle, () => settle(false));
+  }
+
+  /** A message (or `disconnect`, `updateUser`) to a user only this worker holds is not sent: the hub delivered it. */
+  override publishToUser(userId: string, envelope: Envelope): void {
+    if (this.holding.get(userId)?.alone) {
+      this.local++;
+      return;
+    }
+    super.publishToUser(userId, envelope);
+  }
+
+  /** A claimed user's channel: the relay subscribed it with the claim. */
+  override subscribeUser(userId: string): void {
+    if (!this.holding.has(userId)) super.subscribeUser(userId);
+  }
+
+  override unsubscribeUser(userId: string): void {
+    this.holding.delete(userId);
+    super.unsubscribeUser(userId);
   }
 
   protected publish(channel: string, data: string): void {
@@ -212,7 +264,7 @@ export class WorkerBroker extends ClusterBroker {
   }
 
   override stats(): Record<string, number> {
-    return { ...super.stats(), batches: this.batcher.batches, queuedBytes: this.batcher.bytes };
+    return { ...super.stats(), local: this.local, batches: this.batcher.batches, queuedBytes: this.batcher.bytes };
   }
 
   /**
@@ -226,6 +278,7 @@ export class WorkerBroker extends ClusterBroker {
     // Everything still queued goes now, past the window: no later turn may come.
     this.batcher.flush(true);
     this.closed = true;
+    this.holding.clear();
     this.recording?.close();
     this.drained();
     clearTimeout(this.helloTimer);
@@ -287,6 +340,7 @@ export class WorkerBroker extends ClusterBroker {
       switch (op[0]) {
         case 'welcome':
           this.welcomed = true;
+          this.helloLate = false;
           this.unacked = 0;
           clearTimeout(this.helloTimer);
           break;
@@ -311,6 +365,13 @@ export class WorkerBroker extends ClusterBroker {
         case 'resume':
           this.node?.closeForResume(op[1]);
           break;
+        case 'alone': {
+          // A claim's answer, still to come, decides for a user being claimed.
+          const entry = this.holding.get(op[1]);
+          if (entry && !entry.claiming) entry.alone = op[2] === true;
+          if (op[2] !== true) this.batcher.push(['noted', op[1]]);
+          break;
+        }
         case 'answer': {
           const pending = this.pending.get(op[1]);
           if (!pending) break;

@@ -37,6 +37,14 @@ export type WorkerOp =
   | ['rec', userId: string | null, filter: DeliveryFilter, event: string, text: string, id?: string]
   /** A resume's replay: answered with `RecordedRow[]`, or `null` when the history cannot serve it in full. */
   | ['read', id: number, userId: string, epoch: string, offset: number]
+  /**
+   * Before this worker admits its first socket of the user: subscribes the
+   * user's channel, and is answered (`true`: no other worker holds the user)
+   * once every other holder has learned it is no longer alone.
+   */
+  | ['claim', id: number, userId: string]
+  /** The relay's `['alone', userId, false]` was applied: this worker sends to the user through the relay now. */
+  | ['noted', userId: string]
   | ['bye'];
 
 /** Primary → worker. */
@@ -51,7 +59,12 @@ export type RelayOp =
   /** A recorded message, for the worker's sockets, in offset order. */
   | ['rec', ...RecordedRow]
   /** The worker's sockets of this user may have missed a recorded message: close them for a resume. */
-  | ['resume', userId: string];
+  | ['resume', userId: string]
+  /**
+   * Whether this worker is now the only one that holds the user (`false`
+   * must be answered with `['noted', userId]`).
+   */
+  | ['alone', userId: string, alone: boolean];
 
 /** A recorded message on the wire: offset, user (`null`: a broadcast), filter, event, frame text. */
 export type RecordedRow = [offset: number, userId: string | null, filter: DeliveryFilter, event: string, text: string];

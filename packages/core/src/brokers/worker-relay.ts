@@ -2,7 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import type { PresenceChange } from './broker.js';
 import { optionError } from '../protocol/protocol.js';
 import { RelayHistory } from './relay-history.js';
-import { type IpcBatch, isBatch, OpQueue, type RelayOp, type WorkerOp } from './worker-ipc.js';
+import { ClaimWaits } from './worker-claims.js';
+import { isBatch, type WorkerOp } from './worker-ipc.js';
+import { WorkerLink } from './worker-link.js';
 
 export interface WorkerRelayOptions {
   /**
@@ -56,44 +58,6 @@ export interface WorkerRelayStats {
  */
 const ignoreSendError = (): void => {};
 
-/** One worker as the relay sees it. */
-class WorkerLink {
-  readonly channels = new Set<string>();
-  readonly users = new Set<string>();
-  readonly out: OpQueue<RelayOp>;
-  /** Bytes of this worker's batches not acknowledged yet: they went to a worker whose queue is full. */
-  heldAck = 0;
-  /** The full workers that `heldAck` waits for. */
-  readonly blockers = new Set<WorkerLink>();
-  /** The workers whose acknowledgements wait for this one's queue to drain. */
-  readonly waiters = new Set<WorkerLink>();
-
-  constructor(
-    readonly worker: Worker,
-    prefix: string,
-    flushed: (link: WorkerLink) => void,
-    offset: () => number | undefined,
-  ) {
-    this.out = new OpQueue<RelayOp>(
-      prefix,
-      (batch: IpcBatch<RelayOp>, done) => {
-        if (!worker.isConnected()) return true;
-        try {
-          // With a callback, a failed write (EPIPE: the worker died mid-write)
-          // is handed to it instead of being emitted as the Worker's 'error'.
-          return worker.send(batch, () => done());
-        } catch {
-          // The worker is going away; its 'exit' cleans up.
-          return true;
-        }
-      },
-      () => true,
-      () => flushed(this),
-      offset,
-    );
-  }
-}
-
 /**
  * The primary-process side of {@link WorkerBroker}: relays every worker's
  * publishes to the workers subscribed to the channel, keeps presence
@@ -104,6 +68,11 @@ class WorkerLink {
  * worker whose join made the user online, or whose leave made it offline;
  * when a worker exits, a live worker emits the offline changes of the users
  * only it held.
+ *
+ * It also tells each worker whether it holds a user alone (a worker that
+ * does sends to that user without IPC), and answers a worker's claim of a
+ * user (before it admits its first socket of it) only once the user's lone
+ * holder knows it no longer is ({@link ClaimWaits}).
  *
  * Create it in the primary before `cluster.fork()`. It listens to
  * `cluster`'s `'message'` and `'exit'` events; `close()` stops that.
@@ -135,6 +104,13 @@ export class WorkerRelay {
     },
   });
   private readonly historyOffset = () => this.history.offset();
+  /** Claims of a user's first socket on a worker, waiting for the user's other holders to learn it. */
+  private readonly claims = new ClaimWaits<WorkerLink>((link, id, userId) => {
+    if (this.links.get(link.worker.id) !== link) return; // the claimer is gone
+    const holders = this.subscribers.get(this.userChannel(userId));
+    link.out.push(['answer', id, holders?.size === 1 && holders.has(link)]);
+    this.touched.add(link);
+  });
   private readonly onExit = (worker: Worker) => {
     worker.off('error', ignoreSendError);
     this.drop(worker.id);
@@ -275,6 +251,13 @@ export class WorkerRelay {
         case 'rec':
           this.history.record(op[1], op[2], op[3], op[4], typeof op[5] === 'string' ? op[5] : undefined);
           break;
+        case 'claim':
+          this.subscribe(link, this.userChannel(op[2]));
+          this.claims.claim(op[2], link, op[1]);
+          break;
+        case 'noted':
+          this.claims.settled(op[1], link);
+          break;
         case 'read':
           link.out.push(['answer', op[1], this.history.read(op[2], op[3], op[4])]);
           this.touched.add(link);
@@ -305,6 +288,16 @@ export class WorkerRelay {
       this.subscribers.set(channel, set);
     }
     set.add(link);
+    // The user's lone holder delivers without the relay: tell it, and hold claims until it says it knows.
+    if (set.size === 2 && channel.startsWith(this.userPrefix)) {
+      const userId = channel.slice(this.userPrefix.length);
+      for (const other of set) {
+        if (other === link) continue;
+        other.out.push(['alone', userId, false]);
+        this.touched.add(other);
+        this.claims.told(userId, other);
+      }
+    }
   }
 
   private unsubscribe(link: WorkerLink, channel: string): void {
@@ -313,6 +306,11 @@ export class WorkerRelay {
     if (!set) return;
     set.delete(link);
     if (set.size === 0) this.subscribers.delete(channel);
+    if (!channel.startsWith(this.userPrefix)) return;
+    const userId = channel.slice(this.userPrefix.length);
+    this.claims.settled(userId, link);
+    // One holder left: it may deliver without the relay again.
+    if (set.size === 1) for (const last of set) last.out.push(['alone', userId, true]);
   }
 
   private publish(from: WorkerLink, channel: string, data: string): void {

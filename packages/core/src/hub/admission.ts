@@ -35,7 +35,11 @@ export function openSession<User extends HubUser, S extends object>(ctx: HubCont
     if (started !== 0) {
       observers.call('authSettled', secondsSince(started), outcome.kind === 'accepted' ? 'accepted' : outcome.kind);
     }
-    if (outcome.kind === 'accepted') whenPositionKnown(ctx, session, () => settleHandshake(ctx, session, outcome));
+    if (outcome.kind === 'accepted') {
+      // A broker that delivers without publishing when this node holds a user alone first tells the user's other holders.
+      const admit = () => (session.phase === 'pending' ? settleHandshake(ctx, session, outcome) : undefined);
+      whenPositionKnown(ctx, session, () => ctx.cluster.whenClaimed(outcome.user.id, admit));
+    }
     else settleHandshake(ctx, session, outcome);
   });
   return session;

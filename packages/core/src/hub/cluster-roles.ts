@@ -17,6 +17,8 @@ export interface HubBus {
   /** This node now holds its first socket of the user / its last is gone. */
   hold(userId: string): void;
   release(userId: string): void;
+  /** Before this node admits its first socket of the user: a promise to await first (see `BrokerBus.claimUser`). */
+  claim(userId: string): Promise<void> | undefined;
   /** Flow control (see `Broker.admit`). */
   admit(): Promise<void> | undefined;
 }
@@ -28,6 +30,7 @@ export const localBus: HubBus = {
   toNode() {},
   hold() {},
   release() {},
+  claim: () => undefined,
   admit: () => undefined,
 };
 
@@ -50,6 +53,9 @@ export class SharedBus implements HubBus {
   }
   release(userId: string): void {
     this.bus.unsubscribeUser?.(userId);
+  }
+  claim(userId: string): Promise<void> | undefined {
+    return this.bus.claimUser?.(userId);
   }
   admit(): Promise<void> | undefined {
     return this.bus.admit?.();

@@ -170,6 +170,46 @@ export class ClusterSync<User, S extends object = object> {
     this.publish(() => this.bus.toUser(userId, this.traced({ kind: 'update', userId, user })));
   }
 
+  /** Claims in flight (see {@link whenClaimed}): user → how many sockets wait for it. */
+  private readonly claims = new Map<string, { waiting: number; settled: Promise<void> }>();
+
+  /**
+   * Runs `admit` once this node may admit a socket of `userId`: at once
+   * when it holds the user already or the bus claims nothing; else once the
+   * bus's claim settled (one claim per user, however many sockets wait). A
+   * claim after which no socket of the user was admitted is given back.
+   */
+  whenClaimed(userId: string, admit: () => void): void {
+    let claim = this.claims.get(userId);
+    if (!claim) {
+      const pending = this.rooms.has(userId) ? undefined : this.claim(userId);
+      if (!pending) {
+        admit();
+        return;
+      }
+      claim = { waiting: 0, settled: pending };
+      this.claims.set(userId, claim);
+    }
+    const current = claim;
+    current.waiting++;
+    void current.settled.then(() => {
+      if (--current.waiting === 0) this.claims.delete(userId);
+      this.guarded(admit);
+      if (current.waiting === 0 && !this.rooms.has(userId)) this.publish(() => this.bus.release(userId));
+    });
+  }
+
+  /** The bus's claim of `userId`, never rejecting; `undefined` when there is nothing to wait for. */
+  private claim(userId: string): Promise<void> | undefined {
+    if (this.bus === localBus) return undefined;
+    try {
+      return this.bus.claim(userId)?.then(undefined, (error) => this.host.report(HubError.from('broker', error)));
+    } catch (error) {
+      this.host.report(HubError.from('broker', error));
+      return undefined;
+    }
+  }
+
   /** This node now holds its first socket of the user. */
   joined(userId: string, user: User): void {
     this.publish(() => this.bus.hold(userId));

@@ -22,8 +22,11 @@ const relay = new WorkerRelay({ onPresence: (change) => toTest({ type: 'relay-pr
 
 let nextCall = 0;
 const calls = new Map();
+/** worker id → the broker's IPC messages (batches) it sent to the primary, counted here, outside the code under test. */
+const ipc = {};
 
 cluster.on('message', (worker, message) => {
+  if (message?.['wshub.worker-broker'] !== undefined) ipc[worker.id] = (ipc[worker.id] ?? 0) + 1;
   if (message?.type === 'presence') toTest({ type: 'presence', worker: worker.id, userId: message.userId, online: message.online });
   else if (message?.type === 'error') toTest({ type: 'error', worker: worker.id, message: message.message });
   else if (message?.type === 'reply') {
@@ -59,6 +62,11 @@ const commands = {
     });
   },
   relayStats: () => relay.stats(),
+  ipcCount: () => ({ ...ipc }),
+  stop({ worker: id }) {
+    process.kill(cluster.workers[id].process.pid, 'SIGSTOP');
+    return {};
+  },
   memory: () => process.memoryUsage(),
 };
 

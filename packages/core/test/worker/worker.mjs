@@ -29,7 +29,19 @@ const hub = new WsHub({
 const receiptsLog = [];
 hub.on('delivered', (e) => receiptsLog.push(`delivered ${e.id} ${e.deviceFingerprint}`));
 hub.on('undelivered', (e) => receiptsLog.push(`undelivered ${e.id} ${e.userId}`));
-hub.on('ready', ({ socket }) => socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } })));
+/**
+ * userId → when its latest socket here was ready, on the machine's monotonic
+ * clock (process.hrtime, the same clock in every process), to compare with
+ * another worker's `streamTimed`.
+ */
+const readyAt = new Map();
+hub.on('ready', ({ socket, user }) => {
+  readyAt.set(user.id, process.hrtime.bigint());
+  socket.send(JSON.stringify({ event: 'hello', data: { worker: cluster.worker.id } }));
+});
+/** When each send of the latest `streamTimed` was made, on the same clock. */
+let sentAt = [];
+let streaming = false;
 hub.on('presence', (change) => process.send({ type: 'presence', ...change }));
 hub.on('error', (error) => process.send({ type: 'error', message: error.message }));
 
@@ -60,6 +72,33 @@ const methods = {
       if (sent % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     return sent;
+  },
+  // As `stream`, until `stopStream` (or `ms`), noting when each send was made (see `sentAfter`).
+  async streamTimed({ userId, ms }) {
+    sentAt = [];
+    streaming = true;
+    const end = Date.now() + ms;
+    while (streaming && Date.now() < end) {
+      sentAt.push(process.hrtime.bigint());
+      await hub.sendMessage(userId, 'tick', sentAt.length - 1);
+      if (sentAt.length % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sentAt.length;
+  },
+  stopStream() {
+    streaming = false;
+  },
+  // When `userId`'s latest socket on this worker was ready.
+  readyAt: ({ userId }) => String(readyAt.get(userId)),
+  // The first send of the latest `streamTimed` made after `at` (a `readyAt` of another worker).
+  sentAfter: ({ at }) => {
+    const i = sentAt.findIndex((t) => t > BigInt(at));
+    return i === -1 ? sentAt.length : i;
+  },
+  // `count` sendMessage calls to `userId`, awaited in turn.
+  async sendMany({ userId, count }) {
+    for (let i = 0; i < count; i++) await hub.sendMessage(userId, 'n', i);
+    return count;
   },
   // sendMessage to `count` distinct users `<prefix><i>` of `bytes` each; the heap after.
   async spray({ prefix, count, bytes }) {
