@@ -3,13 +3,14 @@
  * that imports `HubClient` from '@wshub/client' as a user would, built with
  * the bundler's JS API and exactly the configuration the README says it
  * needs ("What the worker file needs"), served on 127.0.0.1, opened in two
- * tabs of Debian's headless Chromium against a real `WsHub`. The package is
+ * tabs of Debian's headless Chromium against a real `WsHub`; and the same
+ * app in Vite's dev server, with no configuration. The package is
  * installed into the app's `node_modules` as npm would (package.json and
  * `dist/`: `npx tsup` first).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
@@ -75,8 +76,8 @@ async function build(bundler: Bundler | 'esbuild-without-worker-entry', app: str
 }
 
 interface Served {
-  server: Server;
   base: string;
+  close(): Promise<void>;
   /** Every script a shared worker was started from (`Sec-Fetch-Dest: sharedworker`), with the file served for it, if any. */
   workerScripts: Array<{ path: string; file: string | undefined }>;
 }
@@ -99,7 +100,24 @@ async function serve(out: string): Promise<Served> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, workerScripts };
+  const close = async () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close, workerScripts };
+}
+
+/** Vite's dev server on the app, as `vite` with no config file would run it, on 127.0.0.1. */
+async function serveDev(app: string): Promise<Served> {
+  const { createServer } = await import('vite');
+  const server = await createServer({ root: app, configFile: false, logLevel: 'warn', server: { host: '127.0.0.1', port: 0 } });
+  const workerScripts: Served['workerScripts'] = [];
+  // Ahead of Vite's own handlers: which URL the worker was started from.
+  server.httpServer!.prependListener('request', (request: IncomingMessage) => {
+    if (request.headers['sec-fetch-dest'] === 'sharedworker') workerScripts.push({ path: request.url ?? '', file: undefined });
+  });
+  await server.listen();
+  return { base: server.resolvedUrls!.local[0]!, close: () => server.close(), workerScripts };
 }
 
 interface AppLog {
@@ -131,8 +149,7 @@ describe.skipIf(skip)(skip ?? "share: true in an app built by Vite, webpack 5 an
   afterEach(async () => {
     await context?.close();
     context = undefined;
-    served?.server.closeAllConnections();
-    served?.server.close();
+    await served?.close();
     served = undefined;
   });
 
@@ -184,6 +201,25 @@ describe.skipIf(skip)(skip ?? "share: true in an app built by Vite, webpack 5 an
     },
     60_000,
   );
+
+  it("Vite's dev server, with no configuration: two tabs share one socket, both get a message, and the worker is the package's file", async () => {
+    served = await serveDev(app);
+    context = await browser.newContext();
+    const tabs = [await openApp(), await openApp()];
+    expect(hub.hub.socketsOf('alice')).toHaveLength(1);
+    await hub.hub.sendMessage('alice', 'notice', { text: 'served by vite' });
+    for (const tab of tabs) {
+      await tab.waitForFunction(() => (globalThis as any).app.log.notices.length > 0);
+      expect(await logOf(tab)).toMatchObject({ notices: [{ text: 'served by vite' }], errors: [] });
+    }
+    // One worker, started from the installed package's file (what it imports, Vite's client env, comes after).
+    const paths = served.workerScripts.map((w) => w.path);
+    expect(paths[0]).toMatch(/^\/node_modules\/@wshub\/client\/dist\/shared-worker\.js(\?|$)/);
+    expect(paths.filter((path) => path.includes('shared-worker'))).toHaveLength(1);
+    await context.close();
+    context = undefined;
+    await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+  }, 60_000);
 
   it('esbuild without the worker as an entry point: the worker is not in the output, and the client ends with an error that says so', async () => {
     const out = await build('esbuild-without-worker-entry', app);
