@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageDelivered, MessageUndelivered } from '@wshub/core';
-import { TestHub } from '../support/hub.js';
+import { TestHub, tokenOf } from '../support/hub.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -290,6 +290,80 @@ describe.skipIf(skip)(skip ?? "share: 'worker' in Chromium", () => {
       expect(hub.hub.socketsOf('alice')).toHaveLength(1);
       await second.evaluate(() => (globalThis as any).client.close());
       await expect.poll(() => hub.hub.socketsOf('alice').length, { timeout: WAIT_MS }).toBe(0);
+    }, 30_000);
+
+    it('a session that expires is refreshed once per expiry, through one tab’s token, on the one socket', async () => {
+      // Tokens `alice-<ttl>-<n>`: alice, for `ttl` ms from when the server reads them.
+      const user = (token: string | undefined) => {
+        const match = token?.match(/^(\w+)-(\d+)-\d+$/);
+        if (!match) throw new Error('bad token');
+        return { id: match[1]!, deviceFingerprint: 'd', expiresAt: Date.now() + Number(match[2]) };
+      };
+      const refreshed: string[] = [];
+      const expiring = await TestHub.start({
+        authenticate: (request) => user(tokenOf(request)),
+        refresh: ({ token }) => {
+          refreshed.push(token);
+          return user(token);
+        },
+      });
+      try {
+        context = await browser.newContext();
+        const tabs: Page[] = [];
+        for (const tab of [1, 2]) {
+          const page = await context.newPage();
+          page.setDefaultTimeout(WAIT_MS);
+          await page.goto(base);
+          await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+          // Each tab's token function counts its calls; 2 s tokens, so the server asks for a refresh a second ahead.
+          await page.evaluate(
+            async ({ url, share, tab }) => {
+              const g = globalThis as any;
+              g.tokens = [];
+              g.closes = [];
+              g.notices = [];
+              const client = new g.HubClient(url, {
+                share,
+                token: () => {
+                  const token = `alice-2000-${tab * 1000 + g.tokens.length}`;
+                  g.tokens.push(token);
+                  return token;
+                },
+              });
+              g.client = client;
+              client.on('close', ({ code }: { code: number }) => g.closes.push(code));
+              client.on('notice', (data: unknown) => g.notices.push(data));
+              if (client.state !== 'open') await new Promise((resolve) => client.on('state', (s: string) => s === 'open' && resolve(s)));
+            },
+            { url: expiring.url, share, tab },
+          );
+          tabs.push(page);
+        }
+        const [socket, ...others] = expiring.hub.socketsOf('alice');
+        expect(others).toHaveLength(0);
+        // Two expiries pass, each renewed once.
+        await expect.poll(() => refreshed.length, { timeout: 8000 }).toBeGreaterThanOrEqual(2);
+        // Read after the refreshes: every refreshed token was asked before the server saw it.
+        const renewals = [...refreshed];
+        const tokens = (await Promise.all(tabs.map((tab) => tab.evaluate(() => (globalThis as any).tokens as string[])))).flat();
+        // All asked of one tab: one for the connection, then one for each refresh (and at most one on its way).
+        expect(new Set(tokens.map((token) => Math.floor(Number(token.split('-')[2]) / 1000)))).toEqual(new Set([1]));
+        expect(tokens.slice(1, 1 + renewals.length)).toEqual(renewals);
+        expect(tokens.length - 1 - renewals.length).toBeLessThanOrEqual(1);
+        expect(expiring.hub.socketsOf('alice')).toEqual([socket]);
+        await expiring.hub.sendMessage('alice', 'notice', { after: refreshed.length });
+        for (const tab of tabs) {
+          await tab.waitForFunction(() => (globalThis as any).notices.length > 0);
+          expect(await tab.evaluate(() => ({ closes: (globalThis as any).closes, notices: (globalThis as any).notices }))).toEqual({
+            closes: [],
+            notices: [{ after: refreshed.length }],
+          });
+        }
+      } finally {
+        await context?.close();
+        context = undefined;
+        await expiring.stop();
+      }
     }, 30_000);
   });
 
