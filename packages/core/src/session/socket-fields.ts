@@ -59,6 +59,11 @@ const socketFields: PropertyDescriptorMap = {
   },
 };
 
+/** The session of a socket the hub decorated. */
+export function sessionOf(socket: object): SocketSession<unknown, object> {
+  return (socket as Decorated)[kSession];
+}
+
 /**
  * Adds the hub's read-only fields ({@link HubSocketFields}) to a transport's
  * socket object: `id` and `isAuthorized` as values, the rest as getters that
