@@ -7,23 +7,26 @@ import { WatchRegistry } from '../src/routing/watch-registry.js';
 
 interface S {
   name: string;
-  watching: Map<string, Set<string | null>>;
+  watches: Map<string, Set<string | null>> | undefined;
 }
-const socket = (name: string): S => ({ name, watching: new Map() });
+const socket = (name: string): S => ({ name, watches: undefined });
 
-describe('WatchRegistry keeps socket.watching and the index in step', () => {
+describe('WatchRegistry keeps socket.watches and the index in step', () => {
   it('adds, refuses duplicates, removes exactly, and deletes empty entries', () => {
     const r = new WatchRegistry<S>();
     const a = socket('a');
+    expect(r.countOf(a)).toBe(0);
+    r.removeSocket(a);
+    expect(a.watches).toBeUndefined();
     expect(r.add(a, 'e', '1')).toBe(true);
     expect(r.add(a, 'e', '1')).toBe(false);
     expect(r.add(a, 'e', null)).toBe(true);
     expect(r.countOf(a)).toBe(2);
     expect(r.remove(a, 'e', '2')).toBe(false);
     expect(r.remove(a, 'e', '1')).toBe(true);
-    expect([...a.watching]).toEqual([['e', new Set([null])]]);
+    expect([...a.watches!]).toEqual([['e', new Set([null])]]);
     r.removeSocket(a);
-    expect(a.watching.size).toBe(0);
+    expect(a.watches!.size).toBe(0);
     expect(r.eventCount).toBe(0);
   });
 

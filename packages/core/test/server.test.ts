@@ -134,6 +134,18 @@ describe('heartbeat', () => {
     silent.terminate();
   });
 
+  it('holds no closure per socket: every socket shares its message, pong and close listeners', async () => {
+    f = await startHub({ heartbeatMs: 50 });
+    await f.ready('user=a');
+    await f.ready('user=b');
+    const [a] = f.hub.socketsOf('a');
+    const [b] = f.hub.socketsOf('b');
+    for (const event of ['message', 'pong', 'close']) {
+      expect(a!.listeners(event)).toHaveLength(1);
+      expect(a!.listeners(event)).toEqual(b!.listeners(event));
+    }
+  });
+
   it('also terminates sockets still waiting for authenticate', async () => {
     f = await startHub({ heartbeatMs: 50, authTimeoutMs: 60_000, authenticate: () => new Promise<User>(() => {}) });
     const connected = waitFor(f.hub, 'connected');

@@ -3,7 +3,7 @@ import type { HubOptions, HubUser } from '../config/options.js';
 import { HubError } from '../protocol/errors.js';
 import { optionError } from '../protocol/protocol.js';
 import type { WatchFilterArg } from '../routing/delivery-filter.js';
-import type { OpenOptions, Session } from '../session/connection.js';
+import type { Connection, OpenOptions, Session } from '../session/connection.js';
 import { closeSessions } from '../session/drain.js';
 import { isWellFormed } from '../session/handshake.js';
 import type { Handler } from '../util/notifier.js';
@@ -31,6 +31,11 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
 
   constructor(options: HubOptions<User, HubSocket<User, S>>) {
     this.ctx = createHubContext(options);
+  }
+
+  /** The sessions the hub holds (open or closing) until the transport reports each closed: what a transport's heartbeat walks. */
+  protected openSessions(): ReadonlySet<Session & { readonly connection: Connection }> {
+    return this.ctx.sessions;
   }
 
   /** Unique per hub instance (brokers drop their own publishes by it). */

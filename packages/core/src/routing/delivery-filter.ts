@@ -25,7 +25,7 @@ export function toDeliveryFilter(value: WatchFilterArg): DeliveryFilter {
 /** Whether one socket passes the filter for `event`. */
 export function matchesFilter(socket: Watcher, event: string, filter: DeliveryFilter): boolean {
   if (filter === null) return true;
-  const scopes = socket.watching.get(event);
+  const scopes = socket.watches?.get(event);
   if (!scopes) return false;
   if (filter === true) return true;
   return scopes.has(filter) || scopes.has(null);

@@ -1,12 +1,16 @@
-/** What the registry needs from a session: its `watching` map (event → scopes, `null` = wildcard), the shape of `@kovalenko/nestjs-websocket`'s `AuthWebSocket.watching`. */
+/**
+ * What the registry needs from a session: its watch map (event → scopes,
+ * `null` = wildcard, the shape of `@kovalenko/nestjs-websocket`'s
+ * `AuthWebSocket.watching`), which the registry makes on the first watch.
+ */
 export interface Watcher {
-  readonly watching: Map<string, Set<string | null>>;
+  watches: Map<string, Set<string | null>> | undefined;
 }
 
 /**
  * Which sockets watch what, kept in two structures in step (as socket.io's
  * in-memory adapter keeps `rooms` and `sids`):
- * - per session, `session.watching` (event → scopes);
+ * - per session, `session.watches` (event → scopes), made on its first watch;
  * - per event, an index scope → sockets, so delivery to watchers touches
  *   only the matching sockets instead of scanning every socket.
  * Empty entries are deleted on the way out, so memory follows live watches.
@@ -16,11 +20,12 @@ export class WatchRegistry<S extends Watcher> {
 
   /** Registers a watch; false when the socket already had exactly this one. */
   add(socket: S, event: string, payload: string | null): boolean {
-    let scopes = socket.watching.get(event);
+    let scopes = socket.watches?.get(event);
     if (scopes?.has(payload)) return false;
     if (!scopes) {
       scopes = new Set();
-      socket.watching.set(event, scopes);
+      socket.watches ??= new Map();
+      socket.watches.set(event, scopes);
     }
     scopes.add(payload);
     let byScope = this.index.get(event);
@@ -39,9 +44,9 @@ export class WatchRegistry<S extends Watcher> {
 
   /** Removes exactly (event, payload); false when it was not registered. */
   remove(socket: S, event: string, payload: string | null): boolean {
-    const scopes = socket.watching.get(event);
+    const scopes = socket.watches?.get(event);
     if (!scopes?.delete(payload)) return false;
-    if (scopes.size === 0) socket.watching.delete(event);
+    if (scopes.size === 0) socket.watches?.delete(event);
     const byScope = this.index.get(event);
     const sockets = byScope?.get(payload);
     if (byScope && sockets) {
@@ -54,7 +59,8 @@ export class WatchRegistry<S extends Watcher> {
 
   /** Removes every watch of a socket (it closed). */
   removeSocket(socket: S): void {
-    for (const [event, scopes] of [...socket.watching]) {
+    if (!socket.watches) return;
+    for (const [event, scopes] of [...socket.watches]) {
       for (const payload of [...scopes]) this.remove(socket, event, payload);
     }
   }
@@ -62,7 +68,7 @@ export class WatchRegistry<S extends Watcher> {
   /** Number of (event, payload) watches a socket holds. */
   countOf(socket: S): number {
     let n = 0;
-    for (const scopes of socket.watching.values()) n += scopes.size;
+    if (socket.watches) for (const scopes of socket.watches.values()) n += scopes.size;
     return n;
   }
 

@@ -59,16 +59,30 @@ const socketFields: PropertyDescriptorMap = {
   },
 };
 
+/** The session of a socket the hub decorated. */
+export function sessionOf(socket: object): SocketSession<unknown, object> {
+  return (socket as Decorated)[kSession];
+}
+
+/** `isAuthorized`, read from the session, which makes its promise only when asked while pending. */
+const isAuthorized: PropertyDescriptor = {
+  get(this: Decorated) {
+    return this[kSession].isAuthorized;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 /**
  * Adds the hub's read-only fields ({@link HubSocketFields}) to a transport's
- * socket object: `id` and `isAuthorized` as values, the rest as getters that
- * read the session, so the session stays their one owner.
+ * socket object: `id` as a value, the rest as getters that read the
+ * session, so the session stays their one owner.
  */
 export function decorateSocket<User, S extends object>(socket: S, session: SocketSession<User, S>): HubSocket<User, S> {
   // defineProperties returns its argument typed as it came: the fields it added are invisible to the compiler.
   return Object.defineProperties(socket, {
     id: { value: session.id, enumerable: true, configurable: true },
-    isAuthorized: { value: session.isAuthorized, enumerable: true, configurable: true },
+    isAuthorized,
     [kSession]: { value: session, configurable: true },
     ...socketFields,
   }) as HubSocket<User, S>;

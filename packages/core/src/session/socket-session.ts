@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, Session } from './connection.js';
 import type { HubLimits } from '../config/options.js';
-import { TokenBucket } from '../util/token-bucket.js';
 import { PendingFrames } from './pending-frames.js';
+import { SessionInput } from './session-input.js';
 import { decorateSocket, type HubSocket } from './socket-fields.js';
 import {
   CloseCode,
@@ -45,6 +45,11 @@ export interface SessionOptions<User, S extends object> {
 export type AdmittedSession<User, S extends object = object> = SocketSession<User, S> & { readonly user: User };
 
 const RESOLVED = Promise.resolve();
+/** `isAuthorized` of every session asked only once it was admitted, or closed unadmitted. */
+const AUTHORIZED = Promise.resolve(true);
+const UNAUTHORIZED = Promise.resolve(false);
+/** `watching` of every session until its first watch. */
+const NO_WATCHES: ReadonlyMap<string, Set<string | null>> = new Map();
 
 /**
  * One connection as the hub holds it: its phase, its user and watches, and
@@ -52,13 +57,21 @@ const RESOLVED = Promise.resolve();
  * then handled strictly in order, with backpressure and a rate limit. The
  * rules of what a frame means live in the hub; this class only decides
  * when, and whether, a frame gets there.
+ *
+ * An idle session holds little: what only a sending, watching or closing
+ * socket needs (the rate bucket and input queue, the frames kept before
+ * authorization, the watch map, the `isAuthorized` promise) is made when
+ * first needed.
  */
 export class SocketSession<User = unknown, S extends object = object> implements Session {
   /** Unique connection id: hex from random bytes, one flat string (~60 B; a UUID string is ~490 B). */
   readonly id = randomBytes(16).toString('hex');
-  /** Active watches: event → scopes, `null` for a wildcard. Kept by `WatchRegistry`, in step with its index; apps see a copy. */
-  readonly watching = new Map<string, Set<string | null>>();
-  readonly isAuthorized: Promise<boolean>;
+  /**
+   * Active watches: event → scopes, `null` for a wildcard. Kept by
+   * `WatchRegistry`, in step with its index, which makes it on the first
+   * watch; apps see a copy.
+   */
+  watches: Map<string, Set<string | null>> | undefined;
 
   private state: Phase = 'pending';
   private currentUser: User | undefined;
@@ -72,19 +85,15 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private chosenReason: string | undefined;
   /** Ends a handshake that outlasts `authTimeoutMs`. */
   private authTimer: ReturnType<typeof setTimeout> | undefined;
-  private resolveAuth!: (value: boolean) => void;
-  /** Frames kept before authorization; dropped once the session leaves 'pending'. */
+  /** `isAuthorized` as first asked while pending, and what settles it. */
+  private authorized: Promise<boolean> | undefined;
+  private resolveAuth: ((value: boolean) => void) | undefined;
+  /** Frames kept before authorization, from the first one; dropped once the session leaves 'pending'. */
   private pending: PendingFrames | undefined;
-  /** Tail of the frames being handled in order (a watch check may be async). */
-  private chain: Promise<void> | null = null;
-  /** Frames (and their bytes) waiting behind an unfinished frame. */
-  private queued = 0;
-  private queuedBytes = 0;
-  private isPaused = false;
-  /** Ends a pause that outlasts `pauseTimeoutMs`. */
-  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
-  /** `limits.messageRate`. */
-  private readonly rate: TokenBucket;
+  /** When `admit` ran (ms since the epoch): where the rate limit's refill starts. */
+  private admittedAt = 0;
+  /** The rate bucket and input queue, from the first frame handled. */
+  private input: SessionInput | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The session's expiry, and the notice ahead of it. */
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -102,13 +111,23 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.host = options.host;
     this.connection = options.connection;
     this.v2 = options.v2;
-    const { limits } = this.host;
-    this.pending = new PendingFrames(limits);
-    this.rate = new TokenBucket(limits.messageRate, limits.messageBurst);
-    this.isAuthorized = new Promise<boolean>((resolve) => {
+    this.socket = decorateSocket(options.socket, this);
+  }
+
+  /** Active watches (see {@link watches}); one shared empty map until the first. */
+  get watching(): ReadonlyMap<string, Set<string | null>> {
+    return this.watches ?? NO_WATCHES;
+  }
+
+  /** Resolves `true` once authorized; `false` if auth fails or the socket closes first. Never hangs. */
+  get isAuthorized(): Promise<boolean> {
+    if (this.authorized) return this.authorized;
+    if (this.admitted) return AUTHORIZED;
+    if (this.state !== 'pending') return UNAUTHORIZED;
+    this.authorized = new Promise<boolean>((resolve) => {
       this.resolveAuth = resolve;
     });
-    this.socket = decorateSocket(options.socket, this);
+    return this.authorized;
   }
 
   get phase(): Phase {
@@ -140,7 +159,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
   }
 
   get paused(): boolean {
-    return this.isPaused;
+    return this.input?.paused ?? false;
   }
 
   get open(): boolean {
@@ -164,10 +183,11 @@ export class SocketSession<User = unknown, S extends object = object> implements
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (this.phase === 'pending') {
-      if (!this.pending?.keep(text, size)) this.close(CloseCode.TooManyRequests);
-      return this.isAuthorized.then(() => this.chain ?? undefined);
+      this.pending ??= new PendingFrames(limits);
+      if (!this.pending.keep(text, size)) this.close(CloseCode.TooManyRequests);
+      return this.isAuthorized.then(() => this.input?.chain ?? undefined);
     }
-    if (!this.rate.take()) {
+    if (!this.inputState().rate.take()) {
       this.close(CloseCode.TooManyRequests, RATE_LIMIT_REASON);
       return RESOLVED;
     }
@@ -185,15 +205,14 @@ export class SocketSession<User = unknown, S extends object = object> implements
    * judge for hours.
    */
   private enqueue(text: string, size: number): Promise<void> {
+    const input = this.inputState();
     let result: Promise<void> | undefined;
-    if (this.chain) {
-      this.queued++;
-      this.queuedBytes += size;
-      this.checkQueue();
-      result = this.chain.then(() => {
-        this.queued--;
-        this.queuedBytes -= size;
-        if (this.isPaused) this.maybeResume();
+    if (input.chain) {
+      const { limits, pauseTimeoutMs } = this.host;
+      const over = input.wait(size, limits, this.connection, pauseTimeoutMs, () => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON));
+      if (over) this.close(CloseCode.TooManyRequests, QUEUE_LIMIT_REASON);
+      result = input.chain.then(() => {
+        if (input.next(size, this.host.limits) && this.phase === 'ready') this.connection.resume?.();
         return this.phase === 'ready' ? this.host.handleFrame(this, text) : undefined;
       });
     } else {
@@ -201,34 +220,16 @@ export class SocketSession<User = unknown, S extends object = object> implements
     }
     if (!result) return RESOLVED;
     const tail: Promise<void> = result.then(() => {
-      if (this.chain === tail) this.chain = null;
+      if (input.chain === tail) input.chain = null;
     });
-    this.chain = tail;
+    input.chain = tail;
     return tail;
   }
 
-  private checkQueue(): void {
-    const { maxQueuedBytes, maxQueuedMessages } = this.host.limits;
-    if (this.queuedBytes <= maxQueuedBytes && this.queued <= maxQueuedMessages) return;
-    if (this.queuedBytes > 4 * maxQueuedBytes || this.queued > 4 * maxQueuedMessages) {
-      this.close(CloseCode.TooManyRequests, QUEUE_LIMIT_REASON);
-      return;
-    }
-    if (!this.isPaused && typeof this.connection.pause === 'function') {
-      this.isPaused = true;
-      this.connection.pause();
-      this.pauseTimer = setTimeout(() => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON), this.host.pauseTimeoutMs);
-      this.pauseTimer.unref?.();
-    }
-  }
-
-  private maybeResume(): void {
-    const { maxQueuedBytes, maxQueuedMessages } = this.host.limits;
-    if (this.queuedBytes > maxQueuedBytes / 2 || this.queued > maxQueuedMessages / 2) return;
-    this.isPaused = false;
-    clearTimeout(this.pauseTimer);
-    this.pauseTimer = undefined;
-    if (this.phase === 'ready') this.connection.resume?.();
+  /** The rate bucket and input queue, made on the first frame handled (the bucket counts from admission). */
+  private inputState(): SessionInput {
+    this.input ??= new SessionInput(this.host.limits, this.admittedAt);
+    return this.input;
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -237,11 +238,11 @@ export class SocketSession<User = unknown, S extends object = object> implements
   admit(user: User & { id: string; deviceFingerprint: string }): asserts this is AdmittedSession<User, S> {
     this.setPhase('ready');
     this.admitted = true;
-    this.rate.start();
+    this.admittedAt = Date.now();
     this.currentUser = user;
     this.room = user.id;
     this.device = user.deviceFingerprint;
-    this.resolveAuth(true);
+    this.resolveAuth?.(true);
   }
 
   /** The app gave a newer object for the same user (`updateUser`, `refresh`): what hooks and push callbacks see from now on. */
@@ -335,12 +336,12 @@ export class SocketSession<User = unknown, S extends object = object> implements
   }
 
   private stopInput(): void {
-    if (this.phase === 'pending') this.resolveAuth(false);
+    if (this.phase === 'pending') this.resolveAuth?.(false);
     this.setPhase('closing');
     clearTimeout(this.authTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
-    clearTimeout(this.pauseTimer);
+    clearTimeout(this.input?.pauseTimer);
     this.pending = undefined;
   }
 
@@ -351,9 +352,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
     clearTimeout(this.closeTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.noticeTimer);
-    clearTimeout(this.pauseTimer);
+    clearTimeout(this.input?.pauseTimer);
     this.pending = undefined;
-    this.resolveAuth(false);
+    this.resolveAuth?.(false);
     // Before the hub's notifications: a throwing 'disconnected' handler cannot hold up close().
     const waiting = this.onClosed;
     this.onClosed = undefined;

@@ -2,7 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
-import type { Connection, PreparedMessage, Session } from '../session/connection.js';
+import type { Connection, PreparedMessage } from '../session/connection.js';
+import { sessionOf } from '../session/socket-fields.js';
 import { undrainedBytes, writePrepared } from './frame-writer.js';
 import { type CloseOptions, Hub, type HubSocket } from '../hub/hub.js';
 import type { HubOptions, HubUser } from '../config/options.js';
@@ -26,7 +27,6 @@ const STATUS_TEXT: Record<number, string> = {
 class WsConnection implements Connection {
   /** Answered the last ping. */
   alive = true;
-  session!: Session;
 
   constructor(readonly ws: WebSocket) {}
 
@@ -69,7 +69,6 @@ class WsConnection implements Connection {
  */
 export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> {
   private readonly wss: WebSocketServer;
-  private readonly connections = new Set<WsConnection>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: HubOptions<User, WsHubSocket<User>>) {
@@ -158,20 +157,11 @@ export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> 
   private connection(ws: WebSocket, request: IncomingMessage): void {
     // ws emits 'error' (e.g. a frame over maxPayload) and then 'close'; the close does the bookkeeping.
     ws.on('error', noop);
-    const connection = new WsConnection(ws);
-    const session = this.open({ socket: ws, connection, request, protocol: ws.protocol });
-    connection.session = session;
-    this.connections.add(connection);
-    ws.on('message', (data, isBinary) => {
-      void session.receive(data as Buffer, isBinary);
-    });
-    ws.on('pong', () => {
-      connection.alive = true;
-    });
-    ws.on('close', (code, reason) => {
-      this.connections.delete(connection);
-      session.closed(code, reason.toString());
-    });
+    this.open({ socket: ws, connection: new WsConnection(ws), request, protocol: ws.protocol });
+    // Listeners shared by every socket (no closures per socket): each finds its session on the socket.
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
   }
 
   /**
@@ -180,8 +170,9 @@ export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> 
    * cannot have read the pong: it is skipped until it is read again.
    */
   private beat(): void {
-    for (const connection of this.connections) {
-      if (connection.session.paused) continue;
+    for (const session of this.openSessions()) {
+      if (session.paused) continue;
+      const connection = session.connection as WsConnection;
       if (!connection.alive) {
         connection.terminate();
         continue;
@@ -205,6 +196,18 @@ export class WsHub<User extends HubUser = HubUser> extends Hub<User, WebSocket> 
 }
 
 function noop(): void {}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  void sessionOf(this).receive(data, isBinary);
+}
+
+function onPong(this: WebSocket): void {
+  (sessionOf(this).connection as WsConnection).alive = true;
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  sessionOf(this).closed(code, reason.toString());
+}
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

@@ -14,9 +14,9 @@ export class TokenBucket {
     this.tokens = burst;
   }
 
-  /** Counts the refill from now on (the time before it is not owed). */
-  start(): void {
-    this.at = Date.now();
+  /** Counts the refill from `since` (ms since the epoch; now by default) on: the time before it is not owed. */
+  start(since = Date.now()): void {
+    this.at = since;
   }
 
   /** Takes one token; false when there is none. */

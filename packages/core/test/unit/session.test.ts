@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type HubLimits } from '../../src/index.js';
 import { CloseCode, QUEUE_LIMIT_REASON, RATE_LIMIT_REASON } from '../../src/protocol/protocol.js';
+import { WatchRegistry } from '../../src/routing/watch-registry.js';
 import { type SessionHost, SocketSession } from '../../src/session/socket-session.js';
 import { MemoryConnection } from '../support/memory.js';
 
@@ -200,5 +201,60 @@ describe('SocketSession: expiry', () => {
     b.s.expireAt(undefined, 100, undefined);
     vi.advanceTimersByTime(5000);
     expect(b.connection.closedWith).toBeUndefined();
+  });
+});
+
+describe('SocketSession: what an idle session holds', () => {
+  /** The session's lazily made parts, read as the hub's own code would not: to see that an idle one has none. */
+  const parts = (s: SocketSession<TestUser, object>) =>
+    s as unknown as { pending?: object; input?: object; authorized?: object; watches?: Map<string, unknown> };
+
+  it('makes no frame buffer, rate bucket, input queue, watch map or isAuthorized promise until first needed', async () => {
+    const { s } = session();
+    admit(s);
+    s.flushPending();
+    expect(parts(s).pending).toBeUndefined();
+    expect(parts(s).input).toBeUndefined();
+    expect(parts(s).watches).toBeUndefined();
+    expect(parts(s).authorized).toBeUndefined();
+    expect(s.watching.size).toBe(0);
+    expect(s.paused).toBe(false);
+    // Asked once admitted, isAuthorized is a shared settled promise: nothing is kept for it.
+    expect(await s.isAuthorized).toBe(true);
+    expect(await (s.socket as { isAuthorized: Promise<boolean> }).isAuthorized).toBe(true);
+    expect(parts(s).authorized).toBeUndefined();
+
+    void s.receive(frame('a'), false);
+    expect(parts(s).input).toBeDefined();
+    new WatchRegistry<SocketSession<TestUser, object>>().add(s, 'e', null);
+    expect(parts(s).watches).toBeInstanceOf(Map);
+    expect([...s.watching]).toEqual([['e', new Set([null])]]);
+  });
+
+  it('makes the frame buffer on the first frame before authorization, and the promise when asked then', async () => {
+    const { s } = session();
+    expect(parts(s).pending).toBeUndefined();
+    const authorized = s.isAuthorized;
+    expect(parts(s).authorized).toBe(authorized);
+    void s.receive(frame('a'), false);
+    expect(parts(s).pending).toBeDefined();
+    admit(s);
+    expect(await authorized).toBe(true);
+    s.flushPending();
+    expect(parts(s).pending).toBeUndefined();
+    expect(parts(s).input).toBeDefined();
+  });
+
+  it('counts the rate limit from admission, not from the first frame', () => {
+    vi.useFakeTimers();
+    const { s, connection, handled } = session({ messageRate: 1, messageBurst: 1 });
+    admit(s);
+    vi.advanceTimersByTime(5000);
+    // The burst is spent by the first frame; the 5 s since admission refill it for the second.
+    void s.receive(frame('a'), false);
+    void s.receive(frame('b'), false);
+    expect(handled).toEqual([frame('a'), frame('b')]);
+    void s.receive(frame('c'), false);
+    expect(connection.closedWith).toEqual({ code: CloseCode.TooManyRequests, reason: RATE_LIMIT_REASON });
   });
 });
