@@ -27,7 +27,7 @@ const GENERATED = fileURLToPath(new URL('../node_modules/.prisma-recipe/client.t
  */
 async function generatePrismaClient(): Promise<void> {
   await promisify(execFile)(process.execPath, [require.resolve('prisma/build/index.js'), 'generate', '--schema', SCHEMA], {
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' },
     timeout: 120_000,
   });
 }
