@@ -221,5 +221,5 @@ describe('stopping the demo', () => {
     await Promise.all(pollers);
     if (code === 'still running') await own.stop('SIGKILL');
     expect(code, own.output).toBe(0);
-  }, 20_000);
+  }, 60_000);
 });
