@@ -5,10 +5,12 @@ import { promisify } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import knexFactory from 'knex';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as drizzleRecipe from '../examples/drizzle.js';
 import * as knexRecipe from '../examples/knex.js';
 import * as prismaRecipe from '../examples/prisma.js';
+import * as typeormRecipe from '../examples/typeorm.js';
 import { Outbox, type OutboxRelay } from '../src/index.js';
 import { findPostgres, type HubFixture, PG, rows, startHub, take, testSchema, until } from './support.js';
 
@@ -32,7 +34,7 @@ async function generatePrismaClient(): Promise<void> {
   });
 }
 
-describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quotes them', () => {
+describe.skipIf(!user)('the TypeORM, Knex, Drizzle and Prisma recipes, as the README quotes them', () => {
   let db: Awaited<ReturnType<typeof testSchema>>;
   let pool: pg.Pool;
   let outbox: Outbox;
@@ -45,7 +47,7 @@ describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quot
     db = await testSchema(user!, 'recipes');
     pool = new pg.Pool(connection());
     await pool.query('CREATE TABLE orders (id int PRIMARY KEY, owner_id text NOT NULL, status text NOT NULL)');
-    await pool.query(`INSERT INTO orders VALUES (1, 'alice', 'paid'), (2, 'alice', 'paid'), (3, 'alice', 'paid')`);
+    await pool.query(`INSERT INTO orders VALUES (1, 'alice', 'paid'), (2, 'alice', 'paid'), (3, 'alice', 'paid'), (4, 'alice', 'paid'), (5, 'alice', 'paid')`);
     outbox = new Outbox({ pool });
     await outbox.install();
     fx = await startHub();
@@ -57,6 +59,20 @@ describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quot
     await pool?.end();
     await db?.drop();
   });
+
+  /**
+   * A transaction that wrote a notification and then threw: nothing of it
+   * is relayed. A marker committed after it is then the only row the relay
+   * sends (a row written outside the transaction would be a second one).
+   */
+  async function expectRolledBack(run: () => Promise<unknown>) {
+    const before = relay.stats().relayed;
+    await expect(run()).rejects.toThrow('the app gives up');
+    await outbox.push(pool, 'after-rollback', {});
+    await until('the marker relayed', async () => relay.stats().relayed > before && (await rows(pool, 'wshub_outbox')).pending === 0);
+    expect(relay.stats().relayed - before).toBe(1);
+    expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+  }
 
   async function check(ship: (orderId: number) => Promise<void>, orderId: number) {
     const alice = await fx.connect('alice');
@@ -79,18 +95,35 @@ describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quot
     alice.ws.close();
   }
 
+  it('TypeORM: the order row and sendMessage in one dataSource.transaction, and through a QueryRunner', async () => {
+    // The outbox's queries are raw SQL, found through the connection's search_path (as the other recipes' connections).
+    const dataSource = new DataSource({ type: 'postgres', ...PG, username: user, extra: connection(), entities: [typeormRecipe.Order] });
+    await dataSource.initialize();
+    try {
+      await check((id) => typeormRecipe.shipOrder(dataSource, outbox, id), 4);
+      await check((id) => typeormRecipe.shipOrderWithRunner(dataSource, outbox, id), 5);
+      await expectRolledBack(() =>
+        dataSource.transaction(async (manager) => {
+          await outbox.sendMessage(manager, 'alice', 'order-status', { id: 4 });
+          throw new Error('the app gives up');
+        }),
+      );
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
   it('Knex: the order row and sendMessage in one knex.transaction', async () => {
     const knex = knexFactory({ client: 'pg', connection: connection() });
     try {
       await check((id) => knexRecipe.shipOrder(knex, outbox, id), 1);
       // A transaction that fails after sendMessage rolls the notification back too.
-      await expect(
+      await expectRolledBack(() =>
         knex.transaction(async (trx) => {
           await outbox.sendMessage(knexRecipe.knexTx(trx), 'alice', 'order-status', { id: 2 });
           throw new Error('the app gives up');
         }),
-      ).rejects.toThrow('the app gives up');
-      expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+      );
     } finally {
       await knex.destroy();
     }
@@ -101,13 +134,12 @@ describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quot
     try {
       const orm = drizzle(drizzlePool);
       await check((id) => drizzleRecipe.shipOrder(orm, outbox, id), 3);
-      await expect(
+      await expectRolledBack(() =>
         orm.transaction(async (tx) => {
           await outbox.sendMessage(drizzleRecipe.drizzleTx(tx), 'alice', 'order-status', { id: 2 });
           throw new Error('the app gives up');
         }),
-      ).rejects.toThrow('the app gives up');
-      expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+      );
     } finally {
       await drizzlePool.end();
     }
@@ -129,13 +161,12 @@ describe.skipIf(!user)('the Knex, Drizzle and Prisma recipes, as the README quot
           throw error;
         }
       }, 2);
-      await expect(
+      await expectRolledBack(() =>
         prisma.$transaction(async (tx: prismaRecipe.PrismaTransaction) => {
           await outbox.sendMessage(prismaRecipe.prismaTx(tx), 'alice', 'order-status', { id: 3 });
           throw new Error('the app gives up');
         }),
-      ).rejects.toThrow('the app gives up');
-      expect(await rows(pool, 'wshub_outbox')).toEqual({ pending: 0, dead: 0 });
+      );
     } finally {
       await prisma.$disconnect();
     }
