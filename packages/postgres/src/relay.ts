@@ -313,6 +313,9 @@ export class OutboxRelay {
     const client = this.client;
     this.client = undefined;
     this.broken = undefined;
+    // A notification that came on the lost connection says nothing about the
+    // next one; left set, it would skip every backoff wait of the retries.
+    this.woken = false;
     this.counts.active = false;
     if (!client) return;
     // run() must never reject (nobody would catch it): a release that throws is only reported.

@@ -432,6 +432,62 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       }
     });
 
+    it('a notification that came just before the connection broke does not turn the retries into a hot loop', async () => {
+      await fresh();
+      fx = await startHub();
+      const hub = fx.hub;
+      const client = await fx.connect('u1');
+      const proxy = await OutageProxy.start(PG);
+      const relayPool = new pg.Pool({ ...PG, port: proxy.port, user, max: 2 });
+      relayPool.on('error', () => {});
+      try {
+        // The real hub, with one hook: the first message waits until the test
+        // has made the relay's connection receive a NOTIFY, then lose PostgreSQL.
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let calls = 0;
+        const target = {
+          sendMessage: async (...args: Parameters<typeof hub.sendMessage>) => {
+            if (++calls === 1) await held;
+            return hub.sendMessage(...args);
+          },
+          push: hub.push.bind(hub),
+          disconnect: hub.disconnect.bind(hub),
+        };
+        const errors: number[] = [];
+        const r = new Outbox({ pool: relayPool, table }).relay(target, {
+          pollIntervalMs: 100,
+          retryMinMs: 50,
+          retryMaxMs: 400,
+          onError: () => errors.push(Date.now()),
+        });
+        relays.push(r);
+        await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 0));
+        await until('the relay to hold the first row', () => calls === 1);
+        // A commit while the round is in flight: its NOTIFY reaches the relay's connection.
+        await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'n', 1));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        proxy.down();
+        const downAt = Date.now();
+        release();
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const elapsed = Date.now() - downAt;
+        // Backoff: 50, 100, 200, 400… ms apart, not one attempt after another.
+        expect(errors.length).toBeGreaterThan(0);
+        expect(errors.length).toBeLessThan(elapsed / 50);
+
+        proxy.up();
+        expect((await take(client, 2)).map((m) => m.data)).toEqual([0, 1]);
+        await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+      } finally {
+        await Promise.all(relays.splice(0).map((x) => x.close()));
+        await relayPool.end();
+        await proxy.close();
+      }
+    });
+
     it('a relay whose hub is closing stops and leaves the rows to a relay on another node', async () => {
       await fresh();
       fx = await startHub();
