@@ -7,10 +7,15 @@
  * before and after the clients connect, the growth of self size by
  * constructor ÷ N, the largest differences first (`DETAIL=1` splits the
  * internal types by name). The snapshots are of the first round only.
+ * With `--expires`, every user is given an `expiresAt` `EXPIRES_MS` ahead
+ * (default one hour), so each wshub session holds its expiry (before the
+ * shared deadline queue: one Node timer per socket); raw `ws` has no expiry
+ * and holds what it held.
  *
  *   node bench/src/idle-cost.mjs                      # N = 2,000, 3 rounds
  *   CLIENTS=5000 ROUNDS=2 node bench/src/idle-cost.mjs --classes
  *   CONTENDERS=wshub-core,ws-serialize-once,/tmp/old/wshub-core.mjs node bench/src/idle-cost.mjs
+ *   CONTENDERS=wshub-core,ws-idle,/tmp/old/wshub-core.mjs node bench/src/idle-cost.mjs --expires
  *
  * `CONTENDERS` names files of `src/contenders` (the first is compared with
  * the second), or paths to contender files elsewhere (a copy importing an
@@ -31,6 +36,8 @@ const CLIENTS = Number(process.env.CLIENTS ?? 2000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONTENDERS = (process.env.CONTENDERS ?? 'wshub-core,ws-idle').split(',');
 const PATH = '/api/v1/ws';
+const EXPIRES = process.argv.includes('--expires');
+const EXPIRES_MS = Number(process.env.EXPIRES_MS ?? 3_600_000);
 const print = (line) => process.stdout.write(`${line}\n`);
 const gc = async () => {
   for (let i = 0; i < 4; i++) {
@@ -53,7 +60,7 @@ if (process.argv[2] === 'server') {
   await mod.start({
     server,
     path: PATH,
-    authenticate: userFromRequest,
+    authenticate: EXPIRES ? (req) => ({ ...userFromRequest(req), expiresAt: Date.now() + EXPIRES_MS }) : userFromRequest,
     onReady: () => ready++,
     onWatch() {},
     options: { heartbeatMs: 30_000, authRate: Number(process.env.AUTH_RATE ?? 5000) },
@@ -84,7 +91,7 @@ if (process.argv[2] === 'server') {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...CONTENDERS].reverse() : CONTENDERS;
     for (const contender of order) {
-      const args = ['server', contender, ...(withClasses && round === 0 ? ['--classes'] : [])];
+      const args = ['server', contender, ...(withClasses && round === 0 ? ['--classes'] : []), ...(EXPIRES ? ['--expires'] : [])];
       const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--expose-gc'] });
       const [{ port }] = await once(child, 'message');
       const sockets = await connect(port, CLIENTS);
@@ -99,7 +106,8 @@ if (process.argv[2] === 'server') {
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const [first, baseline] = CONTENDERS;
-  print(`N = ${CLIENTS}, ${ROUNDS} rounds, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const expiry = EXPIRES ? `, every user with expiresAt ${EXPIRES_MS} ms ahead` : '';
+  print(`N = ${CLIENTS}, ${ROUNDS} rounds${expiry}, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   ['heap', 'heap + external'].forEach((what, k) => {
     const of = (c) => results[c].map((r) => r[k]);
     print(`${what} per connection:`);

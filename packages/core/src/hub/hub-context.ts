@@ -10,6 +10,7 @@ import { CloseCode } from '../protocol/protocol.js';
 import { UserRegistry } from '../routing/user-registry.js';
 import { WatchRegistry } from '../routing/watch-registry.js';
 import type { AdmittedSession, SessionHost, SocketSession } from '../session/socket-session.js';
+import { DeadlineQueue } from '../util/deadline-queue.js';
 import { Notifier } from '../util/notifier.js';
 import { ClusterSync } from './cluster-sync.js';
 import { Delivery } from './delivery.js';
@@ -177,6 +178,8 @@ export function createHubContext<User extends HubUser, S extends object>(
       limits: config.limits,
       closeTimeoutMs: config.closeTimeoutMs,
       pauseTimeoutMs: config.pauseTimeoutMs,
+      // One timer for every session's expiry and handshake clock, however many sessions there are.
+      deadlines: new DeadlineQueue((error) => report(HubError.from('session timer', error))),
       countIn: () => {
         counters.messagesIn++;
       },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, Session } from './connection.js';
 import type { HubLimits } from '../config/options.js';
+import { Deadline, type DeadlineQueue } from '../util/deadline-queue.js';
 import { PendingFrames } from './pending-frames.js';
 import { SessionInput } from './session-input.js';
 import { decorateSocket, type HubSocket } from './socket-fields.js';
@@ -21,6 +22,8 @@ export interface SessionHost<User = unknown, S extends object = object> {
   readonly closeTimeoutMs: number;
   /** How long reads may stay paused before the socket is closed (4429). */
   readonly pauseTimeoutMs: number;
+  /** The hub's one timer for its sessions' expiries and handshake clocks. */
+  readonly deadlines: DeadlineQueue;
   /** Counts a frame received. */
   countIn(): void;
   /** Handles one frame of an authorized session; frames of a session arrive here one at a time, in order. */
@@ -43,6 +46,43 @@ export interface SessionOptions<User, S extends object> {
 
 /** A session past `admit`: it has its user. The rooms hold only these. */
 export type AdmittedSession<User, S extends object = object> = SocketSession<User, S> & { readonly user: User };
+
+/**
+ * A session's expiry as one entry of its host's deadline queue: first the
+ * notice, when there is one, then the close with 4401. Its state is in
+ * fields, so an expiring session holds no closure for it.
+ */
+class ExpiryDeadline extends Deadline {
+  private expiresAt = 0;
+  private notice: (() => void) | undefined;
+
+  constructor(
+    private readonly session: { close(code: CloseCode): void },
+    private readonly queue: DeadlineQueue,
+  ) {
+    super();
+  }
+
+  /** Closes at `expiresAt`, calling `notice` at `noticeAt` first; replaces the schedule before. */
+  schedule(expiresAt: number, noticeAt: number, notice: (() => void) | undefined): void {
+    this.expiresAt = expiresAt;
+    // A notice due with the expiry is never sent: the close comes first (as it did with a timer each).
+    this.notice = noticeAt < expiresAt ? notice : undefined;
+    this.queue.set(this, this.notice ? noticeAt : expiresAt);
+  }
+
+  override fire(): void {
+    const notice = this.notice;
+    if (notice === undefined) {
+      this.session.close(CloseCode.SessionExpired);
+      return;
+    }
+    this.notice = undefined;
+    // The expiry is queued before the notice runs: a notice that fails cannot keep the session alive.
+    this.queue.set(this, this.expiresAt);
+    notice();
+  }
+}
 
 const RESOLVED = Promise.resolve();
 /** `isAuthorized` of every session asked only once it was admitted, or closed unadmitted. */
@@ -83,8 +123,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private chosenCode: number | undefined;
   /** Reason sent with `chosenCode`, when it is not the code's fixed token. */
   private chosenReason: string | undefined;
-  /** Ends a handshake that outlasts `authTimeoutMs`. */
-  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends a handshake that outlasts `authTimeoutMs`; in the host's deadline queue while pending. */
+  private authClock: Deadline | undefined;
   /** `isAuthorized` as first asked while pending, and what settles it. */
   private authorized: Promise<boolean> | undefined;
   private resolveAuth: ((value: boolean) => void) | undefined;
@@ -95,9 +135,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /** The rate bucket and input queue, from the first frame handled. */
   private input: SessionInput | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The session's expiry, and the notice ahead of it. */
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The session's expiry (the notice, then the close) in the host's deadline queue; made with its first expiry. */
+  private expiry: ExpiryDeadline | undefined;
   private onClosed: Array<() => void> | undefined;
 
   /** The socket object apps see, with the hub's fields (`id`, `user`, `watching`, …). */
@@ -257,41 +296,40 @@ export class SocketSession<User = unknown, S extends object = object> implements
 
   /** Calls `onTimeout` unless the handshake settles (`stopAuthClock`) within `timeoutMs`. */
   startAuthClock(timeoutMs: number, onTimeout: () => void): void {
-    clearTimeout(this.authTimer);
-    this.authTimer = setTimeout(onTimeout, timeoutMs);
+    this.stopAuthClock();
+    this.authClock = Deadline.of(onTimeout);
+    this.host.deadlines.set(this.authClock, Date.now() + timeoutMs);
   }
 
   stopAuthClock(): void {
-    clearTimeout(this.authTimer);
-    this.authTimer = undefined;
+    if (this.authClock) this.host.deadlines.delete(this.authClock);
+    this.authClock = undefined;
   }
 
   /**
    * Ends the session at `expiresAt` (ms since the epoch) with 4401, and
    * calls `notice` `aheadMs` before (at most half the remaining time). A
    * new schedule (after a refresh) replaces the old one; `undefined` clears it.
+   * The session holds one entry of the host's deadline queue for both steps
+   * (the notice, then the expiry), not a timer of its own.
    */
   expireAt(expiresAt: number | undefined, aheadMs: number, notice: (() => void) | undefined): void {
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.noticeTimer);
-    this.expiryTimer = this.noticeTimer = undefined;
-    if (expiresAt === undefined || !this.open) return;
+    if (expiresAt === undefined || !this.open) {
+      this.stopExpiry();
+      return;
+    }
     const remaining = expiresAt - Date.now();
     if (remaining <= 0) {
+      this.stopExpiry();
       this.close(CloseCode.SessionExpired);
       return;
     }
-    // setTimeout takes at most 2^31-1 ms (~24.8 days); a later expiry is checked again then.
-    const wait = Math.min(remaining, 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => {
-      if (Date.now() >= expiresAt) this.close(CloseCode.SessionExpired);
-      else this.expireAt(expiresAt, aheadMs, notice);
-    }, wait);
-    this.expiryTimer.unref?.();
-    if (notice) {
-      this.noticeTimer = setTimeout(notice, Math.max(0, Math.min(remaining - Math.min(aheadMs, remaining / 2), 2 ** 31 - 1)));
-      this.noticeTimer.unref?.();
-    }
+    this.expiry ??= new ExpiryDeadline(this, this.host.deadlines);
+    this.expiry.schedule(expiresAt, notice ? expiresAt - Math.min(aheadMs, remaining / 2) : expiresAt, notice);
+  }
+
+  private stopExpiry(): void {
+    if (this.expiry) this.host.deadlines.delete(this.expiry);
   }
 
   /** Handles the frames kept before authorization; call after 'ready' was emitted. */
@@ -338,9 +376,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private stopInput(): void {
     if (this.phase === 'pending') this.resolveAuth?.(false);
     this.setPhase('closing');
-    clearTimeout(this.authTimer);
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.noticeTimer);
+    this.stopAuthClock();
+    this.stopExpiry();
     clearTimeout(this.input?.pauseTimer);
     this.pending = undefined;
   }
@@ -348,10 +385,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
   closed(code: number, reason: string): void {
     if (this.phase === 'closed') return;
     this.setPhase('closed');
-    clearTimeout(this.authTimer);
+    this.stopAuthClock();
     clearTimeout(this.closeTimer);
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.noticeTimer);
+    this.stopExpiry();
     clearTimeout(this.input?.pauseTimer);
     this.pending = undefined;
     this.resolveAuth?.(false);

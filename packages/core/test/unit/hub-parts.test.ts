@@ -1,9 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ACK, CloseCode, EXPIRING, REFRESH, WELCOME } from '../../src/protocol/protocol.js';
-import { MemoryHub } from '../support/memory.js';
+import { type MemoryClient, MemoryHub } from '../support/memory.js';
 
 /** Lets every promise the hub chained settle. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('frames/dispatch: the table of the frames the hub answers', () => {
   it('a malformed frame closes with 4400 and the reason names what was wrong', async () => {
@@ -86,6 +90,43 @@ describe('session-expiry: a user\'s expiresAt', () => {
     expect(untold.connection.events()).toEqual([WELCOME]);
   });
 
+  it('1,000 expiring sessions share one Node timer; each closes at its own expiresAt, and a closed one leaves nothing queued', async () => {
+    vi.useFakeTimers();
+    const hub = new MemoryHub();
+    const timersBefore = vi.getTimerCount();
+    const now = Date.now();
+    const clients: MemoryClient[] = [];
+    for (let i = 0; i < 1000; i++) clients.push(await hub.connect(`user=u${i}&expires=${now + 1000 + i}`));
+    expect(vi.getTimerCount() - timersBefore).toBe(1);
+    // The transport reports the later half closed: their expiries go with them.
+    for (const c of clients.slice(500)) c.connection.terminate();
+    vi.advanceTimersByTime(1000 + 249);
+    const expired = () => clients.filter((c) => c.connection.closedWith?.code === CloseCode.SessionExpired).length;
+    expect(expired()).toBe(250);
+    expect(clients[250]!.connection.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(250);
+    expect(expired()).toBe(500);
+    expect(vi.getTimerCount() - timersBefore).toBe(0);
+  });
+
+  it('a refresh moves the expiry without another timer, and a session whose new user has no expiresAt never expires', async () => {
+    vi.useFakeTimers();
+    const hub = new MemoryHub({ refresh: ({ token }) => ({ id: 'u1', deviceFingerprint: 'device-1', ...(token === 'forever' ? {} : { expiresAt: Date.now() + Number(token) }) }) });
+    const timersBefore = vi.getTimerCount();
+    const moved = await hub.connect(`user=u1&expires=${Date.now() + 1000}`, true);
+    const cleared = await hub.connect(`user=u1&device=2&expires=${Date.now() + 1000}`, true);
+    await moved.send({ event: REFRESH, id: 1, data: { token: '5000' } });
+    await cleared.send({ event: REFRESH, id: 1, data: { token: 'forever' } });
+    expect(vi.getTimerCount() - timersBefore).toBe(1);
+    vi.advanceTimersByTime(4999);
+    expect(moved.connection.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(moved.connection.closedWith?.code).toBe(CloseCode.SessionExpired);
+    vi.advanceTimersByTime(60_000);
+    expect(cleared.connection.closedWith).toBeUndefined();
+    expect(vi.getTimerCount() - timersBefore).toBe(0);
+  });
+
   it('reports a user whose expiresAt is not a number and lets the session live', async () => {
     const hub = new MemoryHub({
       authenticate: () => ({ id: 'u1', deviceFingerprint: 'd', expiresAt: 'soon' as never }),
@@ -95,6 +136,21 @@ describe('session-expiry: a user\'s expiresAt', () => {
     const c = await hub.connect('user=u1');
     expect(errors).toEqual([expect.stringMatching(/"expiresAt" must be a number/)]);
     expect(c.connection.closedWith).toBeUndefined();
+  });
+});
+
+describe('admission: the handshake clock', () => {
+  it('1,000 handshakes in progress share one Node timer; each ends with 4408 after authTimeoutMs', async () => {
+    vi.useFakeTimers();
+    const hub = new MemoryHub({ authenticate: () => new Promise<never>(() => {}), authTimeoutMs: 5000 });
+    const timersBefore = vi.getTimerCount();
+    const clients = Array.from({ length: 1000 }, (_, i) => hub.start(`user=u${i}`));
+    expect(vi.getTimerCount() - timersBefore).toBe(1);
+    vi.advanceTimersByTime(4999);
+    expect(clients.filter((c) => c.connection.closedWith).length).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(clients.every((c) => c.connection.closedWith?.code === CloseCode.AuthTimeout)).toBe(true);
+    expect(vi.getTimerCount() - timersBefore).toBe(0);
   });
 });
 

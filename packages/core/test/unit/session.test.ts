@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type HubLimits } from '../../src/index.js';
 import { CloseCode, QUEUE_LIMIT_REASON, RATE_LIMIT_REASON } from '../../src/protocol/protocol.js';
 import { WatchRegistry } from '../../src/routing/watch-registry.js';
+import { DeadlineQueue } from '../../src/util/deadline-queue.js';
 import { type SessionHost, SocketSession } from '../../src/session/socket-session.js';
 import { MemoryConnection } from '../support/memory.js';
 
@@ -19,10 +20,12 @@ function session(
   const handled: string[] = [];
   const ended: Array<{ code: number; reason: string }> = [];
   let pending = 1;
+  const deadlines = new DeadlineQueue();
   const host: SessionHost<TestUser, object> = {
     limits: { ...DEFAULT_LIMITS, ...limits },
     closeTimeoutMs: 2000,
     pauseTimeoutMs: 60_000,
+    deadlines,
     countIn: () => {},
     handleFrame: (_session, text) => {
       handled.push(text);
@@ -36,7 +39,7 @@ function session(
   const connection = new MemoryConnection();
   const s = new SocketSession<TestUser, object>({ host, socket: {}, connection, v2 });
   connection.session = s;
-  return { s, connection, handled, ended, pending: () => pending };
+  return { s, connection, handled, ended, deadlines, pending: () => pending };
 }
 
 const user = { id: 'u1', deviceFingerprint: 'd1' };
@@ -187,6 +190,34 @@ describe('SocketSession: expiry', () => {
     expect(connection.closedWith).toBeUndefined();
     vi.advanceTimersByTime(1);
     expect(connection.closedWith?.code).toBe(CloseCode.SessionExpired);
+  });
+
+  it('holds one entry of the host\'s deadline queue for the notice and the expiry; a close takes it out', () => {
+    vi.useFakeTimers();
+    const { s, connection, deadlines } = session();
+    admit(s);
+    const notice = vi.fn();
+    s.expireAt(Date.now() + 10_000, 3_000, notice);
+    s.expireAt(Date.now() + 20_000, 3_000, notice);
+    expect(deadlines.size).toBe(1);
+    vi.advanceTimersByTime(17_000);
+    expect(notice).toHaveBeenCalledTimes(1);
+    expect(deadlines.size).toBe(1);
+    s.close(CloseCode.DisconnectedByServer);
+    expect(deadlines.size).toBe(0);
+    vi.advanceTimersByTime(10_000);
+    expect(connection.closedWith?.code).toBe(CloseCode.DisconnectedByServer);
+  });
+
+  it('a notice due with the expiry is not sent: the close comes first', () => {
+    vi.useFakeTimers();
+    const { s, connection } = session();
+    admit(s);
+    const notice = vi.fn();
+    s.expireAt(Date.now() + 1_000, 0, notice);
+    vi.advanceTimersByTime(1_000);
+    expect(connection.closedWith?.code).toBe(CloseCode.SessionExpired);
+    expect(notice).not.toHaveBeenCalled();
   });
 
   it('closes at once when expiresAt has passed; undefined clears the schedule', () => {
