@@ -132,15 +132,18 @@ describe.skipIf(!user)('the relay on a node:cluster worker (WorkerBroker)', () =
     const b = await primary.command<{ worker: number; port: number }>('fork', { env: { RECOVERY: '1' } });
     port = a.port;
     const client = await connectOn(b.worker, 'u3');
-    await primary.call(a.worker, 'startRelay', { options });
-    await until('the relay in worker A to lead', async () => (await primary.call<{ active: boolean }>(a.worker, 'relayStats')).active);
-    const c = await primary.command<{ worker: number; port: number }>('fork', { env: { RECOVERY: '1' } });
-    await primary.call(c.worker, 'startRelay', { options });
-    expect(await primary.call<{ active: boolean }>(c.worker, 'relayStats')).toMatchObject({ active: false });
-
+    // The first 100 rows in one transaction, so worker A takes full batches: 0…19, 20…39, then 40…59, in which it dies.
+    await transaction(pool, async (tx) => {
+      for (let k = 0; k < 100; k++) await outbox.sendMessage(tx, 'u3', 'n', k);
+    });
     const exits: number[] = [];
     primary.child.on('message', (m: { type: string; worker?: number }) => m.type === 'exit' && exits.push(m.worker!));
-    for (let i = 0; i < ROWS; i += 10) {
+    const c = await primary.command<{ worker: number; port: number }>('fork', { env: { RECOVERY: '1' } });
+    await primary.call(a.worker, 'startRelay', { options });
+    await until('the relay in worker A to lead', async () => (await primary.call<{ active: boolean } | null>(a.worker, 'relayStats').catch(() => null))?.active !== false);
+    await primary.call(c.worker, 'startRelay', { options });
+    // The app goes on committing meanwhile.
+    for (let i = 100; i < ROWS; i += 10) {
       await transaction(pool, async (tx) => {
         for (let k = i; k < i + 10; k++) await outbox.sendMessage(tx, 'u3', 'n', k);
       });
