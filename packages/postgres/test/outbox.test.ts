@@ -357,7 +357,7 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
     });
 
-    it('the connection lost between sending a batch and deleting it: the rows go again and the hub drops the repeats', async () => {
+    it('the connection lost between sending a batch and committing its delete: the rows go again and the hub drops the repeats', async () => {
       await fresh();
       fx = await startHub();
       const hub = fx.hub;
@@ -366,7 +366,7 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
         for (let i = 0; i < 20; i++) await outbox.sendMessage(tx, 'u1', 'n', i);
       });
       // The real hub, with one hook: on the 10th message PostgreSQL ends the
-      // relay's session, so the batch's DELETE fails after the hub took 10 rows.
+      // relay's session, so the batch's delete never commits (PostgreSQL rolls it back) after the hub took 10 rows.
       let calls = 0;
       const target = {
         sendMessage: async (...args: Parameters<typeof hub.sendMessage>) => {

@@ -64,7 +64,7 @@ describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
     await write(0, 100);
 
     // The doomed relay reads 50 rows; the parent's hub takes 29 of them and
-    // the process dies on the 30th, before it could delete any.
+    // the process dies on the 30th, before the batch's delete could commit.
     const KILL_AT = 30;
     let calls = 0;
     child = fork(script, [], {
@@ -129,7 +129,7 @@ describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
     expect(standby.stats().active).toBe(true);
     // The standby sent again the 29 rows the hub already had: the hub dropped them.
     await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
-    // The relay counts a batch once its DELETE answered, a moment after another connection sees the table empty.
+    // The relay counts a batch once its COMMIT answered, a moment after another connection sees the table empty.
     await until('the standby to count 140 rows', () => standby!.stats().relayed >= 140);
     expect(standby.stats().relayed).toBe(140);
     await hub.push('end');
