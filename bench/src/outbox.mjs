@@ -9,11 +9,14 @@
  *   five, the same rate in a fifth of the transactions);
  * - relay throughput: ROWS rows waiting, then the relay starts; beside it a
  *   bare loop of `DELETE … RETURNING` batches of the same size on the same
- *   table (what the relay would cost without the hub);
+ *   table (what the relay would cost without the hub); ROUNDS pairs, relay
+ *   then loop, each on a fresh fill, so each ratio compares two runs a few
+ *   seconds apart (the median of each and the ratio of the medians are
+ *   reported, and each pair's ratio);
  * - the cost in the app's transaction: one `sendMessage` insert beside the
  *   app's own one-row insert, each timed inside a transaction.
  *
- *   node bench/src/outbox.mjs [rate=1000] [seconds=10] [rows=20000] [inserts=2000] [perTx=1,5]
+ *   node bench/src/outbox.mjs [rate=1000] [seconds=10] [rows=20000] [inserts=2000] [perTx=1,5] [--rounds=3]
  *   node bench/src/outbox.mjs ... --json      # one JSON line, for the smoke test
  *
  * The hub and the relay run in a child process (as on a node); the app's
@@ -93,6 +96,9 @@ function summary(samples) {
 async function main() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const json = process.argv.includes('--json');
+  const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
+  const rounds = roundsArg ? Number(roundsArg.slice('--rounds='.length)) : 3;
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new TypeError(`--rounds must be a positive integer: ${roundsArg}`);
   const [rate = 1000, seconds = 10, rowCount = 20_000, inserts = 2000] = args.slice(0, 4).map(Number);
   // Notifications per transaction, one latency phase each: "1,5" measures one per transaction, then five.
   const perTxList = (args[4] ?? '1,5').split(',').map(Number);
@@ -207,37 +213,54 @@ async function main() {
         }
       }
     };
-    await fill();
-    let got = 0;
-    const relayed = new Promise((resolve) => {
-      onFrame = () => {
-        if (++got === rowCount) resolve();
-      };
-    });
-    const relayStart = performance.now();
-    child.send('start');
-    await relayed;
-    const relaySeconds = (performance.now() - relayStart) / 1000;
-    child.send('stop');
-    await next('stopped');
-    await fill();
-    const loopStart = performance.now();
-    const loop = await pool.connect();
-    try {
-      for (;;) {
-        const { rowCount: n } = await loop.query(
-          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE dead_at IS NULL ORDER BY id LIMIT ${BATCH}) RETURNING id, message_id, kind, user_id, event, data::text, filter::text`,
-        );
-        if (n === 0) break;
+    const relayRun = async () => {
+      await fill();
+      let got = 0;
+      const relayed = new Promise((resolve) => {
+        onFrame = () => {
+          if (++got === rowCount) resolve();
+        };
+      });
+      const relayStart = performance.now();
+      child.send('start');
+      await relayed;
+      const relaySeconds = (performance.now() - relayStart) / 1000;
+      child.send('stop');
+      await next('stopped');
+      return Math.round(rowCount / relaySeconds);
+    };
+    const loopRun = async () => {
+      await fill();
+      const loopStart = performance.now();
+      const loop = await pool.connect();
+      try {
+        for (;;) {
+          const { rowCount: n } = await loop.query(
+            `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE dead_at IS NULL ORDER BY id LIMIT ${BATCH}) RETURNING id, message_id, kind, user_id, event, data::text, filter::text`,
+          );
+          if (n === 0) break;
+        }
+      } finally {
+        loop.release();
       }
-    } finally {
-      loop.release();
+      return Math.round(rowCount / ((performance.now() - loopStart) / 1000));
+    };
+    const pairs = [];
+    for (let r = 0; r < rounds; r++) {
+      const relayPerSecond = await relayRun();
+      const barePerSecond = await loopRun();
+      pairs.push({ relayPerSecond, barePerSecond, ratio: Number((relayPerSecond / barePerSecond).toFixed(2)) });
     }
-    const loopSeconds = (performance.now() - loopStart) / 1000;
+    const median = (values) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+    };
     const throughput = {
       rows: rowCount,
-      relayPerSecond: Math.round(rowCount / relaySeconds),
-      barePerSecond: Math.round(rowCount / loopSeconds),
+      relayPerSecond: median(pairs.map((p) => p.relayPerSecond)),
+      barePerSecond: median(pairs.map((p) => p.barePerSecond)),
+      rounds: pairs,
     };
 
     // 3. The cost of one sendMessage insert, beside the app's own insert.
@@ -276,8 +299,11 @@ async function main() {
           `| commit → socket, ${rate} notifications/s offered, ${l.perTx} per transaction (achieved ${l.achievedRate}/s in ${l.transactionsPerSecond} transactions/s), ${l.n} samples | p50 ${f(l.p50)} ms, p99 ${f(l.p99)} ms |`,
         );
       }
-      print(`| relay, ${rowCount} waiting rows, batches of ${BATCH} | ${throughput.relayPerSecond} notifications/s |`);
-      print(`| bare DELETE … RETURNING loop, same batches and table | ${throughput.barePerSecond} rows/s (relay ÷ loop ${(throughput.relayPerSecond / throughput.barePerSecond).toFixed(2)}×) |`);
+      const each = (key) => throughput.rounds.map((p) => p[key]).join(', ');
+      print(`| relay, ${rowCount} waiting rows, batches of ${BATCH}, median of ${rounds} (${each('relayPerSecond')}) | ${throughput.relayPerSecond} notifications/s |`);
+      print(
+        `| bare DELETE … RETURNING loop, same batches and table, median of ${rounds} (${each('barePerSecond')}) | ${throughput.barePerSecond} rows/s (relay ÷ loop ${(throughput.relayPerSecond / throughput.barePerSecond).toFixed(2)}× by the medians; each pair ${throughput.rounds.map((p) => `${p.ratio.toFixed(2)}×`).join(', ')}) |`,
+      );
       print(`| the app's own one-row INSERT, in its transaction | p50 ${f(cost.ownInsertUs.p50)} µs, p99 ${f(cost.ownInsertUs.p99)} µs |`);
       print(`| one outbox.sendMessage insert, in the same transaction | p50 ${f(cost.sendMessageUs.p50)} µs, p99 ${f(cost.sendMessageUs.p99)} µs |`);
     }

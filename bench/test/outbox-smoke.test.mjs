@@ -35,7 +35,7 @@ const ready = await postgresAnswers();
 
 describe.skipIf(!ready)('node bench/src/outbox.mjs (tiny)', () => {
   it('measures every row: latency samples, relay and bare-loop rates, insert costs', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '50', '1', '300', '20', '1,5', '--json'], { timeout: 55_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '50', '1', '300', '20', '1,5', '--rounds=2', '--json'], { timeout: 55_000 });
     const result = JSON.parse(stdout.trim().split('\n').pop());
     expect(result.latency.map((l) => [l.perTx, l.n])).toEqual([
       [1, 50],
@@ -45,6 +45,8 @@ describe.skipIf(!ready)('node bench/src/outbox.mjs (tiny)', () => {
     expect(result.throughput.rows).toBe(300);
     expect(result.throughput.relayPerSecond).toBeGreaterThan(0);
     expect(result.throughput.barePerSecond).toBeGreaterThan(0);
+    expect(result.throughput.rounds).toHaveLength(2);
+    for (const pair of result.throughput.rounds) expect(pair.relayPerSecond * pair.barePerSecond).toBeGreaterThan(0);
     expect(result.cost.n).toBe(20);
     expect(result.cost.sendMessageUs.n).toBe(20);
     expect(result.cost.ownInsertUs.n).toBe(20);

@@ -63,6 +63,13 @@ interface Row {
   data: string | null;
   filter: string | null;
   traceparent: string | null;
+  /** As text: put back as it was, to the microsecond. */
+  created_at: string;
+}
+
+/** Ids are bigints as decimal strings: the shorter is the smaller. */
+function byId(a: Row, b: Row): number {
+  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryMaxMs: 10_000 };
@@ -72,7 +79,8 @@ const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryM
  * locks make commit order per user), and deletes them.
  *
  * One relay at a time is active: it holds a session advisory lock on its
- * own connection and reads, sends and deletes on that same connection. Rows
+ * own connection and takes (deletes) and sends its batches on that same
+ * connection. Rows
  * locked with `FOR UPDATE SKIP LOCKED` by several relays would let one relay
  * send a user's later row while another still holds the earlier one; a
  * single active relay cannot reorder. When its process dies, PostgreSQL ends
@@ -80,9 +88,10 @@ const DEFAULTS = { batchSize: 100, pollIntervalMs: 1000, retryMinMs: 100, retryM
  * `pollIntervalMs`. Because the lock and the batches share the connection, a
  * relay that lost its lock has also lost the connection it would send with.
  *
- * A crash after sending and before the delete sends those rows again: each
- * goes with its id (`options.id` of `sendMessage`/`push`), so the hub drops
- * the repeat.
+ * A batch is deleted in a transaction that commits once the hub took its
+ * rows: a crash before that COMMIT rolls the delete back, and the next
+ * active relay sends those rows again. Each goes with its id (`options.id`
+ * of `sendMessage`/`push`), so the hub drops the repeat.
  */
 export class OutboxRelay {
   private readonly options: Required<Omit<RelayOptions, 'onError'>> & Pick<RelayOptions, 'onError'>;
@@ -93,6 +102,10 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private client: PoolClientLike | undefined;
   private broken: Error | undefined;
+  /** A batch the hub took whose DELETE is not committed yet. */
+  private open = false;
+  /** What the open batch did, counted once it commits. */
+  private taken: { relayed: number; dead: Error[] } = { relayed: 0, dead: [] };
   private readonly counts: RelayStats = { active: false, relayed: 0, deadLettered: 0, failures: 0, lastError: undefined };
 
   constructor(
@@ -172,6 +185,8 @@ export class OutboxRelay {
           if (count < this.options.batchSize) await this.idle(this.options.pollIntervalMs);
           this.check();
         }
+        // Stopped after a full batch: its COMMIT would have gone with the next one.
+        await this.commit(client);
       } catch (error) {
         this.drop();
         if (this.closed) break;
@@ -230,33 +245,96 @@ export class OutboxRelay {
     return true;
   }
 
-  /** Sends one batch in id order; returns how many rows it read. */
+  /**
+   * Takes one batch in one round trip and sends it in id order; returns how
+   * many rows it took.
+   *
+   * The rows are deleted by the statement that reads them, inside a
+   * transaction that commits only once the hub took them: the COMMIT goes
+   * with the next batch's DELETE (`COMMIT; BEGIN; DELETE … RETURNING`, one
+   * query), or on its own when the batch was not full (the relay then
+   * idles, and never idles inside a transaction). If the relay dies, its
+   * connection goes and PostgreSQL rolls the transaction back: the rows come
+   * back for the next active relay, and their ids let the hub drop what it
+   * already had. Rows the hub refused (dead letters) and rows left unsent
+   * because the hub is closing are put back, in the same transaction, as
+   * they were (with `dead_at` and `error` for a dead letter).
+   */
   private async round(client: PoolClientLike): Promise<number> {
     const { table } = this.ctx;
-    const result = (await client.query(
-      `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, traceparent FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT $1`,
-      [this.options.batchSize],
-    )) as { rows: Row[] };
-    const sent: string[] = [];
-    for (const row of result.rows) {
-      if (this.hubClosing()) break;
+    // Several statements in one parameterless query (the simple protocol): the batch size is a checked integer.
+    const take = `BEGIN; DELETE FROM ${table.sql} WHERE id IN (SELECT id FROM ${table.sql} WHERE dead_at IS NULL ORDER BY id LIMIT ${this.options.batchSize}) RETURNING id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, traceparent, created_at::text AS created_at`;
+    const answer = (await client.query(this.open ? `COMMIT; ${take}` : take)) as Array<{ rows: Row[] }> | { rows: Row[] };
+    this.committed();
+    this.open = true;
+    const results = Array.isArray(answer) ? answer : [answer];
+    // RETURNING has no order of its own.
+    const rows = results[results.length - 1]!.rows.sort(byId);
+    const back: Array<{ row: Row; error: string | null }> = [];
+    const dead: Error[] = [];
+    let sent = 0;
+    for (const [i, row] of rows.entries()) {
+      if (this.hubClosing()) {
+        // Not sent: back to the table for another node's relay.
+        for (const rest of rows.slice(i)) back.push({ row: rest, error: null });
+        break;
+      }
       try {
         await this.send(row);
-        sent.push(row.id);
+        sent++;
       } catch (error) {
         // The hub refused this row and would refuse it again: set it aside
         // with its error so the rows behind it go on.
         const message = error instanceof Error ? error.message : String(error);
-        await client.query(`UPDATE ${table.sql} SET dead_at = now(), error = $2 WHERE id = $1`, [row.id, message]);
-        this.counts.deadLettered++;
-        this.report(new Error(`wshub outbox: row ${row.id} ("${row.event ?? row.kind}") could not be delivered and was dead-lettered: ${message}`, { cause: error }));
+        back.push({ row, error: message });
+        dead.push(new Error(`wshub outbox: row ${row.id} ("${row.event ?? row.kind}") could not be delivered and was dead-lettered: ${message}`, { cause: error }));
       }
     }
-    if (sent.length > 0) {
-      await client.query(`DELETE FROM ${table.sql} WHERE id = ANY($1::bigint[])`, [sent]);
-      this.counts.relayed += sent.length;
-    }
-    return result.rows.length;
+    if (back.length > 0) await this.putBack(client, back);
+    this.taken = { relayed: sent, dead };
+    if (rows.length < this.options.batchSize || this.closed) await this.commit(client);
+    return rows.length;
+  }
+
+  /** Commits the open batch, if any: its rows are then gone for good. */
+  private async commit(client: PoolClientLike): Promise<void> {
+    if (!this.open) return;
+    await client.query('COMMIT');
+    this.committed();
+  }
+
+  /** The open batch committed: counts it and reports its dead letters. */
+  private committed(): void {
+    this.open = false;
+    const { relayed, dead } = this.taken;
+    this.taken = { relayed: 0, dead: [] };
+    this.counts.relayed += relayed;
+    this.counts.deadLettered += dead.length;
+    for (const error of dead) this.report(error);
+  }
+
+  /** Inserts rows of the open batch again, with their ids; `error` set marks a dead letter. */
+  private async putBack(client: PoolClientLike, back: Array<{ row: Row; error: string | null }>): Promise<void> {
+    const { table } = this.ctx;
+    const column = <K extends keyof Row>(key: K) => back.map((b) => b.row[key]);
+    await client.query(
+      `INSERT INTO ${table.sql} (id, message_id, kind, user_id, event, data, filter, traceparent, created_at, dead_at, error) OVERRIDING SYSTEM VALUE
+SELECT r.id, r.message_id, r.kind, r.user_id, r.event, r.data, r.filter, r.traceparent, r.created_at, CASE WHEN r.error IS NULL THEN NULL ELSE now() END, r.error
+FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::json[], $7::json[], $8::text[], $9::timestamptz[], $10::text[])
+  AS r(id, message_id, kind, user_id, event, data, filter, traceparent, created_at, error)`,
+      [
+        column('id'),
+        column('message_id'),
+        column('kind'),
+        column('user_id'),
+        column('event'),
+        column('data'),
+        column('filter'),
+        column('traceparent'),
+        column('created_at'),
+        back.map((b) => b.error),
+      ],
+    );
   }
 
   /**
@@ -317,6 +395,9 @@ export class OutboxRelay {
     // next one; left set, it would skip every backoff wait of the retries.
     this.woken = false;
     this.counts.active = false;
+    // Destroying the connection rolls the open batch back: its rows come back.
+    this.open = false;
+    this.taken = { relayed: 0, dead: [] };
     if (!client) return;
     // run() must never reject (nobody would catch it): a release that throws is only reported.
     try {

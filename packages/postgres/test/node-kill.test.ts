@@ -99,8 +99,8 @@ describe.skipIf(!user || redisSkip)('a hub node SIGKILLed while rows stream', ()
     }
     expect(nodeA.signalCode).toBe('SIGKILL');
     expect(standby.stats().active).toBe(true);
-    // B started again at the first row A had not deleted: 40, A's batch in
-    // flight. It counts a batch once its DELETE answered, a moment after
+    // B started again at the first row whose delete A had not committed: 40,
+    // A's batch in flight. It counts a batch once its COMMIT answered, a moment after
     // another connection sees the table empty.
     await until('node B to count its rows', () => standby!.stats().relayed >= ROWS - 40);
     expect(standby.stats().relayed).toBe(ROWS - 40);
@@ -117,7 +117,7 @@ describe.skipIf(!user || redisSkip)('a hub node SIGKILLed while rows stream', ()
   it("without recovery, the other node takes over: nothing lost, in commit order, and only the dead node's last batch can arrive twice", async () => {
     const got = await killNodeA(false, `${db.schema}.outbox`);
     // What the client got is node A's run 0…k-1, then node B's run j…ROWS-1,
-    // where B starts again at the first row A had not deleted (j ≤ k). The
+    // where B starts again at the first row whose delete A had not committed (j ≤ k). The
     // rows j…k-1 came twice: A sent them and died before deleting them, and
     // B's hub cannot know that A's hub sent them. They are at most one batch.
     const back = got.findIndex((v, i) => i > 0 && v !== got[i - 1]! + 1);

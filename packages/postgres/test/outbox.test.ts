@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { Outbox, type OutboxRelay, outboxSql } from '../src/index.js';
+import { Outbox, type OutboxRelay, outboxSql, type RelayTarget } from '../src/index.js';
 import { OutageProxy } from './outage-proxy.js';
 import { findPostgres, type HubFixture, PG, rows, startHub, take, testSchema, transaction, until } from './support.js';
 
@@ -317,15 +317,18 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
         await outbox.push(tx, 'big', 'x'.repeat(10_000));
         await outbox.sendMessage(tx, 'u1', 'n', 2);
       });
+      const stored = `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, created_at::text AS created_at, traceparent FROM ${table} WHERE event = 'big'`;
+      const [big] = (await pool.query(stored)).rows;
       relay().on('error', (e) => errors.push(e));
       expect((await take(client, 2)).map((m) => m.data)).toEqual([1, 2]);
-      // The dead-letter mark comes at the row, the delete of the rows sent at the end of the round.
+      // The batch is deleted as it is taken; the dead letter is put back, with its id, data and age, in the same transaction.
       await until('the dead row, and the sent ones deleted', async () => {
         const now = await rows(pool, table);
         return now.dead === 1 && now.pending === 0;
       });
       const { rows: dead } = await pool.query(`SELECT event, error FROM ${table} WHERE dead_at IS NOT NULL`);
       expect(dead).toEqual([{ event: 'big', error: expect.stringContaining('limits.maxBufferedBytes') }]);
+      expect((await pool.query(stored)).rows).toEqual([big]);
       expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('could not be delivered and was dead-lettered')]);
       expect(await rows(pool, table)).toEqual({ pending: 0, dead: 1 });
       expect(await outbox.stats()).toEqual({ pending: 0, oldestPendingSeconds: 0, deadLettered: 1 });
@@ -354,7 +357,7 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
       expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
     });
 
-    it('the connection lost between sending a batch and deleting it: the rows go again and the hub drops the repeats', async () => {
+    it('the connection lost between sending a batch and committing its delete: the rows go again and the hub drops the repeats', async () => {
       await fresh();
       fx = await startHub();
       const hub = fx.hub;
@@ -363,7 +366,7 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
         for (let i = 0; i < 20; i++) await outbox.sendMessage(tx, 'u1', 'n', i);
       });
       // The real hub, with one hook: on the 10th message PostgreSQL ends the
-      // relay's session, so the batch's DELETE fails after the hub took 10 rows.
+      // relay's session, so the batch's delete never commits (PostgreSQL rolls it back) after the hub took 10 rows.
       let calls = 0;
       const target = {
         sendMessage: async (...args: Parameters<typeof hub.sendMessage>) => {
@@ -505,6 +508,48 @@ describe.skipIf(!user)('Outbox with a real PostgreSQL and a real WsHub', () => {
         expect((await take(client, 5)).map((m) => m.data)).toEqual([0, 1, 2, 3, 4]);
         expect(closingNode.stats()).toMatchObject({ active: false, relayed: 0 });
         expect(standby.stats().active).toBe(true);
+      } finally {
+        await Promise.all(relays.splice(0).map((r) => r.close()));
+        await other.close();
+      }
+    });
+
+    it('a hub that starts closing mid-batch: the rows it did not take go back to the table as they were, for another node', async () => {
+      await fresh();
+      fx = await startHub();
+      const other = await startHub();
+      try {
+        const client = await other.connect('u1');
+        await transaction(pool, async (tx) => {
+          for (let i = 0; i < 10; i++) await outbox.sendMessage(tx, 'u1', 'n', { i, text: 'é "quoted"' });
+        });
+        const stored = `SELECT id, message_id, kind, user_id, event, data::text AS data, filter::text AS filter, created_at::text AS created_at, traceparent, dead_at FROM ${table} ORDER BY id`;
+        const before = (await pool.query(stored)).rows;
+        // The first node's hub takes four rows, then says it is closing.
+        const hub = fx.hub;
+        let taken = 0;
+        const closing: RelayTarget = {
+          sendMessage: (...args) => {
+            taken++;
+            return hub.sendMessage(...(args as Parameters<typeof hub.sendMessage>));
+          },
+          push: (...args) => hub.push(...(args as Parameters<typeof hub.push>)),
+          disconnect: (userId) => hub.disconnect(userId),
+          get isClosing() {
+            return taken >= 4;
+          },
+        };
+        const closingNode = outbox.relay(closing, { pollIntervalMs: 100 });
+        relays.push(closingNode);
+        await until('the first node to take four rows', () => taken === 4);
+        await closingNode.close();
+        expect(closingNode.stats()).toMatchObject({ active: false, relayed: 4, deadLettered: 0 });
+        expect((await pool.query(stored)).rows).toEqual(before.slice(4));
+        const standby = outbox.relay(other.hub, { pollIntervalMs: 100 });
+        relays.push(standby);
+        expect((await take(client, 6)).map((m) => (m.data as { i: number }).i)).toEqual([4, 5, 6, 7, 8, 9]);
+        await until('the standby to count its rows', () => standby.stats().relayed === 6);
+        expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
       } finally {
         await Promise.all(relays.splice(0).map((r) => r.close()));
         await other.close();

@@ -16,6 +16,15 @@ interface Call {
   args: unknown[];
 }
 
+/** `promise`, or a failure naming `what` after `ms`: a wait that cannot end fails the test with a reason instead of its timeout. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
   let db: Awaited<ReturnType<typeof testSchema>>;
   let pool: pg.Pool;
@@ -55,7 +64,7 @@ describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
     await write(0, 100);
 
     // The doomed relay reads 50 rows; the parent's hub takes 29 of them and
-    // the process dies on the 30th, before it could delete any.
+    // the process dies on the 30th, before the batch's delete could commit.
     const KILL_AT = 30;
     let calls = 0;
     child = fork(script, [], {
@@ -68,34 +77,50 @@ describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const doomed = child;
+    // Listened for from the fork on: the child can die and be reaped before
+    // the test reaches an await of 'exit', which would then never come.
+    const exited = once(doomed, 'exit');
+    // The parent's hub takes no row until the standby is running, so the
+    // standby starts while the child is the active relay and has to take over.
+    let standbyRunning!: () => void;
+    const standbyStarted = new Promise<void>((resolve) => {
+      standbyRunning = resolve;
+    });
+    let firstCall!: () => void;
+    const childSends = new Promise<void>((resolve) => {
+      firstCall = resolve;
+    });
     const killed = new Promise<void>((resolve) => {
       doomed.on('message', (m: Call | { type: string }) => {
         if (m.type !== 'call') return;
         const c = m as Call;
+        firstCall();
         if (++calls === KILL_AT) {
           doomed.kill('SIGKILL');
           resolve();
           return;
         }
         const [a, b, c2, d, e] = c.args;
-        const done =
+        const done = standbyStarted.then((): Promise<unknown> =>
           c.method === 'sendMessage'
             ? hub.sendMessage(a as string, b as string, c2, d as never, e as never)
             : c.method === 'push'
               ? hub.push(a as string, b as never, null, d as never, e as never)
-              : hub.disconnect(a as string);
+              : hub.disconnect(a as string),
+        );
+        // With a callback, a reply to a child already killed fails quietly instead of as the ChildProcess's 'error'.
         done.then(
-          () => doomed.connected && doomed.send({ id: c.id, ok: true }),
-          (error: Error) => doomed.connected && doomed.send({ id: c.id, ok: false, error: error.message }),
+          () => doomed.connected && doomed.send({ id: c.id, ok: true }, () => {}),
+          (error: Error) => doomed.connected && doomed.send({ id: c.id, ok: false, error: error.message }, () => {}),
         );
       });
     });
-    // The standby starts once the child is the active relay, so it has to take over.
-    await until('the child relay to send', () => calls > 0);
+    await withTimeout(childSends, 15_000, 'the child relay to send its first row');
     standby = outbox.relay(hub, { batchSize: 50, pollIntervalMs: 100 });
     expect(standby.stats().active).toBe(false);
-    await killed;
-    await once(doomed, 'exit');
+    standbyRunning();
+    await withTimeout(killed, 15_000, `the child relay to send row ${KILL_AT} (it sent ${calls})`);
+    await withTimeout(exited, 15_000, 'the killed child to exit');
     await write(100, 40);
 
     const got = { u1: await take(clients.u1, 70), u2: await take(clients.u2, 70) };
@@ -104,7 +129,7 @@ describe.skipIf(!user)('a relay SIGKILLed mid-batch', () => {
     expect(standby.stats().active).toBe(true);
     // The standby sent again the 29 rows the hub already had: the hub dropped them.
     await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
-    // The relay counts a batch once its DELETE answered, a moment after another connection sees the table empty.
+    // The relay counts a batch once its COMMIT answered, a moment after another connection sees the table empty.
     await until('the standby to count 140 rows', () => standby!.stats().relayed >= 140);
     expect(standby.stats().relayed).toBe(140);
     await hub.push('end');

@@ -4,6 +4,8 @@ import type { PoolClientLike, PoolLike } from '@wshub/postgres';
 
 type Params = unknown[] | undefined;
 type Result = { rows: Record<string, unknown>[]; rowCount: number };
+/** A statement after a `;`: text that pg would send in one simple query. */
+const MULTI = /;\s*\S/;
 
 /**
  * An embedded PostgreSQL (PGlite) behind the part of a `pg` `Pool` the
@@ -88,6 +90,13 @@ class PGliteClient extends EventEmitter implements PoolClientLike {
     if (this.released) throw new Error('query on a released client');
     this.held ??= await this.pool.acquire();
     try {
+      // Several statements without parameters (the outbox relay's `COMMIT; BEGIN; DELETE …`): run as
+      // pg's simple protocol runs them, one result each; PGlite's query() takes one statement only.
+      if ((params === undefined || params.length === 0) && MULTI.test(sql)) {
+        const results = (await this.pool.db.exec(sql)).map((r) => ({ rows: r.rows as Record<string, unknown>[], rowCount: r.affectedRows ?? r.rows.length }));
+        // As pg answers: an array for several statements (typed as one Result, like pg's own typings).
+        return (results.length === 1 ? results[0] : results) as Result;
+      }
       const result = await this.pool.db.query<Record<string, unknown>>(sql, params ?? []);
       const listen = /^\s*(UN)?LISTEN\s+"?([^"\s;]+)"?/i.exec(sql);
       if (listen?.[1]) this.channels.delete(listen[2]!);
