@@ -71,6 +71,9 @@ interface Watched {
   client: HubClient<ChaosEvents>;
   got: string[];
   recovered: boolean[];
+  /** When `state` last changed, and the last close, for a failure message. */
+  since: number;
+  lastClose?: string;
 }
 
 const clients: HubClient<ChaosEvents>[] = [];
@@ -81,10 +84,10 @@ afterEach(async () => {
   primary = undefined;
 });
 
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+async function until(check: () => boolean, what: string, detail?: () => string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `: ${detail()}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -106,7 +109,9 @@ async function run(recovery: boolean): Promise<Watched[]> {
       reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     });
     clients.push(client);
-    const w: Watched = { userId, client, got: [], recovered: [] };
+    const w: Watched = { userId, client, got: [], recovered: [], since: Date.now() };
+    client.on('state', () => (w.since = Date.now()));
+    client.on('close', ({ code, reason }) => (w.lastClose = `${code} ${JSON.stringify(reason)}`));
     const record = (event: keyof ChaosEvents) => (data: Round) => w.got.push(`${event}:${data.r}`);
     client.on('direct', record('direct'));
     client.on('scoped', record('scoped'));
@@ -125,7 +130,17 @@ async function run(recovery: boolean): Promise<Watched[]> {
   await primary.command('kill', { worker: 1 });
   await primary.command('fork');
   await traffic;
-  await until(() => watched.every((w) => w.client.state === 'open'), 'every client to be open again');
+  // An attempt the cluster lost (a connection the primary handed to the killed worker is held open,
+  // never answered) is given up after the client's connectTimeoutMs (10 s) and retried.
+  await until(
+    () => watched.every((w) => w.client.state === 'open'),
+    'every client to be open again',
+    () =>
+      watched
+        .filter((w) => w.client.state !== 'open')
+        .map((w) => `${w.userId} ${w.client.state} for ${Date.now() - w.since} ms (last close ${w.lastClose ?? 'none'})`)
+        .join(', '),
+  );
   for (const w of watched) await primary.call(sender, 'sendMessage', { userId: w.userId, event: 'direct', data: { r: 'end' } });
   await until(() => watched.every((w) => w.got.includes('direct:end')), 'the end marker on every client');
   return watched;
