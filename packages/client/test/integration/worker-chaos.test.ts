@@ -174,3 +174,47 @@ describe('chaos: a worker killed mid-stream, 50 reconnecting clients', () => {
     expect(watched.every((w) => w.recovered.length === 0)).toBe(true);
   }, 40_000);
 });
+
+describe('chaos: clients connecting while a worker is killed', () => {
+  // The primary hands each new connection to a worker; one handed to the worker just killed is neither
+  // answered nor closed (the primary keeps it open). Without connectTimeoutMs such a client stayed
+  // 'connecting' for good: with connectTimeoutMs: 0 this failed in 5 of 5 runs, one client stuck so.
+  it('every attempt opens, the one the dead worker never took after connectTimeoutMs', async () => {
+    primary = new Primary({});
+    const { port } = await primary.command<{ worker: number; port: number }>('fork');
+    await primary.command('fork');
+    const url = `ws://127.0.0.1:${port}/api/v1/ws`;
+    let stop = false;
+    let opened = 0;
+    const notOpen: string[] = [];
+    // Ten loops, each: a new client, wait for it to open (or 8 s), close it, again.
+    const churn = async (n: number) => {
+      for (let k = 0; !stop; k++) {
+        const client = new HubClient<ChaosEvents>(url, {
+          WebSocket,
+          token: () => 'any',
+          query: { user: `c${n}-${k}` },
+          connectTimeoutMs: 2_000,
+          reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+        });
+        clients.push(client);
+        const ok = await Promise.race([
+          inState(client, 'open').then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 8_000)),
+        ]);
+        if (ok) opened++;
+        else notOpen.push(`c${n}-${k} ${client.state}`);
+        await client.close();
+      }
+    };
+    const loops = Array.from({ length: 10 }, (_, n) => churn(n));
+    await new Promise((r) => setTimeout(r, 300));
+    await primary.command('kill', { worker: 1 });
+    await primary.command('fork');
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(loops);
+    expect(notOpen).toEqual([]);
+    expect(opened).toBeGreaterThan(10);
+  }, 40_000);
+});
