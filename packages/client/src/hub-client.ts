@@ -57,6 +57,7 @@ export class HubClient<
   #openedAt = 0;
   /** Reconnection attempts since the last connection that lasted `resetAfterMs`. */
   #attempts = 0;
+  /** The wait before the next attempt, or, while a socket is connecting, its `connectTimeoutMs`. */
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Set once the client will never connect again. */
   #stopped = false;
@@ -224,10 +225,26 @@ export class HubClient<
     // Browsers give an error event no detail; the close event that follows
     // (1006) says what happened and what the client does next.
     socket.onerror = () => {};
+    const timeoutMs = this.#options.connectTimeoutMs;
+    if (timeoutMs > 0) this.#timer = setTimeout(() => this.#openTimedOut(socket, timeoutMs), timeoutMs);
+  }
+
+  /**
+   * The socket did not open within `connectTimeoutMs`: a server (or a proxy)
+   * that took the TCP connection and never answers the upgrade would keep it
+   * connecting forever. Closed, and retried as a failed attempt.
+   */
+  #openTimedOut(socket: WebSocketLike, timeoutMs: number): void {
+    this.#timer = undefined;
+    if (socket !== this.#socket) return;
+    this.#socket = null;
+    void closeSocket(socket);
+    this.#retry({ code: 1006, reason: `the connection did not open within ${timeoutMs} ms (connectTimeoutMs)` });
   }
 
   #onOpen(socket: WebSocketLike): void {
     if (socket !== this.#socket) return;
+    this.#clearTimer();
     this.#openedAt = Date.now();
     // Watches first: the app's queued messages may expect them in place, and a replay applies them.
     for (const { event, payload } of this.#watches.keys()) this.#sendWatch(socket, event, payload);
@@ -292,6 +309,7 @@ export class HubClient<
 
   #onClose(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
+    this.#clearTimer();
     this.#socket = null;
     this.#replies.clear();
     this.#recovery.connectionLost();
@@ -365,9 +383,13 @@ export class HubClient<
     this.#confirmations.flush(); // on close(): what the app confirmed goes out before the socket closes
     // Nothing will be confirmed any more: whoever waits for a confirmation learns it now.
     for (const subscription of this.#watches.all()) subscription[markUnconfirmed](true);
+    this.#clearTimer();
+    this.#queue.drain();
+  }
+
+  #clearTimer(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#queue.drain();
   }
 
   #openSocket(): WebSocketLike | null {

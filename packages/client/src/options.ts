@@ -75,6 +75,17 @@ export interface HubClientOptions {
   /** Backoff settings, or `false` never to reconnect. */
   reconnect?: ReconnectOptions | false;
   /**
+   * How long a connection attempt may take, from creating the WebSocket to
+   * its `open` event (the HTTP upgrade answered). An attempt still not open
+   * then is closed and counts as a failed one: `'close'` with 1006, and the
+   * next attempt after the backoff. It bounds a server, or a proxy or load
+   * balancer in front of it, that accepts the TCP connection and never
+   * answers the upgrade. 0 waits as long as the WebSocket does, which for
+   * `ws` (Node) is forever.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
    * Messages `send()` keeps while the client is not open, sent in order once
    * it is. When full, `send()` returns `false` and drops the new message.
    * 0 disables queueing. Keep this under the hub's
@@ -146,6 +157,8 @@ export interface ResolvedOptions {
   tokenIn: 'protocol' | 'query';
   WebSocket: WebSocketConstructor;
   reconnect: Required<ReconnectOptions>;
+  /** 0: no limit. */
+  connectTimeoutMs: number;
   maxQueuedMessages: number;
   recover: boolean;
   /** With `recover: { store }`: where the position is kept between runs. */
@@ -166,6 +179,12 @@ export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.fr
 });
 
 export const DEFAULT_MAX_QUEUED_MESSAGES = 16;
+
+/** A connection attempt not open after 10 s is closed and retried. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The longest delay `setTimeout` keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Confirmations wait at most 25 ms, or go as soon as 64 are waiting. */
 export const DEFAULT_CONFIRM_BATCH: Readonly<Required<ConfirmBatchOptions>> = Object.freeze({ withinMs: 25, maxIds: 64 });
@@ -286,6 +305,8 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     );
   }
 
+  const connectTimeoutMs = number('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 0, MAX_TIMER_MS);
+
   const maxQueuedMessages = number('maxQueuedMessages', o.maxQueuedMessages, DEFAULT_MAX_QUEUED_MESSAGES, 0);
   if (!Number.isInteger(maxQueuedMessages)) {
     fail(`option "maxQueuedMessages" must be a whole number, got ${maxQueuedMessages}`);
@@ -320,6 +341,7 @@ export function resolveOptions(url: unknown, options: HubClientOptions | undefin
     tokenIn,
     WebSocket,
     reconnect,
+    connectTimeoutMs,
     maxQueuedMessages,
     recover: o.recover !== false,
     positionStore,

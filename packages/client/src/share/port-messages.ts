@@ -25,6 +25,8 @@ export interface SharedOptions {
   tokenIn: 'protocol' | 'query';
   hasToken: boolean;
   reconnect: Required<ReconnectOptions>;
+  /** Absent from a tab of an older version: the default. */
+  connectTimeoutMs?: number;
   maxQueuedMessages: number;
   confirmBatch?: Required<ConfirmBatchOptions>;
   recover: boolean;

@@ -87,6 +87,7 @@ class SharedConnection {
       protocols: options.protocols,
       tokenIn: options.tokenIn,
       reconnect: options.reconnect,
+      connectTimeoutMs: options.connectTimeoutMs,
       maxQueuedMessages: options.maxQueuedMessages,
       confirmBatch: options.confirmBatch,
       recover: options.recover,

@@ -69,6 +69,7 @@ export class SharedHubClient {
       tokenIn: options.tokenIn,
       hasToken: options.token !== undefined,
       reconnect: options.reconnect,
+      connectTimeoutMs: options.connectTimeoutMs,
       maxQueuedMessages: options.maxQueuedMessages,
       confirmBatch: options.confirmBatch,
       recover: options.recover,

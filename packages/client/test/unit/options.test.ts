@@ -23,6 +23,8 @@ describe('options', () => {
     ['jitter above 1', 'ws://hub.test/', { reconnect: { jitter: 2 } }, 'option "reconnect.jitter" must be a number between 0 and 1, got 2'],
     ['NaN attempts', 'ws://hub.test/', { reconnect: { maxAttempts: Number.NaN } }, 'option "reconnect.maxAttempts" must be a number >= 0, got NaN'],
     ['max below initial', 'ws://hub.test/', { reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }, 'option "reconnect.maxDelayMs" (100) must not be less than "reconnect.initialDelayMs" (500)'],
+    ['a negative connectTimeoutMs', 'ws://hub.test/', { connectTimeoutMs: -1 }, 'option "connectTimeoutMs" must be a number between 0 and 2147483647, got -1'],
+    ['an endless connectTimeoutMs', 'ws://hub.test/', { connectTimeoutMs: Number.POSITIVE_INFINITY }, 'option "connectTimeoutMs" must be a number between 0 and 2147483647, got Infinity'],
     ['a fractional queue', 'ws://hub.test/', { maxQueuedMessages: 1.5 }, 'option "maxQueuedMessages" must be a whole number, got 1.5'],
     ['share: "yes"', 'ws://hub.test/', { share: 'yes' as never }, `option "share" must be true, false, 'worker' or 'leader', got "yes"`],
     ["share: 'worker' with a WebSocket class", 'ws://hub.test/', { share: 'worker' }, `option "WebSocket" cannot be used with share: 'worker'`],

@@ -189,6 +189,50 @@ describe('states', () => {
   });
 });
 
+describe('connect timeout', () => {
+  it('closes an attempt not open after 10 s by default, and retries it with backoff', async () => {
+    const c = client();
+    const closes: unknown[] = [];
+    c.on('close', (info) => closes.push(info));
+    await settle();
+    const first = transport.last();
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(first.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(first.closedWith).toEqual({ code: 1000, reason: 'client closed' });
+    expect(closes).toEqual([{ code: 1006, reason: 'the connection did not open within 10000 ms (connectTimeoutMs)', retryInMs: 100 }]);
+    expect(c.state).toBe('reconnecting');
+    expect(await timeToNextSocket()).toBe(100);
+  });
+
+  it('counts timed-out attempts toward maxAttempts', async () => {
+    const c = client({ connectTimeoutMs: 50, reconnect: { ...reconnect, maxAttempts: 1 } });
+    const errors: Error[] = [];
+    c.on('error', (error) => errors.push(error));
+    await settle();
+    await vi.advanceTimersByTimeAsync(50);
+    await timeToNextSocket();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(c.state).toBe('closed');
+    expect(errors.map((e) => e.message)).toEqual(['wshub client: gave up after 1 reconnection attempts (reconnect.maxAttempts is 1)']);
+  });
+
+  it('stops counting once the socket opened, and after close()', async () => {
+    const c = client({ connectTimeoutMs: 50 });
+    await settle();
+    transport.last().open();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(c.state).toBe('open');
+    expect(transport.sockets).toHaveLength(1);
+    transport.last().drop();
+    await timeToNextSocket();
+    await c.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(transport.sockets).toHaveLength(2);
+    expect(c.state).toBe('closed');
+  });
+});
+
 describe('close-code policy', () => {
   it.each([
     [4403, 'unauthorized'],
