@@ -323,8 +323,24 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
 
   // --------------------------------------------------------------- resume
 
+  /**
+   * What `userId` missed after `from`: both histories read after it (one
+   * script per shard), merged in offset order, up to the lower of the two
+   * reads' bounds. A read's bound is its history's last offset or the Redis
+   * time when it ran, whichever is higher; every later offset of that
+   * history is above it. The two reads run at two moments, so a message
+   * recorded between them in the history read first may be numbered below
+   * one the later read saw: replayed, that one would put the client's
+   * position above the message, which then arrives live and is dropped as
+   * already handled — a silent gap. Cut at the lower bound, everything of
+   * either history at or below it is in the replay, and everything above it
+   * was published after this node's channels were confirmed (its offset
+   * is above the Redis time of the first read; see the README on clocks)
+   * and arrives live, in offset order.
+   */
   async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
+    const floor = this.order.floor;
     const mine = this.keysOf(userId);
     const { subscriber, commands } = this.parts;
     // Whatever the answer, live messages after it must reach this node: the channels first (a failover takes seconds).
@@ -347,6 +363,12 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
       commands.timed(this.scripts.wshubClusterRead('5', this.all.stream, this.all.seq, this.all.own, this.all.lost, this.epochKey, ...args), 'a history read'),
     ]);
     if (own[0] !== 1 || all[0] !== 1) return undefined;
+    // The two reads ran on two shards at two moments: what the earlier one did not see may be numbered below what
+    // the later one saw. The replay stops at the lower bound (`upTo`); what lies above it reaches this node live, in
+    // offset order, since the channels were confirmed before either read.
+    const upTo = Math.min(Number(own[2]), Number(all[2]));
+    // The answer's offset is at least the broadcast this node delivered last (the hub took it before this read).
+    if (!(upTo >= floor)) return undefined;
     const out: HistoryEntry[] = [];
     for (const [entries, forUser] of [
       [own[1], userId],
@@ -355,7 +377,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
       for (const [id, fields] of entries) {
         const entry = toEntry(id, fields, forUser);
         if (!entry) return undefined;
-        out.push(entry);
+        if (entry.offset <= upTo) out.push(entry);
       }
     }
     return out.sort((a, b) => a.offset - b.offset);

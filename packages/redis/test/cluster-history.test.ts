@@ -7,6 +7,7 @@ import { keySlot } from '../src/key-slot.js';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
 import { FAST, waitUntil } from './hub-process.js';
 import { RedisCluster, redisCli, redisSkipReason } from './redis-server.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { authenticate, V2Socket } from './v2-socket.js';
 
 /**
@@ -15,6 +16,8 @@ import { authenticate, V2Socket } from './v2-socket.js';
  * channel's slot, one for the broadcasts, one position per client.
  */
 const skip = redisSkipReason();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A new master settles longer than the slot map is re-read (1 s); presence outlives a failover. */
 const OPTIONS = { ...FAST, nodeTtlMs: 4000, bufferFlushDelayMs: 1500, orderWindowMs: 100 };
@@ -174,6 +177,53 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     await a.hub.sendMessage('dave', 'n', 11);
     const [live] = await again.take(1);
     expect(live!.offset).toBeGreaterThan(ack.offset);
+  });
+
+  it('a resume reads the two histories at two moments: a broadcast recorded between the reads still reaches the client in order', async () => {
+    // A user on another master than the broadcasts'.
+    const broadcasts = await masterOf(keySlot('wshub:all'));
+    let user = '';
+    for (let i = 0; !user; i++) if ((await masterOf(keySlot(`wshub:user:ivy${i}`))) !== broadcasts) user = `ivy${i}`;
+    const master = await masterOf(keySlot(`wshub:user:${user}`));
+    const proxy = await TcpProxy.start(master);
+    try {
+      const a = await startHub();
+      // Node B reaches the user's master through the proxy, and holds what arrives 2 s (its order window): live messages come late.
+      const natMap = { [`127.0.0.1:${master}`]: { host: '127.0.0.1', port: proxy.port } };
+      const b = await startHub(true, { orderWindowMs: 2000, commandTimeoutMs: 5000, clusterOptions: { natMap, slotsRefreshTimeout: 5000 } });
+      const first = await connect(a.port, `user=${user}&device=a`, a.hub);
+      await a.hub.sendMessage(user, 'n', 'before');
+      const [got] = await first.take(1);
+      first.close();
+      const again = await connect(b.port, `user=${user}&device=b`, b.hub);
+      // The resume's read of the user's history reaches its master 600 ms late; that of the broadcasts at once.
+      proxy.delayRequests(600);
+      const resumed = again.resume({ epoch: first.welcome!.epoch, offset: got!.offset });
+      await sleep(150);
+      await a.hub.push('all', 'between'); // after the broadcasts were read
+      await sleep(150);
+      await a.hub.sendMessage(user, 'n', 'after'); // after it, before the user's history is read
+      const { replay, ack } = await resumed;
+      proxy.delayRequests(0);
+      expect(ack).toMatchObject({ status: 'recovered' });
+      // What the client handles: the replay and what came meanwhile, in offset order; then what comes above its position.
+      let position = ack.offset as number;
+      const handled = replay.filter((f) => !f.event.startsWith('wshub:')).sort((x, y) => x.offset! - y.offset!);
+      for (const f of handled) position = Math.max(position, f.offset!);
+      const deadline = Date.now() + 4000;
+      while (Date.now() < deadline && handled.length < 2) {
+        const f = await again.next(Math.max(1, deadline - Date.now())).catch(() => undefined);
+        if (!f || f.event.startsWith('wshub:')) continue;
+        if (f.offset! > position) {
+          handled.push(f);
+          position = f.offset!;
+        }
+      }
+      expect(handled.map((f) => f.data)).toEqual(['between', 'after']);
+      expect([...a.errors, ...b.errors]).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a position of another epoch, or older than ttlMs, answers failed', async () => {
