@@ -179,52 +179,58 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     expect(live!.offset).toBeGreaterThan(ack.offset);
   });
 
-  it('a resume reads the two histories at two moments: a broadcast recorded between the reads still reaches the client in order', async () => {
-    // A user on another master than the broadcasts'.
-    const broadcasts = await masterOf(keySlot('wshub:all'));
-    let user = '';
-    for (let i = 0; !user; i++) if ((await masterOf(keySlot(`wshub:user:ivy${i}`))) !== broadcasts) user = `ivy${i}`;
-    const master = await masterOf(keySlot(`wshub:user:${user}`));
-    const proxy = await TcpProxy.start(master);
-    try {
-      const a = await startHub();
-      // Node B reaches the user's master through the proxy, and holds what arrives 2 s (its order window): live messages come late.
-      const natMap = { [`127.0.0.1:${master}`]: { host: '127.0.0.1', port: proxy.port } };
-      const b = await startHub(true, { orderWindowMs: 2000, commandTimeoutMs: 5000, clusterOptions: { natMap, slotsRefreshTimeout: 5000 } });
-      const first = await connect(a.port, `user=${user}&device=a`, a.hub);
-      await a.hub.sendMessage(user, 'n', 'before');
-      const [got] = await first.take(1);
-      first.close();
-      const again = await connect(b.port, `user=${user}&device=b`, b.hub);
-      // The resume's read of the user's history reaches its master 600 ms late; that of the broadcasts at once.
-      proxy.delayRequests(600);
-      const resumed = again.resume({ epoch: first.welcome!.epoch, offset: got!.offset });
-      await sleep(150);
-      await a.hub.push('all', 'between'); // after the broadcasts were read
-      await sleep(150);
-      await a.hub.sendMessage(user, 'n', 'after'); // after it, before the user's history is read
-      const { replay, ack } = await resumed;
-      proxy.delayRequests(0);
-      expect(ack).toMatchObject({ status: 'recovered' });
-      // What the client handles: the replay and what came meanwhile, in offset order; then what comes above its position.
-      let position = ack.offset as number;
-      const handled = replay.filter((f) => !f.event.startsWith('wshub:')).sort((x, y) => x.offset! - y.offset!);
-      for (const f of handled) position = Math.max(position, f.offset!);
-      const deadline = Date.now() + 4000;
-      while (Date.now() < deadline && handled.length < 2) {
-        const f = await again.next(Math.max(1, deadline - Date.now())).catch(() => undefined);
-        if (!f || f.event.startsWith('wshub:')) continue;
-        if (f.offset! > position) {
-          handled.push(f);
-          position = f.offset!;
+  // A resume reads the user's history and the broadcasts' on two shards: one read reaches its master late (a proxy
+  // delays it), and a message of the history read first is recorded between the reads, before one of the other.
+  for (const slow of ['user', 'broadcasts'] as const) {
+    it(`a resume whose read of the ${slow === 'user' ? "user's history" : "broadcasts' history"} is late: a message recorded between the two reads still reaches the client, in order`, async () => {
+      const broadcasts = await masterOf(keySlot('wshub:all'));
+      let user = '';
+      for (let i = 0; !user; i++) if ((await masterOf(keySlot(`wshub:user:ivy${i}`))) !== broadcasts) user = `ivy${i}`;
+      const master = slow === 'user' ? await masterOf(keySlot(`wshub:user:${user}`)) : broadcasts;
+      const proxy = await TcpProxy.start(master);
+      try {
+        const a = await startHub();
+        // Node B reaches that master through the proxy, and holds what arrives 2 s (its order window): live messages come late.
+        const natMap = { [`127.0.0.1:${master}`]: { host: '127.0.0.1', port: proxy.port } };
+        const b = await startHub(true, { orderWindowMs: 2000, commandTimeoutMs: 5000, clusterOptions: { natMap, slotsRefreshTimeout: 5000 } });
+        const first = await connect(a.port, `user=${user}&device=a`, a.hub);
+        await a.hub.sendMessage(user, 'n', 'before');
+        const [got] = await first.take(1);
+        first.close();
+        const again = await connect(b.port, `user=${user}&device=b`, b.hub);
+        // One read reaches its master 600 ms late, the other at once.
+        proxy.delayRequests(600);
+        const resumed = again.resume({ epoch: first.welcome!.epoch, offset: got!.offset });
+        const toUser = () => a.hub.sendMessage(user, 'n', slow === 'user' ? 'after' : 'between');
+        const toAll = () => a.hub.push('all', slow === 'user' ? 'between' : 'after');
+        await sleep(150);
+        await (slow === 'user' ? toAll() : toUser()); // its history was read
+        await sleep(150);
+        await (slow === 'user' ? toUser() : toAll()); // numbered above it, its history not read yet
+        const { replay, ack } = await resumed;
+        proxy.delayRequests(0);
+        expect(ack).toMatchObject({ status: 'recovered' });
+        // What the client handles: the replay and what came meanwhile, in offset order; then what comes above its position.
+        let position = ack.offset as number;
+        const handled = replay.filter((f) => !f.event.startsWith('wshub:')).sort((x, y) => x.offset! - y.offset!);
+        for (const f of handled) position = Math.max(position, f.offset!);
+        const deadline = Date.now() + 4000;
+        while (Date.now() < deadline && handled.length < 2) {
+          const f = await again.next(Math.max(1, deadline - Date.now())).catch(() => undefined);
+          if (!f || f.event.startsWith('wshub:')) continue;
+          if (f.offset! > position) {
+            handled.push(f);
+            position = f.offset!;
+          }
         }
+        // Before the replay stopped at the lower of the two reads' bounds: ['after'] ('between' came live, below it).
+        expect(handled.map((f) => f.data)).toEqual(['between', 'after']);
+        expect([...a.errors, ...b.errors]).toEqual([]);
+      } finally {
+        await proxy.close();
       }
-      expect(handled.map((f) => f.data)).toEqual(['between', 'after']);
-      expect([...a.errors, ...b.errors]).toEqual([]);
-    } finally {
-      await proxy.close();
-    }
-  });
+    });
+  }
 
   it('a position of another epoch, or older than ttlMs, answers failed', async () => {
     const a = await startHub({ ttlMs: 1500 });
