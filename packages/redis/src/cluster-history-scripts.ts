@@ -99,7 +99,9 @@ return str(last)
  * Reads one history after a position. KEYS: stream, seq, own, lost, and for
  * the broadcasts' history the epoch. ARGV: from, ttlMs, and the position's
  * epoch. Returns `{0}` when the range cannot be served in full, else
- * `{1, entries}`.
+ * `{1, entries, bound}`: every offset this history gives later is above
+ * `bound` (its sequence, and the Redis time now less one: a later offset is
+ * at least the time it is recorded at).
  */
 export const CLUSTER_READ = `${HEADER(INFO_RUN)}
 local from = tonumber(ARGV[1])
@@ -110,9 +112,10 @@ if tonumber(redis.call('GET', KEYS[4]) or '0') > from then return {0} end
 -- A position older than ttl (less a second for clocks a little apart): a history that expired whole may have held more.
 if from < now - ttl * 1000 + 1000000 then return {0} end
 -- No stream: never written, or gone (expired, evicted); gone after the position, it held what was missed.
+local bound = str(math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now - 1))
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if tonumber(redis.call('GET', KEYS[2]) or '0') > from then return {0} end
-  return {1, {}}
+  return {1, {}, bound}
 end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 for j = 1, #info, 2 do
@@ -125,7 +128,7 @@ if entries[1] then
     if fields[j] == 't' and math.floor(now / 1000) - tonumber(fields[j + 1]) > ttl then return {0} end
   end
 end
-return {1, entries}
+return {1, entries, bound}
 `;
 
 /**
@@ -155,7 +158,7 @@ return {redis.call('GET', KEYS[1]), string.format('%.0f', tonumber(t[1]) * 10000
 
 export type ClusterHistoryScripts = Redis & {
   wshubClusterRecord(...args: string[]): Promise<string>;
-  wshubClusterRead(...args: string[]): Promise<[0] | [1, Array<[string, string[]]>]>;
+  wshubClusterRead(...args: string[]): Promise<[0] | [1, Array<[string, string[]]>, string]>;
   wshubClusterMarkLost(...args: string[]): Promise<string>;
   wshubClusterEpoch(...args: string[]): Promise<[string, string]>;
 };

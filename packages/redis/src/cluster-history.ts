@@ -13,6 +13,9 @@ import type { BrokerHistory, HistoryParts } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { ShardRoutes } from './shard-routes.js';
 
+/** The offset of a stream entry id (`<offset>-0`). */
+const offsetOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
+
 /** A resume waits for its channels at least this long (or `commandTimeoutMs`), in ms. */
 const SUBSCRIBE_WAIT_MS = 5000;
 /** How often records wait for a slot that is away or settling, after the first 100 ms, in ms. */
@@ -323,8 +326,24 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
 
   // --------------------------------------------------------------- resume
 
+  /**
+   * What `userId` missed after `from`: both histories read after it (one
+   * script per shard), merged in offset order. Each read also returns its
+   * bound: its history's last offset or the Redis time when it ran,
+   * whichever is higher; every later offset of that history is above it.
+   * The two reads run at two moments, so a message recorded after the first
+   * one, in its history, may be numbered below entries the second returned:
+   * replayed without it, those would put the client's position above it,
+   * and the client would drop it as already handled when it arrives live —
+   * a silent gap. So when the second read returned entries above the first
+   * one's bound, the first history is read again after its bound, and the
+   * replay holds every offset of both up to the lower of the bounds now;
+   * what lies above arrives live, in offset order (the channels were
+   * confirmed before the first read; see the README on clocks).
+   */
   async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
+    const floor = this.order.floor;
     const mine = this.keysOf(userId);
     const { subscriber, commands } = this.parts;
     // Whatever the answer, live messages after it must reach this node: the channels first (a failover takes seconds).
@@ -341,21 +360,43 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     if (this.marks.has(mine.channel) || this.marks.has(this.all.channel)) return undefined;
     const unavailable = commands.unavailable();
     if (unavailable) throw unavailable;
-    const args = [String(from.offset), String(this.limits.ttlMs), from.epoch];
-    const [own, all] = await Promise.all([
-      commands.timed(this.scripts.wshubClusterRead('4', mine.stream, mine.seq, mine.own, mine.lost, ...args), 'a history read'),
-      commands.timed(this.scripts.wshubClusterRead('5', this.all.stream, this.all.seq, this.all.own, this.all.lost, this.epochKey, ...args), 'a history read'),
-    ]);
-    if (own[0] !== 1 || all[0] !== 1) return undefined;
+    const ttl = String(this.limits.ttlMs);
+    const all = this.all;
+    const reads = [
+      { forUser: userId as string | undefined, read: (after: number) => this.scripts.wshubClusterRead('4', mine.stream, mine.seq, mine.own, mine.lost, String(after), ttl, from.epoch) },
+      { forUser: undefined, read: (after: number) => this.scripts.wshubClusterRead('5', all.stream, all.seq, all.own, all.lost, this.epochKey, String(after), ttl, from.epoch) },
+    ].map((h) => ({ ...h, read: (after: number) => commands.timed(h.read(after), 'a history read') }));
+    const answers = await Promise.all(reads.map((h) => h.read(from.offset)));
+    const got: Array<{ forUser: string | undefined; entries: Array<[string, string[]]>; bound: number }> = [];
+    for (const [i, answer] of answers.entries()) {
+      if (answer[0] !== 1) return undefined;
+      got.push({ forUser: reads[i]!.forUser, entries: answer[1], bound: Number(answer[2]) });
+    }
+    // The two reads ran on two shards at two moments. The one that ran first (the lower bound) did not see what
+    // its history recorded after it, and that may be numbered below entries the later read returned: replayed
+    // without it, they would put the client's position above it, and the client would drop it when it arrives
+    // live. So that history is read once more, after its bound: it now covers every offset up to the later
+    // read's entries.
+    const [early, late] = got[0]!.bound <= got[1]!.bound ? [0, 1] : [1, 0];
+    let top = 0;
+    for (const [id] of got[late]!.entries) top = Math.max(top, offsetOf(id));
+    if (top > got[early]!.bound) {
+      const again = await reads[early]!.read(got[early]!.bound);
+      if (again[0] !== 1) return undefined;
+      got.push({ forUser: reads[early]!.forUser, entries: again[1], bound: Number(again[2]) });
+      got[early]!.bound = Number(again[2]);
+    }
+    // Every offset of both histories up to `upTo` is in these entries; every later one arrives live, in offset
+    // order, since the channels were confirmed before the first read.
+    const upTo = Math.min(got[early]!.bound, got[late]!.bound);
+    // The answer's offset is at least the broadcast this node delivered last (the hub took it before this read).
+    if (!(upTo >= floor)) return undefined;
     const out: HistoryEntry[] = [];
-    for (const [entries, forUser] of [
-      [own[1], userId],
-      [all[1], undefined],
-    ] as const) {
+    for (const { entries, forUser } of got) {
       for (const [id, fields] of entries) {
         const entry = toEntry(id, fields, forUser);
         if (!entry) return undefined;
-        out.push(entry);
+        if (entry.offset <= upTo) out.push(entry);
       }
     }
     return out.sort((a, b) => a.offset - b.offset);

@@ -19,7 +19,24 @@ export interface Sent {
 }
 /** How long after `sendMessage`/`push` returned a message is surely recorded (batched, then a script on a loaded machine). */
 export const RECORDED_WITHIN_MS = 1000;
-export type LogEntry = number | { recovered: boolean; missed: number };
+/** A message's number, a `'recovered'` event, or a connection's end (the client's `'close'`, logged where a test listens for it). */
+export type LogEntry = number | Answer | { closed: true };
+type Answer = { recovered: boolean; missed: number };
+
+/** True for a `'recovered'` event. */
+export const isAnswer = (entry: LogEntry): entry is Answer => typeof entry !== 'number' && 'recovered' in entry;
+
+/**
+ * True when the connection of the answer at `index` closed before the client
+ * handled any message after it: its position stayed where the answer put
+ * it, so the next resume starts from there and its answer speaks for the
+ * same messages. (A message recorded after the answer's reads comes live;
+ * one whose connection drops first is covered by that next answer.)
+ */
+function closedBeforeAnyMessage(log: LogEntry[], index: number): boolean {
+  const after = log[index + 1];
+  return after !== undefined && typeof after !== 'number' && !isAnswer(after);
+}
 
 export interface Watched {
   client: HubClient;
@@ -66,6 +83,7 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
   const at = new Map<number, number>(); // n → index in log
   w.log.forEach((entry, i) => {
     if (typeof entry !== 'number') {
+      if (!isAnswer(entry)) return;
       if (entry.recovered) o.recovered++;
       else o.failed++;
       return;
@@ -93,12 +111,15 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
     // Reported when the client's next 'recovered' after the last message (of its order) it got before this one says false:
     // the gap lies before that event, and a state the app refetches then covers it.
     // A 'recovered' answered before the message was sent speaks for older ones only; a `true` one, also
-    // one answered before the message was surely recorded (it may be on its way): the next one decides.
+    // one answered before the message was surely recorded (it may be on its way), and one whose connection
+    // closed before the client handled anything after it (the position it left is where the next resume
+    // starts): the next one decides.
     const sentAt = mine[k]!.at ?? 0;
-    const next = w.log.slice(prevIndex + 1).find((e, j): e is Exclude<LogEntry, number> => {
-      if (typeof e === 'number') return false;
+    const next = w.log.slice(prevIndex + 1).find((e, j): e is Answer => {
+      if (!isAnswer(e)) return false;
       const answeredAt = w.at[prevIndex + 1 + j]!;
-      return e.recovered ? answeredAt >= sentAt + (mine[k]!.at === undefined ? 0 : RECORDED_WITHIN_MS) : answeredAt >= sentAt;
+      if (!e.recovered) return answeredAt >= sentAt;
+      return answeredAt >= sentAt + (mine[k]!.at === undefined ? 0 : RECORDED_WITHIN_MS) && !closedBeforeAnyMessage(w.log, prevIndex + 1 + j);
     });
     if (next !== undefined && !next.recovered) {
       o.covered++;
@@ -108,7 +129,7 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
     const from = Math.max(0, prevIndex - 2);
     const around = w.log
       .slice(from, prevIndex + 8)
-      .map((e, i) => `${typeof e === 'number' ? e : `recovered:${e.recovered}`}@${w.at[from + i]! - startedAt}ms`);
+      .map((e, i) => `${typeof e === 'number' ? e : isAnswer(e) ? `recovered:${e.recovered}` : 'closed'}@${w.at[from + i]! - startedAt}ms`);
     o.silentGaps.push(`${w.user}/${w.symbol} missed ${mine[k]!.kind} ${mine[k]!.n}; got ${around.join(' ')}`);
   }
   o.silent += silentHere;

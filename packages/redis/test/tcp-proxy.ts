@@ -16,6 +16,8 @@ interface Link {
 export class TcpProxy {
   private readonly links = new Set<Link>();
   private readonly server: Server;
+  /** How long what clients send waits before it goes on to Redis, in ms (see {@link delayRequests}). */
+  private delayMs = 0;
 
   private constructor(targetPort: number) {
     this.server = createServer((client) => {
@@ -31,7 +33,9 @@ export class TcpProxy {
       upstream.on('error', end).on('close', end);
       client.on('data', (data) => {
         if (/subscribe/i.test(data.toString('latin1'))) link.subscriber = true;
-        upstream.write(data);
+        // One delay for every chunk, so the timers keep their order.
+        if (this.delayMs > 0) setTimeout(() => upstream.write(data), this.delayMs);
+        else upstream.write(data);
       });
       upstream.on('data', (data) => {
         if (!link.frozen) client.write(data);
@@ -57,6 +61,14 @@ export class TcpProxy {
   /** Silences every open subscriber connection; returns how many. */
   freezeSubscribers(): number {
     return this.freeze(true);
+  }
+
+  /**
+   * From now on, what every client sends reaches Redis `ms` later (a slow
+   * path to one server); what Redis sends goes on at once.
+   */
+  delayRequests(ms: number): void {
+    this.delayMs = ms;
   }
 
   /** Silences every open connection that is not a subscriber (publishes and queries); returns how many. */
