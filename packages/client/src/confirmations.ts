@@ -88,7 +88,9 @@ export function handOut(
     else seen.copy = socket;
     return;
   }
-  const record: Handled = { socket, acked: !confirm || ack === 'auto', copy: null };
+  const acked = !confirm || ack === 'auto';
+  // Only an ack to come needs the socket; a kept record then holds no closed socket.
+  const record: Handled = { socket: acked ? null : socket, acked, copy: null };
   handled.add(id, record);
   const message: ReceivedMessage = {
     id,
