@@ -1,6 +1,7 @@
 import { CONFIRM } from '@wshub/core/protocol';
 import type { WebSocketLike } from './websocket.js';
 import type { ReceivedMessage } from './events.js';
+import type { Handled, HandledIds } from './handled-ids.js';
 import { type ConfirmBatchOptions, DEFAULT_CONFIRM_BATCH } from './options.js';
 
 /** WebSocket `readyState` of an open socket. */
@@ -57,8 +58,13 @@ export class Confirmations {
 /**
  * A server message to the app's handlers, then its confirmation: at once
  * when `ack` is `'auto'` (the handlers returned), or when the app calls
- * `message.ack()` with `'manual'`. A message without an id (a hub without
- * receipts) is not confirmed.
+ * `message.ack()` with `'manual'`. A message without an id, or on a
+ * connection whose hub has receipts off (`confirm` false), is not confirmed.
+ *
+ * A message whose id is in `handled` (a second copy) does not reach the
+ * handlers again; it is confirmed on its own socket at once when the first
+ * copy was, else (`ack: 'manual'`) together with the first copy, when the
+ * app acks that.
  */
 export function handOut(
   emit: (event: string, data: unknown, message: ReceivedMessage) => void,
@@ -68,16 +74,34 @@ export function handOut(
   event: string,
   data: unknown,
   id: string | undefined,
+  confirm: boolean,
+  handled: HandledIds,
 ): void {
-  let acked = id === undefined || ack === 'auto';
+  if (id === undefined) {
+    emit(event, data, { id, ack() {} });
+    return;
+  }
+  const seen = handled.get(id);
+  if (seen) {
+    if (!confirm) return;
+    if (seen.acked) confirmations.add(socket, id);
+    else seen.copy = socket;
+    return;
+  }
+  const acked = !confirm || ack === 'auto';
+  // Only an ack to come needs the socket; a kept record then holds no closed socket.
+  const record: Handled = { socket: acked ? null : socket, acked, copy: null };
+  handled.add(id, record);
   const message: ReceivedMessage = {
     id,
     ack() {
-      if (acked) return;
-      acked = true;
-      confirmations.add(socket, id as string);
+      if (record.acked) return;
+      record.acked = true;
+      confirmations.add(record.socket, id);
+      if (record.copy && record.copy !== record.socket) confirmations.add(record.copy, id);
+      record.copy = null;
     },
   };
   emit(event, data, message);
-  if (id !== undefined && ack === 'auto') confirmations.add(socket, id);
+  if (confirm && ack === 'auto') confirmations.add(socket, id);
 }

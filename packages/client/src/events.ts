@@ -78,13 +78,17 @@ export type AllEvents<E> = Omit<E, keyof ClientEvents> & ClientEvents;
 
 /** What a handler gets beside its `data`: the message it came in (for the client's own events, one without `id`). */
 export interface ReceivedMessage {
-  /** The message's id when the hub has receipts on (what the server's `'delivered'` reports). */
+  /**
+   * The message's id: every message's when the hub has receipts on (what the
+   * server's `'delivered'` reports); with receipts off, the sender's
+   * `options.id` when it gave one (a `@wshub/postgres` outbox row's id).
+   */
   readonly id: string | undefined;
   /**
    * With `ack: 'manual'`: confirms the message to the hub (its
-   * `'delivered'`); with `'auto'`, or on a message without an id, it does
-   * nothing (the client confirms once the handlers returned). Calling it
-   * again does nothing.
+   * `'delivered'`); with `'auto'` it does nothing (the client confirms once
+   * the handlers returned), nor on a message without an id or from a hub
+   * with receipts off. Calling it again does nothing.
    */
   ack(): void;
 }

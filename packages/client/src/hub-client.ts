@@ -18,6 +18,7 @@ import { ClientBugError } from './client-bug-error.js';
 import { dialTarget } from './dial.js';
 import { Emitter, handlerFailed } from './emitter.js';
 import { Confirmations, handOut } from './confirmations.js';
+import { HandledIds } from './handled-ids.js';
 import type { AllEvents, CloseInfo, ConnectionState, EventMapOf, Handler, ReceivedMessage } from './events.js';
 import { isObject, isReservedName, messageOf, parseFrame } from './incoming.js';
 import { type HubClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -66,6 +67,10 @@ export class HubClient<
   #nextId = 1;
   readonly #recovery: Recovery;
   readonly #confirmations: Confirmations;
+  /** Whether this connection's hub takes confirmations (its welcome did not say `receipts: false`). */
+  #confirm = true;
+  /** The ids of the messages handled lately: a second copy does not run the handlers again. */
+  readonly #handled = new HandledIds();
   readonly #stored: StoredPosition | undefined; // with recover: { store }
   readonly #replies: WatchReplies;
   /** With `share`: the shared worker's client, which every public method hands on to. */
@@ -85,7 +90,8 @@ export class HubClient<
     const { ack, positionStore, confirmBatch } = this.#options;
     this.#confirmations = new Confirmations((socket, frame) => this.#writeFrame(socket, frame), confirmBatch);
     const emit = (event: string, data: unknown, message: ReceivedMessage) => this.#emitter.emit(event, data, message);
-    const handle = (event: string, data: unknown, id?: string) => handOut(emit, this.#confirmations, ack, this.#socket, event, data, id);
+    const handle = (event: string, data: unknown, id?: string) =>
+      handOut(emit, this.#confirmations, ack, this.#socket, event, data, id, this.#confirm, this.#handled);
     this.#recovery = new Recovery(this.#options.recover, handle, (error) => this.#report(error));
     this.#stored = positionStore && new StoredPosition(positionStore.store, positionStore.key, (error) => this.#report(error));
     this.#replies = new WatchReplies(this.#watches, this.#emitter, (error) => this.#report(error));
@@ -269,6 +275,7 @@ export class HubClient<
       if (isObject(data)) this.#onAck(data as unknown as Ack);
     } else if (event === WELCOME) {
       // Authorized (protocol v2). With recovery, the position to start from.
+      this.#confirm = !(isObject(data) && data.receipts === false);
       this.#recovery.onWelcome(data);
     } else if (event === EXPIRING) {
       void this.#refresh(socket);

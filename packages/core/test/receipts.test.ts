@@ -92,6 +92,56 @@ describe('message ids', () => {
     expect(await v2.next()).toEqual({ event: 'e', data: { x: 1 }, id });
     expect(await v1.next()).toEqual({ event: 'e', data: { x: 1 } });
   });
+
+  it('with receipts off, v2 frames carry an explicit options.id (sendMessage and push), and the welcome says receipts: false', async () => {
+    const off = await startHub();
+    fixtures.push(off);
+    const v2 = off.connect('user=u1&device=a', { protocols: ['wshub'] });
+    expect(await v2.next()).toEqual({ event: 'wshub:welcome', data: { protocol: 2, receipts: false } });
+    const v1 = await device(off, 'u1', 'b', false);
+    await until(() => off.hub.socketsOf('u1').length === 2);
+    await off.hub.sendMessage('u1', 'e', 1, null, { id: 'row-1' });
+    await off.hub.sendMessage('u1', 'e', 2);
+    await off.hub.push('p', 3, null, undefined, { id: 'row-2' });
+    await off.hub.push('p', 4, (u) => u.id === 'u1', undefined, { id: 'row-3' });
+    expect([await v2.next(), await v2.next(), await v2.next(), await v2.next()]).toEqual([
+      { event: 'e', data: 1, id: 'row-1' },
+      { event: 'e', data: 2 },
+      { event: 'p', data: 3, id: 'row-2' },
+      { event: 'p', data: 4, id: 'row-3' },
+    ]);
+    expect([await v1.next(), await v1.next(), await v1.next(), await v1.next()]).toEqual([
+      { event: 'e', data: 1 },
+      { event: 'e', data: 2 },
+      { event: 'p', data: 3 },
+      { event: 'p', data: 4 },
+    ]);
+  });
+
+  it('with receipts off, the id travels to another node and through the history (live and replayed), after the offset', async () => {
+    const bus = new InMemoryBus();
+    const a = await startHub({ broker: new InMemoryBroker(bus) });
+    const b = await startHub({ broker: new InMemoryBroker(bus) });
+    fixtures.push(a, b);
+    const there = await device(b, 'u1');
+    await sleep(20); // presence and the user's channel on the bus
+    await a.hub.sendMessage('u1', 'e', 1, null, { id: 'row-1' });
+    await a.hub.sendMessage('u1', 'e', 2);
+    expect([await there.next(), await there.next()]).toEqual([{ event: 'e', data: 1, id: 'row-1' }, { event: 'e', data: 2 }]);
+
+    const r = await startHub({ recovery: true });
+    fixtures.push(r);
+    const first = await device(r, 'u1');
+    const position = (first.messages[0]!.data as { recovery: { epoch: string; offset: number } }).recovery;
+    await r.hub.sendMessage('u1', 'e', 3, null, { id: 'row-3' });
+    expect(await first.next()).toEqual({ event: 'e', data: 3, offset: 1, id: 'row-3' });
+    first.close();
+    await first.waitForClose();
+    await until(() => r.hub.socketsOf('u1').length === 0);
+    const again = await device(r, 'u1');
+    expect(await again.request('wshub:resume', position)).toMatchObject({ status: 'recovered', missed: 1 });
+    expect(await again.next()).toEqual({ event: 'e', data: 3, offset: 1, id: 'row-3' });
+  });
 });
 
 describe("'delivered'", () => {

@@ -207,7 +207,8 @@ export class FakeHub<User extends HubUser = HubUser> extends Hub<User, FakeSocke
       event: parsed.event,
       data: parsed.data,
     };
-    if (typeof parsed.id === 'string') Object.assign(delivery, { id: parsed.id, confirmed: false });
+    // With receipts off an id on the frame is the sender's `options.id`, which nothing confirms.
+    if (message.receipt) Object.assign(delivery, { id: parsed.id, confirmed: false });
     this.deliveries.push(delivery);
   }
 }

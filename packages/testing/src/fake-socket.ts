@@ -62,6 +62,8 @@ export class FakeSocket<User extends HubUser = HubUser> {
    * {@link ack}. Set it with `hub.connect(user, { ack })`.
    */
   ackMode: 'auto' | 'manual' = 'auto';
+  /** Whether the hub takes confirmations: its welcome did not say `receipts: false` (ids on frames are then the sender's `options.id`). */
+  private confirms = true;
   private toConfirm: string[] = [];
   private readonly queue = new MessageQueue('FakeSocket');
   private readonly acks = new Map<number, Ack>();
@@ -239,13 +241,14 @@ export class FakeSocket<User extends HubUser = HubUser> {
       // The welcome follows the handshake, so `user` is the one authenticate gave; the wire does not repeat its expiry.
       this.expiresAt = expiryOf(this.user);
       this.position = parsePosition((message.data as { recovery?: unknown } | null)?.recovery);
+      this.confirms = (message.data as { receipts?: unknown } | null)?.receipts !== false;
     }
     if (isProtocolFrame(message)) return;
     // `scope` tells a shared connection which tabs a message is for; a fake socket is one tab.
     const { offset, scope: _scope, ...plain } = message;
     if (typeof offset === 'number' && this.position) this.position = { ...this.position, offset };
     this.queue.push(plain);
-    if (typeof plain.id === 'string' && this.ackMode === 'auto') this.confirmLater(plain.id);
+    if (typeof plain.id === 'string' && this.ackMode === 'auto' && this.confirms) this.confirmLater(plain.id);
   }
 
   private describeState(): string {

@@ -22,6 +22,21 @@ function watch(hub: FakeHub<User>) {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('FakeHub: receipts', () => {
+  it("with receipts off, a message sent with options.id carries it, and the FakeSocket does not confirm it (the welcome said receipts: false)", async () => {
+    await using hub = new FakeHub<User>();
+    const phone = await hub.connect({ id: 'bob', deviceFingerprint: 'phone' });
+    await hub.sendMessage('bob', 'order-status', { status: 'shipped' }, null, { id: 'row-1' });
+    await hub.sendMessage('bob', 'order-status', { status: 'delivered' });
+    await settle();
+    await settle();
+    expect(phone.received).toEqual([
+      { event: 'order-status', data: { status: 'shipped' }, id: 'row-1' },
+      { event: 'order-status', data: { status: 'delivered' } },
+    ]);
+    expect(hub.stats().messagesIn).toBe(0);
+    expect(hub.deliveries.map((d) => 'confirmed' in d)).toEqual([false, false]);
+  });
+
   it('a FakeSocket confirms what it gets, as HubClient does; deliveries say whether and when', async () => {
     await using hub = new FakeHub<User>({ receipts: true });
     const seen = watch(hub);

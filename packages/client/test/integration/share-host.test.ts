@@ -94,6 +94,28 @@ describe('the shared connection', () => {
     expect(bForbidden).not.toHaveBeenCalled();
   });
 
+  it('a copy of a message the shared connection handled (same id) reaches no tab again', async () => {
+    hub = await TestHub.start();
+    const tabs = [openTab(), openTab()];
+    const got = tabs.map(() => [] as unknown[]);
+    for (const [i, tab] of tabs.entries()) {
+      tab.on('n', (data) => got[i]!.push(data));
+      tab.on('end', () => got[i]!.push('end'));
+    }
+    await Promise.all(tabs.map((tab) => inState(tab as never, 'open')));
+    await hub.hub.sendMessage('alice', 'n', 1, null, { id: 'row-1' });
+    // The copy a restarted node would send: the same frame again, written to the socket itself.
+    const [socket] = hub.hub.socketsOf('alice') as unknown as Array<{ send(text: string): void }>;
+    socket!.send(JSON.stringify({ event: 'n', data: 1, id: 'row-1' }));
+    await hub.hub.sendMessage('alice', 'n', 2, null, { id: 'row-2' });
+    await hub.hub.sendMessage('alice', 'end', null);
+    await vi.waitFor(() => expect(got.every((g) => g.includes('end'))).toBe(true));
+    expect(got).toEqual([
+      [1, 2, 'end'],
+      [1, 2, 'end'],
+    ]);
+  });
+
   it('routes by the scope a message was sent for: its watchers and the wildcard; every watcher for true; every tab with a handler for the whole user', async () => {
     hub = await TestHub.start({ recovery: true });
     const tabs = { a: openTab(), b: openTab(), every: openTab(), none: openTab() };

@@ -3,31 +3,39 @@ import { randomBytes } from 'node:crypto';
 /**
  * How a message that wants a receipt travels between nodes and in the
  * history: its frame text with one more top-level member,
- * `"wshub:r":[id, origin]`, last. `JSON.stringify({ event, data })` gives
+ * `"wshub:r":[id, origin]`, last. A message that carries only the sender's
+ * id (`options.id` with receipts off) travels as `"wshub:r":[id]`. `JSON.stringify({ event, data })` gives
  * the frame only `event` and `data`, so a third top-level member is ours;
  * a look-alike inside `data` is never the last member of the frame.
  */
 const MARK = ',"wshub:r":';
 
-/** Who must hear that a device got the message: the message's id and the node that owns its receipt. */
+/**
+ * The message's id and who must hear that a device got it: the node that
+ * owns its receipt; no `origin` for an id without a receipt (the sender's
+ * `options.id` with receipts off, which v2 clients use to drop a repeat).
+ */
 export interface ReceiptTag {
   readonly id: string;
-  readonly origin: string;
+  readonly origin?: string;
 }
 
-/** A tag where it meets its message: with the message's event, which a confirmation reports. */
-export interface MessageReceipt extends ReceiptTag {
+/** A receipt where it meets its message: the id, the node that owns the receipt, and the message's event, which a confirmation reports. */
+export interface MessageReceipt {
+  readonly id: string;
+  readonly origin: string;
   readonly event: string;
 }
 
 /** The text that travels: the frame with its tag. */
 export function tagText(text: string, tag: ReceiptTag): string {
-  return `${text.slice(0, -1)}${MARK}${JSON.stringify([tag.id, tag.origin])}}`;
+  const pair = tag.origin === undefined ? [tag.id] : [tag.id, tag.origin];
+  return `${text.slice(0, -1)}${MARK}${JSON.stringify(pair)}}`;
 }
 
 /** The tag of a travelled text and the frame without it; `undefined` when it carries none. */
 export function untagText(text: string): { text: string; tag: ReceiptTag } | undefined {
-  if (!text.endsWith(']}')) return undefined;
+  if (!text.endsWith('"]}')) return undefined;
   const at = text.lastIndexOf(MARK);
   if (at < 0) return undefined;
   let pair: unknown;
@@ -36,8 +44,11 @@ export function untagText(text: string): { text: string; tag: ReceiptTag } | und
   } catch {
     return undefined;
   }
-  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return undefined;
-  return { text: `${text.slice(0, at)}}`, tag: { id: pair[0], origin: pair[1] } };
+  if (!Array.isArray(pair) || typeof pair[0] !== 'string') return undefined;
+  const plain = `${text.slice(0, at)}}`;
+  if (pair.length === 1) return { text: plain, tag: { id: pair[0] } };
+  if (pair.length !== 2 || typeof pair[1] !== 'string') return undefined;
+  return { text: plain, tag: { id: pair[0], origin: pair[1] } };
 }
 
 /**

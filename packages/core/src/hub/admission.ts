@@ -106,6 +106,8 @@ export function settleHandshake<User extends HubUser, S extends object>(
   if (session.v2 && session.phase === 'ready') {
     const history = ctx.cluster.history;
     const welcome: Welcome = history ? { protocol: 2, recovery: history.position() } : { protocol: 2 };
+    // Ids on frames without receipts (the sender's `options.id`) are not to be confirmed.
+    if (!ctx.receipts) welcome.receipts = false;
     ctx.delivery.reply(session, WELCOME, welcome);
   }
   scheduleExpiry(ctx, session);

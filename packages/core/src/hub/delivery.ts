@@ -91,10 +91,10 @@ export class Delivery {
    */
   forClients(message: PreparedMessage, filter: DeliveryFilter, offset?: number): PreparedMessage {
     const scope = filter === null ? undefined : filter;
-    if (message.receipt) {
-      // The receipt's id goes last, after the scope and the offset.
+    if (message.id !== undefined) {
+      // The id goes last, after the scope and the offset.
       const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope };
-      return withReceipt(plain, message.receipt, message.wire);
+      return withReceipt(plain, { id: message.id, origin: message.receipt?.origin }, message.wire);
     }
     if (scope === undefined && offset === undefined) return message;
     const added = `${scope === undefined ? '' : `,"scope":${JSON.stringify(scope)}`}${offset === undefined ? '' : `,"offset":${offset}`}`;
@@ -111,16 +111,18 @@ export class Delivery {
   }
 
   /**
-   * A message that already travelled as text (from another node), to hand
-   * to {@link forClients}: with a receipt tag, the frame without it and the
-   * tag; `forClients` builds what v2 clients get (with the id) once.
+   * A message that already travelled as text (from another node, or the
+   * history), to hand to {@link forClients}: with a tag (a receipt, or the
+   * sender's id alone), the frame without it and the tag; `forClients`
+   * builds what v2 clients get (with the id) once. A receipt is kept only
+   * with receipts on here.
    */
   wrap(event: string, text: string): PreparedMessage {
-    const tagged = this.receipts ? untagText(text) : undefined;
+    const tagged = untagText(text);
     if (tagged) {
-      const { tag } = tagged;
-      const receipt = { id: tag.id, origin: tag.origin, event };
-      return { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false, receipt, wire: text };
+      const { id, origin } = tagged.tag;
+      const receipt = this.receipts && origin !== undefined ? { id, origin, event } : undefined;
+      return { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false, id, receipt, wire: text };
     }
     return { event, text, byteLength: Buffer.byteLength(text), reply: false };
   }

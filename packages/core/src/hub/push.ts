@@ -10,10 +10,14 @@ import { runBounded } from '../util/run-bounded.js';
 export type PushData<User> = ((user: User) => unknown) | string | number | boolean | object | null | undefined;
 export type PushAllow<User> = (user: User) => boolean | Promise<boolean>;
 
-/** A push's receipts: `tag` a message with its id; `track` a user it goes to, with that user's data. */
+/**
+ * A push's id and receipts: `tag` a message with its id; with receipts,
+ * `track` a user it goes to, with that user's data (without receipts, only
+ * the sender's `options.id` is tagged, and nothing is tracked).
+ */
 export interface PushReceipts {
   tag(message: PreparedMessage): PreparedMessage;
-  track(userId: string, data: unknown): void;
+  track?(userId: string, data: unknown): void;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -52,7 +56,7 @@ export async function runPush<User extends HubUser, S extends object>(
   const shared = prepared && receipts ? receipts.tag(prepared) : prepared;
   if (shared && !allow) {
     // Receipts are kept for the users online now, cluster-wide (the others never get it).
-    const online = receipts
+    const online = receipts?.track
       ? await cluster.onlineUsers().catch((error: unknown) => {
           ctx.report(HubError.from('broker', error, 'no receipt was kept for this push'));
           return [];
@@ -60,7 +64,7 @@ export async function runPush<User extends HubUser, S extends object>(
       : undefined;
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
-    if (online) for (const userId of online) receipts?.track(userId, data);
+    if (online) for (const userId of online) receipts?.track?.(userId, data);
     await cluster.broadcast(filter, shared, id);
     if (backlog) await backlog;
     return;
@@ -95,8 +99,8 @@ export async function runPush<User extends HubUser, S extends object>(
       return undefined;
     }
     // A shared message is tagged already; a per-user one here.
-    const message = receipts && !prepared.receipt ? receipts.tag(prepared) : prepared;
-    receipts?.track(userId, value);
+    const message = receipts && prepared.id === undefined ? receipts.tag(prepared) : prepared;
+    receipts?.track?.(userId, value);
     const room = cluster.sendToUser(userId, filter, message, id);
     if (room && backlog) return Promise.all([room, backlog]).then(() => undefined);
     return room ?? backlog;

@@ -290,13 +290,14 @@ export class Receipts {
 }
 
 /**
- * A message that wants a receipt, as this node writes it: v1 clients get the
- * frame as it is; v2 clients get it with `"id"` (and `"offset"` when it has
- * one), which they confirm; `wire` is what the broker and the history carry.
+ * A message with an id, as this node writes it: v1 clients get the frame as
+ * it is; v2 clients get it with `"id"` (and `"offset"` when it has one),
+ * which they confirm when the tag has an `origin` (a receipt) and use to
+ * drop a repeat; `wire` is what the broker and the history carry.
  */
 export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = tagText(message.text, tag)): PreparedMessage {
   // One for the message, whatever sockets it is written to (they remember it until they confirm).
-  const receipt: MessageReceipt = { id: tag.id, origin: tag.origin, event: message.event };
+  const receipt: MessageReceipt | undefined = tag.origin === undefined ? undefined : { id: tag.id, origin: tag.origin, event: message.event };
   const scope = message.scope === undefined ? '' : `,"scope":${JSON.stringify(message.scope)}`;
   const offset = message.offset === undefined ? '' : `,"offset":${message.offset}`;
   const added = `${scope}${offset},"id":${JSON.stringify(tag.id)}`;
@@ -309,6 +310,7 @@ export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = ta
     reply: false,
     offset: message.offset,
     scope: message.scope,
+    id: tag.id,
     receipt,
   };
   return {
@@ -319,6 +321,7 @@ export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = ta
     offset: message.offset,
     scope: message.scope,
     v2,
+    id: tag.id,
     receipt,
     wire,
   };

@@ -32,7 +32,12 @@ export async function sendMessage<User extends HubUser, S extends object>(
     const scoped = delivery.forClients(prepared, filter);
     // Throws, before anything is delivered, when the broker's queue is full.
     const backlog = cluster.admit();
-    const message = receipts ? withReceipt(scoped, { id: messageId, origin: cluster.nodeId }) : scoped;
+    // With receipts every message carries its id; without, only one the sender gave (for clients to drop a repeat).
+    const message = receipts
+      ? withReceipt(scoped, { id: messageId, origin: cluster.nodeId })
+      : id !== undefined
+        ? withReceipt(scoped, { id })
+        : scoped;
     receipts?.track(messageId, userId, event, data, filter);
     // A history over its bound of records in flight: the caller waits, at the pace the store answers.
     const room = cluster.sendToUser(userId, filter, message, id);
@@ -75,10 +80,14 @@ export async function push<User extends HubUser, S extends object>(
       data,
       allow,
       filter,
-      receipts && {
-        tag: (message) => withReceipt(message, { id: messageId, origin }),
-        track: (userId, value) => receipts.track(messageId, userId, event, value, filter),
-      },
+      receipts
+        ? {
+            tag: (message) => withReceipt(message, { id: messageId, origin }),
+            track: (userId, value) => receipts.track(messageId, userId, event, value, filter),
+          }
+        : id !== undefined
+          ? { tag: (message) => withReceipt(message, { id }) }
+          : undefined,
       id,
     );
     // After the push, so one refused before delivering anything (a full broker queue) can be sent again.

@@ -183,6 +183,12 @@ export interface Welcome {
   protocol: typeof PROTOCOL_VERSION;
   /** With message recovery on: where this client starts (keep it, and resume from it after a reconnect). */
   recovery?: Position;
+  /**
+   * `false` when the hub has receipts off: the ids some frames carry (the
+   * sender's `options.id`) are for dropping a repeat, not to be confirmed.
+   * Absent when receipts are on.
+   */
+  receipts?: false;
 }
 
 /** A place in the hub's message history: which history (`epoch`) and the last offset seen in it. */

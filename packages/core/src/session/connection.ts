@@ -16,9 +16,14 @@ export interface PreparedMessage {
   readonly scope?: true | string;
   /** The same message for v2 clients, its frame carrying `"scope"` and `"offset"` (see `Delivery.forClients`). */
   readonly v2?: PreparedMessage;
+  /**
+   * The id v2 frames carry as `"id"`: with receipts, every message's; without,
+   * only the sender's `options.id` (ordinary sends carry none).
+   */
+  readonly id?: string;
   /** With receipts: the message's id, the node waiting for its confirmation, and its event. */
   readonly receipt?: MessageReceipt;
-  /** With receipts: the text the broker and the history carry (the frame and its tag). */
+  /** With an id: the text the broker and the history carry (the frame and its tag). */
   readonly wire?: string;
 }
 
