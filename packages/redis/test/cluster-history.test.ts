@@ -349,7 +349,10 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
       const [got] = await onA.take(1);
       expect(got!.data).toBe('higher');
       await waitUntil(() => a.hub.stats().broker.outOfOrder === 1, "node A's out-of-order delivery");
+      // Until its close, the socket gets nothing more: a later message would move its position on.
+      await b.hub.push('all', 'meanwhile');
       expect(await closed).toBe(1012);
+      expect(onA.frames.map((f) => f.data)).not.toContain('meanwhile');
       // The client resumes on node B from the last offset it got, at once: 'lower' lies below it.
       const { ack } = await onB.resume({ epoch: onA.welcome!.epoch, offset: got!.offset });
       expect(ack.status).toBe('failed');
