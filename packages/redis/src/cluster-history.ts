@@ -242,8 +242,10 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
    * A recorded message on one of this node's channels: delivered in offset
    * order, after `orderWindowMs`. A published lost mark (`l<mark>`: a
    * recording of that history failed, its message may have reached nobody)
-   * closes the recipients' sockets here at once, and this node answers their
-   * resumes `failed` until its own mark, above what it delivered, is written.
+   * stops delivery to the recipients' sockets here, marks their history
+   * above what this node delivered at once, and closes them once that mark
+   * is written (see {@link closeMarked}); this node answers their resumes
+   * `failed` until then.
    */
   receive(data: string | Buffer, channel?: string): boolean {
     if (data.length === 0) return false;
@@ -252,8 +254,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
       const userId = channel === this.all.channel ? undefined : channel.slice(this.userPrefix.length);
       if (this.closed) return true;
       this.counters.resumeForced++;
-      this.markLater(userId, this.order.highest);
-      this.parts.node.closeForResume(userId);
+      this.closeMarked(userId, this.order.highest);
       return true;
     }
     if (data[0] !== (typeof data === 'string' ? 'r' : 0x72)) return false;
@@ -272,8 +273,23 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   outOfOrder(userId: string | undefined, floor: number): void {
     this.counters.outOfOrder++;
     this.counters.resumeForced++;
-    this.markLater(userId, floor);
-    this.parts.node.closeForResume(userId);
+    this.closeMarked(userId, floor);
+  }
+
+  /**
+   * The sockets of `userId` here (every user's, when `undefined`) may lack a
+   * message below `floor`: they get nothing more from now on, their history
+   * is marked lost above `floor` at once (its slot taking writes), and they
+   * close for a resume once the mark is written — so their resume answers
+   * `failed` on every node, not only here. Their close waits at most
+   * `commandTimeoutMs` (for the slot to take writes, after its outage lane,
+   * and for the mark's call): past it, or when the call failed, they close
+   * and the mark is written later (see {@link ClusterLostMarks}); a resume
+   * on another node before that is then not told.
+   */
+  private closeMarked(userId: string | undefined, floor: number): void {
+    const written = this.marks.now(userId === undefined ? this.all.channel : this.parts.broker.userChannel(userId), floor);
+    this.parts.node.closeForResume(userId, written);
   }
 
   /**

@@ -326,6 +326,41 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     }
   });
 
+  it('a message delivered out of order on node A: once its socket closed, a resume on node B answers failed', async () => {
+    const broadcasts = await masterOf(keySlot('wshub:all'));
+    let user = '';
+    for (let i = 0; !user; i++) if ((await masterOf(keySlot(`wshub:user:oona${i}`))) !== broadcasts) user = `oona${i}`;
+    const master = await masterOf(keySlot(`wshub:user:${user}`));
+    const proxy = await TcpProxy.start(master);
+    try {
+      // Node A reaches the user's master through the proxy: what it sends comes back late, once delayed.
+      const natMap = { [`127.0.0.1:${master}`]: { host: '127.0.0.1', port: proxy.port } };
+      const a = await startHub(true, { orderWindowMs: 50, commandTimeoutMs: 5000, clusterOptions: { natMap, slotsRefreshTimeout: 5000 } });
+      const b = await startHub();
+      const onA = await connect(a.port, `user=${user}&device=a`, a.hub);
+      const onB = await connect(b.port, `user=${user}&device=b`, b.hub);
+      const closed = new Promise<number>((resolve) => onA.ws.once('close', (code: number) => resolve(code)));
+      proxy.delayResponses(400);
+      // The user's message is recorded first (node B delivered it), the broadcast after it, with a higher offset
+      // (B's highest delivered is its hint): node A gets the user's message 400 ms late, after the broadcast.
+      await b.hub.sendMessage(user, 'n', 'lower');
+      expect((await onB.take(1))[0]!.data).toBe('lower');
+      await b.hub.push('all', 'higher');
+      const [got] = await onA.take(1);
+      expect(got!.data).toBe('higher');
+      await waitUntil(() => a.hub.stats().broker.outOfOrder === 1, "node A's out-of-order delivery");
+      // Until its close, the socket gets nothing more: a later message would move its position on.
+      await b.hub.push('all', 'meanwhile');
+      expect(await closed).toBe(1012);
+      expect(onA.frames.map((f) => f.data)).not.toContain('meanwhile');
+      // The client resumes on node B from the last offset it got, at once: 'lower' lies below it.
+      const { ack } = await onB.resume({ epoch: onA.welcome!.epoch, offset: got!.offset });
+      expect(ack.status).toBe('failed');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("the master of a user's slot is killed: a resume from before answers failed, and new offsets are above every one given", async () => {
     const a = await startHub();
     const b = await startHub();

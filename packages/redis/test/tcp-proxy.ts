@@ -18,6 +18,8 @@ export class TcpProxy {
   private readonly server: Server;
   /** How long what clients send waits before it goes on to Redis, in ms (see {@link delayRequests}). */
   private delayMs = 0;
+  /** How long what Redis sends waits before it goes on to the client, in ms (see {@link delayResponses}). */
+  private responseDelayMs = 0;
 
   private constructor(targetPort: number) {
     this.server = createServer((client) => {
@@ -38,7 +40,9 @@ export class TcpProxy {
         else upstream.write(data);
       });
       upstream.on('data', (data) => {
-        if (!link.frozen) client.write(data);
+        if (link.frozen) return;
+        if (this.responseDelayMs > 0) setTimeout(() => client.write(data), this.responseDelayMs);
+        else client.write(data);
       });
     });
   }
@@ -69,6 +73,15 @@ export class TcpProxy {
    */
   delayRequests(ms: number): void {
     this.delayMs = ms;
+  }
+
+  /**
+   * From now on, what Redis sends (answers, and the messages of subscriber
+   * connections) reaches every client `ms` later; what clients send goes on
+   * at once.
+   */
+  delayResponses(ms: number): void {
+    this.responseDelayMs = ms;
   }
 
   /** Silences every open connection that is not a subscriber (publishes and queries); returns how many. */

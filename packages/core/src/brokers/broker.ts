@@ -70,8 +70,11 @@ export interface BrokerNode {
    * have missed recorded messages: with recovery on, the hub closes those
    * that can resume (protocol v2) with 1012, so their clients reconnect and
    * resume from the last offset they got. Plain sockets stay open.
+   * With `until`, they get nothing more from now on and close once it
+   * settles (the broker marks their history lost first, so that a resume
+   * from their position fails on every node).
    */
-  closeForResume(userId: string | undefined): void;
+  closeForResume(userId: string | undefined, until?: Promise<unknown>): void;
 }
 
 /** Payload of the hub's `'presence'` notification. */

@@ -70,7 +70,7 @@ export class ClusterSync<User, S extends object = object> {
       reportError: (error) => host.report(HubError.from('broker', error)),
       presence: (change) => host.presence(change),
       deliverRecorded: (message) => this.deliverRecorded(message),
-      closeForResume: (userId) => this.closeForResume(userId),
+      closeForResume: (userId, until) => this.closeForResume(userId, until),
     });
     if (!recovery) return;
     if (roles.history) {
@@ -149,12 +149,21 @@ export class ClusterSync<User, S extends object = object> {
     else this.delivery.toUser(recorded.userId, recorded.filter, message);
   }
 
-  /** Closes the v2 sockets of `userId` (of every user when undefined) with 1012: their clients resume. */
-  private closeForResume(userId: string | undefined): void {
+  /**
+   * Closes the v2 sockets of `userId` (of every user when undefined) with
+   * 1012: their clients resume. With `until`, they are written nothing more
+   * from now on and close once it settles.
+   */
+  private closeForResume(userId: string | undefined, until?: Promise<unknown>): void {
     if (!this.history) return;
     const rooms = userId === undefined ? [...this.rooms.values()] : [this.rooms.get(userId)];
     for (const room of rooms) {
-      if (room) for (const session of [...room]) if (session.v2) session.close(CloseCode.ServiceRestart);
+      if (!room) continue;
+      for (const session of [...room]) {
+        if (!session.v2) continue;
+        if (until) session.closeWhen(CloseCode.ServiceRestart, until);
+        else session.close(CloseCode.ServiceRestart);
+      }
     }
   }
 

@@ -152,7 +152,7 @@ export class Delivery {
     // v2 clients get the frame that carries the scope and the offset.
     const message = session.v2 && prepared.v2 ? prepared.v2 : prepared;
     const connection = session.connection;
-    if (connection.readyState !== OPEN) {
+    if (connection.readyState !== OPEN || session.held) {
       this.counters.dropped++;
       return;
     }

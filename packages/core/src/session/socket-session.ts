@@ -123,6 +123,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private chosenCode: number | undefined;
   /** Reason sent with `chosenCode`, when it is not the code's fixed token. */
   private chosenReason: string | undefined;
+  /** Its close waits for a promise, and nothing is written to it meanwhile (see {@link closeWhen}). */
+  private holding = false;
   /** Ends a handshake that outlasts `authTimeoutMs`; in the host's deadline queue while pending. */
   private authClock: Deadline | undefined;
   /** `isAuthorized` as first asked while pending, and what settles it. */
@@ -362,6 +364,28 @@ export class SocketSession<User = unknown, S extends object = object> implements
       this.closeTimer = setTimeout(() => this.connection.terminate(), this.host.closeTimeoutMs);
       this.closeTimer.unref?.();
     }
+  }
+
+  /**
+   * Closes with `code` once `until` settles. Until then the session takes no
+   * more input and is written nothing ({@link held}; `Delivery.write` skips
+   * it), so what its client last got stays its last message: with recovery,
+   * the close waits for the history to be marked, and a resume anywhere
+   * from that position then answers `failed`.
+   */
+  closeWhen(code: CloseCode, until: Promise<unknown>): void {
+    if (this.phase === 'closed' || this.phase === 'closing') return;
+    this.chosenCode = code;
+    this.chosenReason = undefined;
+    this.holding = true;
+    this.stopInput();
+    const close = () => this.close(code);
+    until.then(close, close);
+  }
+
+  /** Written nothing more: its close waits (see {@link closeWhen}). */
+  get held(): boolean {
+    return this.holding;
   }
 
   /** A slow consumer: terminated without flushing, reported as 4008. */

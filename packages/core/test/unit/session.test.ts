@@ -289,3 +289,28 @@ describe('SocketSession: what an idle session holds', () => {
     expect(connection.closedWith).toEqual({ code: CloseCode.TooManyRequests, reason: RATE_LIMIT_REASON });
   });
 });
+
+describe('SocketSession: a close that waits (closeWhen)', () => {
+  it('takes no input and stays open until the promise settles, then closes with its code', async () => {
+    const { s, connection, handled } = session({}, () => undefined, true);
+    admit(s);
+    s.flushPending();
+    let settle!: () => void;
+    s.closeWhen(CloseCode.ServiceRestart, new Promise<void>((resolve) => (settle = resolve)));
+    expect(s.held).toBe(true);
+    expect(s.open).toBe(false);
+    void s.receive(frame('a'), false);
+    await Promise.resolve();
+    expect(handled).toEqual([]);
+    expect(connection.closedWith).toBeUndefined();
+    settle();
+    await vi.waitFor(() => expect(connection.closedWith?.code).toBe(CloseCode.ServiceRestart));
+  });
+
+  it('closes as well when the promise rejects', async () => {
+    const { s, connection } = session({}, () => undefined, true);
+    admit(s);
+    s.closeWhen(CloseCode.ServiceRestart, Promise.reject(new Error('gone')));
+    await vi.waitFor(() => expect(connection.closedWith?.code).toBe(CloseCode.ServiceRestart));
+  });
+});
