@@ -218,7 +218,16 @@ export class WorkerBroker extends ClusterBroker {
   protected subscribe(channel: string): void {
     // With a history, the relay learns what this worker has seen (a message it recorded meanwhile is resumed).
     const known = this.recording && channel !== this.broadcastChannel ? this.recording.known : undefined;
-    this.batcher.push(known === undefined ? ['sub', channel] : ['sub', channel, known, Date.now()]);
+    if (known === undefined) {
+      this.batcher.push(['sub', channel]);
+      return;
+    }
+    this.batcher.push(['sub', channel, known, Date.now()]);
+    // Handed to the channel now, before the hub writes the socket's welcome
+    // (taken at `known`): queued for the next tick, a worker descheduled
+    // in between would let a message sent after the welcome reach the relay
+    // first, and the new socket would be closed for a resume it need not make.
+    this.batcher.flush();
   }
 
   /**
