@@ -4,7 +4,7 @@ export { Hub } from './hub/hub.js';
 export type { CloseOptions, HubEvents, HubSocket, HubSocketFields, HubStats } from './hub/hub.js';
 export type { Connection, OpenOptions, PreparedMessage, Session } from './session/connection.js';
 export type { HubObserver } from './hub/hub-observer.js';
-export { hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } from './util/health.js';
+export { type HealthCheck, hubHealth, type HealthSource, type HubHealth, type HubHealthOptions } from './util/health.js';
 export { MemoryHistory } from './brokers/history.js';
 export type { HistoryEntry, HistoryRecord, MessageHistory, RecordedMessage, RecoveryLimits } from './brokers/history.js';
 export type { PushAllow, PushData } from './hub/push.js';

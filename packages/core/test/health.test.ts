@@ -75,6 +75,22 @@ describe('hubHealth(hub): accepting, broker, event loop', () => {
     expect(health.problems).toEqual(['the broker is unreachable: messages to other nodes are held until it is back']);
   });
 
+  it('options.checks: their problems make the hub not ready; a check that throws is a problem; a bad option is a TypeError', async () => {
+    f = await startHub();
+    let problems: string[] = [];
+    const part = { healthProblems: () => problems };
+    expect(hubHealth(f.hub, { checks: [part] })).toMatchObject({ ready: true, problems: [] });
+    problems = ['the part is away'];
+    expect(hubHealth(f.hub, { checks: [part] })).toMatchObject({ ready: false, accepting: true, problems: ['the part is away'] });
+    const broken = {
+      healthProblems: (): string[] => {
+        throw new Error('boom');
+      },
+    };
+    expect(hubHealth(f.hub, { checks: [broken] }).problems).toEqual(['a health check threw: boom']);
+    expect(() => hubHealth(f!.hub, { checks: [{}] as never })).toThrow(/"checks" must be an array of objects with a healthProblems\(\) method/);
+  });
+
   it('is not ready while the event loop runs late', async () => {
     f = await startHub();
     hubHealth(f.hub); // starts the monitor

@@ -82,6 +82,16 @@ FROM ${table.sql}`,
   return { pending: row.pending, oldestPendingSeconds: row.oldest ?? 0, deadLettered: row.dead };
 }
 
+/** What the relay knows without reading the table: stopped, or failing to reach PostgreSQL. */
+export function stateProblems(state: RelayState): string[] {
+  const problems: string[] = [];
+  if (state.closed) problems.push('the relay is stopped (closed, or its hub is closing)');
+  if (state.failures > 0) {
+    problems.push(`PostgreSQL failed the relay ${state.failures} time(s) in a row: ${state.lastError?.message ?? 'unknown error'}`);
+  }
+  return problems;
+}
+
 /**
  * A relay's health for a readiness or liveness check: its role, the
  * table's backlog and dead letters, and its failures. Reads the table once
@@ -98,11 +108,7 @@ export async function relayHealth(
     if (typeof limits[name] !== 'number' || !(limits[name] >= 0)) throw optionError('relay.health()', name, 'a non-negative number', limits[name]);
   }
   const role = state.closed ? 'stopped' : state.active ? 'leader' : 'follower';
-  const problems: string[] = [];
-  if (role === 'stopped') problems.push('the relay is stopped (closed, or its hub is closing)');
-  if (state.failures > 0) {
-    problems.push(`PostgreSQL failed the relay ${state.failures} time(s) in a row: ${state.lastError?.message ?? 'unknown error'}`);
-  }
+  const problems = stateProblems(state);
   let stats: OutboxStats | undefined;
   try {
     stats = await withTimeout(read(), limits.timeoutMs);

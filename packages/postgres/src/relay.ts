@@ -1,6 +1,6 @@
 import { isTraceparent, type SendOptions, type WatchFilterArg } from '@wshub/core';
 import { explain, type OutboxContext, type PoolClientLike } from './outbox.js';
-import { type RelayHealth, type RelayHealthOptions, relayHealth, tableStats } from './relay-health.js';
+import { type RelayHealth, type RelayHealthOptions, type RelayState, relayHealth, stateProblems, tableStats } from './relay-health.js';
 
 /** What the relay calls: a `Hub`/`WsHub` of `@wshub/core` (or anything with these methods). */
 export interface RelayTarget {
@@ -147,8 +147,20 @@ export class OutboxRelay {
    */
   async health(options?: RelayHealthOptions): Promise<RelayHealth> {
     const { table, pool } = this.ctx;
-    const state = { closed: this.closed, active: this.counts.active, failures: this.counts.failures, lastError: this.counts.lastError };
-    return relayHealth(state, () => tableStats(pool, table).catch((error) => Promise.reject(explain(error, table.name))), options);
+    return relayHealth(this.state(), () => tableStats(pool, table).catch((error) => Promise.reject(explain(error, table.name))), options);
+  }
+
+  /**
+   * What the relay knows without reading the table, for core's
+   * `hubHealth(hub, { checks: [relay] })`: stopped, or failing to reach
+   * PostgreSQL. The backlog's age needs `health()`.
+   */
+  healthProblems(): string[] {
+    return stateProblems(this.state());
+  }
+
+  private state(): RelayState {
+    return { closed: this.closed, active: this.counts.active, failures: this.counts.failures, lastError: this.counts.lastError };
   }
 
   /** Stops after the round in flight (its rows are sent and deleted) and frees the connection and the lock. */

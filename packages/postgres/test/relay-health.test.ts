@@ -1,8 +1,10 @@
 import { createServer } from 'node:net';
+import { hubHealth } from '@wshub/core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Outbox, type OutboxRelay } from '../src/index.js';
 import { lockKeys } from '../src/schema.js';
+import { OutageProxy } from './outage-proxy.js';
 import { findPostgres, type HubFixture, PG, startHub, testSchema, transaction, until } from './support.js';
 
 /** relay.health() against a real PostgreSQL: role, backlog, dead letters, failures. */
@@ -133,6 +135,32 @@ describe.skipIf(!user)('relay.health()', () => {
       expect.stringMatching(/^PostgreSQL failed the relay \d+ time\(s\) in a row: .*ECONNREFUSED/),
       expect.stringMatching(/^the outbox table could not be read: .*ECONNREFUSED/),
     ]);
+  });
+
+  it("core's hubHealth(hub, { checks: [relay] }): not ready while PostgreSQL fails the relay, ready once it is back; stopped once closed", async () => {
+    const { table } = await fresh();
+    const proxy = await OutageProxy.start(PG);
+    const viaProxy = new pg.Pool({ ...PG, user, port: proxy.port, connectionTimeoutMillis: 500 });
+    viaProxy.on('error', () => {});
+    const r = new Outbox({ pool: viaProxy, table }).relay(fx.hub, { pollIntervalMs: 50, retryMinMs: 20, retryMaxMs: 50 });
+    r.on('error', () => {});
+    cleanup.push(async () => {
+      await r.close();
+      await viaProxy.end();
+      await proxy.close();
+    });
+    await until('the relay to lead', () => r.stats().active);
+    expect(hubHealth(fx.hub, { checks: [r] })).toMatchObject({ ready: true, problems: [] });
+    proxy.down();
+    await until('two failures', () => r.stats().failures >= 2);
+    const down = hubHealth(fx.hub, { checks: [r] });
+    expect(down.ready).toBe(false);
+    expect(down.problems).toEqual([expect.stringMatching(/^PostgreSQL failed the relay \d+ time\(s\) in a row: /)]);
+    proxy.up();
+    await until('the relay to be back', () => r.stats().failures === 0 && r.stats().active);
+    expect(hubHealth(fx.hub, { checks: [r] })).toMatchObject({ ready: true, problems: [] });
+    await r.close();
+    expect(hubHealth(fx.hub, { checks: [r] }).problems).toEqual(['the relay is stopped (closed, or its hub is closing)']);
   });
 
   it('a closed relay is stopped, and down', async () => {

@@ -8,7 +8,25 @@ export interface HealthSource {
   stats(): { broker: Record<string, number> };
 }
 
+/**
+ * A part beside the hub whose trouble makes the node not ready:
+ * `@wshub/postgres`'s outbox relay is one (`relay.healthProblems()`).
+ */
+export interface HealthCheck {
+  /**
+   * One sentence per reason the part is not ready; empty when it is.
+   * Synchronous and cheap: it runs on every probe.
+   */
+  healthProblems(): readonly string[];
+}
+
 export interface HubHealthOptions {
+  /**
+   * Parts whose problems make the hub not ready too, e.g. the outbox relay
+   * that feeds it: `hubHealth(hub, { checks: [relay] })`. A check that
+   * throws is a problem itself.
+   */
+  checks?: readonly HealthCheck[];
   /**
    * Event-loop delay (the worst per-second p99 of the last 10 s) above which
    * the hub is reported not ready: a loop that late delays every frame and
@@ -33,7 +51,7 @@ export interface HubHealth {
   broker: 'up' | 'down' | 'local';
   /** The worst per-second p99 event-loop delay of the last 10 s, in milliseconds. */
   eventLoopDelayMs: number;
-  /** One sentence per reason the hub is not ready; empty when it is. */
+  /** One sentence per reason the hub (or one of `options.checks`) is not ready; empty when it is. */
   problems: string[];
 }
 
@@ -51,6 +69,10 @@ export function hubHealth(hub: HealthSource, options: HubHealthOptions = {}): Hu
   if (typeof maxDelay !== 'number' || !(maxDelay > 0)) {
     throw optionError('hubHealth', 'maxEventLoopDelayMs', 'a positive number', maxDelay);
   }
+  const checks = options.checks ?? [];
+  if (!Array.isArray(checks) || !checks.every((c) => typeof (c as Partial<HealthCheck> | null)?.healthProblems === 'function')) {
+    throw optionError('hubHealth', 'checks', 'an array of objects with a healthProblems() method', checks);
+  }
   const closing = hub.isClosing;
   const accepting = hub.acceptsConnections;
   const connected = hub.stats().broker.connected;
@@ -62,6 +84,13 @@ export function hubHealth(hub: HealthSource, options: HubHealthOptions = {}): Hu
   if (broker === 'down') problems.push('the broker is unreachable: messages to other nodes are held until it is back');
   if (eventLoopDelayMs > maxDelay) {
     problems.push(`the event loop runs ${Math.round(eventLoopDelayMs)} ms late (p99), more than maxEventLoopDelayMs ${maxDelay}`);
+  }
+  for (const check of checks) {
+    try {
+      problems.push(...check.healthProblems());
+    } catch (error) {
+      problems.push(`a health check threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   return { ready: problems.length === 0, accepting, closing, broker, eventLoopDelayMs, problems };
 }
