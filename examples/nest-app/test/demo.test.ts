@@ -76,7 +76,7 @@ describe('watching an order and changing its status', () => {
     expect(await bob.watch('order-status', '42')).toBe('allowed');
     const response = await post('/orders/42/status', { status: 'shipped' });
     expect(response.status).toBe(202);
-    expect(await bob.next()).toEqual({ event: 'order-status', data: { orderId: 42, status: 'shipped' } });
+    expect(await bob.next()).toEqual({ event: 'order-status', data: { orderId: 42, status: 'shipped' }, id: expect.any(String) });
   });
 
   it('refuses a user who watches someone else’s order', async () => {
@@ -99,7 +99,7 @@ describe('watching an order and changing its status', () => {
     const alice = await login('alice-token');
     expect(await alice.watch('order-status')).toBe('allowed');
     await post('/orders/7/status', { status: 'packed' });
-    expect(await alice.next()).toEqual({ event: 'order-status', data: { orderId: 7, status: 'packed' } });
+    expect(await alice.next()).toEqual({ event: 'order-status', data: { orderId: 7, status: 'packed' }, id: expect.any(String) });
   });
 
   it('answers 404 for an unknown order and 400 for a bad status', async () => {

@@ -53,7 +53,7 @@ describe('order status updates', () => {
     await phone.watch('order-status', 43);
     await laptop.sync();
     expect((await post('/orders/43/status', { status: 'shipped' })).status).toBe(202);
-    expect(await phone.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' } });
+    expect(await phone.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' }, id: expect.any(String) });
     await laptop.sync();
     expect(laptop.messages).toEqual([]);
   });

@@ -109,8 +109,8 @@ function suite(name: string, env: () => Promise<{ env: Record<string, string | u
       expect((await post('/orders/43/status', { status: 'shipped' })).status).toBe(202);
 
       // The first message after the rolled-back change is the committed one: 'lost' was never sent.
-      expect(await bob.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' } });
-      expect(await alice.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' } });
+      expect(await bob.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' }, id: expect.any(String) });
+      expect(await alice.next('order-status')).toEqual({ event: 'order-status', data: { orderId: 43, status: 'shipped' }, id: expect.any(String) });
       await Promise.all([bob.sync(), alice.sync()]);
       expect(bob.messages.filter((m) => m.event === 'order-status')).toHaveLength(1);
       expect(alice.messages.filter((m) => m.event === 'order-status')).toHaveLength(1);
