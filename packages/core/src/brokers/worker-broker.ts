@@ -49,6 +49,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
+  /** Runs as the answer is read (see `request`). */
+  onAnswer?: ((answer: unknown) => void) | undefined;
 }
 
 /**
@@ -186,10 +188,15 @@ export class WorkerBroker extends ClusterBroker {
     const entry = { claiming: true, alone: false };
     this.holding.set(userId, entry);
     const settle = (alone: unknown) => {
+      if (!entry.claiming) return;
       entry.claiming = false;
       entry.alone = alone === true;
     };
-    return this.request('a claim', (id) => ['claim', id, userId]).then(settle, () => settle(false));
+    // The answer applies where it arrives, in order with the relay's other
+    // operations: an `alone` right behind it in the same batch (another
+    // worker claimed the user meanwhile) must see the claim settled, not be
+    // overwritten by a promise callback that runs after it.
+    return this.request('a claim', (id) => ['claim', id, userId], settle).then(settle, () => settle(false));
   }
 
   /** A message (or `disconnect`, `updateUser`) to a user only this worker holds is not sent: the hub delivered it. */
@@ -307,7 +314,8 @@ export class WorkerBroker extends ClusterBroker {
     return this.request('a history read', (id) => ['read', id, userId, epoch, offset]);
   }
 
-  private request(what: string, op: (id: number) => WorkerOp): Promise<unknown> {
+  /** `onAnswer` runs as the answer is read, before the operations behind it; the promise settles later. */
+  private request(what: string, op: (id: number) => WorkerOp, onAnswer?: (answer: unknown) => void): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('wshub: the WorkerBroker is closed'));
     const id = this.nextQuery++;
     return new Promise((resolve, reject) => {
@@ -315,7 +323,7 @@ export class WorkerBroker extends ClusterBroker {
         this.pending.delete(id);
         reject(new Error(`wshub: the primary's WorkerRelay did not answer ${what} within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, onAnswer });
       this.batcher.push(op(id));
     });
   }
@@ -386,6 +394,7 @@ export class WorkerBroker extends ClusterBroker {
           if (!pending) break;
           this.pending.delete(op[1]);
           clearTimeout(pending.timer);
+          pending.onAnswer?.(op[2]);
           pending.resolve(op[2]);
           break;
         }
