@@ -10,9 +10,29 @@ export interface DialTarget {
 }
 
 /**
+ * Calls the `token` function, waiting for it at most `connectTimeoutMs`
+ * (0: as long as it takes): a provider that never settles (a refresh
+ * request that hangs) must not hold the client in `'connecting'` for good.
+ */
+export async function callToken(token: () => string | Promise<string>, timeoutMs: number): Promise<unknown> {
+  const value = token();
+  if (timeoutMs <= 0 || typeof (value as Promise<string> | undefined)?.then !== 'function') return value;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not settle within ${timeoutMs} ms (connectTimeoutMs)`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Gets a token from the `token` option (when there is one) and puts it
- * where `tokenIn` says. An `Error` when the token cannot be had or carried:
- * the attempt failed, and the caller retries with backoff.
+ * where `tokenIn` says. An `Error` when the token cannot be had (it threw,
+ * or did not settle within `connectTimeoutMs`) or carried: the attempt
+ * failed, and the caller retries with backoff.
  */
 export async function dialTarget(options: ResolvedOptions): Promise<DialTarget | Error> {
   const { token, tokenIn } = options;
@@ -21,7 +41,7 @@ export async function dialTarget(options: ResolvedOptions): Promise<DialTarget |
   if (token) {
     let value: unknown;
     try {
-      value = await token();
+      value = await callToken(token, options.connectTimeoutMs);
     } catch (error) {
       return new Error(`wshub client: the "token" function failed: ${messageOf(error)}`, { cause: error });
     }

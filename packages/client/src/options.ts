@@ -80,8 +80,10 @@ export interface HubClientOptions {
    * then is closed and counts as a failed one: `'close'` with 1006, and the
    * next attempt after the backoff. It bounds a server, or a proxy or load
    * balancer in front of it, that accepts the TCP connection and never
-   * answers the upgrade. 0 waits as long as the WebSocket does, which for
-   * `ws` (Node) is forever.
+   * answers the upgrade. The `token` function gets the same time, on each
+   * attempt and on a session refresh: one that never settles fails the
+   * attempt (`'error'`, then the next attempt after the backoff). 0 waits as
+   * long as the WebSocket (and the token) do, which for `ws` (Node) is forever.
    * @default 10000
    */
   connectTimeoutMs?: number;

@@ -1,3 +1,4 @@
+import { callToken } from './dial.js';
 import { messageOf } from './incoming.js';
 import type { ResolvedOptions } from './options.js';
 import { show } from './show.js';
@@ -17,7 +18,7 @@ export async function refreshToken(
   if (!token) return undefined;
   let value: unknown;
   try {
-    value = await token();
+    value = await callToken(token, options.connectTimeoutMs);
   } catch (error) {
     report(new Error(`wshub client: the "token" function failed while refreshing: ${messageOf(error)}`, { cause: error }));
     return undefined;

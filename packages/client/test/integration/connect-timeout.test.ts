@@ -109,6 +109,20 @@ describe('connectTimeoutMs', () => {
     expect(closes).toEqual([]);
   });
 
+  it('a token function that never settles fails the attempt after connectTimeoutMs, and the next attempt asks again', async () => {
+    const hub = await TestHub.start();
+    hubs.push(hub);
+    let calls = 0;
+    const errors: string[] = [];
+    // The first call hangs for good (a refresh endpoint that never answers); the second answers.
+    const token = () => (++calls === 1 ? new Promise<string>(() => {}) : Promise.resolve('ann-token'));
+    const client = clients.create(hub.url, { token, connectTimeoutMs: 200, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    client.on('error', (error) => errors.push(error.message));
+    await inState(client, 'open');
+    expect(calls).toBe(2);
+    expect(errors).toEqual(['wshub client: the "token" function failed: it did not settle within 200 ms (connectTimeoutMs)']);
+  });
+
   it('with 0, waits for the upgrade as long as the WebSocket does', async () => {
     const server = await silentServer(Number.POSITIVE_INFINITY);
     clients.create(server.url, { connectTimeoutMs: 0 });
