@@ -97,11 +97,12 @@ return str(last)
 
 /**
  * Reads one history after a position. KEYS: stream, seq, own, lost, and for
- * the broadcasts' history the epoch. ARGV: from, ttlMs, and the position's
- * epoch. Returns `{0}` when the range cannot be served in full, else
- * `{1, entries, bound}`: every offset this history gives later is above
- * `bound` (its sequence, and the Redis time now less one: a later offset is
- * at least the time it is recorded at).
+ * the broadcasts' history the epoch. ARGV: from, ttlMs, the position's epoch,
+ * and `raise`: the history's sequence is raised to it, so every offset it
+ * gives later is above it. Returns `{0}` when the range cannot be served in
+ * full, else `{1, entries, bound}`: every offset this history gives later is
+ * above `bound` (its sequence, `raise`, and the Redis time now less one: a
+ * later offset is at least the time it is recorded at).
  */
 export const CLUSTER_READ = `${HEADER(INFO_RUN)}
 local from = tonumber(ARGV[1])
@@ -111,10 +112,13 @@ if not owned(KEYS[2], KEYS[3], KEYS[4], from, ttl + 60000) then return {0} end
 if tonumber(redis.call('GET', KEYS[4]) or '0') > from then return {0} end
 -- A position older than ttl (less a second for clocks a little apart): a history that expired whole may have held more.
 if from < now - ttl * 1000 + 1000000 then return {0} end
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+local raise = tonumber(ARGV[4] or '0')
+if raise > seq then redis.call('SET', KEYS[2], str(raise), 'PX', ttl + 60000) end
+local bound = str(math.max(seq, raise, now - 1))
 -- No stream: never written, or gone (expired, evicted); gone after the position, it held what was missed.
-local bound = str(math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), now - 1))
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if tonumber(redis.call('GET', KEYS[2]) or '0') > from then return {0} end
+  if seq > from then return {0} end
   return {1, {}, bound}
 end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])

@@ -13,9 +13,6 @@ import type { BrokerHistory, HistoryParts } from './redis-history.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { ShardRoutes } from './shard-routes.js';
 
-/** The offset of a stream entry id (`<offset>-0`). */
-const offsetOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
-
 /** A resume waits for its channels at least this long (or `commandTimeoutMs`), in ms. */
 const SUBSCRIBE_WAIT_MS = 5000;
 /** How often records wait for a slot that is away or settling, after the first 100 ms, in ms. */
@@ -345,17 +342,19 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   /**
    * What `userId` missed after `from`: both histories read after it (one
    * script per shard), merged in offset order. Each read also returns its
-   * bound: its history's last offset or the Redis time when it ran,
-   * whichever is higher; every later offset of that history is above it.
-   * The two reads run at two moments, so a message recorded after the first
-   * one, in its history, may be numbered below entries the second returned:
-   * replayed without it, those would put the client's position above it,
-   * and the client would drop it as already handled when it arrives live —
-   * a silent gap. So when the second read returned entries above the first
-   * one's bound, the first history is read again after its bound, and the
-   * replay holds every offset of both up to the lower of the bounds now;
-   * what lies above arrives live, in offset order (the channels were
-   * confirmed before the first read; see the README on clocks).
+   * bound: every offset its history gives later is above it. The two reads
+   * run at two moments on two shards whose sequences are apart (each
+   * history's offsets follow its own sequence and its master's clock), so
+   * one history may return entries numbered above the other's bound: the
+   * client's position after the replay would then be above offsets that
+   * other history gives later, and the client would drop them as already
+   * handled when they arrive live — a silent gap. So every history whose
+   * bound is below the replay's top (or below what this node delivered) is
+   * read again after its bound, with its sequence raised to that top in the
+   * same script, until every bound is at the top: the replay then holds
+   * every entry of both histories recorded before their last read, whatever
+   * its offset, and every later one is numbered above the answer and arrives
+   * live (the channels were confirmed before the first read).
    */
   async read(userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
@@ -378,44 +377,38 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     if (unavailable) throw unavailable;
     const ttl = String(this.limits.ttlMs);
     const all = this.all;
-    const reads = [
-      { forUser: userId as string | undefined, read: (after: number) => this.scripts.wshubClusterRead('4', mine.stream, mine.seq, mine.own, mine.lost, String(after), ttl, from.epoch) },
-      { forUser: undefined, read: (after: number) => this.scripts.wshubClusterRead('5', all.stream, all.seq, all.own, all.lost, this.epochKey, String(after), ttl, from.epoch) },
-    ].map((h) => ({ ...h, read: (after: number) => commands.timed(h.read(after), 'a history read') }));
-    const answers = await Promise.all(reads.map((h) => h.read(from.offset)));
-    const got: Array<{ forUser: string | undefined; entries: Array<[string, string[]]>; bound: number }> = [];
-    for (const [i, answer] of answers.entries()) {
-      if (answer[0] !== 1) return undefined;
-      got.push({ forUser: reads[i]!.forUser, entries: answer[1], bound: Number(answer[2]) });
-    }
-    // The two reads ran on two shards at two moments. The one that ran first (the lower bound) did not see what
-    // its history recorded after it, and that may be numbered below entries the later read returned: replayed
-    // without it, they would put the client's position above it, and the client would drop it when it arrives
-    // live. So that history is read once more, after its bound: it now covers every offset up to the later
-    // read's entries.
-    const [early, late] = got[0]!.bound <= got[1]!.bound ? [0, 1] : [1, 0];
-    let top = 0;
-    for (const [id] of got[late]!.entries) top = Math.max(top, offsetOf(id));
-    if (top > got[early]!.bound) {
-      const again = await reads[early]!.read(got[early]!.bound);
-      if (again[0] !== 1) return undefined;
-      got.push({ forUser: reads[early]!.forUser, entries: again[1], bound: Number(again[2]) });
-      got[early]!.bound = Number(again[2]);
-    }
-    // Every offset of both histories up to `upTo` is in these entries; every later one arrives live, in offset
-    // order, since the channels were confirmed before the first read.
-    const upTo = Math.min(got[early]!.bound, got[late]!.bound);
-    // The answer's offset is at least the broadcast this node delivered last (the hub took it before this read).
-    if (!(upTo >= floor)) return undefined;
-    const out: HistoryEntry[] = [];
-    for (const { entries, forUser } of got) {
-      for (const [id, fields] of entries) {
-        const entry = toEntry(id, fields, forUser);
-        if (!entry) return undefined;
-        if (entry.offset <= upTo) out.push(entry);
+    const histories = [
+      { forUser: userId as string | undefined, keys: ['4', mine.stream, mine.seq, mine.own, mine.lost] },
+      { forUser: undefined, keys: ['5', all.stream, all.seq, all.own, all.lost, this.epochKey] },
+    ].map(({ forUser, keys }) => ({
+      forUser,
+      read: (after: number, raise: number) =>
+        commands.timed(this.scripts.wshubClusterRead(...keys, String(after), ttl, from.epoch, String(raise)), 'a history read'),
+      entries: [] as HistoryEntry[],
+      bound: from.offset,
+    }));
+    // The top the answer's offset will be: at least the broadcast this node delivered last (taken by the hub before this read).
+    let top = floor;
+    let behind = histories;
+    for (let round = 0; behind.length > 0; round++) {
+      // Each round raises the top only by entries recorded since the last: past a few, the histories move too fast to settle.
+      if (round === 4) return undefined;
+      const raise = top;
+      const answers = await Promise.all(behind.map((h) => h.read(h.bound, raise)));
+      for (const [i, answer] of answers.entries()) {
+        if (answer[0] !== 1) return undefined;
+        const h = behind[i]!;
+        for (const [id, fields] of answer[1]) {
+          const entry = toEntry(id, fields, h.forUser);
+          if (!entry) return undefined;
+          h.entries.push(entry);
+          top = Math.max(top, entry.offset);
+        }
+        h.bound = Number(answer[2]);
       }
+      behind = histories.filter((h) => h.bound < top);
     }
-    return out.sort((a, b) => a.offset - b.offset);
+    return histories.flatMap((h) => h.entries).sort((a, b) => a.offset - b.offset);
   }
 
   // ------------------------------------------------------------ lifecycle

@@ -234,6 +234,42 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     });
   }
 
+  // Offsets follow each history's own sequence: a master whose clock ran ahead (then failed over to one whose clock
+  // is right) leaves a user's history numbered above the broadcasts'. A resume must replay all it missed, and what
+  // the broadcasts record after it must still be numbered above the answer.
+  it("a user's history numbered ahead of the broadcasts': the resume replays both, and later broadcasts come above its answer", async () => {
+    const a = await startHub();
+    const b = await startHub();
+    const user = 'quinn';
+    const first = await connect(a.port, `user=${user}&device=a`, a.hub);
+    await a.hub.sendMessage(user, 'n', 'seen');
+    const [seen] = await first.take(1);
+    first.close();
+    await waitUntil(async () => !(await a.hub.onlineUsers()).includes(user), `${user} gone`);
+    // The user's sequence 60 s ahead of the Redis clock (a master's clock that ran ahead).
+    const keys = `{wshub:user:${user}}:h`;
+    const ahead = (Date.now() + 60_000) * 1000;
+    await redisCli(await masterOf(keySlot(`wshub:user:${user}`)), 'SET', `${keys}:seq`, String(ahead), 'PX', '600000');
+    await a.hub.sendMessage(user, 'n', 'ahead');
+    await a.hub.push('all', 'news');
+    await waitUntil(() => a.hub.stats().broker.recorded! === 3, 'every message recorded');
+    await sleep(300); // and delivered (the order window is 100 ms): none of them reaches the new socket live
+    const again = await connect(b.port, `user=${user}&device=b`, b.hub);
+    const { replay, ack } = await again.resume({ epoch: first.welcome!.epoch, offset: seen!.offset });
+    expect(ack).toMatchObject({ status: 'recovered' });
+    const got = replay.filter((f) => !f.event.startsWith('wshub:'));
+    expect(got.map((f) => f.data)).toEqual(['news', 'ahead']);
+    expect(ack.offset).toBe(got.at(-1)!.offset);
+    // A broadcast recorded after the answer is numbered above it: the client keeps it.
+    await a.hub.push('all', 'later');
+    const [live] = await again.take(1);
+    expect(live).toMatchObject({ data: 'later' });
+    expect(live!.offset).toBeGreaterThan(ack.offset);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    // The broadcasts' history is now numbered 60 s ahead: the tests after this one start it again.
+    await redisCli(await masterOf(keySlot('wshub:all')), 'DEL', '{wshub:all}:h', '{wshub:all}:h:seq', '{wshub:all}:h:own', '{wshub:all}:h:lost', '{wshub:all}:h:ids');
+  });
+
   it('a position of another epoch, or older than ttlMs, answers failed', async () => {
     const a = await startHub({ ttlMs: 1500 });
     const s = await connect(a.port, 'user=erin', a.hub);
