@@ -9,6 +9,7 @@ import type { HubUser } from '../config/options.js';
 import { CloseCode, WELCOME, type Welcome } from '../protocol/protocol.js';
 import { scheduleExpiry } from './session-expiry.js';
 import { limitSockets } from './socket-cap.js';
+import { Deadline } from '../util/deadline-queue.js';
 
 /**
  * A transport accepted a connection: the session adds the hub's fields to
@@ -49,8 +50,9 @@ export function openSession<User extends HubUser, S extends object>(ctx: HubCont
  * Runs `admit` once the history knows the position a v2 socket's welcome
  * gives (a shared history learns its epoch from its store after the hub
  * started), or after `authTimeoutMs` (the welcome then says the position is
- * unknown: epoch ""). Meanwhile the socket stays pending: its frames wait,
- * within the pending budget, and so does its resume.
+ * unknown: epoch ""), timed by the hub's deadline queue. Meanwhile the
+ * socket stays pending: its frames wait, within the pending budget, and so
+ * does its resume.
  */
 export function whenPositionKnown<User extends HubUser, S extends object>(
   ctx: HubContext<User, S>,
@@ -63,12 +65,14 @@ export function whenPositionKnown<User extends HubUser, S extends object>(
     admit();
     return;
   }
+  // The wait is an entry of the sessions' one deadline queue, not a timer per socket.
+  const { deadlines } = ctx.sessionHost;
   const go = () => {
-    clearTimeout(timer);
+    deadlines.delete(clock);
     if (session.phase === 'pending') admit();
   };
-  const timer = setTimeout(go, ctx.config.authTimeoutMs);
-  timer.unref();
+  const clock = Deadline.of(go);
+  deadlines.set(clock, Date.now() + ctx.config.authTimeoutMs);
   known.then(go, go);
 }
 

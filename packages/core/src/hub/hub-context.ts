@@ -178,7 +178,7 @@ export function createHubContext<User extends HubUser, S extends object>(
       limits: config.limits,
       closeTimeoutMs: config.closeTimeoutMs,
       pauseTimeoutMs: config.pauseTimeoutMs,
-      // One timer for every session's expiry and handshake clock, however many sessions there are.
+      // One timer for every session's clocks (expiry, handshake, paused reads, close), however many sessions there are.
       deadlines: new DeadlineQueue((error) => report(HubError.from('session timer', error))),
       countIn: () => {
         counters.messagesIn++;

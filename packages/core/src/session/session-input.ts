@@ -1,4 +1,5 @@
 import type { HubLimits } from '../config/options.js';
+import { Deadline, type DeadlineQueue } from '../util/deadline-queue.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Connection } from './connection.js';
 
@@ -16,8 +17,8 @@ export class SessionInput {
   queued = 0;
   queuedBytes = 0;
   paused = false;
-  /** Ends a pause that outlasts `pauseTimeoutMs`. */
-  pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends a pause that outlasts `pauseTimeoutMs`: an entry of the host's deadline queue while paused. */
+  private pauseClock: Deadline | undefined;
 
   /** `admittedAt`: when the session was admitted (ms since the epoch), where the rate's refill starts. */
   constructor(limits: Readonly<Required<HubLimits>>, admittedAt: number) {
@@ -28,10 +29,18 @@ export class SessionInput {
   /**
    * Counts a frame that waits behind an unfinished one. Past
    * `maxQueuedBytes` or `maxQueuedMessages` it stops reading `connection`
-   * (calling `onStuck` if reads stay paused `pauseTimeoutMs`); past four
-   * times either it returns true: the session closes (4429).
+   * (calling `onStuck` if reads stay paused `pauseTimeoutMs`, by an entry of
+   * `deadlines`, the host's one timer); past four times either it returns
+   * true: the session closes (4429).
    */
-  wait(size: number, limits: Readonly<Required<HubLimits>>, connection: Connection, pauseTimeoutMs: number, onStuck: () => void): boolean {
+  wait(
+    size: number,
+    limits: Readonly<Required<HubLimits>>,
+    connection: Connection,
+    deadlines: DeadlineQueue,
+    pauseTimeoutMs: number,
+    onStuck: () => void,
+  ): boolean {
     this.queued++;
     this.queuedBytes += size;
     const { maxQueuedBytes, maxQueuedMessages } = limits;
@@ -40,21 +49,26 @@ export class SessionInput {
     if (!this.paused && typeof connection.pause === 'function') {
       this.paused = true;
       connection.pause();
-      this.pauseTimer = setTimeout(onStuck, pauseTimeoutMs);
-      this.pauseTimer.unref?.();
+      this.pauseClock = Deadline.of(onStuck);
+      deadlines.set(this.pauseClock, Date.now() + pauseTimeoutMs);
     }
     return false;
   }
 
   /** A waiting frame's turn came; true when that ends a pause (the queue is down to half of both limits): reading may resume. */
-  next(size: number, limits: Readonly<Required<HubLimits>>): boolean {
+  next(size: number, limits: Readonly<Required<HubLimits>>, deadlines: DeadlineQueue): boolean {
     this.queued--;
     this.queuedBytes -= size;
     if (!this.paused) return false;
     if (this.queuedBytes > limits.maxQueuedBytes / 2 || this.queued > limits.maxQueuedMessages / 2) return false;
     this.paused = false;
-    clearTimeout(this.pauseTimer);
-    this.pauseTimer = undefined;
+    this.stop(deadlines);
     return true;
+  }
+
+  /** Takes the pause's clock out of `deadlines` (the session closes, or reading resumes). */
+  stop(deadlines: DeadlineQueue): void {
+    if (this.pauseClock) deadlines.delete(this.pauseClock);
+    this.pauseClock = undefined;
   }
 }

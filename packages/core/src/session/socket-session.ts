@@ -22,7 +22,11 @@ export interface SessionHost<User = unknown, S extends object = object> {
   readonly closeTimeoutMs: number;
   /** How long reads may stay paused before the socket is closed (4429). */
   readonly pauseTimeoutMs: number;
-  /** The hub's one timer for its sessions' expiries and handshake clocks. */
+  /**
+   * The hub's one timer for its sessions' clocks: expiries, handshakes
+   * (`authTimeoutMs`), paused reads (`pauseTimeoutMs`) and closes
+   * (`closeTimeoutMs`).
+   */
   readonly deadlines: DeadlineQueue;
   /** Counts a frame received. */
   countIn(): void;
@@ -84,6 +88,21 @@ class ExpiryDeadline extends Deadline {
   }
 }
 
+/**
+ * A closing session's end, as one entry of its host's deadline queue: a peer
+ * that has not answered the close frame by then is terminated. Made when the
+ * session closes; an open session holds none.
+ */
+class TerminateDeadline extends Deadline {
+  constructor(private readonly connection: Connection) {
+    super();
+  }
+
+  override fire(): void {
+    this.connection.terminate();
+  }
+}
+
 const RESOLVED = Promise.resolve();
 /** `isAuthorized` of every session asked only once it was admitted, or closed unadmitted. */
 const AUTHORIZED = Promise.resolve(true);
@@ -136,7 +155,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   private admittedAt = 0;
   /** The rate bucket and input queue, from the first frame handled. */
   private input: SessionInput | undefined;
-  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Terminates a peer that does not answer the close frame within `closeTimeoutMs`; in the host's deadline queue while closing. */
+  private closeClock: TerminateDeadline | undefined;
   /** The session's expiry (the notice, then the close) in the host's deadline queue; made with its first expiry. */
   private expiry: ExpiryDeadline | undefined;
   private onClosed: Array<() => void> | undefined;
@@ -249,11 +269,11 @@ export class SocketSession<User = unknown, S extends object = object> implements
     const input = this.inputState();
     let result: Promise<void> | undefined;
     if (input.chain) {
-      const { limits, pauseTimeoutMs } = this.host;
-      const over = input.wait(size, limits, this.connection, pauseTimeoutMs, () => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON));
+      const { limits, pauseTimeoutMs, deadlines } = this.host;
+      const over = input.wait(size, limits, this.connection, deadlines, pauseTimeoutMs, () => this.close(CloseCode.TooManyRequests, QUEUE_TIMEOUT_REASON));
       if (over) this.close(CloseCode.TooManyRequests, QUEUE_LIMIT_REASON);
       result = input.chain.then(() => {
-        if (input.next(size, this.host.limits) && this.phase === 'ready') this.connection.resume?.();
+        if (input.next(size, this.host.limits, deadlines) && this.phase === 'ready') this.connection.resume?.();
         return this.phase === 'ready' ? this.host.handleFrame(this, text) : undefined;
       });
     } else {
@@ -344,7 +364,8 @@ export class SocketSession<User = unknown, S extends object = object> implements
   /**
    * Closes with one of the protocol's codes; `'disconnected'` reports that
    * code. A peer that never answers the close frame is terminated after
-   * `closeTimeoutMs` (it could keep sending meanwhile).
+   * `closeTimeoutMs` (it could keep sending meanwhile): an entry of the
+   * host's deadline queue, not a timer of its own.
    */
   close(code: CloseCode, reason?: string): void {
     if (this.phase === 'closed') return;
@@ -360,9 +381,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
       return;
     }
     // (A transport may report the close at once, as an in-memory one does.)
-    if ((this.phase as Phase) !== 'closed' && this.closeTimer === undefined) {
-      this.closeTimer = setTimeout(() => this.connection.terminate(), this.host.closeTimeoutMs);
-      this.closeTimer.unref?.();
+    if ((this.phase as Phase) !== 'closed' && this.closeClock === undefined) {
+      this.closeClock = new TerminateDeadline(this.connection);
+      this.host.deadlines.set(this.closeClock, Date.now() + this.host.closeTimeoutMs);
     }
   }
 
@@ -402,7 +423,7 @@ export class SocketSession<User = unknown, S extends object = object> implements
     this.setPhase('closing');
     this.stopAuthClock();
     this.stopExpiry();
-    clearTimeout(this.input?.pauseTimer);
+    this.input?.stop(this.host.deadlines);
     this.pending = undefined;
   }
 
@@ -410,9 +431,9 @@ export class SocketSession<User = unknown, S extends object = object> implements
     if (this.phase === 'closed') return;
     this.setPhase('closed');
     this.stopAuthClock();
-    clearTimeout(this.closeTimer);
+    if (this.closeClock) this.host.deadlines.delete(this.closeClock);
     this.stopExpiry();
-    clearTimeout(this.input?.pauseTimer);
+    this.input?.stop(this.host.deadlines);
     this.pending = undefined;
     this.resolveAuth?.(false);
     // Before the hub's notifications: a throwing 'disconnected' handler cannot hold up close().

@@ -1,5 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ACK, CloseCode, EXPIRING, REFRESH, WELCOME } from '../../src/protocol/protocol.js';
+import { type Fixture, startHub } from '../helpers.js';
+import { RawClient } from '../hostile/harness.js';
 import { type MemoryClient, MemoryHub } from '../support/memory.js';
 
 /** Lets every promise the hub chained settle. */
@@ -151,6 +154,157 @@ describe('admission: the handshake clock', () => {
     vi.advanceTimersByTime(1);
     expect(clients.every((c) => c.connection.closedWith?.code === CloseCode.AuthTimeout)).toBe(true);
     expect(vi.getTimerCount() - timersBefore).toBe(0);
+  });
+});
+
+/**
+ * Counts the Node timers armed by the hub's own code (a `setTimeout` called
+ * from `packages/core/src`, not from `ws` or the test) that have neither
+ * fired nor been cleared, and the most there were at once. Real timers: the
+ * sockets are real.
+ */
+function countHubTimers() {
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const live = new Set<unknown>();
+  let peak = 0;
+  // Frames: this function's Error, the wrapper below, then whoever called setTimeout.
+  const calledFromHub = () => /packages[\\/]core[\\/]src[\\/]/.test(new Error().stack?.split('\n')[3] ?? '');
+  const wrapped = (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    if (!calledFromHub()) return realSet(callback, ms, ...args);
+    const timer = realSet((...a: unknown[]) => {
+      live.delete(timer);
+      callback(...a);
+    }, ms, ...args);
+    live.add(timer);
+    peak = Math.max(peak, live.size);
+    return timer;
+  };
+  globalThis.setTimeout = wrapped as typeof setTimeout;
+  globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => {
+    live.delete(timer);
+    realClear(timer);
+  }) as typeof clearTimeout;
+  return {
+    get count() {
+      return live.size;
+    },
+    get peak() {
+      return peak;
+    },
+    restore() {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    },
+  };
+}
+
+describe('one timer for closing and paused sockets (ws on 127.0.0.1)', () => {
+  let fixture: Fixture | undefined;
+  let raws: RawClient[] = [];
+  let timers: ReturnType<typeof countHubTimers> | undefined;
+
+  afterEach(async () => {
+    timers?.restore();
+    timers = undefined;
+    for (const r of raws) r.socket.destroy();
+    raws = [];
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  /** `count` raw clients (they never answer a close frame), 100 at a time, each admitted. */
+  async function openRaw(f: Fixture, count: number, query: (i: number) => string): Promise<RawClient[]> {
+    let ready = 0;
+    f.hub.on('ready', () => ready++);
+    const { port } = f.server.address() as AddressInfo;
+    const clients: RawClient[] = [];
+    for (let i = 0; i < count; i += 100) {
+      const batch = await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, k) => RawClient.open(port, query(i + k), f.hub.path)));
+      raws.push(...batch);
+      clients.push(...batch);
+    }
+    expect(clients.every((c) => c.status === 101)).toBe(true);
+    while (ready < count) await new Promise((resolve) => setTimeout(resolve, 10));
+    return clients;
+  }
+
+  /** When each client's TCP connection ended (ms since the epoch), and the close code it was sent. */
+  const endings = (clients: RawClient[]) =>
+    Promise.all(clients.map((c) => c.closed.then(({ code, afterMs }) => ({ code, at: Date.now(), closeFrameAt: Date.now() - afterMs }))));
+
+  it('1,000 sockets closing at once (hub.close(), peers that never answer the close frame) hold one hub timer; each is terminated closeTimeoutMs later', async () => {
+    const closeTimeoutMs = 1500;
+    fixture = await startHub({ closeTimeoutMs, heartbeatMs: 600_000 });
+    const clients = await openRaw(fixture, 1000, (i) => `user=u${i}`);
+    const ended = endings(clients);
+    timers = countHubTimers();
+    const started = Date.now();
+    const closing = fixture.hub.close();
+    // Every session is closing now, each waiting for its peer's answer (ws itself also holds one timer per socket: not counted).
+    expect(timers.count).toBe(1);
+    const results = await ended;
+    await closing;
+    expect(results.every((r) => r.code === 1001)).toBe(true);
+    // Terminated, not closed by the peer, and not before closeTimeoutMs; a loaded machine may add seconds, not tens.
+    expect(Math.min(...results.map((r) => r.at - started))).toBeGreaterThanOrEqual(closeTimeoutMs);
+    expect(Math.max(...results.map((r) => r.at - started))).toBeLessThan(closeTimeoutMs + 8000);
+    expect(timers.count).toBe(0);
+  });
+
+  it('1,000 sockets refused with 4403 that never answer hold one hub timer, and end closeTimeoutMs after their close', async () => {
+    const closeTimeoutMs = 2000;
+    fixture = await startHub({ closeTimeoutMs, heartbeatMs: 600_000 });
+    timers = countHubTimers();
+    const { port } = fixture.server.address() as AddressInfo;
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 1000; i += 100) {
+      const batch = await Promise.all(Array.from({ length: 100 }, () => RawClient.open(port, 'user=bad', fixture!.hub.path)));
+      raws.push(...batch);
+      clients.push(...batch);
+    }
+    const results = await endings(clients);
+    // Refused as they came, each waiting closeTimeoutMs for an answer: never more than one hub timer at once.
+    expect(timers.peak).toBe(1);
+    expect(results.every((r) => r.code === CloseCode.Forbidden)).toBe(true);
+    // The close frame reached the client after the server's clock started: it ends no earlier than closeTimeoutMs after it, less the frame's trip.
+    expect(Math.max(...results.map((r) => r.at - r.closeFrameAt))).toBeLessThan(closeTimeoutMs + 8000);
+    expect(results.filter((r) => r.at - r.closeFrameAt < closeTimeoutMs - 500)).toEqual([]);
+    expect(timers.count).toBe(0);
+  });
+
+  it('1,000 sockets whose reads are paused hold one hub timer for their pauses; each closes with 4429 after pauseTimeoutMs', async () => {
+    const pauseTimeoutMs = 1500;
+    const closeTimeoutMs = 500;
+    // A canWatch that never answers holds each socket's first watch; the frames behind it queue, and past two reads pause.
+    fixture = await startHub({
+      canWatch: () => new Promise<boolean>(() => {}),
+      watchTimeoutMs: 60_000,
+      pauseTimeoutMs,
+      closeTimeoutMs,
+      heartbeatMs: 600_000,
+      limits: { maxQueuedMessages: 2 },
+    });
+    const clients = await openRaw(fixture, 1000, (i) => `user=u${i}`);
+    const ended = endings(clients);
+    timers = countHubTimers();
+    const sent = Date.now();
+    const watch = (c: RawClient, i: number) => c.text(JSON.stringify({ event: 'watch', data: { event: 'orders', payload: String(i) } }));
+    for (const c of clients) c.write(Buffer.concat([0, 1, 2, 3].map((i) => watch(c, i))));
+    // Read as the hub's own code would not: to see when every session has paused.
+    const sessions = (fixture.hub as unknown as { ctx: { sessions: Set<{ paused: boolean }> } }).ctx.sessions;
+    const paused = () => [...sessions].filter((session) => session.paused).length;
+    while (paused() < 1000 && Date.now() - sent < pauseTimeoutMs) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(paused()).toBe(1000);
+    // Each socket's watch in flight holds its own watchTimeoutMs timer (withDeadline, per call); the 1,000 pauses add one.
+    expect(timers.count).toBe(1000 + 1);
+    const results = await ended;
+    expect(results.every((r) => r.code === CloseCode.TooManyRequests)).toBe(true);
+    expect(clients.every((c) => c.closeCode === CloseCode.TooManyRequests)).toBe(true);
+    // The 4429 comes no earlier than pauseTimeoutMs after the frames were sent, and the unanswered close ends closeTimeoutMs later.
+    expect(Math.min(...results.map((r) => r.closeFrameAt - sent))).toBeGreaterThanOrEqual(pauseTimeoutMs);
+    expect(Math.max(...results.map((r) => r.closeFrameAt - sent))).toBeLessThan(pauseTimeoutMs + 8000);
+    expect(Math.min(...results.map((r) => r.at - sent))).toBeGreaterThanOrEqual(pauseTimeoutMs + closeTimeoutMs);
   });
 });
 
