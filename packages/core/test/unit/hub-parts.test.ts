@@ -155,6 +155,29 @@ describe('admission: the handshake clock', () => {
     expect(clients.every((c) => c.connection.closedWith?.code === CloseCode.AuthTimeout)).toBe(true);
     expect(vi.getTimerCount() - timersBefore).toBe(0);
   });
+
+  it('1,000 v2 sockets waiting for a shared history to learn its position share one Node timer; each is welcomed after authTimeoutMs', async () => {
+    vi.useFakeTimers();
+    // A shared history whose store has not answered yet (as RedisHistory before its epoch is read): the position stays unknown.
+    const history = {
+      record: () => undefined,
+      position: () => ({ epoch: '', offset: 0 }),
+      positionKnown: () => new Promise<void>(() => {}),
+      read: () => undefined,
+      close: () => undefined,
+    };
+    const broker = { attach: () => {}, roles: () => ({ history: () => history }) };
+    const hub = new MemoryHub({ broker: broker as never, recovery: true, authTimeoutMs: 5000 });
+    const timersBefore = vi.getTimerCount();
+    const clients = Array.from({ length: 1000 }, (_, i) => hub.start(`user=u${i}`, true));
+    expect(vi.getTimerCount() - timersBefore).toBe(1);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(clients.filter((c) => c.connection.written.length > 0).length).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    // The welcome says the position is unknown (epoch ""), as before.
+    for (const c of clients) expect(c.connection.written[0]).toMatchObject({ event: WELCOME, data: { protocol: 2, recovery: { epoch: '', offset: 0 } } });
+    expect(vi.getTimerCount() - timersBefore).toBe(0);
+  });
 });
 
 /**
