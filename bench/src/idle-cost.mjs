@@ -10,12 +10,18 @@
  * With `--expires`, every user is given an `expiresAt` `EXPIRES_MS` ahead
  * (default one hour), so each wshub session holds its expiry (before the
  * shared deadline queue: one Node timer per socket); raw `ws` has no expiry
- * and holds what it held.
+ * and holds what it held. With `--closing`, each server is then closed
+ * (`close()` of the contender: `hub.close()` for wshub, every socket at
+ * once with 1001) while the clients never answer the close frame (their
+ * sockets are no longer read), and heap + external is measured again
+ * within the close timeout, ÷ N: what a closing connection holds (only for
+ * contenders that close gracefully: the raw `ws` baselines terminate).
  *
  *   node bench/src/idle-cost.mjs                      # N = 2,000, 3 rounds
  *   CLIENTS=5000 ROUNDS=2 node bench/src/idle-cost.mjs --classes
  *   CONTENDERS=wshub-core,ws-serialize-once,/tmp/old/wshub-core.mjs node bench/src/idle-cost.mjs
  *   CONTENDERS=wshub-core,ws-idle,/tmp/old/wshub-core.mjs node bench/src/idle-cost.mjs --expires
+ *   CONTENDERS=wshub-core,/tmp/old/wshub-core.mjs node bench/src/idle-cost.mjs --closing
  *
  * `CONTENDERS` names files of `src/contenders` (the first is compared with
  * the second), or paths to contender files elsewhere (a copy importing an
@@ -38,6 +44,7 @@ const CONTENDERS = (process.env.CONTENDERS ?? 'wshub-core,ws-idle').split(',');
 const PATH = '/api/v1/ws';
 const EXPIRES = process.argv.includes('--expires');
 const EXPIRES_MS = Number(process.env.EXPIRES_MS ?? 3_600_000);
+const CLOSING = process.argv.includes('--closing');
 const print = (line) => process.stdout.write(`${line}\n`);
 const gc = async () => {
   for (let i = 0; i < 4; i++) {
@@ -57,7 +64,7 @@ if (process.argv[2] === 'server') {
   const mod = await import(name.includes('/') ? name : `./contenders/${name}.mjs`);
   const server = createServer((_req, res) => res.end());
   let ready = 0;
-  await mod.start({
+  const contender = await mod.start({
     server,
     path: PATH,
     authenticate: EXPIRES ? (req) => ({ ...userFromRequest(req), expiresAt: Date.now() + EXPIRES_MS }) : userFromRequest,
@@ -78,6 +85,15 @@ if (process.argv[2] === 'server') {
     await gc();
     const after = memory();
     const reply = { perConnection: after.map((bytes, i) => (bytes - before[i]) / m.clients) };
+    if (CLOSING) {
+      // Every socket closing at once; its peer does not answer, so it stays closing for the close timeout (wshub: 2 s).
+      const started = Date.now();
+      void contender.close();
+      await gc();
+      const closing = memory();
+      reply.closing = closing.map((bytes, i) => (bytes - before[i]) / m.clients);
+      reply.closingMeasuredAfterMs = Date.now() - started;
+    }
     if (classesBefore) {
       reply.classes = await classes();
       for (const [name, bytes] of Object.entries(classesBefore)) reply.classes[name] = (reply.classes[name] ?? 0) - bytes;
@@ -88,16 +104,20 @@ if (process.argv[2] === 'server') {
   const results = Object.fromEntries(CONTENDERS.map((c) => [c, []]));
   const byClass = Object.fromEntries(CONTENDERS.map((c) => [c, []]));
   const withClasses = process.argv.includes('--classes');
+  const closingAfter = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...CONTENDERS].reverse() : CONTENDERS;
     for (const contender of order) {
-      const args = ['server', contender, ...(withClasses && round === 0 ? ['--classes'] : []), ...(EXPIRES ? ['--expires'] : [])];
+      const args = ['server', contender, ...(withClasses && round === 0 ? ['--classes'] : []), ...(EXPIRES ? ['--expires'] : []), ...(CLOSING ? ['--closing'] : [])];
       const child = fork(fileURLToPath(import.meta.url), args, { execArgv: ['--expose-gc'] });
       const [{ port }] = await once(child, 'message');
       const sockets = await connect(port, CLIENTS);
+      // Clients that never answer a close frame: their sockets are no longer read.
+      if (CLOSING) for (const ws of sockets) ws._socket.pause();
       child.send({ type: 'measure', clients: CLIENTS });
       const [reply] = await once(child, 'message');
-      results[contender].push(reply.perConnection);
+      results[contender].push(reply.closing ? [...reply.perConnection, ...reply.closing] : reply.perConnection);
+      if (reply.closing) closingAfter.push(reply.closingMeasuredAfterMs);
       if (reply.classes) byClass[contender] = reply.classes;
       for (const ws of sockets) ws.terminate();
       child.kill();
@@ -108,7 +128,9 @@ if (process.argv[2] === 'server') {
   const [first, baseline] = CONTENDERS;
   const expiry = EXPIRES ? `, every user with expiresAt ${EXPIRES_MS} ms ahead` : '';
   print(`N = ${CLIENTS}, ${ROUNDS} rounds${expiry}, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  ['heap', 'heap + external'].forEach((what, k) => {
+  const measures = ['heap', 'heap + external', ...(CLOSING ? ['closing: heap', 'closing: heap + external'] : [])];
+  if (CLOSING) print(`closing measured ${Math.min(...closingAfter)}–${Math.max(...closingAfter)} ms after close() (every socket still closing)`);
+  measures.forEach((what, k) => {
     const of = (c) => results[c].map((r) => r[k]);
     print(`${what} per connection:`);
     for (const c of CONTENDERS) print(`  ${c.split('/').pop().padEnd(18)} ${median(of(c)).toFixed(0)} B  [${of(c).map((x) => x.toFixed(0)).join(', ')}]`);
