@@ -264,13 +264,15 @@ describe('one timer for closing and paused sockets (ws on 127.0.0.1)', () => {
     timers = countHubTimers();
     const started = Date.now();
     const closing = fixture.hub.close();
-    // Every session is closing now, each waiting for its peer's answer (ws itself also holds one timer per socket: not counted).
+    // Every session is closing now, each waiting for its peer's answer. (ws holds a timer of its own per closing
+    // socket, its closeTimeout, which WsHub sets to closeTimeoutMs: not the hub's, not counted.)
     expect(timers.count).toBe(1);
     const results = await ended;
     await closing;
     expect(results.every((r) => r.code === 1001)).toBe(true);
-    // Terminated, not closed by the peer, and not before closeTimeoutMs; a loaded machine may add seconds, not tens.
-    expect(Math.min(...results.map((r) => r.at - started))).toBeGreaterThanOrEqual(closeTimeoutMs);
+    // Terminated, not closed by the peer, and not before closeTimeoutMs (less a few ms: ws's own timer counts from the
+    // event loop's cached time); a loaded machine may add seconds, not tens.
+    expect(Math.min(...results.map((r) => r.at - started))).toBeGreaterThanOrEqual(closeTimeoutMs - 20);
     expect(Math.max(...results.map((r) => r.at - started))).toBeLessThan(closeTimeoutMs + 8000);
     expect(timers.count).toBe(0);
   });
@@ -293,6 +295,9 @@ describe('one timer for closing and paused sockets (ws on 127.0.0.1)', () => {
     // The close frame reached the client after the server's clock started: it ends no earlier than closeTimeoutMs after it, less the frame's trip.
     expect(Math.max(...results.map((r) => r.at - r.closeFrameAt))).toBeLessThan(closeTimeoutMs + 8000);
     expect(results.filter((r) => r.at - r.closeFrameAt < closeTimeoutMs - 500)).toEqual([]);
+    // ws's own close timer, due at the same time, may end a socket a few ms before the hub's entry fires: then the
+    // hub's 'close' takes the entry out. Either way nothing of the hub's stays once the transport reported them all.
+    for (const until = Date.now() + 2000; timers.count > 0 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(timers.count).toBe(0);
   });
 
@@ -327,7 +332,7 @@ describe('one timer for closing and paused sockets (ws on 127.0.0.1)', () => {
     // The 4429 comes no earlier than pauseTimeoutMs after the frames were sent, and the unanswered close ends closeTimeoutMs later.
     expect(Math.min(...results.map((r) => r.closeFrameAt - sent))).toBeGreaterThanOrEqual(pauseTimeoutMs);
     expect(Math.max(...results.map((r) => r.closeFrameAt - sent))).toBeLessThan(pauseTimeoutMs + 8000);
-    expect(Math.min(...results.map((r) => r.at - sent))).toBeGreaterThanOrEqual(pauseTimeoutMs + closeTimeoutMs);
+    expect(Math.min(...results.map((r) => r.at - sent))).toBeGreaterThanOrEqual(pauseTimeoutMs + closeTimeoutMs - 20);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS, type HubLimits } from '../../src/index.js';
-import { CloseCode, QUEUE_LIMIT_REASON, RATE_LIMIT_REASON } from '../../src/protocol/protocol.js';
+import { CloseCode, QUEUE_LIMIT_REASON, QUEUE_TIMEOUT_REASON, RATE_LIMIT_REASON } from '../../src/protocol/protocol.js';
 import { WatchRegistry } from '../../src/routing/watch-registry.js';
 import { DeadlineQueue } from '../../src/util/deadline-queue.js';
 import { type SessionHost, SocketSession } from '../../src/session/socket-session.js';
@@ -16,6 +16,7 @@ function session(
   limits: Partial<HubLimits> = {},
   handle: (text: string) => Promise<void> | undefined = () => undefined,
   v2 = false,
+  connection = new MemoryConnection(),
 ) {
   const handled: string[] = [];
   const ended: Array<{ code: number; reason: string }> = [];
@@ -36,7 +37,6 @@ function session(
     },
     ended: (_session, code, reason) => ended.push({ code, reason }),
   };
-  const connection = new MemoryConnection();
   const s = new SocketSession<TestUser, object>({ host, socket: {}, connection, v2 });
   connection.session = s;
   return { s, connection, handled, ended, deadlines, pending: () => pending };
@@ -232,6 +232,72 @@ describe('SocketSession: expiry', () => {
     b.s.expireAt(undefined, 100, undefined);
     vi.advanceTimersByTime(5000);
     expect(b.connection.closedWith).toBeUndefined();
+  });
+});
+
+/** A transport whose peer never answers a close frame: the close is not reported until the connection is terminated. */
+class UnansweredConnection extends MemoryConnection {
+  override close(code: number, reason: string): void {
+    this.closedWith ??= { code, reason };
+  }
+}
+
+describe('SocketSession: the close and pause clocks, in the host\'s deadline queue', () => {
+  it('a peer that never answers the close frame is terminated closeTimeoutMs later; a close reported in time takes the entry out', () => {
+    vi.useFakeTimers();
+    const a = session({}, undefined, false, new UnansweredConnection());
+    admit(a.s);
+    a.s.close(CloseCode.DisconnectedByServer);
+    a.s.close(CloseCode.DisconnectedByServer);
+    expect(a.deadlines.size).toBe(1);
+    vi.advanceTimersByTime(1999);
+    expect(a.connection.terminated).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(a.connection.terminated).toBe(true);
+    expect(a.ended).toEqual([{ code: 1006, reason: '' }]);
+    expect(a.s.closeInfo(1006, '').code).toBe(CloseCode.DisconnectedByServer);
+    expect(a.deadlines.size).toBe(0);
+
+    const b = session({}, undefined, false, new UnansweredConnection());
+    admit(b.s);
+    b.s.close(CloseCode.DisconnectedByServer);
+    vi.advanceTimersByTime(1000);
+    // The peer answered: the transport reports the close.
+    b.s.closed(CloseCode.DisconnectedByServer, '');
+    expect(b.deadlines.size).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(b.connection.terminated).toBe(false);
+  });
+
+  it('reads paused for pauseTimeoutMs close with 4429 "queued messages not handled in time"; a resume in time takes the entry out', async () => {
+    vi.useFakeTimers();
+    const stuck = session({ maxQueuedMessages: 2 }, () => new Promise<void>(() => {}));
+    admit(stuck.s);
+    for (let i = 0; i < 4; i++) void stuck.s.receive(frame('q'), false);
+    expect(stuck.connection.paused).toBe(true);
+    expect(stuck.deadlines.size).toBe(1);
+    vi.advanceTimersByTime(59_999);
+    expect(stuck.connection.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(stuck.connection.closedWith).toEqual({ code: CloseCode.TooManyRequests, reason: QUEUE_TIMEOUT_REASON });
+    expect(stuck.deadlines.size).toBe(0);
+
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = session({ maxQueuedMessages: 2 }, (text) => (text === frame('slow') ? gate : undefined));
+    admit(slow.s);
+    void slow.s.receive(frame('slow'), false);
+    for (let i = 0; i < 3; i++) void slow.s.receive(frame('q'), false);
+    expect(slow.deadlines.size).toBe(1);
+    vi.advanceTimersByTime(30_000);
+    release();
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(slow.connection.paused).toBe(false);
+    expect(slow.deadlines.size).toBe(0);
+    vi.advanceTimersByTime(60_000);
+    expect(slow.connection.closedWith).toBeUndefined();
   });
 });
 
