@@ -9,7 +9,12 @@ import type { Cluster, Redis } from 'ioredis';
  * Offsets are hybrid clock values: at least the Redis time in microseconds,
  * more than the history's last offset and more than what the recording node
  * has delivered (`hint`). So every history's offsets follow real time, and
- * a message is numbered after everything its sender's node had seen.
+ * a message is numbered after everything its sender's node had seen. A
+ * client's one position covers its user's history and the broadcasts', which
+ * two shards number on their own (the same microsecond, or the same hint
+ * above both clocks, would give one offset twice, and the client would drop
+ * the second message as handled): the broadcasts' offsets are even, every
+ * user's odd.
  *
  * Each history remembers the Redis process that last wrote it (`own`, the
  * server's run id). Another process in its place (a replica promoted, or a
@@ -40,8 +45,9 @@ end
 /**
  * Records a batch of messages of one slot. KEYS per message: stream, seq,
  * own, lost, channel, ids. ARGV: epoch, maxMessages, ttlMs, hint, the
- * server's run id (the node reads it once per connection), then a body and
- * the sender's id ('' for none) per message. Each message is SPUBLISHed in
+ * server's run id (the node reads it once per connection), the broadcasts'
+ * channel (its offsets are even, the others odd), then a body and the
+ * sender's id ('' for none) per message. Each message is SPUBLISHed in
  * the same script, so the order of publications on a channel is the order of
  * its history's offsets. A message whose id its history's `ids` holds
  * (recorded within ttlMs, among its last maxMessages ids) is a repeat, sent
@@ -56,8 +62,8 @@ local ms = math.floor(now / 1000)
 local last = 0
 for i = 1, #KEYS / 6 do
   local stream, seqKey, ownKey, lostKey, channel, idsKey = KEYS[6 * i - 5], KEYS[6 * i - 4], KEYS[6 * i - 3], KEYS[6 * i - 2], KEYS[6 * i - 1], KEYS[6 * i]
-  local body = ARGV[4 + 2 * i]
-  local id = ARGV[5 + 2 * i]
+  local body = ARGV[5 + 2 * i]
+  local id = ARGV[6 + 2 * i]
   local repeated = false
   if id ~= '' then
     local score = redis.call('ZSCORE', idsKey, id)
@@ -66,6 +72,7 @@ for i = 1, #KEYS / 6 do
   if not repeated then
     owned(seqKey, ownKey, lostKey, hint, keep)
     local offset = math.max(tonumber(redis.call('GET', seqKey) or '0') + 1, now, hint + 1)
+    if offset % 2 ~= (channel == ARGV[6] and 0 or 1) then offset = offset + 1 end
     local seq = str(offset)
     last = offset
     redis.call('SET', seqKey, seq, 'PX', keep)

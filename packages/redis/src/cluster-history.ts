@@ -189,7 +189,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
       result.error = error as Error;
       return;
     }
-    const args = [this.epoch, String(this.limits.maxMessages), String(this.limits.ttlMs), String(this.order.highest), run];
+    const args = [this.epoch, String(this.limits.maxMessages), String(this.limits.ttlMs), String(this.order.highest), run, this.all.channel];
     for (const { queued, keys: k } of records) {
       keys.push(k.stream, k.seq, k.own, k.lost, k.channel, k.ids);
       args.push(queued.body, queued.record.id ?? '');

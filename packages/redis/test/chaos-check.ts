@@ -13,9 +13,18 @@ export interface Sent {
   /**
    * When it was handed to the hub (ms since the epoch). A `'recovered'`
    * answered before it was recorded and delivered (within
-   * {@link RECORDED_WITHIN_MS}) speaks for older messages only.
+   * {@link RECORDED_WITHIN_MS}, unless `recordedAt` says when) speaks for
+   * older messages only.
    */
   at?: number;
+  /**
+   * When its history recorded it (the Redis time of the recording script,
+   * read back from the history after the run), where the history still
+   * holds it. A `'recovered'` answered before then speaks for older
+   * messages only: what is recorded after a resume's reads comes live, or
+   * (its socket gone first, or it came out of order) the next answer covers it.
+   */
+  recordedAt?: number;
 }
 /** How long after `sendMessage`/`push` returned a message is surely recorded (batched, then a script on a loaded machine). */
 export const RECORDED_WITHIN_MS = 1000;
@@ -119,7 +128,9 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
       if (!isAnswer(e)) return false;
       const answeredAt = w.at[prevIndex + 1 + j]!;
       if (!e.recovered) return answeredAt >= sentAt;
-      return answeredAt >= sentAt + (mine[k]!.at === undefined ? 0 : RECORDED_WITHIN_MS) && !closedBeforeAnyMessage(w.log, prevIndex + 1 + j);
+      const { at: sentTime, recordedAt } = mine[k]!;
+      const recorded = recordedAt ?? (sentTime === undefined ? 0 : sentTime + RECORDED_WITHIN_MS);
+      return answeredAt >= Math.max(sentAt, recorded) && !closedBeforeAnyMessage(w.log, prevIndex + 1 + j);
     });
     if (next !== undefined && !next.recovered) {
       o.covered++;
@@ -128,9 +139,11 @@ export function judge(w: Watched, sent: Sent[], o: Outcome, startedAt: number, o
     silentHere++;
     const from = Math.max(0, prevIndex - 2);
     const around = w.log
-      .slice(from, prevIndex + 8)
+      .slice(from, prevIndex + 16)
       .map((e, i) => `${typeof e === 'number' ? e : isAnswer(e) ? `recovered:${e.recovered}` : 'closed'}@${w.at[from + i]! - startedAt}ms`);
-    o.silentGaps.push(`${w.user}/${w.symbol} missed ${mine[k]!.kind} ${mine[k]!.n}; got ${around.join(' ')}`);
+    const { at: sentTime, recordedAt } = mine[k]!;
+    const times = `sent@${sentTime === undefined ? '?' : sentTime - startedAt}ms recorded@${recordedAt === undefined ? '?' : recordedAt - startedAt}ms`;
+    o.silentGaps.push(`${w.user}/${w.symbol} missed ${mine[k]!.kind} ${mine[k]!.n} (${times}); got ${around.join(' ')}`);
   }
   o.silent += silentHere;
   if (silentHere > 0) o.clientsWithSilentGaps++;

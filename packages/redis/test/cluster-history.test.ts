@@ -270,6 +270,23 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     await redisCli(await masterOf(keySlot('wshub:all')), 'DEL', '{wshub:all}:h', '{wshub:all}:h:seq', '{wshub:all}:h:own', '{wshub:all}:h:lost', '{wshub:all}:h:ids');
   });
 
+  // A client's one position covers two histories, so no offset of its user's history may equal one of the
+  // broadcasts' (the client drops a message whose offset it already handled). Two scripts on two shards compute
+  // offsets independently: the same microsecond, or the same recording node's hint above both clocks, gave both one.
+  it("a user's history and the broadcasts' never give the same offset, even from the same hint above both clocks", async () => {
+    const a = await startHub();
+    const user = 'rita';
+    const s = await connect(a.port, `user=${user}`, a.hub);
+    // The node has delivered an offset 60 s ahead of the Redis clock (a master's clock that ran ahead): it is the
+    // hint of its next recordings, on both shards.
+    (a.hub as any).ctx.cluster.history.order.start((Date.now() + 60_000) * 1000);
+    await Promise.all([a.hub.sendMessage(user, 'n', 'direct'), a.hub.push('all', 'news')]);
+    const got = await s.take(2);
+    expect(got.map((f) => f.data).sort()).toEqual(['direct', 'news']);
+    expect(got[0]!.offset).not.toBe(got[1]!.offset);
+    await redisCli(await masterOf(keySlot('wshub:all')), 'DEL', '{wshub:all}:h', '{wshub:all}:h:seq', '{wshub:all}:h:own', '{wshub:all}:h:lost', '{wshub:all}:h:ids');
+  });
+
   it('a position of another epoch, or older than ttlMs, answers failed', async () => {
     const a = await startHub({ ttlMs: 1500 });
     const s = await connect(a.port, 'user=erin', a.hub);
