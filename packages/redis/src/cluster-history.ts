@@ -5,6 +5,7 @@ import { MAX_ENVELOPE_BYTES } from '@wshub/core';
 import { type ClusterHistoryKeys, clusterHistoryKeys } from './cluster-history-keys.js';
 import { type ClusterHistoryScripts, clusterHistoryScripts } from './cluster-history-scripts.js';
 import { ClusterLostMarks } from './cluster-lost-marks.js';
+import { ConfirmWaits } from './confirm-waits.js';
 import { decodeRecorded, toEntry } from './history-codec.js';
 import { HistoryRecorder, type QueuedRecord, type RecordWriter, type WriteResult } from './history-recorder.js';
 import type { OutagePublisher } from './outage-publisher.js';
@@ -17,8 +18,8 @@ import type { ShardRoutes } from './shard-routes.js';
 const SUBSCRIBE_WAIT_MS = 5000;
 /** How often records wait for a slot that is away or settling, after the first 100 ms, in ms. */
 const LANE_POLL_MS = 50;
-/** How often a resume checks whether its channels are subscribed, in ms. */
-const SUBSCRIBED_POLL_MS = 5;
+/** How often records check whether a slot that is away or settling takes them again, the first 20 times, in ms. */
+const LANE_FIRST_POLL_MS = 5;
 
 /** The parts of a cluster history besides those of one on one Redis. */
 export interface ClusterHistoryParts extends HistoryParts {
@@ -61,6 +62,8 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
   private readonly slotWrites = new Map<number, Promise<void>>();
   /** Users of this node whose resume gave up waiting for their channels (see {@link confirmed}). */
   private readonly unconfirmed = new Set<string>();
+  /** Resumes waiting for their channels. */
+  private readonly waits: ConfirmWaits;
   readonly counters = { recorded: 0, unrecorded: 0, recordFailed: 0, resumeForced: 0, outOfOrder: 0 };
   private readonly userPrefix: string;
 
@@ -74,6 +77,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     this.order = new RecordedOrder(this, parts.orderWindowMs, 0);
     this.marks = new ClusterLostMarks(parts, limits.ttlMs, this.all.channel);
     this.recorder = new HistoryRecorder(this);
+    this.waits = new ConfirmWaits((channel) => parts.subscriber.isConfirmed(channel));
   }
 
   get broker(): HistoryParts['broker'] {
@@ -215,7 +219,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     for (let polls = 0; ; polls++) {
       if (routes.open(slot) && publisher.heldIn(slot) === 0) return true; // `open` also starts the connection
       if (Date.now() > deadline || this.closed) return false;
-      await new Promise((resolve) => setTimeout(resolve, polls < 20 ? SUBSCRIBED_POLL_MS : LANE_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, polls < 20 ? LANE_FIRST_POLL_MS : LANE_POLL_MS));
     }
   }
 
@@ -319,6 +323,7 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
    * another resume, which now reads it.
    */
   confirmed(channels: string[]): void {
+    this.waits.confirmed(channels);
     if (this.unconfirmed.size === 0 || this.closed) return;
     const { broker, subscriber, node } = this.parts;
     const all = channels.includes(this.all.channel);
@@ -360,16 +365,13 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     if (!this.epoch || from.epoch !== this.epoch) return undefined;
     const floor = this.order.floor;
     const mine = this.keysOf(userId);
-    const { subscriber, commands } = this.parts;
+    const { commands } = this.parts;
     // Whatever the answer, live messages after it must reach this node: the channels first (a failover takes seconds).
-    const deadline = Date.now() + Math.max(commands.timeoutMs, SUBSCRIBE_WAIT_MS);
-    while (!subscriber.isConfirmed(mine.channel) || !subscriber.isConfirmed(this.all.channel)) {
-      if (Date.now() > deadline) {
-        // Answered failed; once the channels are confirmed, the user's sockets close for another resume (see `confirmed`).
-        this.unconfirmed.add(userId);
-        throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+    if (!(await this.waits.until([mine.channel, this.all.channel], Math.max(commands.timeoutMs, SUBSCRIBE_WAIT_MS)))) {
+      if (this.closed) return undefined;
+      // Answered failed; once the channels are confirmed, the user's sockets close for another resume (see `confirmed`).
+      this.unconfirmed.add(userId);
+      throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
     }
     // This node delivered something of these histories unrecorded or out of order, and the mark is not written yet.
     if (this.marks.has(mine.channel) || this.marks.has(this.all.channel)) return undefined;
@@ -441,5 +443,6 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     this.closed = true;
     this.order.close();
     this.marks.close();
+    this.waits.close();
   }
 }

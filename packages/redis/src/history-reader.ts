@@ -3,9 +3,6 @@ import { toEntry } from './history-codec.js';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
 import type { HistoryCore } from './redis-history.js';
 
-/** How often a resume checks whether its channels are subscribed, in ms. */
-const SUBSCRIBED_POLL_MS = 5;
-
 /**
  * What a client of `userId` missed since `from`: its stream and the
  * broadcasts' after that offset, in offset order; `undefined` when the
@@ -14,13 +11,11 @@ const SUBSCRIBED_POLL_MS = 5;
  */
 export async function readHistory(core: HistoryCore, userId: string, from: Position): Promise<HistoryEntry[] | undefined> {
   if (core.unmarked) return undefined; // this node could not record something it delivered
-  const { broker, subscriber, commands } = core.parts;
-  const channels = [broker.userChannel(userId), broker.broadcastChannel];
+  const { broker, commands } = core.parts;
   // What is recorded after the read must reach this node: the read waits for its subscriptions.
-  const deadline = Date.now() + commands.timeoutMs;
-  while (!channels.every((c) => subscriber.isConfirmed(c))) {
-    if (Date.now() > deadline) throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
-    await new Promise((resolve) => setTimeout(resolve, SUBSCRIBED_POLL_MS));
+  if (!(await core.waits.until([broker.userChannel(userId), broker.broadcastChannel], commands.timeoutMs))) {
+    if (core.closed) return undefined;
+    throw new RedisUnavailableError(`wshub: the channels of user "${userId}" were not subscribed in time for a resume`);
   }
   const unavailable = commands.unavailable();
   if (unavailable) throw unavailable;

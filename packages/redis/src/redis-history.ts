@@ -3,6 +3,7 @@ import type { BrokerNode, ClusterBroker, HistoryEntry, HistoryRecord, MessageHis
 import { MAX_ENVELOPE_BYTES } from '@wshub/core';
 import type { CommandConnection } from './command-connection.js';
 import { decodeRecorded } from './history-codec.js';
+import { ConfirmWaits } from './confirm-waits.js';
 import { GapTracker } from './history-gaps.js';
 import { readHistory } from './history-reader.js';
 import { HistoryRecorder, type QueuedRecord, type RecordWriter, type WriteResult } from './history-recorder.js';
@@ -49,6 +50,8 @@ export interface HistoryCore {
   /** Messages went unrecorded and the mark in Redis is not written yet: no read may claim to cover them. */
   readonly unmarked: boolean;
   readonly closed: boolean;
+  /** Resumes waiting for their channels. */
+  readonly waits: ConfirmWaits;
   /** The epoch this node proposes when Redis has none. */
   readonly candidate: string;
   userStream(userId: string): string;
@@ -109,6 +112,7 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
   private readonly recorder: HistoryRecorder;
   private readonly gaps: GapTracker;
   private readonly userPrefix: string;
+  readonly waits: ConfirmWaits;
 
   constructor(
     readonly parts: HistoryParts,
@@ -117,6 +121,7 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
     const p = `${parts.broker.prefix}:h`;
     this.keys = { seq: `${p}:seq`, epoch: `${p}:epoch`, tick: `${p}:tick`, clock: `${p}:clock`, lost: `${p}:lost`, all: `${p}:all` };
     this.userPrefix = parts.broker.userChannel('');
+    this.waits = new ConfirmWaits((channel) => parts.subscriber.isConfirmed(channel));
     historyScripts(parts.commands.redis);
     this.recorder = new HistoryRecorder(this);
     this.gaps = new GapTracker(this);
@@ -214,6 +219,7 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
 
   /** See {@link GapTracker.confirmed}. */
   confirmed(channels: string[]): void {
+    this.waits.confirmed(channels);
     this.gaps.confirmed(channels);
   }
 
@@ -278,6 +284,7 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
     this.recorder.close(); // what was recorded before the hub closed is sent (or delivered without offsets)
     this.closed = true;
     clearTimeout(this.markTimer);
+    this.waits.close();
   }
 
   /** Something this node delivered could not be recorded: reads from before now must fail (one mark for the whole history). */
