@@ -10,7 +10,8 @@
  * `/tmp/p/cross-` for every process of the `cross` runs,
  * `/tmp/p/wshub-redis-\d+-1\.` for the first profiled round of each
  * `wshub-redis` process); `deliveries` is how many messages those profiles
- * delivered in all. `(idle)` is left out.
+ * delivered in all; without `@<deliveries>`, each column is in % of the
+ * group's time instead. `(idle)` is left out.
  * Rows are sorted by the largest difference between the first two groups
  * (or by the first group's time when there is one).
  */
@@ -25,7 +26,7 @@ const groups = args
   .map((a) => {
     const [label, rest] = a.split(/=(.*)/s);
     const [prefix, deliveries] = rest.split('@');
-    return { label, prefix, deliveries: Number(deliveries) };
+    return { label, prefix, deliveries: deliveries ? Number(deliveries) : undefined };
   });
 
 /** Where a frame's code lives: a package, a Node internal module, or V8's own pseudo-frames. */
@@ -67,19 +68,23 @@ function selfTimes({ prefix }) {
 }
 
 const results = groups.map((g) => ({ ...g, ...selfTimes(g) }));
-const per = (r, key) => (r.times.get(key) ?? 0) / r.deliveries;
+const sum = (r) => [...r.times.values()].reduce((s, t) => s + t, 0);
+// Per delivery, or in % of the group's time.
+const per = (r, key) => ((r.times.get(key) ?? 0) / (r.deliveries ?? sum(r))) * (r.deliveries ? 1 : 100);
 const keys = new Set(results.flatMap((r) => [...r.times.keys()]));
 const score = (k) => (results.length > 1 ? Math.abs(per(results[0], k) - per(results[1], k)) : per(results[0], k));
 const sorted = [...keys].sort((a, b) => score(b) - score(a)).slice(0, top);
-const total = (r) => [...r.times.values()].reduce((s, t) => s + t, 0) / r.deliveries;
+const total = (r) => (r.deliveries ? sum(r) / r.deliveries : 100);
+const unit = results.every((r) => r.deliveries) ? 'ns per delivery' : '% of each group’s time (not idle)';
 const out = [];
-out.push(`self time by ${by}, ns per delivery (profiles: ${results.map((r) => `${r.label} ${r.files}`).join(', ')})`);
+out.push(`self time by ${by}, ${unit} (profiles, busy ms: ${results.map((r) => `${r.label} ${r.files}, ${(sum(r) / 1e6).toFixed(0)}`).join('; ')})`);
 out.push(`| ${by} | ${results.map((r) => r.label).join(' | ')} |${results.length > 1 ? ' difference |' : ''}`);
 out.push(`|---|${results.map(() => '---:|').join('')}${results.length > 1 ? '---:|' : ''}`);
 out.push(`| **all (not idle)** | ${results.map((r) => total(r).toFixed(0)).join(' | ')} |${results.length > 1 ? ` ${(total(results[1]) - total(results[0])).toFixed(0)} |` : ''}`);
 for (const k of sorted) {
-  const cells = results.map((r) => per(r, k).toFixed(0));
-  const diff = results.length > 1 ? ` ${(per(results[1], k) - per(results[0], k)).toFixed(0)} |` : '';
+  const digits = results[0].deliveries ? 0 : 1;
+  const cells = results.map((r) => per(r, k).toFixed(digits));
+  const diff = results.length > 1 ? ` ${(per(results[1], k) - per(results[0], k)).toFixed(digits)} |` : '';
   out.push(`| \`${k}\` | ${cells.join(' | ')} |${diff}`);
 }
 process.stdout.write(`${out.join('\n')}\n`);

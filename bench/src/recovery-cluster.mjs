@@ -14,7 +14,10 @@
  *   counted) and the CPU time of both hub processes (`process.cpuUsage`,
  *   user + system) per delivered message, and Redis's own (`INFO cpu` of
  *   every master). `--cost-on=redis,cluster` measures the same on one Redis
- *   too, the four setups interleaved (default: `cluster`).
+ *   too, the four setups interleaved (default: `cluster`); with
+ *   `WSHUB_REDIS_BEFORE=<a dist/index.js>` of `@wshub/redis` (another
+ *   commit's, built apart), `redis@before` and `cluster@before` run the hubs
+ *   on that build, interleaved with the others.
  *
  *   node bench/src/recovery-cluster.mjs [rounds=3] [users=1000] [targeted=20000] [broadcasts=40] [missed=5] [--json]
  *
@@ -86,7 +89,7 @@ function serve(handlers) {
 
 async function hubProcess(config) {
   const { WsHub } = await import('@wshub/core');
-  const { RedisBroker } = await import('@wshub/redis');
+  const { RedisBroker } = await import(config.redisDist ?? '@wshub/redis');
   const broker = new RedisBroker(config.cluster ? { cluster: config.cluster } : { url: config.url });
   const hub = new WsHub({
     path: '/ws',
@@ -305,11 +308,11 @@ async function redisCpuUs(where) {
 }
 
 /** One cost round on `where` ({ url } or { cluster }): two nodes, clients on the receiver. */
-async function costRound(where, recovery, { users, targeted, broadcasts }) {
-  const receiver = await startHub({ ...where, recovery });
-  const sender = await startHub({ ...where, recovery });
+async function costRound(where, recovery, { users, targeted, broadcasts }, build = {}) {
+  const receiver = await startHub({ ...where, ...build, recovery });
+  const sender = await startHub({ ...where, ...build, recovery });
   const clients = await startClients();
-  const name = `${where.cluster ? 'cluster' : 'redis'}-${recovery ? 'on' : 'off'}`;
+  const name = `${where.cluster ? 'cluster' : 'redis'}${build.redisDist ? '@before' : ''}-${recovery ? 'on' : 'off'}`;
   try {
     await clients.call('connect', { port: receiver.port, users, track: false });
     await subscribed(receiver, users + channelsBesideUsers(where));
@@ -355,7 +358,9 @@ async function main() {
   const replay = { 'one Redis': fresh(), 'Redis Cluster': fresh() };
   const costOn = (process.argv.find((a) => a.startsWith('--cost-on='))?.slice(10) ?? 'cluster').split(',');
   const fresh2 = () => ({ off: { targeted: [], broadcast: [] }, on: { targeted: [], broadcast: [] } });
-  const costs = { 'one Redis': fresh2(), 'Redis Cluster': fresh2() };
+  const costs = Object.fromEntries(costOn.map((place) => [place, fresh2()]));
+  const before = process.env.WSHUB_REDIS_BEFORE;
+  if (costOn.some((place) => place.endsWith('@before')) && !before) throw new Error('--cost-on=…@before needs WSHUB_REDIS_BEFORE');
   try {
     for (let round = 0; round < rounds; round++) {
       const places = [
@@ -375,9 +380,10 @@ async function main() {
       for (const place of costOn) for (const recovery of [false, true]) setups.push([place, recovery]);
       const rotated = setups.map((_, i) => setups[(i + round) % setups.length]);
       for (const [place, recovery] of only === 'replay' ? [] : rotated) {
-        const where = place === 'redis' ? { url: redis.url } : { cluster: cluster.nodes };
-        const r = await costRound(where, recovery, { users, targeted, broadcasts });
-        const cost = costs[place === 'redis' ? 'one Redis' : 'Redis Cluster'];
+        const where = place.startsWith('redis') ? { url: redis.url } : { cluster: cluster.nodes };
+        const build = place.endsWith('@before') ? { redisDist: before } : {};
+        const r = await costRound(where, recovery, { users, targeted, broadcasts }, build);
+        const cost = costs[place];
         cost[recovery ? 'on' : 'off'].targeted.push(r.targeted);
         cost[recovery ? 'on' : 'off'].broadcast.push(r.broadcast);
       }
@@ -388,7 +394,7 @@ async function main() {
     redis.stop();
   }
   const { quantile } = await import('./lib/stats.mjs');
-  const summary = { rounds, users, targeted, broadcasts, missed, loadavg: load, replay: {}, cost: {}, costOneRedis: {} };
+  const summary = { rounds, users, targeted, broadcasts, missed, loadavg: load, replay: {}, cost: {}, costOneRedis: {}, costs: {} };
   for (const [name, r] of Object.entries(replay)) {
     summary.replay[name] = {
       p50: quantile(r.ms, 0.5),
@@ -401,18 +407,17 @@ async function main() {
       replayedPerClient: summarize(r.replayed).median,
     };
   }
-  // `cost`: the cluster's (as before); `costOneRedis`: one Redis's, with `--cost-on=redis,…`.
-  const places = [
-    ['cluster', 'cost', costs['Redis Cluster']],
-    ['redis', 'costOneRedis', costs['one Redis']],
-  ];
-  for (const [place, key, cost] of places) {
-    for (const kind of only === 'replay' || !costOn.includes(place) ? [] : ['targeted', 'broadcast']) {
+  // `costs[place]` for each of `--cost-on`; `cost` is the cluster's (as before), `costOneRedis` one Redis's.
+  for (const [place, cost] of Object.entries(costs)) {
+    summary.costs[place] = {};
+    if (place === 'cluster') summary.cost = summary.costs[place];
+    if (place === 'redis') summary.costOneRedis = summary.costs[place];
+    for (const kind of only === 'replay' ? [] : ['targeted', 'broadcast']) {
       const of = (side, field) => summarize(cost[side][kind].map((x) => x[field]));
       const side = (s) => ({ perSecond: of(s, 'perSecond'), cpuUsPerDelivery: of(s, 'cpuUsPerDelivery'), redisUsPerDelivery: of(s, 'redisUsPerDelivery') });
       const off = side('off');
       const on = side('on');
-      summary[key][kind] = {
+      summary.costs[place][kind] = {
         off,
         on,
         throughputRatio: on.perSecond.median / off.perSecond.median,
@@ -439,11 +444,9 @@ async function main() {
       out.push(`| ${name} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${f1(r.welcomeP50)} / ${f1(r.welcomeP99)} | ${answers} | ${f1(r.replayedPerClient)} |`);
     }
     for (const [name, r] of Object.entries(summary.replay)) if (r.reasons.length) out.push(`${name}: not recovered because ${r.reasons.join('; ')}`);
-    for (const [title, cost] of [
-      ['Redis Cluster (3 masters, 2 hub nodes)', summary.cost],
-      ['one Redis (2 hub nodes)', summary.costOneRedis],
-    ]) {
+    for (const [place, cost] of Object.entries(summary.costs)) {
       if (!Object.keys(cost).length) continue;
+      const title = `${place.startsWith('redis') ? 'one Redis (2 hub nodes)' : 'Redis Cluster (3 masters, 2 hub nodes)'}${place.endsWith('@before') ? ', WSHUB_REDIS_BEFORE' : ''}`;
       out.push('', `Cost on ${title}, median [min–max]; CPU: both hub processes, and Redis's (every master)`);
       out.push('| | off: deliveries/s | on: deliveries/s | on ÷ off | off: hub CPU µs/delivery | on: hub CPU µs/delivery | on ÷ off | off: Redis CPU µs/delivery | on: Redis CPU µs/delivery | on ÷ off |');
       out.push('|---|---|---|---|---|---|---|---|---|---|');
