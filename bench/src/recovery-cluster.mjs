@@ -12,9 +12,18 @@
  *   order rotated each round: targeted `sendMessage` and broadcast `push`
  *   throughput (deliveries/s from the first send to the last delivery
  *   counted) and the CPU time of both hub processes (`process.cpuUsage`,
- *   user + system) per delivered message.
+ *   user + system) per delivered message, and Redis's own (`INFO cpu` of
+ *   every master). `--cost-on=redis,cluster` measures the same on one Redis
+ *   too, the four setups interleaved (default: `cluster`); with
+ *   `WSHUB_REDIS_BEFORE=<a dist/index.js>` of `@wshub/redis` (another
+ *   commit's, built apart), `redis@before` and `cluster@before` run the hubs
+ *   on that build, interleaved with the others.
  *
  *   node bench/src/recovery-cluster.mjs [rounds=3] [users=1000] [targeted=20000] [broadcasts=40] [missed=5] [--json]
+ *
+ * `RECOVERY_PROFILE_DIR=<dir>` writes a CPU profile of each hub process over
+ * each measured cost round (`<redis|cluster>-<on|off>-<targeted|broadcast>-<sender|receiver>-<pid>-<n>.cpuprofile`;
+ * `profile-summary.mjs` sums them).
  *
  * The script starts its own redis-server and Redis Cluster (3 masters, no
  * replicas: lib/redis-cluster.mjs) on free ports and stops them at the end.
@@ -26,6 +35,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { cpuProfiler } from './lib/cpu-profile.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -79,7 +89,7 @@ function serve(handlers) {
 
 async function hubProcess(config) {
   const { WsHub } = await import('@wshub/core');
-  const { RedisBroker } = await import('@wshub/redis');
+  const { RedisBroker } = await import(config.redisDist ?? '@wshub/redis');
   const broker = new RedisBroker(config.cluster ? { cluster: config.cluster } : { url: config.url });
   const hub = new WsHub({
     path: '/ws',
@@ -94,6 +104,7 @@ async function hubProcess(config) {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   let cpu = process.cpuUsage();
+  const profiler = cpuProfiler(process.env.RECOVERY_PROFILE_DIR);
   /** Sends in bursts of 500, yielding between bursts, as an app under load does. */
   const sendAll = async (count, send) => {
     for (let i = 0; i < count; i++) {
@@ -104,11 +115,13 @@ async function hubProcess(config) {
   serve({
     port: () => server.address().port,
     stats: () => ({ ...hub.stats().broker, errors }),
-    cpuStart: () => {
+    cpuStart: async ({ profile }) => {
+      if (profile) await profiler.start();
       cpu = process.cpuUsage();
     },
-    cpu: () => {
+    cpu: async ({ profile }) => {
       const d = process.cpuUsage(cpu);
+      if (profile) await profiler.stop(profile);
       return d.user + d.system;
     },
     targeted: ({ count, users }) =>
@@ -282,26 +295,41 @@ async function replayRound(where, { users, missed }) {
   }
 }
 
-/** One cost round on the cluster: two nodes, clients on the receiver. */
-async function costRound(cluster, recovery, { users, targeted, broadcasts }) {
-  const receiver = await startHub({ cluster, recovery });
-  const sender = await startHub({ cluster, recovery });
+/** The CPU time (µs, user + system) every Redis process of `where` used so far (`INFO cpu`). */
+async function redisCpuUs(where) {
+  const { redisCli } = await import('./lib/redis-cluster.mjs');
+  const ports = where.cluster ? where.cluster.map((n) => n.port) : [Number(new URL(where.url).port)];
+  let us = 0;
+  for (const port of ports) {
+    const info = await redisCli(port, 'INFO', 'cpu');
+    for (const key of ['used_cpu_sys', 'used_cpu_user']) us += Number(info.match(new RegExp(`${key}:([\\d.]+)`))[1]) * 1e6;
+  }
+  return us;
+}
+
+/** One cost round on `where` ({ url } or { cluster }): two nodes, clients on the receiver. */
+async function costRound(where, recovery, { users, targeted, broadcasts }, build = {}) {
+  const receiver = await startHub({ ...where, ...build, recovery });
+  const sender = await startHub({ ...where, ...build, recovery });
   const clients = await startClients();
+  const name = `${where.cluster ? 'cluster' : 'redis'}${build.redisDist ? '@before' : ''}-${recovery ? 'on' : 'off'}`;
   try {
     await clients.call('connect', { port: receiver.port, users, track: false });
-    await subscribed(receiver, users + channelsBesideUsers({ cluster }));
+    await subscribed(receiver, users + channelsBesideUsers(where));
     // Warm-up: every user's channel carries a message end to end before anything is timed.
     let before = await clients.call('count');
     await sender.call('targeted', { count: users, users });
     await delivered(clients, before, users, performance.now());
     const measure = async (type, count, expected) => {
       before = await clients.call('count');
-      await Promise.all([sender.call('cpuStart'), receiver.call('cpuStart')]);
+      const redisBefore = await redisCpuUs(where);
+      await Promise.all(['sender', 'receiver'].map((n, i) => [sender, receiver][i].call('cpuStart', { profile: `${name}-${type}-${n}` })));
       const started = performance.now();
       await sender.call(type, { count, users });
       const ms = await delivered(clients, before, expected, started);
-      const cpuUs = (await sender.call('cpu')) + (await receiver.call('cpu'));
-      return { perSecond: expected / (ms / 1000), cpuUsPerDelivery: cpuUs / expected };
+      const cpuUs = (await sender.call('cpu', { profile: `${name}-${type}-sender` })) + (await receiver.call('cpu', { profile: `${name}-${type}-receiver` }));
+      const redisUs = (await redisCpuUs(where)) - redisBefore;
+      return { perSecond: expected / (ms / 1000), cpuUsPerDelivery: cpuUs / expected, redisUsPerDelivery: redisUs / expected };
     };
     const t = await measure('targeted', targeted, targeted);
     const b = await measure('broadcast', broadcasts, broadcasts * users);
@@ -328,7 +356,11 @@ async function main() {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
   const fresh = () => ({ ms: [], welcomeMs: [], reasons: new Set(), statuses: {}, replayed: [] });
   const replay = { 'one Redis': fresh(), 'Redis Cluster': fresh() };
-  const cost = { off: { targeted: [], broadcast: [] }, on: { targeted: [], broadcast: [] } };
+  const costOn = (process.argv.find((a) => a.startsWith('--cost-on='))?.slice(10) ?? 'cluster').split(',');
+  const fresh2 = () => ({ off: { targeted: [], broadcast: [] }, on: { targeted: [], broadcast: [] } });
+  const costs = Object.fromEntries(costOn.map((place) => [place, fresh2()]));
+  const before = process.env.WSHUB_REDIS_BEFORE;
+  if (costOn.some((place) => place.endsWith('@before')) && !before) throw new Error('--cost-on=…@before needs WSHUB_REDIS_BEFORE');
   try {
     for (let round = 0; round < rounds; round++) {
       const places = [
@@ -343,8 +375,15 @@ async function main() {
         replay[name].replayed.push(r.replayedPerClient);
         for (const [status, n] of Object.entries(r.statuses)) replay[name].statuses[status] = (replay[name].statuses[status] ?? 0) + n;
       }
-      for (const recovery of only === 'replay' ? [] : round % 2 ? [true, false] : [false, true]) {
-        const r = await costRound(cluster.nodes, recovery, { users, targeted, broadcasts });
+      // Every setup once per round, the order rotated each round.
+      const setups = [];
+      for (const place of costOn) for (const recovery of [false, true]) setups.push([place, recovery]);
+      const rotated = setups.map((_, i) => setups[(i + round) % setups.length]);
+      for (const [place, recovery] of only === 'replay' ? [] : rotated) {
+        const where = place.startsWith('redis') ? { url: redis.url } : { cluster: cluster.nodes };
+        const build = place.endsWith('@before') ? { redisDist: before } : {};
+        const r = await costRound(where, recovery, { users, targeted, broadcasts }, build);
+        const cost = costs[place];
         cost[recovery ? 'on' : 'off'].targeted.push(r.targeted);
         cost[recovery ? 'on' : 'off'].broadcast.push(r.broadcast);
       }
@@ -355,7 +394,7 @@ async function main() {
     redis.stop();
   }
   const { quantile } = await import('./lib/stats.mjs');
-  const summary = { rounds, users, targeted, broadcasts, missed, loadavg: load, replay: {}, cost: {} };
+  const summary = { rounds, users, targeted, broadcasts, missed, loadavg: load, replay: {}, cost: {}, costOneRedis: {}, costs: {} };
   for (const [name, r] of Object.entries(replay)) {
     summary.replay[name] = {
       p50: quantile(r.ms, 0.5),
@@ -368,16 +407,24 @@ async function main() {
       replayedPerClient: summarize(r.replayed).median,
     };
   }
-  for (const kind of only === 'replay' ? [] : ['targeted', 'broadcast']) {
-    const of = (side, key) => summarize(cost[side][kind].map((x) => x[key]));
-    const off = { perSecond: of('off', 'perSecond'), cpuUsPerDelivery: of('off', 'cpuUsPerDelivery') };
-    const on = { perSecond: of('on', 'perSecond'), cpuUsPerDelivery: of('on', 'cpuUsPerDelivery') };
-    summary.cost[kind] = {
-      off,
-      on,
-      throughputRatio: on.perSecond.median / off.perSecond.median,
-      cpuRatio: on.cpuUsPerDelivery.median / off.cpuUsPerDelivery.median,
-    };
+  // `costs[place]` for each of `--cost-on`; `cost` is the cluster's (as before), `costOneRedis` one Redis's.
+  for (const [place, cost] of Object.entries(costs)) {
+    summary.costs[place] = {};
+    if (place === 'cluster') summary.cost = summary.costs[place];
+    if (place === 'redis') summary.costOneRedis = summary.costs[place];
+    for (const kind of only === 'replay' ? [] : ['targeted', 'broadcast']) {
+      const of = (side, field) => summarize(cost[side][kind].map((x) => x[field]));
+      const side = (s) => ({ perSecond: of(s, 'perSecond'), cpuUsPerDelivery: of(s, 'cpuUsPerDelivery'), redisUsPerDelivery: of(s, 'redisUsPerDelivery') });
+      const off = side('off');
+      const on = side('on');
+      summary.costs[place][kind] = {
+        off,
+        on,
+        throughputRatio: on.perSecond.median / off.perSecond.median,
+        cpuRatio: on.cpuUsPerDelivery.median / off.cpuUsPerDelivery.median,
+        redisCpuRatio: on.redisUsPerDelivery.median / off.redisUsPerDelivery.median,
+      };
+    }
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ summary })}\n`);
@@ -386,24 +433,28 @@ async function main() {
     const cell = (s, scale = 1, digits = 1) => `${(s.median * scale).toFixed(digits)} [${(s.min * scale).toFixed(digits)}–${(s.max * scale).toFixed(digits)}]`;
     const out = [];
     out.push(`${users} clients, ${rounds} rounds, load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
-    out.push('');
-    out.push(`Replay: ${users} clients reconnect at once and resume, ${missed} messages missed each`);
-    out.push('| where | p50 ms | p99 ms | max ms | welcome p50 / p99 ms | answers | replayed per client |');
-    out.push('|---|---|---|---|---|---|---|');
-    for (const [name, r] of Object.entries(summary.replay)) {
+    if (only !== 'cost') {
+      out.push('');
+      out.push(`Replay: ${users} clients reconnect at once and resume, ${missed} messages missed each`);
+      out.push('| where | p50 ms | p99 ms | max ms | welcome p50 / p99 ms | answers | replayed per client |');
+      out.push('|---|---|---|---|---|---|---|');
+    }
+    for (const [name, r] of only === 'cost' ? [] : Object.entries(summary.replay)) {
       const answers = Object.entries(r.statuses).map(([s, n]) => `${n} ${s}`).join(', ');
       out.push(`| ${name} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${f1(r.welcomeP50)} / ${f1(r.welcomeP99)} | ${answers} | ${f1(r.replayedPerClient)} |`);
     }
     for (const [name, r] of Object.entries(summary.replay)) if (r.reasons.length) out.push(`${name}: not recovered because ${r.reasons.join('; ')}`);
-    if (only !== 'replay') out.push('', 'Cost on Redis Cluster (3 masters, 2 hub nodes), median [min–max]');
-    if (only !== 'replay') {
-      out.push('| | off: deliveries/s | on: deliveries/s | on ÷ off | off: CPU µs/delivery | on: CPU µs/delivery | on ÷ off |');
-      out.push('|---|---|---|---|---|---|---|');
-    }
-    for (const [kind, c] of Object.entries(summary.cost)) {
-      out.push(
-        `| ${kind} | ${cell(c.off.perSecond, 1 / 1000)}k | ${cell(c.on.perSecond, 1 / 1000)}k | ${c.throughputRatio.toFixed(2)}× | ${cell(c.off.cpuUsPerDelivery)} | ${cell(c.on.cpuUsPerDelivery)} | ${c.cpuRatio.toFixed(2)}× |`,
-      );
+    for (const [place, cost] of Object.entries(summary.costs)) {
+      if (!Object.keys(cost).length) continue;
+      const title = `${place.startsWith('redis') ? 'one Redis (2 hub nodes)' : 'Redis Cluster (3 masters, 2 hub nodes)'}${place.endsWith('@before') ? ', WSHUB_REDIS_BEFORE' : ''}`;
+      out.push('', `Cost on ${title}, median [min–max]; CPU: both hub processes, and Redis's (every master)`);
+      out.push('| | off: deliveries/s | on: deliveries/s | on ÷ off | off: hub CPU µs/delivery | on: hub CPU µs/delivery | on ÷ off | off: Redis CPU µs/delivery | on: Redis CPU µs/delivery | on ÷ off |');
+      out.push('|---|---|---|---|---|---|---|---|---|---|');
+      for (const [kind, c] of Object.entries(cost)) {
+        out.push(
+          `| ${kind} | ${cell(c.off.perSecond, 1 / 1000)}k | ${cell(c.on.perSecond, 1 / 1000)}k | ${c.throughputRatio.toFixed(2)}× | ${cell(c.off.cpuUsPerDelivery)} | ${cell(c.on.cpuUsPerDelivery)} | ${c.cpuRatio.toFixed(2)}× | ${cell(c.off.redisUsPerDelivery, 1, 2)} | ${cell(c.on.redisUsPerDelivery, 1, 2)} | ${c.redisCpuRatio.toFixed(2)}× |`,
+        );
+      }
     }
     process.stdout.write(`${out.join('\n')}\n`);
   }

@@ -21,7 +21,12 @@
  *
  * `WSHUB_CORE_BEFORE=<path to a dist/index.js>` adds `same@before` and
  * `cross@before`: the same setups on that build of `@wshub/core` (an older
- * commit's), interleaved with this one's.
+ * commit's), interleaved with this one's. `--recovery` adds `single+rec`,
+ * `same+rec` and `cross+rec`: the same three with the hubs' `recovery` on
+ * (in memory for `single`, the relay's history on workers).
+ * `WORKER_CPU_PROFILE_DIR=<dir>` writes a CPU profile of every hub process
+ * over each measured round (`<setup>-primary|worker|single-<pid>-1.cpuprofile`;
+ * `profile-summary.mjs` sums them).
  */
 import { execFile, fork } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -31,10 +36,22 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
+import { cpuProfiler } from './lib/cpu-profile.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const BEFORE = process.env.WSHUB_CORE_BEFORE;
-const MODES = ['single', 'same', 'cross', ...(BEFORE ? ['same@before', 'cross@before'] : [])];
+const MODES = [
+  'single',
+  'same',
+  'cross',
+  ...(BEFORE ? ['same@before', 'cross@before'] : []),
+  ...(process.argv.includes('--recovery') ? ['single+rec', 'same+rec', 'cross+rec'] : []),
+];
+/** In a `run` and its workers: the hubs' `recovery` on (a `+rec` setup). */
+const RECOVERY = process.env.WORKER_CPU_RECOVERY === '1';
+const profiler = cpuProfiler(process.env.WORKER_CPU_PROFILE_DIR);
+/** The setup being run, for the profiles' names. */
+const SETUP = process.env.WORKER_CPU_SETUP ?? 'run';
 const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
 /** `@wshub/core`, or the build a `…@before` run was given. */
 const core = () => import(process.env.WSHUB_CORE_DIST ?? '@wshub/core');
@@ -47,6 +64,7 @@ function newHub(WsHub, broker) {
   return new WsHub({
     path: '/ws',
     broker,
+    ...(RECOVERY ? { recovery: true } : {}),
     authenticate: (req) => ({ id: new URL(req.url, 'http://x').searchParams.get('user'), deviceFingerprint: 'd' }),
   });
 }
@@ -106,12 +124,15 @@ if (cluster.isWorker) {
   process.on('message', async (m) => {
     if (m.type === 'users') process.send({ type: 'users', users: [...mine] });
     else if (m.type === 'send') {
+      if (m.profile) await profiler.start();
       started = process.cpuUsage();
       local = hub.stats().broker.local ?? 0;
       await sendAll(hub, m.targets, m.count, m.burst);
       process.send({ type: 'sent' });
     } else if (m.type === 'cpu') {
-      process.send({ type: 'cpu', ns: cpuNs(process.cpuUsage(started)), local: (hub.stats().broker.local ?? 0) - local });
+      const ns = cpuNs(process.cpuUsage(started));
+      if (m.profile) await profiler.stop(`${SETUP}-worker`);
+      process.send({ type: 'cpu', ns, local: (hub.stats().broker.local ?? 0) - local });
     }
   });
   const server = createServer();
@@ -134,13 +155,18 @@ async function deliver(clients, before, sends) {
 async function run(mode, sends, users, burst) {
   const { WorkerRelay, WsHub } = await core();
   const clients = fork(SELF, ['clients'], { execArgv: [] });
-  const round = async (send) => {
+  /** A round; `profile` (the measured one) profiles every hub process over it. */
+  const round = async (send, profile) => {
     const before = (await ask(clients, { type: 'count' }, 'count')).count;
+    if (profile) await profiler.start();
     const started = performance.now();
     const cpu = process.cpuUsage();
     const done = await send();
     await deliver(clients, before, sends);
-    return { ms: performance.now() - started, ownNs: cpuNs(process.cpuUsage(cpu)), ...(await done()) };
+    const ownNs = cpuNs(process.cpuUsage(cpu));
+    const ms = performance.now() - started;
+    if (profile) await profiler.stop(`${SETUP}-${mode === 'single' ? 'single' : 'primary'}`);
+    return { ms, ownNs, ...(await done()) };
   };
   let result;
   if (mode === 'single') {
@@ -151,13 +177,13 @@ async function run(mode, sends, users, burst) {
     await once(server, 'listening');
     await ask(clients, { type: 'connect', port: server.address().port, users }, 'connected');
     const targets = Array.from({ length: users }, (_, i) => `u${i}`);
-    const measure = () =>
+    const measure = (profile) =>
       round(async () => {
         await sendAll(hub, targets, sends, burst);
         return async () => ({ workers: [] });
-      });
-    await measure(); // warm-up
-    result = await measure();
+      }, profile);
+    await measure(false); // warm-up
+    result = await measure(true);
     await hub.close();
     server.close();
   } else {
@@ -172,18 +198,18 @@ async function run(mode, sends, users, burst) {
       if (held[0].length + held[1].length === users) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    const measure = () =>
+    const measure = (profile) =>
       round(async () => {
         const sent = workers.map((w, i) => {
           const targets = mode === 'same' ? held[i] : held[1 - i];
-          return ask(w, { type: 'send', targets, count: sends / 2, burst }, 'sent');
+          return ask(w, { type: 'send', targets, count: sends / 2, burst, profile }, 'sent');
         });
         await Promise.all(sent);
-        return async () => ({ workers: await Promise.all(workers.map((w) => ask(w, { type: 'cpu' }, 'cpu'))) });
-      });
-    await measure(); // warm-up
+        return async () => ({ workers: await Promise.all(workers.map((w) => ask(w, { type: 'cpu', profile }, 'cpu'))) });
+      }, profile);
+    await measure(false); // warm-up
     const relayed = relay.stats().relayed;
-    result = await measure();
+    result = await measure(true);
     result.relayed = relay.stats().relayed - relayed;
     for (const w of workers) w.process.kill();
   }
@@ -223,8 +249,10 @@ async function main() {
     // Interleaved, the order rotated each round, so a busy moment of the machine falls on each in turn.
     const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]);
     for (const mode of order) {
-      const [setup, build] = mode.split('@');
-      const env = build ? { ...process.env, WSHUB_CORE_DIST: BEFORE } : process.env;
+      const [kind, build] = mode.split('@');
+      const [setup, rec] = kind.split('+');
+      const env = { ...process.env, WORKER_CPU_SETUP: mode.replace('@', '-'), WORKER_CPU_RECOVERY: rec ? '1' : '0' };
+      if (build) env.WSHUB_CORE_DIST = BEFORE;
       const { stdout } = await promisify(execFile)(process.execPath, [SELF, 'run', setup, sends, users, burst].map(String), { env, timeout: 300_000 });
       const result = { ...JSON.parse(stdout.trim().split('\n').pop()), mode };
       samples[mode].push(result);

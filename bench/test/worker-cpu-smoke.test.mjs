@@ -24,4 +24,14 @@ describe('node bench/src/worker-cpu.mjs (tiny)', () => {
       expect(setup.deliveriesPerSecond.median).toBeGreaterThan(0);
     }
   }, 60_000);
+
+  it('--recovery adds the three with recovery on, where every message goes through the relay', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [SCRIPT, '1', '400', '40', '20', '--recovery', '--json'], { timeout: 85_000 });
+    const { summary } = JSON.parse(stdout.trim().split('\n').pop());
+    expect(Object.keys(summary)).toEqual(['single', 'same', 'cross', 'single+rec', 'same+rec', 'cross+rec']);
+    // With recovery the relay's history numbers every message: none is sent without IPC, even to a user held alone.
+    expect([summary['same+rec'].brokerLocal, summary['cross+rec'].brokerLocal]).toEqual([0, 0]);
+    expect(summary['same+rec'].primaryShare.median).toBeGreaterThan(summary.same.primaryShare.median);
+    for (const setup of Object.values(summary)) expect(setup.cpuNsPerDelivery.median).toBeGreaterThan(0);
+  }, 90_000);
 });

@@ -23,26 +23,32 @@ export function decodeRecorded(text: string): { offset: number; epoch: string; r
   if (a < 2 || b < 0) return undefined;
   const offset = Number(text.slice(1, a));
   if (!Number.isSafeInteger(offset) || offset <= 0) return undefined;
-  const body = parseBody(text.slice(b + 1));
-  if (!body) return undefined;
-  return { offset, epoch: text.slice(a + 1, b), recorded: { ...body, offset } };
+  // The body is read in place, and the message made once (no copies by spreading: this runs per message received).
+  const recorded = parseBody(text, b + 1, offset);
+  if (!recorded) return undefined;
+  return { offset, epoch: text.slice(a + 1, b), recorded };
 }
 
-function parseBody(body: string): (Omit<HistoryEntry, 'offset' | 'at'> & { tp?: string }) | undefined {
-  const nl = body.indexOf('\n');
+/** A body read back: a recorded message (`offset`: the one given), with the sender's traceparent when it has one. */
+type ParsedBody = { -readonly [K in keyof RecordedMessage]: RecordedMessage[K] } & { tp?: string };
+
+/** Parses the body that starts at `from` in `text`; `undefined` when malformed. */
+function parseBody(text: string, from: number, offset: number | undefined): ParsedBody | undefined {
+  const nl = text.indexOf('\n', from);
   if (nl < 0) return undefined;
   let header: unknown;
   try {
-    header = JSON.parse(body.slice(0, nl));
+    header = JSON.parse(text.slice(from, nl));
   } catch {
     return undefined;
   }
   if (typeof header !== 'object' || header === null) return undefined;
   const { u, f, e, tp } = header as { u?: unknown; f?: unknown; e?: unknown; tp?: unknown };
   if ((u !== null && typeof u !== 'string') || !isFilter(f) || typeof e !== 'string') return undefined;
-  const parsed = { userId: u ?? undefined, filter: f, event: e, text: body.slice(nl + 1) };
+  const parsed: ParsedBody = { userId: u ?? undefined, filter: f, event: e, text: text.slice(nl + 1), offset };
   // Read leniently, as an envelope's: one that is not a string is dropped, a malformed string ignored by the tracer.
-  return typeof tp === 'string' ? { ...parsed, tp } : parsed;
+  if (typeof tp === 'string') parsed.tp = tp;
+  return parsed;
 }
 
 /** A stream entry (`<offset>-0`, fields `b` body and `t` time) of `userId`'s stream (`undefined`: the broadcasts'); `undefined` when malformed or another user's. */
@@ -53,7 +59,7 @@ export function toEntry(id: string, fields: string[], userId: string | undefined
     if (fields[i] === 'b') body = fields[i + 1];
     else if (fields[i] === 't') at = Number(fields[i + 1]);
   }
-  const parsed = body === undefined ? undefined : parseBody(body);
+  const parsed = body === undefined ? undefined : parseBody(body, 0, undefined);
   if (!parsed || parsed.userId !== userId) return undefined;
   // A replay is not traced: the entry does not keep the traceparent.
   return { userId: parsed.userId, filter: parsed.filter, event: parsed.event, text: parsed.text, offset: Number(id.slice(0, id.indexOf('-'))), at };

@@ -28,5 +28,12 @@ export function keySlot(key: string): number {
     const end = key.indexOf('}', start + 1);
     if (end > start + 1) key = key.slice(start + 1, end);
   }
-  return crc16(Buffer.from(key, 'utf8')) % SLOTS;
+  // ASCII (every channel and key the hub names, unless a user id is not): its chars are its UTF-8 bytes, no Buffer needed.
+  let crc = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f) return crc16(Buffer.from(key, 'utf8')) % SLOTS;
+    crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ c) & 0xff]!;
+  }
+  return crc % SLOTS;
 }

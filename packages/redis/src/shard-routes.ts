@@ -49,9 +49,21 @@ export class ShardRoutes implements PublishLanes {
     return (this.cluster as unknown as { connectionPool?: ConnectionPool }).connectionPool;
   }
 
+  /** The last channel whose slot was asked for, and its slot: a publish asks for its lane, then sends. */
+  private lastChannel: string | undefined;
+  private lastSlot = 0;
+
+  private slotOf(channel: string): number {
+    if (channel !== this.lastChannel) {
+      this.lastSlot = keySlot(channel);
+      this.lastChannel = channel;
+    }
+    return this.lastSlot;
+  }
+
   /** The lane of a channel: its slot (publishes of one slot keep their order). */
   lane(channel: string): number {
-    return keySlot(channel);
+    return this.slotOf(channel);
   }
 
   /** True when a publish in `slot` may be written now: its master's connection is ready and the master settled. */
@@ -96,7 +108,7 @@ export class ShardRoutes implements PublishLanes {
    * and refreshes the map; ioredis does not redirect or retry it.
    */
   send(channel: string, data: string): Promise<unknown> {
-    const master = this.cluster.slots[keySlot(channel)]?.[0];
+    const master = this.cluster.slots[this.slotOf(channel)]?.[0];
     const redis = master === undefined ? undefined : this.pool?.getInstanceByKey(master);
     if (!redis) return Promise.reject(new Error('no connection to the master of its slot'));
     return redis.spublish(channel, data).catch((error: Error) => {
