@@ -113,11 +113,15 @@ export function createHubContext<User extends HubUser, S extends object>(
     serialize: options.serialize,
     report,
   });
+  // One timer for every session's clocks (expiry, handshake, paused reads, close) and every callback in flight
+  // (`canWatch`, `refresh`, push callbacks), however many there are.
+  const deadlines = new DeadlineQueue((error) => report(HubError.from('session timer', error)));
   const watches = new Watches<User, S>({
     registry: watchers,
     delivery,
     canWatch: options.canWatch,
     timeoutMs: config.watchTimeoutMs,
+    deadlines,
     maxWatches: config.limits.maxWatchesPerSocket,
     report,
     counters,
@@ -178,8 +182,7 @@ export function createHubContext<User extends HubUser, S extends object>(
       limits: config.limits,
       closeTimeoutMs: config.closeTimeoutMs,
       pauseTimeoutMs: config.pauseTimeoutMs,
-      // One timer for every session's clocks (expiry, handshake, paused reads, close), however many sessions there are.
-      deadlines: new DeadlineQueue((error) => report(HubError.from('session timer', error))),
+      deadlines,
       countIn: () => {
         counters.messagesIn++;
       },

@@ -71,7 +71,7 @@ export async function runPush<User extends HubUser, S extends object>(
   }
   const users = await cluster.recipients(event, filter);
   const settle = <V>(source: string, userId: string, value: PromiseLike<V>, then: (v: V) => unknown) =>
-    withDeadline(value, timeoutMs).then(
+    withDeadline(value, timeoutMs, ctx.sessionHost.deadlines).then(
       (result) => {
         if (result !== TIMED_OUT) return then(result);
         const message = `wshub: ${source} callback did not answer within ${timeoutMs} ms (user "${userId}"); that user was skipped`;

@@ -1,4 +1,5 @@
 import { TIMED_OUT, withDeadline } from '../util/deadline.js';
+import type { DeadlineQueue } from '../util/deadline-queue.js';
 import type { Delivery } from './delivery.js';
 import type { HubCounters } from './hub-counters.js';
 import { type Observers, secondsSince } from './hub-observer.js';
@@ -31,6 +32,8 @@ export interface WatchesOptions<User extends HubUser, S extends object> {
   readonly canWatch: CanWatch<User, S> | undefined;
   /** `watchTimeoutMs`. */
   readonly timeoutMs: number;
+  /** The hub's one timer, for `canWatch` calls in flight. */
+  readonly deadlines: DeadlineQueue;
   /** `limits.maxWatchesPerSocket`. */
   readonly maxWatches: number;
   readonly report: (error: HubError) => void;
@@ -53,6 +56,7 @@ export class Watches<User extends HubUser = HubUser, S extends object = object> 
   private readonly delivery: Delivery;
   private readonly canWatch: CanWatch<User, S> | undefined;
   private readonly timeoutMs: number;
+  private readonly deadlines: DeadlineQueue;
   private readonly maxWatches: number;
   private readonly report: (error: HubError) => void;
   private readonly counters: HubCounters;
@@ -64,6 +68,7 @@ export class Watches<User extends HubUser = HubUser, S extends object = object> 
     this.delivery = options.delivery;
     this.canWatch = options.canWatch;
     this.timeoutMs = options.timeoutMs;
+    this.deadlines = options.deadlines;
     this.maxWatches = options.maxWatches;
     this.report = options.report;
     this.counters = options.counters;
@@ -131,7 +136,7 @@ export class Watches<User extends HubUser = HubUser, S extends object = object> 
       return undefined;
     }
     const timeoutMs = this.timeoutMs;
-    return withDeadline(verdict, timeoutMs).then(
+    return withDeadline(verdict, timeoutMs, this.deadlines).then(
       (allowed) => {
         if (allowed === TIMED_OUT) {
           const message = `wshub: canWatch did not answer within ${timeoutMs} ms (event "${event}"); the watch was refused`;

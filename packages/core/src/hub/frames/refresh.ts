@@ -79,7 +79,7 @@ export function refreshFrame<User extends HubUser, S extends object>(
     return undefined;
   }
   const timeoutMs = ctx.config.authTimeoutMs;
-  return withDeadline(result, timeoutMs).then(
+  return withDeadline(result, timeoutMs, ctx.sessionHost.deadlines).then(
     (user) => {
       if (user === TIMED_OUT) {
         refuse(new HubError('refresh', `wshub: refresh did not answer within ${timeoutMs} ms; the socket was closed with 4403`));
