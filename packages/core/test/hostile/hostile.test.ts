@@ -263,9 +263,10 @@ describe('hostile: a burst to a client that stopped reading, and replays (maxBuf
     await hub.call('sendLoop', { userId: 'slow', event: 'bulk', count: 400, bytes: 16 * KiB });
     const started = Date.now();
     // Before the re-check, the hub held the 6.2 MB until the heartbeat ended the socket (60 s).
-    const stats = await statsUntil<{ slowConsumers: number; connections: number }>(hub, (s) => s.slowConsumers === 1, 4000);
+    // Cut (terminated: the count of connections drops when ws reports the close, a moment after the count of cuts).
+    const stats = await statsUntil<{ slowConsumers: number; connections: number }>(hub, (s) => s.slowConsumers >= 1 && s.connections === 1, 4000);
     expect(Date.now() - started).toBeLessThan(3500);
-    expect(stats.connections).toBe(1);
+    expect(stats.slowConsumers).toBe(1);
     await expectServed(hub, control);
     expect(await hub.retainedMb()).toBeLessThan(before + 4);
   });
