@@ -250,10 +250,13 @@ describe.skipIf(skip)(skip ?? 'message recovery on Redis Cluster', () => {
     const keys = `{wshub:user:${user}}:h`;
     const ahead = (Date.now() + 60_000) * 1000;
     await redisCli(await masterOf(keySlot(`wshub:user:${user}`)), 'SET', `${keys}:seq`, String(ahead), 'PX', '600000');
+    const orderOf = (hub: WsHub) => (hub as any).ctx.cluster.history.order as { floor: number; waiting: number };
+    const floorBefore = orderOf(b.hub).floor;
     await a.hub.sendMessage(user, 'n', 'ahead');
     await a.hub.push('all', 'news');
     await waitUntil(() => a.hub.stats().broker.recorded! === 3, 'every message recorded');
-    await sleep(300); // and delivered (the order window is 100 ms): none of them reaches the new socket live
+    // And the broadcast let go by node B's order window (no socket of the user there): it does not reach the new socket live.
+    await waitUntil(() => orderOf(b.hub).floor > floorBefore && orderOf(b.hub).waiting === 0, 'the broadcast delivered on node B');
     const again = await connect(b.port, `user=${user}&device=b`, b.hub);
     const { replay, ack } = await again.resume({ epoch: first.welcome!.epoch, offset: seen!.offset });
     expect(ack).toMatchObject({ status: 'recovered' });
