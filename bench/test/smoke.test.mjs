@@ -53,6 +53,8 @@ describe('npm run bench -- --smoke', () => {
       'wshub-nest',
       'wshub-nest-plain',
       'wshub-redis',
+      'wshub-traced',
+      'wshub-traced-10',
     ];
     expect(ids).toEqual(expect.arrayContaining(expected));
     for (const c of doc.contenders) {
@@ -79,6 +81,17 @@ describe('npm run bench -- --smoke', () => {
       'wshub-workers',
       'ws-idle',
     ]);
+  });
+
+  it('runs A and B with the OpenTelemetry SDK set up (the tracing contenders deliver)', () => {
+    for (const id of ['A', 'B']) {
+      const results = doc.scenarios.find((x) => x.id === id).cases.flatMap((c) => c.metrics.flatMap((m) => m.results));
+      for (const contender of ['wshub-traced', 'wshub-traced-10']) {
+        const mine = results.filter((r) => r.contender === contender);
+        expect(mine.length, `${id} ${contender}`).toBeGreaterThan(0);
+        for (const r of mine) for (const sample of r.samples) expect(sample.error, `${id} ${contender}`).toBeUndefined();
+      }
+    }
   });
 
   it('gives every metric one sample per repetition and a summary with ratios', () => {

@@ -53,6 +53,20 @@ export const CONTENDERS = [
     scenarios: ['A', 'B'],
   },
   {
+    id: 'wshub-traced',
+    label: 'wshub (core) + OpenTelemetry SDK, every trace',
+    file: 'wshub-traced.mjs',
+    dialect: 'ws',
+    scenarios: ['A', 'B'],
+  },
+  {
+    id: 'wshub-traced-10',
+    label: 'wshub (core) + OpenTelemetry SDK, 1 trace in 10',
+    file: 'wshub-traced-10.mjs',
+    dialect: 'ws',
+    scenarios: ['A', 'B'],
+  },
+  {
     id: 'wshub-nest',
     label: 'wshub via @wshub/nest SendMessageCommand',
     labels: { A: 'wshub via @wshub/nest PushCommand' },
