@@ -35,6 +35,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TARGETED = Number(process.env.TARGETED ?? 40_000);
 const CONFIRM_MS = Number(process.env.CONFIRM_MS ?? 25);
 const CONFIRM_IDS = Number(process.env.CONFIRM_IDS ?? 64);
+/** `CONFIRM_PACED=1`: a confirmation goes out at once when the socket sent none in the last `CONFIRM_MS`, else `CONFIRM_MS` after the last frame (at most one frame per `CONFIRM_MS`; not what the client does: it measures what frames cost). */
+const PACED = process.env.CONFIRM_PACED === '1';
 const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
 
 if (process.argv[2] === 'clients') {
@@ -47,11 +49,13 @@ if (process.argv[2] === 'clients') {
         const ws = new WebSocket(`ws://127.0.0.1:${m.port}/ws?user=u${i}`, ['wshub']);
         let ids = [];
         let timer;
+        let sentAt = -Infinity;
         const flush = () => {
           clearTimeout(timer);
           timer = undefined;
           ws.send(JSON.stringify({ event: 'wshub:confirm', data: { ids } }));
           frames++;
+          sentAt = performance.now();
           ids = [];
         };
         ws.on('message', (raw) => {
@@ -61,7 +65,7 @@ if (process.argv[2] === 'clients') {
           if (typeof frame.id !== 'string') return;
           ids.push(frame.id);
           if (ids.length >= CONFIRM_IDS) flush();
-          else if (ids.length === 1) timer = setTimeout(flush, CONFIRM_MS);
+          else if (ids.length === 1) timer = setTimeout(flush, PACED ? Math.max(0, sentAt + CONFIRM_MS - performance.now()) : CONFIRM_MS);
         });
         sockets.push(ws);
         await once(ws, 'open');
