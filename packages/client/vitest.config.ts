@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -16,6 +17,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 15_000,
     hookTimeout: 15_000,
+    // Two files at a time even on 2 cores, where vitest's default is one: these
+    // tests wait on sockets and child processes more than they compute.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     typecheck: {
       enabled: true,
       include: ['test/**/*.test-d.ts'],

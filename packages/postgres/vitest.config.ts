@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -8,5 +9,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Two files at a time even on 2 cores, where vitest's default is one: these
+    // tests wait on sockets and child processes more than they compute.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });

@@ -1,4 +1,0 @@
-/** The packages' own suites on Node 24: see `src/node-suites.ts`. */
-import { suitesOn } from '../src/node-suites.js';
-
-await suitesOn(24);
