@@ -63,6 +63,8 @@ describe.skipIf(!user)('the app SIGKILLed inside its transaction', () => {
     const next = await client.next(10_000);
     expect([next.event, next.data]).toEqual(['after', 1]);
     await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
+    // The relay counts a batch once its COMMIT answered, which can come a moment after the table shows it.
+    await until('the relay to count the row', () => relay!.stats().relayed > 0);
     expect(relay.stats()).toMatchObject({ relayed: 1, deadLettered: 0 });
     await fx.hub.sendMessage('u1', 'end', null);
     expect((await client.next()).event).toBe('end');
