@@ -68,27 +68,12 @@ if (process.argv[2] === 'clients') {
 
 async function setUp(mode) {
   if (!mode.startsWith('sdk')) return { exported: () => 0 };
-  const { context, trace } = await import('@opentelemetry/api');
-  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
-  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base');
-  let exported = 0;
-  const dropAll = {
-    export(spans, done) {
-      exported += spans.length;
-      done({ code: 0 });
-    },
-    shutdown: () => Promise.resolve(),
-  };
-  const processor = new BatchSpanProcessor(dropAll, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 });
-  const sampler = mode === 'sdk-10%' ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(SAMPLED) }) : undefined;
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [processor], ...(sampler && { sampler }) }));
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  return {
-    exported: async () => {
-      await processor.forceFlush();
-      return exported;
-    },
-  };
+  // Loaded here: under the `no-api` preload, `@opentelemetry/api` cannot be.
+  const { setUpSdk } = await import('./lib/otel-sdk.mjs');
+  return setUpSdk({
+    sampled: mode === 'sdk-10%' ? SAMPLED : undefined,
+    batch: { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 },
+  });
 }
 
 /** Whether `@opentelemetry/api` resolves here (false under the `no-api` preload). */

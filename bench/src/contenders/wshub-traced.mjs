@@ -8,9 +8,7 @@
  * `OTEL_TRACES_SAMPLER=parentbased_traceidratio` does. Its ratio to `wshub`
  * is what tracing costs on the hot path.
  */
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { setUpSdk } from '../lib/otel-sdk.mjs';
 import { start as startCore } from './wshub-core.mjs';
 
 /** @param {import('./contract.mjs').StartContext} ctx */
@@ -21,26 +19,14 @@ export const start = (ctx) => startTraced(ctx);
  * @param {number} [sampled] the share of traces recorded; every one when left out
  */
 export async function startTraced(ctx, sampled) {
-  let exported = 0;
-  const dropAll = {
-    export(spans, done) {
-      exported += spans.length;
-      done({ code: 0 });
-    },
-    shutdown: () => Promise.resolve(),
-  };
-  const processor = new BatchSpanProcessor(dropAll);
-  const sampler = sampled === undefined ? undefined : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampled) });
-  const provider = new BasicTracerProvider({ spanProcessors: [processor], ...(sampler && { sampler }) });
-  trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const sdk = setUpSdk({ sampled });
   const hub = await startCore(ctx);
   return {
     ...hub,
     async close() {
       await hub.close();
-      await provider.shutdown();
+      await sdk.shutdown();
     },
-    stats: () => ({ ...hub.stats(), spans: exported }),
+    stats: () => ({ ...hub.stats(), spans: sdk.exportedSoFar() }),
   };
 }
