@@ -398,6 +398,20 @@ describe('the receipt tag', () => {
     expect(untagText(tagged)).toEqual({ text: nested, tag: { id: 'id', origin: 'node' } });
   });
 
+  it("a message's id and origin travel beside its frame in an envelope, checked like the rest", () => {
+    const send = { kind: 'send', userId: 'u1', event: 'e', filter: null, message: '{"event":"e","data":1}' };
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: send }))).toBeDefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...send, id: 'm1' } }))).toBeDefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...send, id: 'm1', origin: 'n' } }))).toBeDefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...send, id: 1 } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...send, id: 'm1', origin: ['n'] } }))).toBeUndefined();
+    // An origin without an id names a receipt of nothing.
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...send, origin: 'n' } }))).toBeUndefined();
+    const push = { kind: 'push', event: 'e', filter: true, message: '{"event":"e","data":1}' };
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...push, id: 'm1', origin: 'n' } }))).toBeDefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...push, id: null } }))).toBeUndefined();
+  });
+
   it('a receipt envelope is checked like every other', () => {
     const ok = { kind: 'receipt', origin: 'n', items: [['id', 'event', 'user', 'device', 'socket', 1]] };
     expect(decodeEnvelope(JSON.stringify({ o: 'x', e: ok }))).toBeDefined();

@@ -5,11 +5,13 @@ import type { BrokerBus, BrokerRoles } from './roles.js';
 /**
  * An effect that must reach other nodes. Messages travel already encoded
  * (`message` is the exact frame text), so a receiving node writes them
- * without serializing again.
+ * without serializing again; beside it, the message's `id` when it has one
+ * (with receipts, every message; without, the sender's `options.id`) and,
+ * for a receipt, `origin`: the node that owns it, where confirmations go.
  */
 export type Envelope = (
-  | { kind: 'send'; userId: string; event: string; filter: DeliveryFilter; message: string }
-  | { kind: 'push'; event: string; filter: DeliveryFilter; message: string }
+  | ({ kind: 'send'; userId: string; event: string; filter: DeliveryFilter; message: string } & MessageIds)
+  | ({ kind: 'push'; event: string; filter: DeliveryFilter; message: string } & MessageIds)
   | { kind: 'disconnect'; userId: string; deviceFingerprint?: string }
   | { kind: 'update'; userId: string; user: unknown }
   | ReceiptEnvelope
@@ -22,6 +24,12 @@ export type Envelope = (
    */
   tp?: string;
 };
+
+/** A travelling message's id and, for a receipt, the node that owns it. */
+export interface MessageIds {
+  id?: string;
+  origin?: string;
+}
 
 /**
  * One confirmation: the message's id and event, who confirmed it (user,

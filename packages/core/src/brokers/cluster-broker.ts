@@ -198,6 +198,10 @@ export abstract class ClusterBroker implements Broker, BrokerBus {
 
 const isFilter = (f: unknown): boolean => f === null || f === true || typeof f === 'string';
 
+/** A message's `id` and `origin`, each absent or a string; an `origin` only with an `id`. */
+const hasIds = (env: Record<string, unknown>): boolean =>
+  env.id === undefined ? env.origin === undefined : typeof env.id === 'string' && (env.origin === undefined || typeof env.origin === 'string');
+
 /** Parses and checks one wire envelope; `undefined` for anything malformed. */
 export function decodeEnvelope(text: string): { origin: string; envelope: Envelope } | undefined {
   let value: unknown;
@@ -216,12 +220,13 @@ export function decodeEnvelope(text: string): { origin: string; envelope: Envelo
         typeof env.userId === 'string' &&
         typeof env.event === 'string' &&
         typeof env.message === 'string' &&
-        isFilter(env.filter)
+        isFilter(env.filter) &&
+        hasIds(env)
       )
         return { origin: o, envelope: env as Envelope };
       return undefined;
     case 'push':
-      if (typeof env.event === 'string' && typeof env.message === 'string' && isFilter(env.filter))
+      if (typeof env.event === 'string' && typeof env.message === 'string' && isFilter(env.filter) && hasIds(env))
         return { origin: o, envelope: env as Envelope };
       return undefined;
     case 'disconnect':

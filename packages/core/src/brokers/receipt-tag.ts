@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * How a message that wants a receipt travels between nodes and in the
- * history: its frame text with one more top-level member,
- * `"wshub:r":[id, origin]`, last. A message that carries only the sender's
- * id (`options.id` with receipts off) travels as `"wshub:r":[id]`. `JSON.stringify({ event, data })` gives
- * the frame only `event` and `data`, so a third top-level member is ours;
- * a look-alike inside `data` is never the last member of the frame.
+ * How a message with an id is kept in the history: its frame text with one
+ * more top-level member, `"wshub:r":[id, origin]`, last (a broker's
+ * envelope carries `id` and `origin` beside the text instead; a node also
+ * reads this tag from an envelope without them). A message that carries
+ * only the sender's id (`options.id` with receipts off) is kept as
+ * `"wshub:r":[id]`. `JSON.stringify({ event, data })` gives the frame only
+ * `event` and `data`, so a third top-level member is ours; a look-alike
+ * inside `data` is never the last member of the frame.
  */
 const MARK = ',"wshub:r":';
 
@@ -27,13 +29,13 @@ export interface MessageReceipt {
   readonly event: string;
 }
 
-/** The text that travels: the frame with its tag. */
+/** The text the history keeps: the frame with its tag. */
 export function tagText(text: string, tag: ReceiptTag): string {
   const pair = tag.origin === undefined ? [tag.id] : [tag.id, tag.origin];
   return `${text.slice(0, -1)}${MARK}${JSON.stringify(pair)}}`;
 }
 
-/** The tag of a travelled text and the frame without it; `undefined` when it carries none. */
+/** The tag of a kept text and the frame without it; `undefined` when it carries none. */
 export function untagText(text: string): { text: string; tag: ReceiptTag } | undefined {
   if (!text.endsWith('"]}')) return undefined;
   const at = text.lastIndexOf(MARK);

@@ -3,6 +3,7 @@ import type { Broker, Envelope, PresenceChange, ReceiptEnvelope } from '../broke
 import { type BrokerBus, brokerRoles } from '../brokers/roles.js';
 import type { PreparedMessage } from '../session/connection.js';
 import type { Delivery } from './delivery.js';
+import { recordedText } from './receipts.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
 import { HubError } from '../protocol/errors.js';
 import { type HistoryRecord, MemoryHistory, type MessageHistory, type RecordedMessage, type RecoveryLimits } from '../brokers/history.js';
@@ -107,11 +108,14 @@ export class ClusterSync<User, S extends object = object> {
    */
   sendToUser(userId: string, filter: DeliveryFilter, message: PreparedMessage, id?: string): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: message.wire ?? message.text, id })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId, filter, event: message.event, text: recordedText(message), id })) ?? undefined;
     }
     this.delivery.toUser(userId, filter, message);
     this.publish(() =>
-      this.bus.toUser(userId, this.traced({ kind: 'send', userId, event: message.event, filter, message: message.wire ?? message.text })),
+      this.bus.toUser(
+        userId,
+        this.traced({ kind: 'send', userId, event: message.event, filter, message: message.text, id: message.id, origin: message.receipt?.origin }),
+      ),
     );
     return undefined;
   }
@@ -119,11 +123,14 @@ export class ClusterSync<User, S extends object = object> {
   /** A message for every user, wherever they are. A promise as from {@link sendToUser}. */
   broadcast(filter: DeliveryFilter, message: PreparedMessage, id?: string): Promise<void> | undefined {
     if (this.history) {
-      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: message.wire ?? message.text, id })) ?? undefined;
+      return this.history.record(this.tracedRecord({ userId: undefined, filter, event: message.event, text: recordedText(message), id })) ?? undefined;
     }
     this.delivery.toAll(filter, message);
-    const text = message.wire ?? message.text;
-    this.publish(() => this.bus.toAll(this.traced({ kind: 'push', event: message.event, filter, message: text })));
+    this.publish(() =>
+      this.bus.toAll(
+        this.traced({ kind: 'push', event: message.event, filter, message: message.text, id: message.id, origin: message.receipt?.origin }),
+      ),
+    );
     return undefined;
   }
 
@@ -275,7 +282,7 @@ export class ClusterSync<User, S extends object = object> {
     switch (envelope.kind) {
       case 'send':
       case 'push': {
-        const plain = this.delivery.wrap(envelope.event, envelope.message);
+        const plain = this.delivery.wrap(envelope.event, envelope.message, envelope.id, envelope.origin);
         const tooBig = this.delivery.oversize(plain);
         if (tooBig) {
           this.host.report(HubError.from('broker', tooBig, 'a message from another node'));

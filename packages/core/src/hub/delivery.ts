@@ -94,7 +94,7 @@ export class Delivery {
     if (message.id !== undefined) {
       // The id goes last, after the scope and the offset.
       const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope };
-      return withReceipt(plain, { id: message.id, origin: message.receipt?.origin }, message.wire);
+      return withReceipt(plain, { id: message.id, origin: message.receipt?.origin });
     }
     if (scope === undefined && offset === undefined) return message;
     const added = `${scope === undefined ? '' : `,"scope":${JSON.stringify(scope)}`}${offset === undefined ? '' : `,"offset":${offset}`}`;
@@ -111,20 +111,25 @@ export class Delivery {
   }
 
   /**
-   * A message that already travelled as text (from another node, or the
-   * history), to hand to {@link forClients}: with a tag (a receipt, or the
-   * sender's id alone), the frame without it and the tag; `forClients`
-   * builds what v2 clients get (with the id) once. A receipt is kept only
-   * with receipts on here.
+   * A message that travelled (from another node, or the history), to hand
+   * to {@link forClients}: with an id (a receipt's, or the sender's alone)
+   * and, for a receipt, the node that owns it. A broker's envelope carries
+   * them beside the frame (`id`, `origin`); the history's text carries them
+   * as a tag inside it (`receipt-tag.ts`), read here when no `id` is given.
+   * `forClients` builds what v2 clients get (with the id) once. A receipt
+   * is kept only with receipts on here.
    */
-  wrap(event: string, text: string): PreparedMessage {
-    const tagged = untagText(text);
-    if (tagged) {
-      const { id, origin } = tagged.tag;
-      const receipt = this.receipts && origin !== undefined ? { id, origin, event } : undefined;
-      return { event, text: tagged.text, byteLength: Buffer.byteLength(tagged.text), reply: false, id, receipt, wire: text };
+  wrap(event: string, text: string, id?: string, origin?: string): PreparedMessage {
+    let frame = text;
+    if (id === undefined) {
+      const tagged = untagText(text);
+      if (!tagged) return { event, text, byteLength: Buffer.byteLength(text), reply: false };
+      frame = tagged.text;
+      id = tagged.tag.id;
+      origin = tagged.tag.origin;
     }
-    return { event, text, byteLength: Buffer.byteLength(text), reply: false };
+    const receipt = this.receipts && origin !== undefined ? { id, origin, event } : undefined;
+    return { event, text: frame, byteLength: Buffer.byteLength(frame), reply: false, id, receipt };
   }
 
   /**

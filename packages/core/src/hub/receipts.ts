@@ -293,36 +293,58 @@ export class Receipts {
  * A message with an id, as this node writes it: v1 clients get the frame as
  * it is; v2 clients get it with `"id"` (and `"offset"` when it has one),
  * which they confirm when the tag has an `origin` (a receipt) and use to
- * drop a repeat; `wire` is what the broker and the history carry.
+ * drop a repeat. The v2 frame is built on its first write to a v2 socket,
+ * so a node with no v2 socket for it (the sender's, often) never builds it.
  */
-export function withReceipt(message: PreparedMessage, tag: ReceiptTag, wire = tagText(message.text, tag)): PreparedMessage {
+export function withReceipt(message: PreparedMessage, tag: ReceiptTag): PreparedMessage {
   // One for the message, whatever sockets it is written to (they remember it until they confirm).
   const receipt: MessageReceipt | undefined = tag.origin === undefined ? undefined : { id: tag.id, origin: tag.origin, event: message.event };
-  const scope = message.scope === undefined ? '' : `,"scope":${JSON.stringify(message.scope)}`;
-  const offset = message.offset === undefined ? '' : `,"offset":${message.offset}`;
-  const added = `${scope}${offset},"id":${JSON.stringify(tag.id)}`;
-  const text = `${message.text.slice(0, -1)}${added}}`;
-  const v2: PreparedMessage = {
-    event: message.event,
-    text,
-    // The frame's bytes and those added before its closing brace: the frame is not measured again.
-    byteLength: message.byteLength + Buffer.byteLength(added),
-    reply: false,
-    offset: message.offset,
-    scope: message.scope,
-    id: tag.id,
-    receipt,
-  };
-  return {
-    event: message.event,
-    text: message.text,
-    byteLength: message.byteLength,
-    reply: false,
-    offset: message.offset,
-    scope: message.scope,
-    v2,
-    id: tag.id,
-    receipt,
-    wire,
-  };
+  return new IdentifiedMessage(message, tag.id, receipt);
+}
+
+class IdentifiedMessage implements PreparedMessage {
+  readonly event: string;
+  readonly text: string;
+  readonly byteLength: number;
+  readonly reply = false;
+  readonly offset: number | undefined;
+  readonly scope: true | string | undefined;
+  #v2: PreparedMessage | undefined;
+
+  constructor(
+    message: PreparedMessage,
+    readonly id: string,
+    readonly receipt: MessageReceipt | undefined,
+  ) {
+    this.event = message.event;
+    this.text = message.text;
+    this.byteLength = message.byteLength;
+    this.offset = message.offset;
+    this.scope = message.scope;
+  }
+
+  get v2(): PreparedMessage {
+    if (this.#v2 === undefined) {
+      const scope = this.scope === undefined ? '' : `,"scope":${JSON.stringify(this.scope)}`;
+      const offset = this.offset === undefined ? '' : `,"offset":${this.offset}`;
+      const added = `${scope}${offset},"id":${JSON.stringify(this.id)}`;
+      this.#v2 = {
+        event: this.event,
+        text: `${this.text.slice(0, -1)}${added}}`,
+        // The frame's bytes and those added before its closing brace: the frame is not measured again.
+        byteLength: this.byteLength + Buffer.byteLength(added),
+        reply: false,
+        offset: this.offset,
+        scope: this.scope,
+        id: this.id,
+        receipt: this.receipt,
+      };
+    }
+    return this.#v2;
+  }
+}
+
+/** The text the history carries for a message: the frame, with its tag when it has an id. */
+export function recordedText(message: PreparedMessage): string {
+  return message.id === undefined ? message.text : tagText(message.text, { id: message.id, origin: message.receipt?.origin });
 }

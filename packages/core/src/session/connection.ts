@@ -23,8 +23,6 @@ export interface PreparedMessage {
   readonly id?: string;
   /** With receipts: the message's id, the node waiting for its confirmation, and its event. */
   readonly receipt?: MessageReceipt;
-  /** With an id: the text the broker and the history carry (the frame and its tag). */
-  readonly wire?: string;
 }
 
 /** WebSocket `readyState` of an open connection. */
