@@ -9,19 +9,24 @@ const OPEN = 1;
 
 /**
  * Receipts, the client's side: the ids of messages the app handled, sent to
- * the server in one `wshub:confirm` frame for all those confirmed within
- * `withinMs` of the first (25 ms by default), or as soon as `maxIds` (64)
- * wait, whichever comes first. A message every few milliseconds thus costs
- * the server one frame per batch, not one per message, and no confirmation
- * waits longer than `withinMs`. An id is confirmed on the socket that
- * received it, the only one the server takes it from: a batch goes out as
- * soon as an id of another socket comes, and ids whose socket closed before
- * they went out are dropped.
+ * the server in `wshub:confirm` frames, at most one frame per `withinMs`
+ * (250 ms by default) or as soon as `maxIds` (64) wait. A confirmation
+ * after a quiet `withinMs` goes out at the end of the turn, with the others
+ * of that turn; one that comes sooner after a frame waits for the rest of
+ * the window and goes with every other that came in it. A message now and
+ * then is thus confirmed at once, and a busy socket costs the server a few
+ * frames a second, not one per message; no confirmation waits longer than
+ * `withinMs`. An id is confirmed on the socket that received it, the only
+ * one the server takes it from: a batch goes out as soon as an id of
+ * another socket comes, and ids whose socket closed before they went out
+ * are dropped.
  */
 export class Confirmations {
   #socket: WebSocketLike | null = null;
   #ids: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last frame went to `#socket` (`performance.now()`). */
+  #sentAt = Number.NEGATIVE_INFINITY;
   readonly #write: (socket: WebSocketLike, frame: string) => void;
   readonly #withinMs: number;
   readonly #maxIds: number;
@@ -35,11 +40,18 @@ export class Confirmations {
   /** Confirms `id`, which arrived on `socket`, with the others of this batch. */
   add(socket: WebSocketLike | null, id: string): void {
     if (!socket) return;
-    if (socket !== this.#socket) this.flush();
-    this.#socket = socket;
+    if (socket !== this.#socket) {
+      this.flush();
+      this.#socket = socket;
+      this.#sentAt = Number.NEGATIVE_INFINITY;
+    }
     this.#ids.push(id);
     if (this.#ids.length >= this.#maxIds) this.flush();
-    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), this.#withinMs);
+    else if (this.#timer === undefined) {
+      // At the end of this turn when the last frame is older than the window; else when the window ends.
+      const wait = Math.max(0, this.#sentAt + this.#withinMs - performance.now());
+      this.#timer = setTimeout(() => this.flush(), wait);
+    }
   }
 
   /** Sends what is waiting, if its socket is still open. */
@@ -51,6 +63,7 @@ export class Confirmations {
     if (ids.length === 0) return;
     this.#ids = [];
     if (!socket || socket.readyState !== OPEN) return;
+    this.#sentAt = performance.now();
     this.#write(socket, JSON.stringify({ event: CONFIRM, data: { ids } }));
   }
 }

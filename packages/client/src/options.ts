@@ -119,12 +119,14 @@ export interface HubClientOptions {
    */
   ack?: 'auto' | 'manual';
   /**
-   * How confirmations are batched: one `wshub:confirm` frame carries the
-   * ids confirmed within `withinMs` of the first of them, or `maxIds` ids,
-   * whichever comes first (`withinMs: 0`: those of one turn of the event
-   * loop). A confirmation thus reaches the hub at most `withinMs` late; keep
-   * it far below the hub's `undeliveredAfterMs` (30 s by default).
-   * @default { withinMs: 25, maxIds: 64 }
+   * How confirmations are batched: at most one `wshub:confirm` frame per
+   * `withinMs` on a connection, or one as soon as `maxIds` ids wait. A
+   * confirmation after a quiet `withinMs` goes at the end of the turn (with
+   * the others of that turn); one sooner after a frame goes with the others
+   * when the window ends (`withinMs: 0`: each turn's in one frame). A
+   * confirmation thus reaches the hub at most `withinMs` late; keep it far
+   * below the hub's `undeliveredAfterMs` (30 s by default).
+   * @default { withinMs: 250, maxIds: 64 }
    */
   confirmBatch?: ConfirmBatchOptions;
   /**
@@ -145,7 +147,7 @@ export interface HubClientOptions {
 
 /** `confirmBatch` of the client's options. */
 export interface ConfirmBatchOptions {
-  /** Longest a confirmation waits for others to go with it, 0 to 1000 ms. @default 25 */
+  /** Least time between two frames of confirmations (unless `maxIds` wait), so the longest one waits, 0 to 1000 ms. @default 250 */
   withinMs?: number;
   /** Most ids in one frame, 1 to 256 (`MAX_CONFIRM_IDS`). @default 64 */
   maxIds?: number;
@@ -188,8 +190,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** The longest delay `setTimeout` keeps (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Confirmations wait at most 25 ms, or go as soon as 64 are waiting. */
-export const DEFAULT_CONFIRM_BATCH: Readonly<Required<ConfirmBatchOptions>> = Object.freeze({ withinMs: 25, maxIds: 64 });
+/** At most a frame of confirmations per 250 ms, or one as soon as 64 are waiting. */
+export const DEFAULT_CONFIRM_BATCH: Readonly<Required<ConfirmBatchOptions>> = Object.freeze({ withinMs: 250, maxIds: 64 });
 
 function resolveConfirmBatch(value: unknown): Required<ConfirmBatchOptions> {
   if (value !== undefined && (typeof value !== 'object' || value === null)) {
