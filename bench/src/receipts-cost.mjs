@@ -170,6 +170,8 @@ async function contender({ receipts }, round, redisUrl) {
     const confirmedBefore = hub.stats().receiptsDelivered;
     const loadBefore = await clients.cpu();
     const framesBefore = loadBefore.frames;
+    // The receiving node publishes nothing but its sockets' confirmations.
+    const envelopesBefore = receiver.hub.stats().broker.published;
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < total; i++) {
@@ -187,7 +189,8 @@ async function contender({ receipts }, round, redisUrl) {
     const loadCpu = (loadAfter.cpu - loadBefore.cpu) / total;
     if (!receipts) return { delivered, hubCpu, loadCpu };
     const framesPerMessage = (loadAfter.frames - framesBefore) / total;
-    return { delivered, confirmed: total / ((performance.now() - started) / 1000), hubCpu, loadCpu, framesPerMessage };
+    const envelopesPerMessage = (receiver.hub.stats().broker.published - envelopesBefore) / total;
+    return { delivered, confirmed: total / ((performance.now() - started) / 1000), hubCpu, loadCpu, framesPerMessage, envelopesPerMessage };
   };
   await run(2000);
   const result = await run(TARGETED);
@@ -247,13 +250,14 @@ async function main() {
     { name: 'receipts on', receipts: true },
   ].filter((c) => !process.env.ONLY || c.name === `receipts ${process.env.ONLY}`);
   const loadBefore = loadavg();
-  const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [], hubCpu: [], loadCpu: [], frames: [] }]));
+  const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [], hubCpu: [], loadCpu: [], frames: [], envelopes: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of round % 2 ? [...contenders].reverse() : contenders) {
       const r = await contender(c, round, redisUrl);
       results.get(c.name).delivered.push(r.delivered);
       if (r.confirmed) results.get(c.name).confirmed.push(r.confirmed);
       if (r.framesPerMessage !== undefined) results.get(c.name).frames.push(r.framesPerMessage);
+      if (r.envelopesPerMessage !== undefined) results.get(c.name).envelopes.push(r.envelopesPerMessage);
       results.get(c.name).hubCpu.push(r.hubCpu);
       results.get(c.name).loadCpu.push(r.loadCpu);
     }
@@ -262,12 +266,12 @@ async function main() {
   const window = CONFIRM_MS > 0 ? `at most one frame per ${CONFIRM_MS} ms or ${CONFIRM_IDS} ids` : 'once per turn';
   out.push(`${USERS} users × 1 device (protocol v2), 2 nodes on Redis, ${TARGETED} targeted sendMessage, ${ROUNDS} rounds, confirmations ${window}, median [min–max]`);
   out.push(
-    '| contender | deliveries/s | confirmed (`\'delivered\'` on the sender)/s | hub process CPU µs/message | load process CPU µs/message | confirm frames/message |',
+    '| contender | deliveries/s | confirmed (`\'delivered\'` on the sender)/s | hub process CPU µs/message | load process CPU µs/message | confirm frames/message | receipt envelopes/message |',
   );
-  out.push('|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|');
   for (const c of contenders) {
     const r = results.get(c.name);
-    out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} | ${us(r.hubCpu)} | ${us(r.loadCpu)} | ${r.frames.length ? median(r.frames).toFixed(2) : '—'} |`);
+    out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} | ${us(r.hubCpu)} | ${us(r.loadCpu)} | ${r.frames.length ? median(r.frames).toFixed(2) : '—'} | ${r.envelopes.length ? median(r.envelopes).toFixed(3) : '—'} |`);
   }
   if (contenders.length === 2) {
     const ratio = (metric) => (median(results.get('receipts on')[metric]) / median(results.get('receipts off')[metric])).toFixed(2);

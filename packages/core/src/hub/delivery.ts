@@ -3,7 +3,7 @@ import { OPEN } from '../session/connection.js';
 import { type DeliveryFilter, matchesFilter } from '../routing/delivery-filter.js';
 import { HubError } from '../protocol/errors.js';
 import type { HubCounters } from './hub-counters.js';
-import { withReceipt } from './receipts.js';
+import { IdentifiedMessage } from './receipts.js';
 import { untagText } from '../brokers/receipt-tag.js';
 import type { SocketSession } from '../session/socket-session.js';
 import type { UserRegistry } from '../routing/user-registry.js';
@@ -91,11 +91,8 @@ export class Delivery {
    */
   forClients(message: PreparedMessage, filter: DeliveryFilter, offset?: number): PreparedMessage {
     const scope = filter === null ? undefined : filter;
-    if (message.id !== undefined) {
-      // The id goes last, after the scope and the offset.
-      const plain = { event: message.event, text: message.text, byteLength: message.byteLength, reply: false, offset, scope };
-      return withReceipt(plain, { id: message.id, origin: message.receipt?.origin });
-    }
+    // The id goes last, after the scope and the offset.
+    if (message.id !== undefined) return new IdentifiedMessage(message, message.id, message.receipt, offset, scope);
     if (scope === undefined && offset === undefined) return message;
     const added = `${scope === undefined ? '' : `,"scope":${JSON.stringify(scope)}`}${offset === undefined ? '' : `,"offset":${offset}`}`;
     const text = `${message.text.slice(0, -1)}${added}}`;

@@ -299,10 +299,11 @@ export class Receipts {
 export function withReceipt(message: PreparedMessage, tag: ReceiptTag): PreparedMessage {
   // One for the message, whatever sockets it is written to (they remember it until they confirm).
   const receipt: MessageReceipt | undefined = tag.origin === undefined ? undefined : { id: tag.id, origin: tag.origin, event: message.event };
-  return new IdentifiedMessage(message, tag.id, receipt);
+  return new IdentifiedMessage(message, tag.id, receipt, message.offset, message.scope);
 }
 
-class IdentifiedMessage implements PreparedMessage {
+/** A message with an id (see {@link withReceipt}); `Delivery.forClients` makes one for a message that travelled with its id. */
+export class IdentifiedMessage implements PreparedMessage {
   readonly event: string;
   readonly text: string;
   readonly byteLength: number;
@@ -315,12 +316,14 @@ class IdentifiedMessage implements PreparedMessage {
     message: PreparedMessage,
     readonly id: string,
     readonly receipt: MessageReceipt | undefined,
+    offset: number | undefined,
+    scope: true | string | undefined,
   ) {
     this.event = message.event;
     this.text = message.text;
     this.byteLength = message.byteLength;
-    this.offset = message.offset;
-    this.scope = message.scope;
+    this.offset = offset;
+    this.scope = scope;
   }
 
   get v2(): PreparedMessage {
