@@ -1,10 +1,15 @@
 /**
- * What tracing costs the hub: three setups, interleaved, each run in a
+ * What tracing costs the hub: five setups, interleaved, each run in a
  * fresh process (the OpenTelemetry registry is per process):
  *
  * - `no-api`:  `@opentelemetry/api` cannot be loaded (a preload hides it,
  *              as in an app that does not have it): the hub attempts no span;
  * - `no-provider`: the API is there, no tracer provider registered;
+ * - `context`: the SDK's `AsyncLocalStorage` context manager registered and
+ *              made to hold a context once (as an app's first traced
+ *              request would), no tracer provider: what carrying the context
+ *              costs on its own, no span made (on Node 20 and 22 its
+ *              `AsyncLocalStorage` runs async hooks from then on);
  * - `sdk`:     the SDK's `BasicTracerProvider` with a `BatchSpanProcessor`
  *              whose exporter drops everything, and the `AsyncLocalStorage`
  *              context manager (what `@opentelemetry/sdk-node` sets up): every
@@ -36,7 +41,7 @@ import WebSocket from 'ws';
 
 const SELF = fileURLToPath(import.meta.url);
 const HIDE_API = fileURLToPath(new URL('./lib/hide-otel-api.cjs', import.meta.url));
-const MODES = ['no-api', 'no-provider', 'sdk', 'sdk-10%'];
+const MODES = ['no-api', 'no-provider', 'context', 'sdk', 'sdk-10%'];
 /** The share of traces `sdk-10%` records (a parent-based ratio sampler, as `OTEL_TRACES_SAMPLER=parentbased_traceidratio` sets up). */
 const SAMPLED = 0.1;
 const DATA = { id: 42, status: 'shipped', note: 'a message of about a hundred bytes of JSON, as a notification is' };
@@ -67,9 +72,13 @@ if (process.argv[2] === 'clients') {
 // ------------------------------------------------------- one setup, one run
 
 async function setUp(mode) {
-  if (!mode.startsWith('sdk')) return { exported: () => 0 };
+  if (mode !== 'context' && !mode.startsWith('sdk')) return { exported: () => 0 };
   // Loaded here: under the `no-api` preload, `@opentelemetry/api` cannot be.
-  const { setUpSdk } = await import('./lib/otel-sdk.mjs');
+  const { setUpContextManager, setUpSdk } = await import('./lib/otel-sdk.mjs');
+  if (mode === 'context') {
+    setUpContextManager();
+    return { exported: () => 0 };
+  }
   return setUpSdk({
     sampled: mode === 'sdk-10%' ? SAMPLED : undefined,
     batch: { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 200 },
