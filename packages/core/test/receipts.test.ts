@@ -413,10 +413,13 @@ describe('the receipt tag', () => {
   });
 
   it('a receipt envelope is checked like every other', () => {
-    const ok = { kind: 'receipt', origin: 'n', items: [['id', 'event', 'user', 'device', 'socket', 1]] };
+    const ok = { kind: 'receipt', origin: 'n', items: [['user', 'device', 'socket', 1, 'id', 'event', 'id2', 'event']] };
     expect(decodeEnvelope(JSON.stringify({ o: 'x', e: ok }))).toBeDefined();
-    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['id', 'event']] } }))).toBeUndefined();
-    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['id', 'event', 'user', 'device', 'socket', '1']] } }))).toBeUndefined();
+    // Who, when, then (id, event) pairs: none, half a pair, a time that is not a number, an id that is not a string.
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['user', 'device', 'socket', 1]] } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['user', 'device', 'socket', 1, 'id']] } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['user', 'device', 'socket', '1', 'id', 'event']] } }))).toBeUndefined();
+    expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, items: [['user', 'device', 'socket', 1, 7, 'event']] } }))).toBeUndefined();
     expect(decodeEnvelope(JSON.stringify({ o: 'x', e: { ...ok, origin: 1 } }))).toBeUndefined();
   });
 });

@@ -32,20 +32,22 @@ export interface MessageIds {
 }
 
 /**
- * One confirmation: the message's id and event, who confirmed it (user,
- * device, socket) and when (`Date.now()` on the node that holds the socket).
+ * What one socket confirmed in one event-loop turn: who (user, device,
+ * socket), when (`Date.now()` on the node that holds the socket, as the
+ * turn's first confirmation came), then each message's id and event, in
+ * pairs.
  */
-export type Confirmation = [id: string, event: string, userId: string, deviceFingerprint: string, socketId: string, at: number];
+export type Confirmations = [userId: string, deviceFingerprint: string, socketId: string, at: number, ...idsAndEvents: string[]];
 
 /**
  * Confirmations, from a node whose sockets confirmed to the node that owns
  * the receipts (`origin`, the sender's node): those of one event-loop turn
- * together, whatever sockets they came from.
+ * together, one entry per socket.
  */
 export interface ReceiptEnvelope {
   kind: 'receipt';
   origin: string;
-  items: Confirmation[];
+  items: Confirmations[];
 }
 
 /** What a hub offers the broker it is given. */

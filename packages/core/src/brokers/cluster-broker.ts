@@ -247,16 +247,14 @@ export function decodeEnvelope(text: string): { origin: string; envelope: Envelo
   }
 }
 
-const isConfirmation = (item: unknown): boolean =>
-  Array.isArray(item) &&
-  item.length === 6 &&
-  typeof item[0] === 'string' &&
-  typeof item[1] === 'string' &&
-  typeof item[2] === 'string' &&
-  typeof item[3] === 'string' &&
-  typeof item[4] === 'string' &&
-  typeof item[5] === 'number';
+/** One socket's confirmations: user, device, socket, time, then at least one (id, event) pair. */
+function isConfirmations(item: unknown): boolean {
+  if (!Array.isArray(item) || item.length < 6 || item.length % 2 !== 0) return false;
+  if (typeof item[0] !== 'string' || typeof item[1] !== 'string' || typeof item[2] !== 'string' || typeof item[3] !== 'number') return false;
+  for (let i = 4; i < item.length; i++) if (typeof item[i] !== 'string') return false;
+  return true;
+}
 
 function isReceipt(env: Record<string, unknown>): boolean {
-  return typeof env.origin === 'string' && Array.isArray(env.items) && env.items.every(isConfirmation);
+  return typeof env.origin === 'string' && Array.isArray(env.items) && env.items.every(isConfirmations);
 }

@@ -1,4 +1,4 @@
-import type { Confirmation, ReceiptEnvelope } from '../brokers/broker.js';
+import type { Confirmations, ReceiptEnvelope } from '../brokers/broker.js';
 import { type MessageReceipt, type ReceiptTag, tagText } from '../brokers/receipt-tag.js';
 import type { ReceiptLimits } from '../config/receipts.js';
 import type { DeliveryFilter } from '../routing/delivery-filter.js';
@@ -55,8 +55,14 @@ interface Pending {
 
 const keyOf = (id: string, userId: string): string => `${id}\u0000${userId}`;
 
-/** Most confirmations in one envelope to a node. */
+/** Most confirmations (ids) in one envelope to a node. */
 const MAX_BATCH = 1024;
+
+/** This turn's confirmations for one node: one entry per socket, and how many ids in all. */
+interface Outgoing {
+  readonly bySocket: Map<SocketSession, Confirmations>;
+  ids: number;
+}
 
 /**
  * Receipts: which device got a message, and the ones nobody got.
@@ -84,8 +90,8 @@ export class Receipts {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly unconfirmed = new Map<SocketSession, Map<string, MessageReceipt>>();
   private unconfirmedCount = 0;
-  /** Confirmations for other nodes, by node, sent once this turn ends. */
-  private readonly outbox = new Map<string, Confirmation[]>();
+  /** Confirmations for other nodes, by node and socket, sent once this turn ends. */
+  private readonly outbox = new Map<string, Outgoing>();
   private flushScheduled = false;
 
   constructor(
@@ -123,8 +129,9 @@ export class Receipts {
 
   /** Confirmations for receipts this node owns, from another node's sockets. */
   confirmed(envelope: ReceiptEnvelope): void {
-    for (const [id, event, userId, deviceFingerprint, socketId, at] of envelope.items) {
-      this.settle(id, event, userId, deviceFingerprint, socketId, at);
+    for (const item of envelope.items) {
+      const [userId, deviceFingerprint, socketId, at] = item;
+      for (let i = 4; i < item.length; i += 2) this.settle(item[i] as string, item[i + 1] as string, userId, deviceFingerprint, socketId, at);
     }
   }
 
@@ -237,22 +244,26 @@ export class Receipts {
   /**
    * One confirmation to the sender's node: settled here when it is this
    * node; else batched with the others of this event-loop turn for that
-   * node (one envelope, whatever sockets they came from), at most
-   * {@link MAX_BATCH} to an envelope.
+   * node (one envelope, one entry per socket), at most {@link MAX_BATCH}
+   * ids to an envelope.
    */
   private forward(session: SocketSession, { id, origin, event }: MessageReceipt, at: number): void {
     if (origin === this.host.nodeId) {
       this.settle(id, event, session.userId, session.deviceFingerprint, session.id, at);
       return;
     }
-    const item: Confirmation = [id, event, session.userId, session.deviceFingerprint, session.id, at];
-    let items = this.outbox.get(origin);
-    if (!items) {
-      items = [];
-      this.outbox.set(origin, items);
+    let outgoing = this.outbox.get(origin);
+    if (!outgoing) {
+      outgoing = { bySocket: new Map(), ids: 0 };
+      this.outbox.set(origin, outgoing);
     }
-    items.push(item);
-    if (items.length >= MAX_BATCH) this.flushTo(origin);
+    let item = outgoing.bySocket.get(session);
+    if (!item) {
+      item = [session.userId, session.deviceFingerprint, session.id, at];
+      outgoing.bySocket.set(session, item);
+    }
+    item.push(id, event);
+    if (++outgoing.ids >= MAX_BATCH) this.flushTo(origin);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -260,9 +271,9 @@ export class Receipts {
   }
 
   private flushTo(origin: string): void {
-    const items = this.outbox.get(origin);
+    const outgoing = this.outbox.get(origin);
     this.outbox.delete(origin);
-    if (items && items.length > 0) this.host.send({ kind: 'receipt', origin, items });
+    if (outgoing && outgoing.ids > 0) this.host.send({ kind: 'receipt', origin, items: [...outgoing.bySocket.values()] });
   }
 
   /** Sends what this turn's confirmations batched. */
