@@ -398,6 +398,22 @@ describe('the receipt tag', () => {
     expect(untagText(tagged)).toEqual({ text: nested, tag: { id: 'id', origin: 'node' } });
   });
 
+  it('is read from the text of an envelope without an id beside it (as a node of an earlier version sends it)', async () => {
+    const bus = new InMemoryBus();
+    const b = await hub({ broker: new InMemoryBroker(bus) });
+    const seen = record(b);
+    const client = await device(b, 'u1');
+    const frame = JSON.stringify({ event: 'order', data: { n: 1 } });
+    const message = `${frame.slice(0, -1)},"wshub:r":["m1","old-node"]}`;
+    bus.publish('wshub:user:u1', JSON.stringify({ o: 'old-node', e: { kind: 'send', userId: 'u1', event: 'order', filter: null, message } }));
+    expect(await client.next()).toEqual({ event: 'order', data: { n: 1 }, id: 'm1' });
+    // Its confirmation goes to the node the tag names, not settled here.
+    const toOldNode = new Promise<string>((resolve) => bus.subscribe('wshub:node:old-node', (_channel, data) => resolve(data)));
+    client.emit(CONFIRM, { ids: ['m1'] });
+    expect(JSON.parse(await toOldNode).e).toMatchObject({ kind: 'receipt', origin: 'old-node', items: [['u1', 'phone', expect.any(String), expect.any(Number), 'm1', 'order']] });
+    expect(seen.delivered).toEqual([]);
+  });
+
   it("a message's id and origin travel beside its frame in an envelope, checked like the rest", () => {
     const send = { kind: 'send', userId: 'u1', event: 'e', filter: null, message: '{"event":"e","data":1}' };
     expect(decodeEnvelope(JSON.stringify({ o: 'x', e: send }))).toBeDefined();
