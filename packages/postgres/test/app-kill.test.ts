@@ -57,8 +57,8 @@ describe.skipIf(!user)('the app SIGKILLed inside its transaction', () => {
     expect(await rows(pool, table)).toEqual({ pending: 0, dead: 0 });
 
     // The user's and the push's locks went with it: a committed row for the same user goes through,
-    // and it is the first frame the client gets, after a few of the relay's polls.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // and it is the first frame the client gets (the relay reads in commit order: nothing of the
+    // rolled-back rows could come before it).
     await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'after', 1));
     const next = await client.next(10_000);
     expect([next.event, next.data]).toEqual(['after', 1]);

@@ -114,8 +114,9 @@ describe.skipIf(!user)('the relay on a node:cluster worker (WorkerBroker)', () =
     expect((await u2.waitForClose()).code).toBe(4000);
     await until('the table to be empty', async () => (await rows(pool, table)).pending === 0);
     await until('the relay to count 33 rows', async () => (await primary.call<{ relayed: number }>(a.worker, 'relayStats')).relayed === 33);
-    // Nothing more: a repeat would come before this.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing more: a repeat of any row would come before a row committed after them all, on the same way to the user.
+    await transaction(pool, (tx) => outbox.sendMessage(tx, 'u1', 'barrier'));
+    for (const socket of [onB, onA]) expect(await take(socket, 1)).toEqual([{ event: 'barrier' }]);
     expect(onB.unread).toEqual([]);
     expect(onA.unread).toEqual([]);
     expect(primary.errors).toEqual([]);
