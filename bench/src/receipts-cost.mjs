@@ -18,6 +18,14 @@
  * nodes) and of the load process is measured over the same span (to the
  * last `'delivered'` with receipts on): on a busy machine it holds up
  * better than the rates.
+ *
+ * A third contender, "ids only", has receipts off and gives every message
+ * an `options.id`: the id travels in the envelope and in the v2 frame, as
+ * with receipts, but nothing is tracked or confirmed. It splits what
+ * receipts cost into what carrying an id costs and the rest.
+ *
+ *   ONLY=on|off|ids ...   one contender (for a CPU profile)
+ *   ... --json            one JSON line at the end
  */
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,7 +68,8 @@ if (process.argv[2] === 'clients') {
           const frame = JSON.parse(String(raw));
           if (frame.event === 'wshub:welcome') return;
           count++;
-          if (typeof frame.id !== 'string') return;
+          // A client confirms when the hub's welcome says receipts are on (here: told so), not for an id alone.
+          if (!m.confirm || typeof frame.id !== 'string') return;
           ids.push(frame.id);
           if (ids.length >= CONFIRM_IDS) flush();
           else if (ids.length === 1) timer = setTimeout(flush, Math.max(0, sentAt + CONFIRM_MS - performance.now()));
@@ -155,12 +164,12 @@ async function until(check, what) {
   }
 }
 
-async function contender({ receipts }, round, redisUrl) {
-  const prefix = `rc${round}${receipts ? 'on' : 'off'}`;
+async function contender({ receipts, ids }, round, redisUrl) {
+  const prefix = `rc${round}${receipts ? 'on' : ids ? 'ids' : 'off'}`;
   const receiver = await startHub({ receipts, redisUrl, prefix });
   const sender = await startHub({ receipts, redisUrl, prefix });
   const clients = new Clients();
-  await clients.ask({ type: 'connect', port: receiver.port, users: USERS }, 'connected');
+  await clients.ask({ type: 'connect', port: receiver.port, users: USERS, confirm: receipts }, 'connected');
   const redis = new Redis(redisUrl);
   await waitSubscribed(redis, prefix);
   await new Promise((r) => setTimeout(r, 200));
@@ -174,8 +183,10 @@ async function contender({ receipts }, round, redisUrl) {
     const envelopesBefore = receiver.hub.stats().broker.published;
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
+    const tag = `${prefix}.${total}.`;
     for (let i = 0; i < total; i++) {
-      hub.sendMessage(`u${i % USERS}`, 'order', DATA);
+      if (ids) hub.sendMessage(`u${i % USERS}`, 'order', DATA, undefined, { id: tag + i });
+      else hub.sendMessage(`u${i % USERS}`, 'order', DATA);
       if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
     await until(async () => (await clients.count()) - before >= total, 'deliveries');
@@ -246,9 +257,10 @@ async function main() {
   }
   // ONLY=on or ONLY=off runs one contender (for a CPU profile of it).
   const contenders = [
-    { name: 'receipts off', receipts: false },
-    { name: 'receipts on', receipts: true },
-  ].filter((c) => !process.env.ONLY || c.name === `receipts ${process.env.ONLY}`);
+    { name: 'receipts off', only: 'off', receipts: false },
+    { name: 'receipts on', only: 'on', receipts: true },
+    { name: 'ids only', only: 'ids', receipts: false, ids: true },
+  ].filter((c) => !process.env.ONLY || c.only === process.env.ONLY);
   const loadBefore = loadavg();
   const results = new Map(contenders.map((c) => [c.name, { delivered: [], confirmed: [], hubCpu: [], loadCpu: [], frames: [], envelopes: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -273,15 +285,26 @@ async function main() {
     const r = results.get(c.name);
     out.push(`| ${c.name} | ${cell(r.delivered)} | ${r.confirmed.length ? cell(r.confirmed) : '—'} | ${us(r.hubCpu)} | ${us(r.loadCpu)} | ${r.frames.length ? median(r.frames).toFixed(2) : '—'} | ${r.envelopes.length ? median(r.envelopes).toFixed(3) : '—'} |`);
   }
-  if (contenders.length === 2) {
-    const ratio = (metric) => (median(results.get('receipts on')[metric]) / median(results.get('receipts off')[metric])).toFixed(2);
-    out.push('', `on/off deliveries/s: ${ratio('delivered')}×; hub CPU per message: ${ratio('hubCpu')}×; load CPU per message: ${ratio('loadCpu')}×`);
+  const ratio = (name, metric) => median(results.get(name)[metric]) / median(results.get('receipts off')[metric]);
+  const ratios = {};
+  for (const name of ['receipts on', 'ids only']) {
+    if (!results.has(name) || !results.has('receipts off')) continue;
+    ratios[name] = { delivered: ratio(name, 'delivered'), hubCpu: ratio(name, 'hubCpu'), loadCpu: ratio(name, 'loadCpu') };
+    const r = ratios[name];
+    out.push(
+      '',
+      `${name === 'receipts on' ? 'on' : 'ids only'}/off deliveries/s: ${r.delivered.toFixed(2)}×; hub CPU per message: ${r.hubCpu.toFixed(2)}×; load CPU per message: ${r.loadCpu.toFixed(2)}×`,
+    );
   }
   const load = (l) => l.map((x) => x.toFixed(1)).join(' ');
   out.push(`load average (1, 5, 15 min): ${load(loadBefore)} at the start, ${load(loadavg())} at the end, ${availableParallelism()} cores`);
   const mem = await memoryPerReceipt();
   out.push(`heap per pending receipt: ${mem.perUser.toFixed(0)} B (one per user), ${mem.perMessage.toFixed(0)} B (many for one user)`);
   process.stdout.write(`${out.join('\n')}\n`);
+  if (process.argv.includes('--json')) {
+    const summary = Object.fromEntries([...results].map(([name, r]) => [name, r]));
+    process.stdout.write(`${JSON.stringify({ users: USERS, targeted: TARGETED, rounds: ROUNDS, summary, ratios, memory: mem, loadavg: loadavg() })}\n`);
+  }
   redisChild?.kill();
   process.exit(0);
 }
