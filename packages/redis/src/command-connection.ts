@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { RedisUnavailableError } from './redis-unavailable-error.js';
+import { holdForTurn } from './turn-writes.js';
 
 /** What the command connection tells its owner. */
 export interface CommandConnectionEvents {
@@ -58,9 +59,15 @@ export class CommandConnection {
     return stream?.writable === true;
   }
 
-  /** Publishes on a channel: PUBLISH on one Redis, SPUBLISH (sharded) on a cluster. */
+  /**
+   * Publishes on a channel: PUBLISH on one Redis, SPUBLISH (sharded) on a
+   * cluster (the broker's lanes publish to each master's own connection).
+   * The publishes of one turn leave in one write ({@link holdForTurn}).
+   */
   publish(channel: string, data: string): Promise<number> {
-    return this.cluster ? (this.redis.spublish(channel, data) as Promise<number>) : this.redis.publish(channel, data);
+    if (this.cluster) return this.redis.spublish(channel, data) as Promise<number>;
+    holdForTurn(this.redis as Redis);
+    return (this.redis as Redis).publish(channel, data);
   }
 
   /** Reports the current state once a hub attached: `up` if the connection is ready already. */

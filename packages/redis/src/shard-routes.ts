@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { keySlot } from './key-slot.js';
 import type { PublishLanes } from './outage-publisher.js';
+import { holdForTurn } from './turn-writes.js';
 
 /** The parts of ioredis's `Cluster` internals this uses (the same the cluster client routes commands with). */
 interface ConnectionPool {
@@ -111,6 +112,8 @@ export class ShardRoutes implements PublishLanes {
     const master = this.cluster.slots[this.slotOf(channel)]?.[0];
     const redis = master === undefined ? undefined : this.pool?.getInstanceByKey(master);
     if (!redis) return Promise.reject(new Error('no connection to the master of its slot'));
+    // The publishes of one turn to this master leave in one write.
+    holdForTurn(redis);
     return redis.spublish(channel, data).catch((error: Error) => {
       if (/^(MOVED|ASK|CLUSTERDOWN)\b/.test(error.message)) this.refreshSlots();
       throw error;
