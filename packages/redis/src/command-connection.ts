@@ -62,7 +62,8 @@ export class CommandConnection {
   /**
    * Publishes on a channel: PUBLISH on one Redis, SPUBLISH (sharded) on a
    * cluster (the broker's lanes publish to each master's own connection).
-   * The publishes of one turn leave in one write ({@link holdForTurn}).
+   * The first publish of a turn goes at once, the rest of the turn together
+   * ({@link holdForTurn}).
    */
   publish(channel: string, data: string): Promise<number> {
     if (this.cluster) return this.redis.spublish(channel, data) as Promise<number>;

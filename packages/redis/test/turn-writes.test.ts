@@ -17,12 +17,13 @@ function authenticate(req: IncomingMessage) {
 }
 
 /**
- * The publishes of one turn leave in one socket write (one per
- * MAX_COMMANDS_PER_WRITE): two hubs on a real redis-server, real sockets.
+ * The first publish of a turn goes at once, the rest of the turn together
+ * (one socket write per MAX_COMMANDS_PER_WRITE): two hubs on a real
+ * redis-server, real sockets.
  * The sender's command connection is the test's own ioredis client, whose
  * socket is watched (each call of its write, passed through).
  */
-describe.skipIf(skip)(skip ?? 'RedisBroker: one write per turn', () => {
+describe.skipIf(skip)(skip ?? "RedisBroker: a turn's publishes leave together", () => {
   let redis: RedisServer;
   const closers: Array<() => Promise<unknown> | unknown> = [];
 
