@@ -255,7 +255,7 @@ async function main() {
     await r.ping();
     r.disconnect();
   }
-  // ONLY=on or ONLY=off runs one contender (for a CPU profile of it).
+  // ONLY=on, off or ids runs one contender (for a CPU profile of it).
   const contenders = [
     { name: 'receipts off', only: 'off', receipts: false },
     { name: 'receipts on', only: 'on', receipts: true },
@@ -302,7 +302,7 @@ async function main() {
   out.push(`heap per pending receipt: ${mem.perUser.toFixed(0)} B (one per user), ${mem.perMessage.toFixed(0)} B (many for one user)`);
   process.stdout.write(`${out.join('\n')}\n`);
   if (process.argv.includes('--json')) {
-    const summary = Object.fromEntries([...results].map(([name, r]) => [name, r]));
+    const summary = Object.fromEntries(results);
     process.stdout.write(`${JSON.stringify({ users: USERS, targeted: TARGETED, rounds: ROUNDS, summary, ratios, memory: mem, loadavg: loadavg() })}\n`);
   }
   redisChild?.kill();
