@@ -234,7 +234,11 @@ describe.skipIf(skip)(skip ?? "share: true in an app built by Vite, webpack 5 an
     expect(log.errors).toEqual([
       'wshub client: the shared worker could not be started: is shared-worker.js served beside the bundle that holds the client? (see "One socket for all tabs" in the README)',
     ]);
-    expect(served.workerScripts).toEqual([{ path: '/shared-worker.js', file: undefined }]);
+    // Asked for beside the bundle and not found there. Once, or twice when the browser reports the failed
+    // load after the tab's watchdog (WORKER_TIMEOUT_MS without a beat) has started a worker again.
+    expect(served.workerScripts.length).toBeGreaterThanOrEqual(1);
+    expect(served.workerScripts.length).toBeLessThanOrEqual(2);
+    for (const script of served.workerScripts) expect(script).toEqual({ path: '/shared-worker.js', file: undefined });
     expect(hub.hub.socketsOf('alice')).toHaveLength(0);
   }, 30_000);
 });
