@@ -42,7 +42,7 @@ export const SUITES: ReadonlyArray<{ workspace: string; exclude: string[]; half:
       'test/cluster-outage.test.ts',
       'test/faults.test.ts',
       'test/rolling-restart.test.ts',
-      'test/recording-flood.test.ts',
+      'test/flood.test.ts',
     ],
   },
 ];

@@ -28,6 +28,9 @@ export const BROKER_METRICS: readonly BrokerMetric[] = [
   { key: 'bufferDropped', name: 'broker_held_dropped_total', type: 'counter', help: 'Held publishes dropped because the outage buffer was full.' },
   { key: 'bufferExpired', name: 'broker_held_expired_total', type: 'counter', help: 'Held publishes dropped for waiting longer than the buffer allows.' },
   { key: 'publishFailed', name: 'broker_publish_failures_total', type: 'counter', help: 'Publishes the broker answered with an error or that failed in flight.' },
+  { key: 'publishPendingBytes', name: 'broker_publish_pending_bytes', type: 'gauge', help: 'Bytes of publishes handed to the broker and not answered yet.' },
+  { key: 'publishWaits', name: 'broker_publish_waits_total', type: 'counter', help: 'Sends that waited for the broker to answer earlier publishes (flow control).' },
+  { key: 'publishRefused', name: 'broker_publish_refused_total', type: 'counter', help: 'Sends refused because too many publishes waited for the broker to answer.' },
   { key: 'subscriberRestarts', name: 'broker_subscriber_restarts_total', type: 'counter', help: 'Subscriber connections replaced after a failed liveness probe.' },
   { key: 'reconnects', name: 'broker_reconnects_total', type: 'counter', help: 'Times the broker connection came back after an outage.' },
 ];

@@ -123,6 +123,24 @@ export interface RedisBrokerOptions {
    */
   recordMaxInFlightBytes?: number;
   /**
+   * Flow control for publishes: when more than this many bytes (of message
+   * text, in UTF-16 units) were published to Redis and not answered yet,
+   * `sendMessage`/`push` wait (their promises settle later) until Redis has
+   * answered half of them, or `commandTimeoutMs` passed. An app's loop of
+   * sends is slowed to Redis's pace instead of running out of memory. Await
+   * them.
+   * @default 1048576 (1 MiB)
+   */
+  highWaterMarkBytes?: number;
+  /**
+   * …and at this many a send is refused: `sendMessage`/`push` reject with a
+   * `RangeError` and deliver nothing. Only an app that does not await its
+   * sends (or Redis that stopped answering) gets there. At least
+   * `highWaterMarkBytes`.
+   * @default 16777216 (16 MiB)
+   */
+  maxQueuedBytes?: number;
+  /**
    * With `recovery` on Redis Cluster: how long a recorded message waits at
    * a node before it is delivered, so that a user's messages and the
    * broadcasts, which come from two shards over two connections, leave in
@@ -149,6 +167,8 @@ export interface ResolvedRedisBrokerOptions {
   reconnectMaxDelayMs: number;
   recordMaxInFlight: number;
   recordMaxInFlightBytes: number;
+  highWaterMarkBytes: number;
+  maxQueuedBytes: number;
   orderWindowMs: number;
 }
 
@@ -167,6 +187,8 @@ export const DEFAULT_REDIS_BROKER_OPTIONS: Readonly<ResolvedRedisBrokerOptions> 
   reconnectMaxDelayMs: 1000,
   recordMaxInFlight: 4096,
   recordMaxInFlightBytes: 8 * 1024 * 1024,
+  highWaterMarkBytes: 1024 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
   orderWindowMs: 50,
 });
 
@@ -203,8 +225,13 @@ export function resolveRedisBrokerOptions(options: RedisBrokerOptions): Resolved
     reconnectMaxDelayMs: positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, d.reconnectMaxDelayMs, 10),
     recordMaxInFlight: positive('recordMaxInFlight', options.recordMaxInFlight, d.recordMaxInFlight),
     recordMaxInFlightBytes: positive('recordMaxInFlightBytes', options.recordMaxInFlightBytes, d.recordMaxInFlightBytes, 1024),
+    highWaterMarkBytes: positive('highWaterMarkBytes', options.highWaterMarkBytes, d.highWaterMarkBytes, 1024),
+    maxQueuedBytes: positive('maxQueuedBytes', options.maxQueuedBytes, d.maxQueuedBytes, 1024),
     orderWindowMs: positive('orderWindowMs', options.orderWindowMs, d.orderWindowMs, 0),
   };
+  if (resolved.maxQueuedBytes < resolved.highWaterMarkBytes) {
+    throw optionError('RedisBroker', 'maxQueuedBytes', `at least highWaterMarkBytes (${resolved.highWaterMarkBytes})`, resolved.maxQueuedBytes);
+  }
   if (resolved.nodeTtlMs < 2 * resolved.nodeHeartbeatMs) {
     throw new TypeError(
       `wshub RedisBroker: option "nodeTtlMs" (${resolved.nodeTtlMs}) must be at least twice "nodeHeartbeatMs" (${resolved.nodeHeartbeatMs}), or a live node would drop out of presence between heartbeats`,

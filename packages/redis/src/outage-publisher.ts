@@ -1,5 +1,6 @@
 import type { ThrottledReporter } from './throttled-reporter.js';
 import { OutageBuffer } from './outage-buffer.js';
+import type { PublishBacklog } from './publish-backlog.js';
 import type { PublisherCounters } from './redis-broker-stats.js';
 
 /** How often held publishes are retried on a cluster while one of its shards is away or settling. */
@@ -42,6 +43,8 @@ export interface OutagePublisherOptions {
   /** Reports through the hub's `'error'`. */
   report(error: Error): void;
   reporter: ThrottledReporter;
+  /** Counts what was handed to Redis and not answered yet (flow control). */
+  backlog: PublishBacklog;
   /** On Redis Cluster: per-slot lanes, so one shard that fails over holds only its own publishes. */
   lanes?: PublishLanes;
 }
@@ -168,8 +171,12 @@ export class OutagePublisher {
    * retried: delivery across nodes is at most once.
    */
   private sendNow(channel: string, data: string): void {
-    const sent = this.options.lanes ? this.options.lanes.send(channel, data) : this.options.send(channel, data);
-    sent.catch((error: Error) => {
+    const { backlog, lanes } = this.options;
+    const bytes = data.length;
+    backlog.sent(bytes);
+    const sent = lanes ? lanes.send(channel, data) : this.options.send(channel, data);
+    sent.then(() => backlog.answered(bytes), (error: Error) => {
+      backlog.answered(bytes);
       this.counters.publishFailed++;
       this.options.reporter.report('publish', new Error(`wshub: a Redis publish on "${channel}" failed: ${error.message}`));
     });

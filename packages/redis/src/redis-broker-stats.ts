@@ -1,10 +1,17 @@
 /**
  * `hub.stats().broker` of a {@link RedisBroker}. Counters only grow; `held`,
- * `heldBytes`, `connected` and `subscribed` describe the moment.
+ * `heldBytes`, `publishPendingBytes`, `connected` and `subscribed` describe
+ * the moment.
  */
 export type RedisBrokerStats = {
   /** Envelopes this node published (including held ones). */
   published: number;
+  /** Bytes (UTF-16 units) of publishes handed to Redis and not answered yet (flow control: `highWaterMarkBytes`). */
+  publishPendingBytes: number;
+  /** Sends that waited for a Redis connection to write what it held (`highWaterMarkBytes`). */
+  publishWaits: number;
+  /** Sends refused because a Redis connection held `maxQueuedBytes` (they delivered nothing). */
+  publishRefused: number;
   /** Envelopes from other nodes that reached this node. */
   received: number;
   /** Malformed messages on a wshub channel. */

@@ -3,6 +3,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { CommandConnection } from './command-connection.js';
 import { type RedisBrokerOptions, type ResolvedRedisBrokerOptions, resolveRedisBrokerOptions } from './options.js';
 import { OutagePublisher } from './outage-publisher.js';
+import { PublishBacklog } from './publish-backlog.js';
 import { PresenceReplicator } from './presence-replicator.js';
 import { PresenceStore } from './presence-store.js';
 import type { RedisBrokerStats } from './redis-broker-stats.js';
@@ -48,6 +49,8 @@ export class RedisBroker extends ClusterBroker {
   private readonly makeSubscriber: (nodeId: string) => Subscriber;
   private subscriber: Subscriber | undefined;
   private readonly publisher: OutagePublisher;
+  /** Flow control: sends wait while a connection's write buffer is long. */
+  private readonly backlog: PublishBacklog;
   /** On Redis Cluster: where each publish goes, and whether its shard takes it now. */
   private readonly routes: ShardRoutes | undefined;
   private readonly reporter: ThrottledReporter;
@@ -105,12 +108,14 @@ export class RedisBroker extends ClusterBroker {
     });
     const isCluster = cmd instanceof Cluster || (cmd as { isCluster?: boolean }).isCluster === true;
     this.routes = isCluster ? new ShardRoutes(cmd as Cluster, resolved.bufferFlushDelayMs) : undefined;
+    this.backlog = new PublishBacklog({ ...resolved, timeoutMs: resolved.commandTimeoutMs });
     this.publisher = new OutagePublisher({
       ...resolved,
       writable: () => this.commands.writable,
       send: (channel, data) => this.commands.publish(channel, data),
       report: (error) => this.report(error),
       reporter: this.reporter,
+      backlog: this.backlog,
       ...(this.routes ? { lanes: this.routes } : {}),
     });
 
@@ -245,6 +250,16 @@ export class RedisBroker extends ClusterBroker {
 
   // ----------------------------------------------------------- transport
 
+  /**
+   * Flow control (see `Broker.admit`): `undefined` while less than
+   * `highWaterMarkBytes` of publishes wait for Redis's answer; above it, a
+   * promise that settles once Redis answered half of them; at
+   * `maxQueuedBytes`, a RangeError.
+   */
+  admit(): Promise<void> | undefined {
+    return this.backlog.admit();
+  }
+
   protected publish(channel: string, data: string): void {
     this.publisher.publish(channel, data);
   }
@@ -308,6 +323,9 @@ export class RedisBroker extends ClusterBroker {
   override stats(): RedisBrokerStats {
     return {
       published: this.counters.published,
+      publishPendingBytes: this.backlog.bytes,
+      publishWaits: this.backlog.waits,
+      publishRefused: this.backlog.refused,
       received: this.counters.received,
       ignored: this.counters.ignored,
       held: this.publisher.held,
@@ -349,6 +367,7 @@ export class RedisBroker extends ClusterBroker {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.probeTimer);
     this.publisher.close();
+    this.backlog.release();
     this.routes?.close();
     this.recorded?.close();
     await this.presence?.retire();

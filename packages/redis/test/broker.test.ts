@@ -105,6 +105,91 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
     });
   });
 
+  describe('publishes are flow-controlled (highWaterMarkBytes, maxQueuedBytes)', () => {
+    const text = 'x'.repeat(1024);
+    const limits = { highWaterMarkBytes: 16 * 1024, maxQueuedBytes: 64 * 1024 };
+
+    /** What another node would get: the numbers (`#<i>#`) of the messages Redis delivered on `channel`, in order. */
+    async function listen(channel: string) {
+      const subscriber = new Redis(redis.url);
+      const seen: number[] = [];
+      subscriber.on('message', (_c: string, message: string) => seen.push(Number(/#(\d+)#/.exec(message)?.[1])));
+      await subscriber.subscribe(channel);
+      return { seen, close: () => subscriber.disconnect() };
+    }
+
+    it('an await loop waits while Redis answers slowly: what is unanswered stays near the mark, and every publish arrives in order', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      const { hub, errors } = await startHub({ url: proxy.url, prefix: 'flow-await', ...limits });
+      const other = await listen('flow-await:user:nobody');
+      try {
+        proxy.delayResponses(20);
+        let most = 0;
+        for (let i = 0; i < 300; i++) {
+          await hub.sendMessage('nobody', 'n', `#${i}#${text}`);
+          most = Math.max(most, hub.stats().broker.publishPendingBytes!);
+        }
+        expect(hub.stats().broker.publishWaits).toBeGreaterThan(0);
+        // At most one message past the mark (the one admitted just below it); 300 KiB without the bound.
+        expect(most).toBeLessThan(limits.highWaterMarkBytes + 2048);
+        await waitUntil(() => other.seen.length === 300, 'every publish to arrive');
+        expect(other.seen).toEqual([...Array(300).keys()]);
+        expect(hub.stats().broker.publishRefused).toBe(0);
+        expect(errors).toEqual([]);
+      } finally {
+        other.close();
+        await hub.close();
+        await proxy.close();
+      }
+    });
+
+    it('sends that are not awaited are refused at maxQueuedBytes with a RangeError, and a refused message reaches nobody', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-refuse', ...limits });
+      const other = await listen('flow-refuse:user:nobody');
+      try {
+        proxy.delayResponses(200);
+        const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => hub.sendMessage('nobody', 'n', `#${i}#${text}`)));
+        const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+        const accepted = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        expect(refused.length).toBeGreaterThan(100);
+        expect(refused[0]).toBeInstanceOf(RangeError);
+        expect(refused[0]!.message).toMatch(/over maxQueuedBytes \(65536\); this message was not sent/);
+        expect(hub.stats().broker.publishRefused).toBe(refused.length);
+        await waitUntil(() => hub.stats().broker.publishPendingBytes === 0, 'Redis to answer every accepted publish');
+        await waitUntil(() => other.seen.length >= accepted.length, 'the accepted publishes to arrive');
+        // Exactly the accepted ones, in order: those refused were never published.
+        expect(other.seen).toEqual(accepted);
+        // Once Redis has answered, sends go again.
+        await hub.sendMessage('nobody', 'n', `#${200}#`);
+        await waitUntil(() => other.seen.at(-1) === 200, 'a later send to arrive');
+      } finally {
+        other.close();
+        await hub.close();
+        await proxy.close();
+      }
+    });
+
+    it('a send waiting for Redis that stopped answering settles after commandTimeoutMs, and the app goes on', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      // A long node heartbeat: nothing else notices the silent connection within this test.
+      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-silent', commandTimeoutMs: 300, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000, ...limits });
+      try {
+        expect(proxy.freezeCommands()).toBe(1);
+        const started = Date.now();
+        for (let i = 0; i < 20; i++) await hub.sendMessage('nobody', 'n', `#${i}#${text}`);
+        const elapsed = Date.now() - started;
+        const { publishWaits, publishPendingBytes } = hub.stats().broker;
+        expect(publishWaits).toBeGreaterThan(0);
+        expect(publishPendingBytes).toBeGreaterThanOrEqual(limits.highWaterMarkBytes);
+        expect(elapsed).toBeGreaterThanOrEqual(250);
+      } finally {
+        await hub.close();
+        await proxy.close();
+      }
+    });
+  });
+
   describe('a password never shows in what the hub reports', () => {
     it('when Redis refuses it, the errors name the failure, not the password', async () => {
       const secret = 'wr0ng-pa55word';

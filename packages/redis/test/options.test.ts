@@ -19,6 +19,8 @@ describe('options are checked before anything connects', () => {
     [{ bufferMaxAgeMs: 1.5 }, 'option "bufferMaxAgeMs" must be an integer of at least 1, got 1.5'],
     [{ recordMaxInFlight: 0 }, 'option "recordMaxInFlight" must be an integer of at least 1, got 0'],
     [{ recordMaxInFlightBytes: 100 }, 'option "recordMaxInFlightBytes" must be an integer of at least 1024, got 100'],
+    [{ highWaterMarkBytes: 512 }, 'option "highWaterMarkBytes" must be an integer of at least 1024, got 512'],
+    [{ highWaterMarkBytes: 4096, maxQueuedBytes: 2048 }, 'option "maxQueuedBytes" must be at least highWaterMarkBytes (4096), got 2048'],
     [{ orderWindowMs: -1 }, 'option "orderWindowMs" must be an integer of at least 0, got -1'],
     [{ nodeHeartbeatMs: 6000 }, 'option "nodeTtlMs" (10000) must be at least twice "nodeHeartbeatMs" (6000)'],
     [{ heartbeatMs: 3000 }, 'option "heartbeatMs" is now "nodeHeartbeatMs"'],
@@ -44,6 +46,8 @@ describe('options are checked before anything connects', () => {
       reconnectMaxDelayMs: 1000,
       recordMaxInFlight: 4096,
       recordMaxInFlightBytes: 8 * 1024 * 1024,
+      highWaterMarkBytes: 1024 * 1024,
+      maxQueuedBytes: 16 * 1024 * 1024,
       orderWindowMs: 50,
     });
   });

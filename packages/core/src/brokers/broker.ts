@@ -151,7 +151,8 @@ export interface Broker {
   history?(limits: RecoveryLimits): MessageHistory;
   /**
    * Flow control, for a broker whose queue to the other nodes can fill
-   * faster than it empties (`WorkerBroker`). The hub calls it before it
+   * faster than it empties (`WorkerBroker`; `RedisBroker`, whose publishes
+   * wait in ioredis for Redis's answer). The hub calls it before it
    * delivers a message it will publish (`sendMessage`, `push`):
    * `undefined` when the broker takes it now; a promise when its queue is
    * long, which the hub awaits after publishing, so the app's call resolves
