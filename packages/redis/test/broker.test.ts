@@ -170,6 +170,33 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       }
     });
 
+    it('disconnect and updateUser are admitted as sends are: an await loop waits, calls not awaited are refused', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-calls', ...limits });
+      try {
+        proxy.delayResponses(20);
+        let most = 0;
+        for (let i = 0; i < 500; i++) {
+          await hub.updateUser({ id: `user-${i}`, name: text.slice(0, 100) });
+          await hub.disconnect(`user-${i}`);
+          most = Math.max(most, hub.stats().broker.publishPendingBytes!);
+        }
+        expect(hub.stats().broker.publishWaits).toBeGreaterThan(0);
+        expect(most).toBeLessThan(limits.highWaterMarkBytes + 1024);
+        await waitUntil(() => hub.stats().broker.publishPendingBytes === 0, 'Redis to answer');
+        proxy.delayResponses(200);
+        const results = await Promise.allSettled(Array.from({ length: 1500 }, (_, i) => hub.disconnect(`user-${i}`)));
+        const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+        expect(refused.length).toBeGreaterThan(0);
+        expect(refused[0]).toBeInstanceOf(RangeError);
+        expect(refused[0]!.message).toContain('over maxQueuedBytes (65536)');
+        expect(hub.stats().broker.published).toBe(1000 + 1500 - refused.length);
+      } finally {
+        await hub.close();
+        await proxy.close();
+      }
+    });
+
     it('a send waiting for Redis that stopped answering settles after commandTimeoutMs, and the app goes on', async () => {
       const proxy = await TcpProxy.start(redis.port);
       // A long node heartbeat: nothing else notices the silent connection within this test.

@@ -7,6 +7,7 @@ import type { Connection, OpenOptions, Session } from '../session/connection.js'
 import { closeSessions } from '../session/drain.js';
 import { isWellFormed } from '../session/handshake.js';
 import type { Handler } from '../util/notifier.js';
+import type { ClusterSync } from './cluster-sync.js';
 import { openSession } from './admission.js';
 import { assertUserId } from './arguments.js';
 import { createHubContext, type HubContext } from './hub-context.js';
@@ -166,8 +167,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       throw new TypeError(`wshub: "deviceFingerprint" must be a string, got ${typeof deviceFingerprint}`);
     }
     const { cluster, tracing } = this.ctx;
-    if (!tracing) return cluster.disconnect(userId, deviceFingerprint);
-    return tracing.send('disconnect', { userId, countSockets: false }, async () => cluster.disconnect(userId, deviceFingerprint));
+    const run = () => admitted(cluster, () => cluster.disconnect(userId, deviceFingerprint));
+    if (!tracing) return run();
+    return tracing.send('disconnect', { userId, countSockets: false }, async () => run());
   }
 
   /** Replaces the user object on every socket of `user.id`, on every node. */
@@ -176,8 +178,9 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
       throw new TypeError('wshub: updateUser(user) needs an object with a non-empty string "id"');
     }
     const { cluster, tracing } = this.ctx;
-    if (!tracing) return cluster.updateUser(user.id, user);
-    return tracing.send('updateUser', { userId: user.id, countSockets: false }, async () => cluster.updateUser(user.id, user));
+    const run = () => admitted(cluster, () => cluster.updateUser(user.id, user));
+    if (!tracing) return run();
+    return tracing.send('updateUser', { userId: user.id, countSockets: false }, async () => run());
   }
 
   // ---------------------------------------------------------------- queries
@@ -255,4 +258,15 @@ export class Hub<User extends HubUser = HubUser, S extends object = object> {
 export interface CloseOptions {
   /** Spread the closing of sockets (with 1012) over this many ms. 0 closes all at once with 1001. */
   drainMs?: number;
+}
+
+/**
+ * Runs `publish` (something every node must hear) the way a send is
+ * admitted: throws before doing anything when the broker's queue is full;
+ * else what the caller awaits after it (see `Broker.admit`).
+ */
+function admitted(cluster: ClusterSync<HubUser>, publish: () => void): Promise<void> | undefined {
+  const backlog = cluster.admit();
+  publish();
+  return backlog;
 }
