@@ -177,6 +177,31 @@ describe.skipIf(skip)(skip ?? 'three nodes over Redis Cluster (sharded pub/sub)'
       }
     });
 
+    it("an app's await loop of sends waits for the masters' answers: what is unanswered stays near highWaterMarkBytes, every message arrives in order", async () => {
+      const users = Array.from({ length: 12 }, (_, i) => `loop${i}`);
+      const clients = await Promise.all(users.map((user) => connect(a, `user=${user}`)));
+      const limits = { highWaterMarkBytes: 16 * 1024, maxQueuedBytes: 64 * 1024 };
+      const sender = await HubProcess.start('E', { cluster: cluster.nodes, ...OPTIONS, ...limits });
+      try {
+        // A first round, so every master's connection is open before the loop.
+        await sender.call('sendBurst', users, 1);
+        const most = await sender.call<number>('awaitLoop', users, 1200, 1024);
+        const { broker } = await sender.call<{ broker: Record<string, number> }>('stats');
+        expect(broker.publishWaits).toBeGreaterThan(0);
+        expect(most).toBeLessThan(limits.highWaterMarkBytes + 2048);
+        expect(broker.publishRefused).toBe(0);
+        for (const [i, client] of clients.entries()) {
+          await waitUntil(() => client.messages.filter((m) => m.event === 'loop').length >= 100, `100 messages for ${users[i]}`);
+          const got = client.messages.filter((m) => m.event === 'loop').map((m) => (m.data as { n: number }).n);
+          // Each user's messages come through its own slot's master, in the order they were sent.
+          expect(got).toEqual(Array.from({ length: 100 }, (_, k) => i + 12 * k));
+        }
+        expect(await sender.call('errors')).toEqual([]);
+      } finally {
+        await sender.close();
+      }
+    });
+
     it('onlineUsers, isOnline and disconnect across nodes', async () => {
       await connect(a, 'user=o1');
       const laptop = await connect(b, 'user=o2&device=laptop');
