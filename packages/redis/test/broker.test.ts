@@ -177,7 +177,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         proxy.delayResponses(20);
         let most = 0;
         for (let i = 0; i < 500; i++) {
-          await hub.updateUser({ id: `user-${i}`, name: text.slice(0, 100) });
+          await hub.updateUser({ id: `user-${i}`, deviceFingerprint: text.slice(0, 100) });
           await hub.disconnect(`user-${i}`);
           most = Math.max(most, hub.stats().broker.publishPendingBytes!);
         }
