@@ -8,9 +8,9 @@ export type RedisBrokerStats = {
   published: number;
   /** Bytes (UTF-16 units) of publishes handed to Redis and not answered yet (flow control: `highWaterMarkBytes`). */
   publishPendingBytes: number;
-  /** Sends that waited for a Redis connection to write what it held (`highWaterMarkBytes`). */
+  /** Sends that waited for Redis to answer earlier publishes (over `highWaterMarkBytes`). */
   publishWaits: number;
-  /** Sends refused because a Redis connection held `maxQueuedBytes` (they delivered nothing). */
+  /** Sends refused because `maxQueuedBytes` of publishes waited for Redis's answer (they delivered nothing). */
   publishRefused: number;
   /** Envelopes from other nodes that reached this node. */
   received: number;

@@ -49,7 +49,7 @@ export class RedisBroker extends ClusterBroker {
   private readonly makeSubscriber: (nodeId: string) => Subscriber;
   private subscriber: Subscriber | undefined;
   private readonly publisher: OutagePublisher;
-  /** Flow control: sends wait while a connection's write buffer is long. */
+  /** Flow control: sends wait while many publishes wait for Redis's answer. */
   private readonly backlog: PublishBacklog;
   /** On Redis Cluster: where each publish goes, and whether its shard takes it now. */
   private readonly routes: ShardRoutes | undefined;
