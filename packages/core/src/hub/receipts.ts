@@ -51,6 +51,8 @@ interface Pending {
   readonly data: unknown;
   readonly scope: DeliveryFilter;
   readonly deadline: number;
+  /** Confirmed, expired or replaced: no longer pending (it may still wait in the queue). */
+  done: boolean;
 }
 
 const keyOf = (id: string, userId: string): string => `${id}\u0000${userId}`;
@@ -76,14 +78,23 @@ interface Outgoing {
  * so a client confirms only messages sent to its own user. Both are bounded
  * (`maxPendingPerUser`, `maxPending`): past them the oldest go first.
  *
- * Pending receipts are kept in a Set in insertion order, which is deadline
+ * Pending receipts wait in a queue in insertion order, which is deadline
  * order (one delay for all), so one timer for the oldest serves them all;
- * each user's by id, so a confirmation finds its receipt without building a
- * key. A socket's unconfirmed messages map each id to the message's one
+ * each user's are also kept by id, so a confirmation finds its receipt
+ * without building a key. A receipt that settles is only marked done: the
+ * queue drops done ones as its head passes them, and is rebuilt without
+ * them once they are more than half of it, so it never holds more than
+ * about twice what is pending. (A Set in place of the queue cost each
+ * message two more hash operations and grew and shrank its table all the
+ * time: about 5 % of a busy hub's CPU per targeted send with receipts.) A socket's unconfirmed messages map each id to the message's one
  * {@link MessageReceipt}, shared by every socket it was written to.
  */
 export class Receipts {
-  private readonly pending = new Set<Pending>();
+  /** Pending receipts, oldest first from `head` on, with done ones among them. */
+  private queue: Pending[] = [];
+  private head = 0;
+  /** Receipts pending (not done). */
+  private count = 0;
   private readonly pendingOf = new Map<string, Map<string, Pending>>();
   /** Keys (`keyOf`) whose `'undelivered'` fired, so a later confirmation says `late` (the newest `maxPending`). */
   private readonly fired = new Set<string>();
@@ -101,29 +112,32 @@ export class Receipts {
 
   /** Receipts pending on this node. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.count;
   }
 
   // ------------------------------------------------------ the sender's node
 
   /** Waits for a device of `userId` to confirm message `id`. */
   track(id: string, userId: string, event: string, data: unknown, scope: DeliveryFilter): void {
-    // The same id again for the same user (a push and a sendMessage sharing it): one receipt, the newer deadline.
-    const again = this.pendingOf.get(userId)?.get(id);
-    if (again) this.remove(again);
     const { maxPendingPerUser, maxPending, undeliveredAfterMs } = this.limits;
     let mine = this.pendingOf.get(userId);
-    if (mine && mine.size >= maxPendingPerUser) this.expire(mine.values().next().value as Pending);
-    if (this.pending.size >= maxPending) this.expire(this.pending.values().next().value as Pending);
-    mine = this.pendingOf.get(userId);
-    if (!mine) {
-      mine = new Map();
+    if (mine !== undefined) {
+      // The same id again for the same user (a push and a sendMessage sharing it): one receipt, the newer deadline.
+      const again = mine.get(id);
+      if (again !== undefined) this.remove(again);
+      if (mine.size >= maxPendingPerUser) this.expire(mine.values().next().value as Pending);
+    }
+    if (this.count >= maxPending) this.expire(this.oldest() as Pending);
+    // A user's map leaves `pendingOf` when its last receipt does (above, too): put it back.
+    if (mine === undefined || mine.size === 0) {
+      mine ??= new Map();
       this.pendingOf.set(userId, mine);
     }
     const deadline = Date.now() + undeliveredAfterMs;
-    const entry: Pending = { id, userId, event, data, scope, deadline };
+    const entry: Pending = { id, userId, event, data, scope, deadline, done: false };
     mine.set(id, entry);
-    this.pending.add(entry);
+    this.queue.push(entry);
+    this.count++;
     if (this.timer === undefined) this.arm(deadline);
   }
 
@@ -148,9 +162,36 @@ export class Receipts {
   }
 
   private remove(entry: Pending): void {
-    this.pending.delete(entry);
+    if (entry.done) return;
+    entry.done = true;
+    this.count--;
     const mine = this.pendingOf.get(entry.userId);
     if (mine?.delete(entry.id) && mine.size === 0) this.pendingOf.delete(entry.userId);
+    // Done ones are more than half of the queue: rebuild it with the pending ones only.
+    const waiting = this.queue.length - this.head;
+    if (waiting > 64 && this.count * 2 < waiting) this.compact();
+  }
+
+  /** The oldest pending receipt; the done ones before it leave the queue. */
+  private oldest(): Pending | undefined {
+    const queue = this.queue;
+    while (this.head < queue.length && queue[this.head]!.done) this.head++;
+    if (this.head === queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return undefined;
+    }
+    // What the head passed (expired receipts, when nothing confirms) is let go now and then.
+    if (this.head > 4096 && this.head * 2 > queue.length) this.compact();
+    return this.queue[this.head];
+  }
+
+  private compact(): void {
+    const kept: Pending[] = [];
+    const queue = this.queue;
+    for (let i = this.head; i < queue.length; i++) if (!queue[i]!.done) kept.push(queue[i]!);
+    this.queue = kept;
+    this.head = 0;
   }
 
   /** No device confirmed in time (or the limits pushed it out): `'undelivered'`, once. */
@@ -171,7 +212,7 @@ export class Receipts {
   private due(): void {
     this.timer = undefined;
     const now = Date.now();
-    for (const entry of this.pending) {
+    for (let entry = this.oldest(); entry !== undefined; entry = this.oldest()) {
       if (entry.deadline > now) {
         this.arm(entry.deadline);
         return;
@@ -295,7 +336,9 @@ export class Receipts {
     this.flush();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending.clear();
+    this.queue = [];
+    this.head = 0;
+    this.count = 0;
     this.pendingOf.clear();
   }
 }
