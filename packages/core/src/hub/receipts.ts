@@ -86,7 +86,9 @@ interface Outgoing {
  * them once they are more than half of it, so it never holds more than
  * about twice what is pending. (A Set in place of the queue cost each
  * message two more hash operations and grew and shrank its table all the
- * time: about 5 % of a busy hub's CPU per targeted send with receipts.) A socket's unconfirmed messages map each id to the message's one
+ * time: about 5 % of a busy hub's CPU per targeted send with receipts.)
+ *
+ * A socket's unconfirmed messages map each id to the message's one
  * {@link MessageReceipt}, shared by every socket it was written to.
  */
 export class Receipts {
