@@ -24,6 +24,7 @@ export { ClusterBroker, MAX_ENVELOPE_BYTES } from './brokers/cluster-broker.js';
 export type { ClusterBrokerStats } from './brokers/cluster-broker.js';
 export type { BrokerBus, BrokerPresence, BrokerRoles } from './brokers/roles.js';
 export { InMemoryBroker, InMemoryBus } from './brokers/in-memory-broker.js';
+export { QueueFullErrors } from './brokers/queue-full.js';
 export { WorkerBroker } from './brokers/worker-broker.js';
 export type { WorkerBrokerOptions } from './brokers/worker-broker.js';
 export { WorkerRelay } from './brokers/worker-relay.js';

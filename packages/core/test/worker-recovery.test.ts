@@ -232,7 +232,7 @@ describe('WorkerBroker: with recovery, the worker limits still hold (highWaterMa
     const hal = await p.connectOn(w2, 'user=hal', V2);
     const burst = await p.call<{ refused: number; first?: string }>(w1, 'burst', { userId: 'hal', count: 2000, bytes: 1024 });
     expect(burst.refused).toBeGreaterThan(0);
-    expect(burst.first).toMatch(/^RangeError: .*over maxQueuedBytes \(262144\)/);
+    expect(burst.first).toMatch(/^RangeError: .*full \(maxQueuedBytes, 262144\)/);
     const flood = await p.call<{ errors: string[]; peakQueued: number }>(w1, 'flood', { userId: 'hal', count: 3000, bytes: 1024 });
     expect(flood.errors).toEqual([]);
     expect(flood.peakQueued).toBeLessThan(maxQueuedBytes);

@@ -1,3 +1,5 @@
+import { QueueFullErrors } from '@wshub/core';
+
 export interface PublishBacklogOptions {
   /** Over this many bytes of publishes sent to Redis and not answered yet, sends wait. */
   highWaterMarkBytes: number;
@@ -30,19 +32,26 @@ export class PublishBacklog {
   refused = 0;
   private waiters: Array<() => void> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly full: QueueFullErrors;
 
-  constructor(private readonly options: PublishBacklogOptions) {}
+  constructor(private readonly options: PublishBacklogOptions) {
+    this.full = new QueueFullErrors(
+      `wshub: RedisBroker: the publishes waiting for Redis's answer are at maxQueuedBytes (${options.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while more than highWaterMarkBytes wait)`,
+    );
+  }
 
   /** `undefined` when a publish may go now; a promise to await after publishing while many are unanswered; throws when too many are. */
   admit(): Promise<void> | undefined {
     const { highWaterMarkBytes, maxQueuedBytes } = this.options;
-    if (this.bytes < highWaterMarkBytes) return undefined;
+    if (this.bytes < highWaterMarkBytes) {
+      this.full.taken();
+      return undefined;
+    }
     if (this.bytes >= maxQueuedBytes) {
       this.refused++;
-      throw new RangeError(
-        `wshub: RedisBroker: ${this.bytes} bytes of publishes wait for Redis to answer, over maxQueuedBytes (${maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while more than highWaterMarkBytes wait)`,
-      );
+      throw this.full.next();
     }
+    this.full.taken();
     this.waits++;
     this.timer ??= setTimeout(() => this.release(), this.options.timeoutMs);
     return new Promise((resolve) => this.waiters.push(resolve));

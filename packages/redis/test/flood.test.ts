@@ -22,6 +22,8 @@ const script = fileURLToPath(new URL('./fixtures/flood-node.mjs', import.meta.ur
 const HEAP_MB = 128;
 const COUNT = 150_000;
 const SIZE = 1024;
+/** Sends in the one turn of the burst (each a promise the app holds). */
+const BURST = 60_000;
 
 const report = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -57,7 +59,9 @@ class FloodNode {
 
 type Progress = { sent: number; heapUsed: number; stats: Record<string, number> };
 
-interface FloodRun {
+interface FloodRun<R> {
+  /** What the fixture's method returned. */
+  result: R;
   sent: number;
   stats: Record<string, number>;
   floodMs: number;
@@ -67,11 +71,24 @@ interface FloodRun {
   errors: string[];
 }
 
-/** Starts a hub process, runs the flood while a control client is served, and waits for `settled` (every message answered by Redis). */
-async function flood(redisUrl: string, env: Record<string, string>, settled: (p: Progress) => boolean): Promise<FloodRun> {
+/**
+ * Starts a hub process, runs `method` (the fixture's `flood`: an await loop;
+ * `burst`: every send in one turn, none awaited) while a control client is
+ * served, and waits for `settled` (every message answered by Redis).
+ */
+async function flood<R = number>(
+  redisUrl: string,
+  env: Record<string, string>,
+  settled: (p: Progress) => boolean,
+  { method = 'flood', count = COUNT, broker = {} }: { method?: 'flood' | 'burst'; count?: number; broker?: Record<string, unknown> } = {},
+): Promise<FloodRun<R>> {
   const child = fork(script, [], {
     execArgv: [`--max-old-space-size=${HEAP_MB}`],
-    env: { ...process.env, ...env, WSHUB_BROKER_OPTIONS: JSON.stringify({ ...FAST, url: redisUrl, commandTimeoutMs: 5000, prefix: env.PREFIX }) },
+    env: {
+      ...process.env,
+      ...env,
+      WSHUB_BROKER_OPTIONS: JSON.stringify({ ...FAST, url: redisUrl, commandTimeoutMs: 5000, prefix: env.PREFIX, ...broker }),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const node = new FloodNode(child);
@@ -81,7 +98,8 @@ async function flood(redisUrl: string, env: Record<string, string>, settled: (p:
     const control = await connectTestClient(`ws://127.0.0.1:${ready.port}/api/v1/ws?user=control`);
     await control.sync();
 
-    const flooding = node.call<number>('flood', COUNT, SIZE);
+    const started = Date.now();
+    const flooding = node.call<R>(method, count, SIZE);
     let done = false;
     flooding.then(
       () => {
@@ -104,13 +122,14 @@ async function flood(redisUrl: string, env: Record<string, string>, settled: (p:
       maxHeap = Math.max(maxHeap, heapUsed);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const floodMs = await flooding;
+    const result = await flooding;
+    const floodMs = Date.now() - started;
     // The last awaited sends resolved once admitted, before Redis answered them.
     await waitUntil(async () => settled(await node.call<Progress>('progress')), 'every message answered by Redis');
     const { sent, stats } = await node.call<Progress>('progress');
     const errors = await node.call<string[]>('errors');
     await control.close();
-    return { sent, stats, floodMs, maxHeap, answers, maxAnswerMs, errors };
+    return { result, sent, stats, floodMs, maxHeap, answers, maxAnswerMs, errors };
   } finally {
     if (!node.exit) {
       child.kill('SIGKILL');
@@ -119,12 +138,12 @@ async function flood(redisUrl: string, env: Record<string, string>, settled: (p:
   }
 }
 
-function describeRun(what: string, run: FloodRun, extra: string): string {
+function describeRun(what: string, run: FloodRun<unknown>, extra: string): string {
   const { sent, floodMs, maxHeap, answers, maxAnswerMs } = run;
   return `${what}: ${sent} sends of ${SIZE} B in ${floodMs} ms (${Math.round(sent / (floodMs / 1000))}/s) in a ${HEAP_MB} MB heap; heap at most ${Math.round(maxHeap / 2 ** 20)} MB; control client answered ${answers} times, slowest ${maxAnswerMs} ms; ${extra}`;
 }
 
-describe.skipIf(skip)(skip ?? 'sending flat out through Redis is bounded (hostile: an app in an await loop)', () => {
+describe.skipIf(skip)(skip ?? 'sending flat out through Redis is bounded (hostile: an app that sends faster than Redis answers)', () => {
   let redis: RedisServer;
 
   beforeAll(async () => {
@@ -174,6 +193,42 @@ describe.skipIf(skip)(skip ?? 'sending flat out through Redis is bounded (hostil
       expect(run.maxHeap).toBeLessThan(80 * 2 ** 20);
       expect(run.answers).toBeGreaterThan(2);
       expect(run.maxAnswerMs).toBeLessThan(3000);
+      expect(run.errors).toEqual([]);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  /**
+   * Sends that are not awaited: every one is a promise the app holds (about
+   * half a kilobyte each, with any broker), and each one past the limit is
+   * refused. A refusal must cost no more than that promise: before, each
+   * RangeError kept a stack whose frames held the refused call's data, and
+   * 150k refusals ran this process out of memory.
+   */
+  it(`recovery off, ${BURST / 1000}k × 1 KiB sends in one turn, none awaited: refused past maxQueuedBytes, the ${HEAP_MB} MB process lives, what was taken reaches Redis in order`, { timeout: 120_000 }, async () => {
+    const subscriber = new Redis(redis.url);
+    const seen: number[] = [];
+    subscriber.on('message', (_channel: string, text: string) => seen.push(Number(/#(\d+)#/.exec(text)?.[1])));
+    await subscriber.subscribe('burst:user:nobody');
+    try {
+      const run = await flood<{ refused: number; other: string[] }>(
+        redis.url,
+        { PREFIX: 'burst', WSHUB_RECOVERY: 'off' },
+        ({ stats }) => stats.publishPendingBytes === 0,
+        { method: 'burst', count: BURST, broker: { maxQueuedBytes: 4 * 2 ** 20 } },
+      );
+      const { stats, result } = run;
+      await waitUntil(() => seen.length >= run.sent, 'every accepted publish to reach the subscriber');
+      report(describeRun('unawaited burst', run, `taken ${run.sent}, refused ${result.refused}`));
+      expect(result.other).toEqual([]);
+      expect(result.refused).toBeGreaterThan(BURST / 2);
+      expect(run.sent + result.refused).toBe(BURST);
+      expect(stats.publishRefused).toBe(result.refused);
+      expect(stats.published).toBe(run.sent);
+      // The first ones are taken, in order, up to the limit; none of the refused reaches anyone.
+      expect(seen).toEqual([...Array(run.sent).keys()]);
+      expect(run.maxHeap).toBeLessThan(100 * 2 ** 20);
       expect(run.errors).toEqual([]);
     } finally {
       subscriber.disconnect();

@@ -5,6 +5,7 @@ import type { Envelope } from './broker.js';
 import type { MessageHistory, Position, RecoveryLimits } from './history.js';
 import { type IpcBatch, IPC_WINDOW_BYTES, isBatch, OpQueue, type QueryKind, type RelayOp, type WorkerOp } from './worker-ipc.js';
 import { WorkerHistory } from './worker-history.js';
+import { QueueFullErrors } from './queue-full.js';
 
 export interface WorkerBrokerOptions {
   /**
@@ -85,6 +86,8 @@ export class WorkerBroker extends ClusterBroker {
   private readonly requestTimeoutMs: number;
   private readonly highWaterMarkBytes: number;
   private readonly maxQueuedBytes: number;
+  /** The errors of refused sends (cheap past the first of a run). */
+  private readonly full: QueueFullErrors;
   /** Bytes sent since the welcome that the relay has not acknowledged. */
   private unacked = 0;
   /** `sendMessage`/`push` calls waiting for the queue to fall below the high-water mark. */
@@ -125,6 +128,9 @@ export class WorkerBroker extends ClusterBroker {
     if (this.maxQueuedBytes < this.highWaterMarkBytes) {
       throw optionError('WorkerBroker', 'maxQueuedBytes', `at least highWaterMarkBytes (${this.highWaterMarkBytes})`, this.maxQueuedBytes);
     }
+    this.full = new QueueFullErrors(
+      `wshub: WorkerBroker: the queue to the primary is full (maxQueuedBytes, ${this.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while the queue is over highWaterMarkBytes)`,
+    );
     this.batcher = new OpQueue<WorkerOp>(
       this.prefix,
       (batch, done) => this.sendBatch(batch, done),
@@ -141,12 +147,12 @@ export class WorkerBroker extends ClusterBroker {
    */
   admit(): Promise<void> | undefined {
     const queued = this.batcher.bytes;
-    if (queued < this.highWaterMarkBytes) return undefined;
-    if (queued >= this.maxQueuedBytes) {
-      throw new RangeError(
-        `wshub: WorkerBroker: ${queued} bytes wait to go to the primary, over maxQueuedBytes (${this.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while the queue is over highWaterMarkBytes)`,
-      );
+    if (queued < this.highWaterMarkBytes) {
+      this.full.taken();
+      return undefined;
     }
+    if (queued >= this.maxQueuedBytes) throw this.full.next();
+    this.full.taken();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
