@@ -124,6 +124,10 @@ export class ClusterHistory implements BrokerHistory, RecordWriter, OrderHost {
     return this.recorder.record(record);
   }
 
+  get pendingBytes(): number {
+    return this.recorder.pendingBytes;
+  }
+
   // ------------------------------------------------------------ recording
 
   /** Records go as long as the cluster client is up; a slot that is away or holds earlier publishes is checked per record. */

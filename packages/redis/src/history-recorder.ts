@@ -95,6 +95,11 @@ export class HistoryRecorder {
     this.release();
   }
 
+  /** Bytes (UTF-16 units of bodies) of the records queued here and in flight: what maxQueuedBytes bounds. */
+  get pendingBytes(): number {
+    return this.queuedBytes + this.inFlightBytes;
+  }
+
   private get queued(): number {
     return this.queue.length - this.head;
   }

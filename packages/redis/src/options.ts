@@ -135,8 +135,9 @@ export interface RedisBrokerOptions {
   /**
    * …and at this many a send is refused: `sendMessage`/`push` reject with a
    * `RangeError` and deliver nothing. Only an app that does not await its
-   * sends (or Redis that stopped answering) gets there. At least
-   * `highWaterMarkBytes`.
+   * sends (or Redis that stopped answering) gets there. With recovery, the
+   * recordings queued and in flight count too. At least `highWaterMarkBytes`,
+   * and more than `recordMaxInFlightBytes`.
    * @default 16777216 (16 MiB)
    */
   maxQueuedBytes?: number;

@@ -36,22 +36,30 @@ export class PublishBacklog {
 
   constructor(private readonly options: PublishBacklogOptions) {
     this.full = new QueueFullErrors(
-      `wshub: RedisBroker: the publishes waiting for Redis's answer are at maxQueuedBytes (${options.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while more than highWaterMarkBytes wait)`,
+      `wshub: RedisBroker: the messages waiting for Redis's answer are at maxQueuedBytes (${options.maxQueuedBytes}); this message was not sent (await sendMessage and push: they wait while more than highWaterMarkBytes wait)`,
     );
   }
 
-  /** `undefined` when a publish may go now; a promise to await after publishing while many are unanswered; throws when too many are. */
-  admit(): Promise<void> | undefined {
+  /**
+   * `undefined` when a publish may go now; a promise to await after
+   * publishing while many are unanswered; throws when too many are.
+   * `recording`: bytes of recorded messages queued and in flight (with
+   * recovery), which count against `maxQueuedBytes` too; the history makes
+   * its own callers wait for room.
+   */
+  admit(recording = 0): Promise<void> | undefined {
     const { highWaterMarkBytes, maxQueuedBytes } = this.options;
-    if (this.bytes < highWaterMarkBytes) {
+    const bytes = this.bytes;
+    if (bytes + recording < highWaterMarkBytes) {
       this.full.taken();
       return undefined;
     }
-    if (this.bytes >= maxQueuedBytes) {
+    if (bytes + recording >= maxQueuedBytes) {
       this.refused++;
       throw this.full.next();
     }
     this.full.taken();
+    if (bytes < highWaterMarkBytes) return undefined;
     this.waits++;
     this.timer ??= setTimeout(() => this.release(), this.options.timeoutMs);
     return new Promise((resolve) => this.waiters.push(resolve));

@@ -223,6 +223,13 @@ export class RedisBroker extends ClusterBroker {
   history(limits: RecoveryLimits): MessageHistory {
     if (!this.node || !this.subscriber) throw new Error('wshub: RedisBroker.history() called before a hub attached it');
     if (this.recorded) throw new Error('wshub: RedisBroker.history() was called twice; a broker serves one hub');
+    const { maxQueuedBytes, recordMaxInFlightBytes } = this.options;
+    // An app that awaits its sends keeps up to recordMaxInFlightBytes recording: it must never be refused.
+    if (maxQueuedBytes <= recordMaxInFlightBytes) {
+      throw new TypeError(
+        `wshub RedisBroker: with recovery, option "maxQueuedBytes" (${maxQueuedBytes}) must be more than "recordMaxInFlightBytes" (${recordMaxInFlightBytes}), or sends that are awaited would be refused`,
+      );
+    }
     const parts = {
       broker: this,
       node: this.node,
@@ -254,10 +261,11 @@ export class RedisBroker extends ClusterBroker {
    * Flow control (see `Broker.admit`): `undefined` while less than
    * `highWaterMarkBytes` of publishes wait for Redis's answer; above it, a
    * promise that settles once Redis answered half of them; at
-   * `maxQueuedBytes`, a RangeError.
+   * `maxQueuedBytes` (publishes, and with recovery the recordings queued
+   * and in flight), a RangeError.
    */
   admit(): Promise<void> | undefined {
-    return this.backlog.admit();
+    return this.backlog.admit(this.recorded?.pendingBytes);
   }
 
   protected publish(channel: string, data: string): void {

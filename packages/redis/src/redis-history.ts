@@ -72,6 +72,8 @@ export interface BrokerHistory extends MessageHistory {
   connectionUp(): void;
   /** This node's last socket of `userId` closed. */
   userLeft?(userId: string): void;
+  /** Bytes of records queued and in flight (the broker refuses sends past `maxQueuedBytes`). */
+  readonly pendingBytes: number;
 }
 
 /**
@@ -190,6 +192,10 @@ export class RedisHistory implements BrokerHistory, HistoryCore, RecordWriter {
   /** See {@link HistoryRecorder.record}. */
   record(record: HistoryRecord): Promise<void> | undefined {
     return this.recorder.record(record);
+  }
+
+  get pendingBytes(): number {
+    return this.recorder.pendingBytes;
   }
 
   /**

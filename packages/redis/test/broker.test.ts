@@ -197,6 +197,17 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       }
     });
 
+    it('with recovery, maxQueuedBytes must leave room for what awaited sends record: the hub refuses to start otherwise', async () => {
+      const broker = new RedisBroker({ url: redis.url, maxQueuedBytes: 8 * 1024 * 1024 });
+      try {
+        expect(() => new WsHub({ authenticate, broker, recovery: true })).toThrow(
+          'wshub RedisBroker: with recovery, option "maxQueuedBytes" (8388608) must be more than "recordMaxInFlightBytes" (8388608), or sends that are awaited would be refused',
+        );
+      } finally {
+        await broker.close();
+      }
+    });
+
     it('a send waiting for Redis that stopped answering settles after commandTimeoutMs, and the app goes on', async () => {
       const proxy = await TcpProxy.start(redis.port);
       // A long node heartbeat: nothing else notices the silent connection within this test.
