@@ -197,6 +197,30 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
       }
     });
 
+    it('a send waiting for Redis settles when the hub closes, not commandTimeoutMs later', async () => {
+      const proxy = await TcpProxy.start(redis.port);
+      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-close', commandTimeoutMs: 3000, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000, ...limits });
+      try {
+        expect(proxy.freezeCommands()).toBe(1);
+        let waiting: Promise<string> | undefined;
+        for (let i = 0; i < 40 && !waiting; i++) {
+          const sent = hub.sendMessage('nobody', 'n', `#${i}#${text}`);
+          if (hub.stats().broker.publishWaits > 0) waiting = sent;
+          else await sent;
+        }
+        expect(waiting).toBeDefined();
+        const started = Date.now();
+        // The close itself waits for Redis to remove the node's presence, at most commandTimeoutMs.
+        const closing = hub.close();
+        await waiting;
+        expect(Date.now() - started).toBeLessThan(1000);
+        await closing;
+      } finally {
+        await hub.close();
+        await proxy.close();
+      }
+    });
+
     it('with recovery, maxQueuedBytes must leave room for what awaited sends record: the hub refuses to start otherwise', async () => {
       const broker = new RedisBroker({ url: redis.url, maxQueuedBytes: 8 * 1024 * 1024 });
       try {
