@@ -93,13 +93,18 @@ export class HubClient<
     const handle = (event: string, data: unknown, id?: string) =>
       handOut(emit, this.#confirmations, ack, this.#socket, event, data, id, this.#confirm, this.#handled);
     this.#recovery = new Recovery(this.#options.recover, handle, (error) => this.#report(error));
-    this.#stored = positionStore && new StoredPosition(positionStore.store, positionStore.key, (error) => this.#report(error));
+    // Deferred: a store that throws at once does so in this constructor, before the app's 'error' handler is on.
+    const reportLater = (error: Error) => queueMicrotask(() => this.#report(error));
+    this.#stored = positionStore && new StoredPosition(positionStore.store, positionStore.key, reportLater);
     this.#replies = new WatchReplies(this.#watches, this.#emitter, (error) => this.#report(error));
     this.#queue = new SendQueue(this.#options.maxQueuedMessages);
     // One socket for the browser's tabs: this tab's client then speaks to the shared worker.
     this.#shared = this.#options.share ? openShared(this.#options) : undefined;
     // A position kept by an earlier run: the first connection resumes from it.
-    if (!this.#shared) startFrom(this.#stored, this.#recovery, () => !this.#stopped && void this.#connect());
+    if (!this.#shared) {
+      const connect = () => !this.#stopped && void this.#connect();
+      startFrom(this.#stored, this.#recovery, connect, this.#options.connectTimeoutMs, reportLater);
+    }
   }
 
   get state(): ConnectionState {

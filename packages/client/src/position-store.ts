@@ -101,17 +101,38 @@ export class StoredPosition {
 
 /**
  * Gives `recovery` the stored position, at once or once the store answered
- * (a position it got meanwhile wins), then calls `start`.
+ * (a position it got meanwhile wins), then calls `start`. A store that does
+ * not answer within `timeoutMs` (`connectTimeoutMs`; 0: no limit) is
+ * reported, and the client starts without it: a store that never settles
+ * must not keep the client from connecting.
  */
-export function startFrom(stored: StoredPosition | undefined, recovery: { position: Position | undefined }, start: () => void): void {
+export function startFrom(
+  stored: StoredPosition | undefined,
+  recovery: { position: Position | undefined },
+  start: () => void,
+  timeoutMs = 0,
+  report: (error: Error) => void = () => {},
+): void {
   const loaded = stored?.load();
   if (!(loaded instanceof Promise)) {
     if (loaded) recovery.position = loaded;
     start();
     return;
   }
-  void loaded.then((position) => {
+  let started = false;
+  const go = (position: Position | undefined) => {
+    if (started) return;
+    started = true;
+    clearTimeout(timer);
     if (position && !recovery.position) recovery.position = position;
     start();
-  });
+  };
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          report(new Error(`wshub client: the recovery position's store did not answer within ${timeoutMs} ms (connectTimeoutMs); connecting without it`));
+          go(undefined);
+        }, timeoutMs)
+      : undefined;
+  void loaded.then(go);
 }

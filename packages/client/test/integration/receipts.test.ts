@@ -214,6 +214,43 @@ describe('HubClient confirms messages (receipts)', () => {
   });
 
   it.each([
+    ['throws', () => {
+      throw new Error('disk gone');
+    }, 'wshub client: could not read the recovery position in its store: disk gone'],
+    ['rejects', () => Promise.reject(new Error('disk gone')), 'wshub client: could not read the recovery position in its store: disk gone'],
+    ['never answers', () => new Promise<string>(() => {}), 'wshub client: the recovery position\'s store did not answer within 300 ms (connectTimeoutMs); connecting without it'],
+  ])('a store whose get %s: the client says so and connects without it', async (_what, get, message) => {
+    const test = await startHub({ recovery: true });
+    const client = clients.create(test.url, { recover: { store: { get, set: () => {} } }, connectTimeoutMs: 300 });
+    const errors: string[] = [];
+    // Attached after the constructor, as an app does: a store that throws at once is reported all the same.
+    client.on('error', (error) => errors.push(error.message));
+    await inState(client, 'open');
+    expect(errors).toEqual([message]);
+    await test.hub.sendMessage('bob', 'announcement', { text: 'hi' });
+    expect(await nextEvent(client, 'announcement')).toEqual({ text: 'hi' });
+  });
+
+  it('a store whose set throws: the client says so once a position fails to be kept, and goes on', async () => {
+    const test = await startHub({ recovery: true });
+    const set = () => {
+      throw new Error('quota exceeded');
+    };
+    const client = clients.create(test.url, { recover: { store: { get: () => undefined, set } } });
+    const errors: string[] = [];
+    client.on('error', (error) => errors.push(error.message));
+    const got: string[] = [];
+    client.on('announcement', ({ text }) => got.push(text));
+    await inState(client, 'open');
+    await test.hub.sendMessage('bob', 'announcement', { text: 'one' });
+    await test.hub.sendMessage('bob', 'announcement', { text: 'two' });
+    await until(() => got.length === 2);
+    expect(got).toEqual(['one', 'two']);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(new Set(errors)).toEqual(new Set(['wshub client: could not write the recovery position in its store: quota exceeded']));
+  });
+
+  it.each([
     [{ ack: 'sometimes' }, "wshub client: option \"ack\" must be 'auto' or 'manual', got \"sometimes\""],
     [{ recover: { store: 'local' } }, "wshub client: option \"recover.store\" is 'local', and there is no localStorage here; pass an object with get and set"],
     [{ confirmBatch: 25 }, 'wshub client: option "confirmBatch" must be an object, got 25'],
