@@ -10,7 +10,9 @@ export const NO_MESSAGE: ReceivedMessage = Object.freeze({ id: undefined, ack() 
 /**
  * A small event emitter keyed by name. Handlers live in a `Map`, so event
  * names such as `__proto__` or `constructor` are plain keys. A handler that
- * throws does not stop the others: the error goes to `onHandlerError`.
+ * throws does not stop the others: the error goes to `onHandlerError`; so
+ * does the rejection of an `async` handler, which would otherwise be an
+ * unhandled rejection (in Node, the end of the process).
  */
 export class Emitter {
   readonly #handlers = new Map<string, AnyHandler[]>();
@@ -58,7 +60,10 @@ export class Emitter {
     // A copy, so handlers that add or remove handlers do not skip or repeat any.
     for (const handler of [...list]) {
       try {
-        handler(data, message);
+        const result: unknown = handler(data, message);
+        if (result !== undefined && typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#onHandlerError(error, event));
+        }
       } catch (error) {
         this.#onHandlerError(error, event);
       }

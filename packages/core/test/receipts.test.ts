@@ -232,6 +232,25 @@ describe("'undelivered'", () => {
     expect(f.hub.stats()).toMatchObject({ receiptsPending: 0, receiptsUndelivered: 1 });
   });
 
+  it("an async 'undelivered' handler that rejects (a hand-off that failed) is reported through 'error', not left unhandled", async () => {
+    const f = await hub();
+    const errors: Array<{ source: string; message: string }> = [];
+    f.hub.on('error', (e) => errors.push({ source: e.source, message: e.message }));
+    let handedOff = 0;
+    f.hub.on('undelivered', async () => {
+      await sleep(5);
+      throw new Error('the mail server refused it');
+    });
+    f.hub.on('undelivered', () => {
+      handedOff++;
+    });
+    await f.hub.sendMessage('away', 'order-status', { id: 42 });
+    await until(() => errors.length === 1);
+    expect(errors[0]!.source).toBe("'undelivered' handler");
+    expect(errors[0]!.message).toContain('the mail server refused it');
+    expect(handedOff).toBe(1);
+  });
+
   it('fires for a device that got the message but never confirmed it', async () => {
     const f = await hub();
     const events = record(f);

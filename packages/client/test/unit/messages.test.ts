@@ -112,6 +112,19 @@ describe('incoming messages', () => {
     expect(errors).toEqual([boom]);
   });
 
+  it('emits as "error" the rejection of an async handler, which would otherwise go unhandled', async () => {
+    const socket = await socketCreated();
+    socket.open();
+    const boom = new Error('saving it failed');
+    client.on('order-status', async () => {
+      await Promise.resolve();
+      throw boom;
+    });
+    socket.receive({ event: 'order-status', data: { id: '1', status: 'paid' } });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(errors).toEqual([boom]);
+  });
+
   it('rethrows outside the client a handler error nobody listens for', async () => {
     client.off('error');
     const socket = await socketCreated();

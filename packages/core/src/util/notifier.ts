@@ -5,8 +5,11 @@ export type Handler<T> = (payload: T) => void;
  * A typed event map in a few lines, as mitt is, with one difference that
  * matters to a server: every handler is called on its own. One that throws
  * is handed to `onError` and the handlers after it still run (mitt's `emit`
- * stops at the first throw). The list is copied before calling, so a
- * handler may add or remove handlers.
+ * stops at the first throw); so is one that returns a promise that rejects
+ * (an `async` handler: `'undelivered'` handing off to e-mail), which would
+ * otherwise be an unhandled rejection, and Node ends the process on those.
+ * The list is copied before calling, so a handler may add or remove
+ * handlers.
  */
 export class Notifier<Events extends Record<string, unknown>> {
   private readonly handlers = new Map<keyof Events, Array<Handler<never>>>();
@@ -41,7 +44,10 @@ export class Notifier<Events extends Record<string, unknown>> {
     if (!list) return;
     for (const handler of list.slice()) {
       try {
-        (handler as Handler<Events[K]>)(payload);
+        const result: unknown = (handler as Handler<Events[K]>)(payload);
+        if (result !== undefined && typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.onError(name, error));
+        }
       } catch (error) {
         this.onError(name, error);
       }
