@@ -205,7 +205,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         let waiting: Promise<string> | undefined;
         for (let i = 0; i < 40 && !waiting; i++) {
           const sent = hub.sendMessage('nobody', 'n', `#${i}#${text}`);
-          if (hub.stats().broker.publishWaits > 0) waiting = sent;
+          if (hub.stats().broker.publishWaits! > 0) waiting = sent;
           else await sent;
         }
         expect(waiting).toBeDefined();
