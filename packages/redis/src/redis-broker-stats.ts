@@ -10,7 +10,7 @@ export type RedisBrokerStats = {
   publishPendingBytes: number;
   /** Sends that waited for Redis to answer earlier publishes (over `highWaterMarkBytes`). */
   publishWaits: number;
-  /** Sends refused because `maxQueuedBytes` of publishes waited for Redis's answer (they delivered nothing). */
+  /** Sends refused because `maxQueuedBytes` of messages waited for Redis's answer (publishes, and with recovery recordings); they delivered nothing. */
   publishRefused: number;
   /** Envelopes from other nodes that reached this node. */
   received: number;

@@ -109,6 +109,20 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
     const text = 'x'.repeat(1024);
     const limits = { highWaterMarkBytes: 16 * 1024, maxQueuedBytes: 64 * 1024 };
 
+    /** A hub whose broker reaches Redis through a proxy that can delay or drop Redis's answers. */
+    async function behindProxy(prefix: string, options: RedisBrokerOptions = {}) {
+      const proxy = await TcpProxy.start(redis.port);
+      const started = await startHub({ url: proxy.url, prefix, ...limits, ...options });
+      return {
+        ...started,
+        proxy,
+        async close() {
+          await started.hub.close();
+          await proxy.close();
+        },
+      };
+    }
+
     /** What another node would get: the numbers (`#<i>#`) of the messages Redis delivered on `channel`, in order. */
     async function listen(channel: string) {
       const subscriber = new Redis(redis.url);
@@ -119,8 +133,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
     }
 
     it('an await loop waits while Redis answers slowly: what is unanswered stays near the mark, and every publish arrives in order', async () => {
-      const proxy = await TcpProxy.start(redis.port);
-      const { hub, errors } = await startHub({ url: proxy.url, prefix: 'flow-await', ...limits });
+      const { hub, errors, proxy, close } = await behindProxy('flow-await');
       const other = await listen('flow-await:user:nobody');
       try {
         proxy.delayResponses(20);
@@ -138,14 +151,12 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         expect(errors).toEqual([]);
       } finally {
         other.close();
-        await hub.close();
-        await proxy.close();
+        await close();
       }
     });
 
     it('sends that are not awaited are refused at maxQueuedBytes with a RangeError, and a refused message reaches nobody', async () => {
-      const proxy = await TcpProxy.start(redis.port);
-      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-refuse', ...limits });
+      const { hub, proxy, close } = await behindProxy('flow-refuse');
       const other = await listen('flow-refuse:user:nobody');
       try {
         proxy.delayResponses(200);
@@ -165,14 +176,12 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         await waitUntil(() => other.seen.at(-1) === 200, 'a later send to arrive');
       } finally {
         other.close();
-        await hub.close();
-        await proxy.close();
+        await close();
       }
     });
 
     it('disconnect and updateUser are admitted as sends are: an await loop waits, calls not awaited are refused', async () => {
-      const proxy = await TcpProxy.start(redis.port);
-      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-calls', ...limits });
+      const { hub, proxy, close } = await behindProxy('flow-calls');
       try {
         proxy.delayResponses(20);
         let most = 0;
@@ -192,14 +201,12 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         expect(refused[0]!.message).toContain('at maxQueuedBytes (65536)');
         expect(hub.stats().broker.published).toBe(1000 + 1500 - refused.length);
       } finally {
-        await hub.close();
-        await proxy.close();
+        await close();
       }
     });
 
     it('a send waiting for Redis settles when the hub closes, not commandTimeoutMs later', async () => {
-      const proxy = await TcpProxy.start(redis.port);
-      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-close', commandTimeoutMs: 3000, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000, ...limits });
+      const { hub, proxy, close } = await behindProxy('flow-close', { commandTimeoutMs: 3000, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000 });
       try {
         expect(proxy.freezeCommands()).toBe(1);
         let waiting: Promise<string> | undefined;
@@ -216,8 +223,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         expect(Date.now() - started).toBeLessThan(1000);
         await closing;
       } finally {
-        await hub.close();
-        await proxy.close();
+        await close();
       }
     });
 
@@ -233,9 +239,8 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
     });
 
     it('a send waiting for Redis that stopped answering settles after commandTimeoutMs, and the app goes on', async () => {
-      const proxy = await TcpProxy.start(redis.port);
       // A long node heartbeat: nothing else notices the silent connection within this test.
-      const { hub } = await startHub({ url: proxy.url, prefix: 'flow-silent', commandTimeoutMs: 300, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000, ...limits });
+      const { hub, proxy, close } = await behindProxy('flow-silent', { commandTimeoutMs: 300, nodeHeartbeatMs: 30_000, nodeTtlMs: 60_000 });
       try {
         expect(proxy.freezeCommands()).toBe(1);
         const started = Date.now();
@@ -246,8 +251,7 @@ describe.skipIf(skip)(skip ?? 'RedisBroker connections', () => {
         expect(publishPendingBytes).toBeGreaterThanOrEqual(limits.highWaterMarkBytes);
         expect(elapsed).toBeGreaterThanOrEqual(250);
       } finally {
-        await hub.close();
-        await proxy.close();
+        await close();
       }
     });
   });

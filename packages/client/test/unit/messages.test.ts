@@ -120,8 +120,9 @@ describe('incoming messages', () => {
       await Promise.resolve();
       throw boom;
     });
+    const reported = new Promise((resolve) => client.on('error', resolve));
     socket.receive({ event: 'order-status', data: { id: '1', status: 'paid' } });
-    await new Promise((r) => setTimeout(r, 0));
+    expect(await reported).toBe(boom);
     expect(errors).toEqual([boom]);
   });
 
